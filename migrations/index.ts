@@ -1,0 +1,14 @@
+import type { Constructor } from '@mikro-orm/core';
+import type { Migration } from '@mikro-orm/migrations';
+import { Migration20261124120000_baseline } from './Migration20261124120000_baseline';
+import { Migration20261124120100_templates } from './Migration20261124120100_templates';
+import { Migration20261124120200_experiment_template_link } from './Migration20261124120200_experiment_template_link';
+import { Migration20261124120300_experiment_indexes } from './Migration20261124120300_experiment_indexes';
+
+/** Listed explicitly (not globbed) so the same list runs from TypeScript sources, compiled output and tests. */
+export const migrationsList: Array<{ name: string; class: Constructor<Migration> }> = [
+  Migration20261124120000_baseline,
+  Migration20261124120100_templates,
+  Migration20261124120200_experiment_template_link,
+  Migration20261124120300_experiment_indexes,
+].map((migration) => ({ name: migration.name, class: migration }));

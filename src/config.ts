@@ -1,0 +1,125 @@
+import path from 'node:path';
+
+export type NodeEnv = 'development' | 'production' | 'test';
+
+export interface AppConfig {
+  nodeEnv: NodeEnv;
+  host: string;
+  port: number;
+  graphqlPath: string;
+  /** Absent: an embedded PostgreSQL is started with its data under `dataDir`. */
+  databaseUrl?: string;
+  dataDir: string;
+  db: {
+    poolMax: number;
+    statementTimeoutMs: number;
+    lockTimeoutMs: number;
+    acquireTimeoutMs: number;
+    connectTimeoutMs: number;
+  };
+  auth: {
+    jwtSecret?: string;
+    jwksUrl?: string;
+    issuer?: string;
+    audience?: string;
+  };
+  logLevel: string;
+  maxPageSize: number;
+}
+
+export class ConfigError extends Error {
+  constructor(readonly problems: string[]) {
+    super(`Invalid configuration:\n- ${problems.join('\n- ')}`);
+    this.name = 'ConfigError';
+  }
+}
+
+type Env = Record<string, string | undefined>;
+
+class EnvReader {
+  readonly problems: string[] = [];
+  constructor(private readonly env: Env) {}
+
+  string(name: string): string | undefined {
+    const value = this.env[name]?.trim();
+    return value ? value : undefined;
+  }
+
+  integer(name: string, fallback: number, min: number, max: number): number {
+    const raw = this.string(name);
+    if (raw === undefined) return fallback;
+    const value = Number(raw);
+    if (!Number.isInteger(value) || value < min || value > max) {
+      this.problems.push(`${name} must be an integer between ${min} and ${max} (got "${raw}")`);
+      return fallback;
+    }
+    return value;
+  }
+
+  oneOf<T extends string>(name: string, allowed: readonly T[], fallback: T): T {
+    const raw = this.string(name);
+    if (raw === undefined) return fallback;
+    if (!(allowed as readonly string[]).includes(raw)) {
+      this.problems.push(`${name} must be one of ${allowed.join(', ')} (got "${raw}")`);
+      return fallback;
+    }
+    return raw as T;
+  }
+
+  url(name: string, protocols: string[]): string | undefined {
+    const raw = this.string(name);
+    if (raw === undefined) return undefined;
+    try {
+      const parsed = new URL(raw);
+      if (!protocols.includes(parsed.protocol)) {
+        this.problems.push(`${name} must use ${protocols.join(' or ')} (got "${parsed.protocol}")`);
+      }
+    } catch {
+      this.problems.push(`${name} is not a valid URL`);
+    }
+    return raw;
+  }
+}
+
+export function loadConfig(env: Env = process.env): AppConfig {
+  const read = new EnvReader(env);
+  const nodeEnv = read.oneOf('NODE_ENV', ['development', 'production', 'test'] as const, 'development');
+  const config: AppConfig = {
+    nodeEnv,
+    host: read.string('HOST') ?? '127.0.0.1',
+    port: read.integer('PORT', 4000, 0, 65535),
+    graphqlPath: '/graphql',
+    databaseUrl: read.url('DATABASE_URL', ['postgres:', 'postgresql:']),
+    dataDir: path.resolve(read.string('DATA_DIR') ?? '.data'),
+    db: {
+      poolMax: read.integer('DB_POOL_MAX', 10, 1, 500),
+      statementTimeoutMs: read.integer('DB_STATEMENT_TIMEOUT_MS', 5_000, 100, 600_000),
+      lockTimeoutMs: read.integer('DB_LOCK_TIMEOUT_MS', 2_000, 10, 600_000),
+      acquireTimeoutMs: read.integer('DB_ACQUIRE_TIMEOUT_MS', 3_000, 100, 120_000),
+      connectTimeoutMs: read.integer('DB_CONNECT_TIMEOUT_MS', 5_000, 100, 120_000),
+    },
+    auth: {
+      jwtSecret: read.string('JWT_SECRET'),
+      jwksUrl: read.url('JWT_JWKS_URL', ['https:', 'http:']),
+      issuer: read.string('JWT_ISSUER'),
+      audience: read.string('JWT_AUDIENCE'),
+    },
+    logLevel: read.oneOf('LOG_LEVEL', ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const, 'info'),
+    maxPageSize: read.integer('MAX_PAGE_SIZE', 100, 1, 1000),
+  };
+
+  if (config.auth.jwtSecret && config.auth.jwtSecret.length < 32) {
+    read.problems.push('JWT_SECRET must be at least 32 characters');
+  }
+  if (config.auth.jwtSecret && config.auth.jwksUrl) {
+    read.problems.push('set JWT_SECRET or JWT_JWKS_URL, not both');
+  }
+  if (nodeEnv === 'production') {
+    if (!config.databaseUrl) read.problems.push('DATABASE_URL is required in production');
+    if (!config.auth.jwtSecret && !config.auth.jwksUrl) {
+      read.problems.push('JWT_SECRET or JWT_JWKS_URL is required in production');
+    }
+  }
+  if (read.problems.length > 0) throw new ConfigError(read.problems);
+  return config;
+}

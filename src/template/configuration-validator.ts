@@ -1,0 +1,95 @@
+import Ajv, { type ErrorObject, type ValidateFunction } from 'ajv';
+import type { FieldError } from '../errors/domain-error';
+import {
+  CONFIGURATION_SCHEMA_ID,
+  CONFIGURATION_SECTIONS,
+  configurationSchema,
+  type ConfigurationSection,
+} from './configuration-schema';
+
+/** A configuration is stored as jsonb and sent to the browser: keep it well under what a page can handle. */
+export const MAX_CONFIGURATION_BYTES = 256 * 1024;
+
+// The schema is ours and fixed: user input is only ever data, never schema, and `$data` stays off.
+const ajv = new Ajv({ allErrors: true, strict: true, $data: false });
+ajv.addSchema(configurationSchema);
+
+const validateWhole = ajv.getSchema(CONFIGURATION_SCHEMA_ID) as ValidateFunction;
+const sectionValidators = new Map<ConfigurationSection, ValidateFunction>(
+  CONFIGURATION_SECTIONS.map((section) => [
+    section,
+    ajv.getSchema(`${CONFIGURATION_SCHEMA_ID}#/properties/${section}`) as ValidateFunction,
+  ]),
+);
+
+export function isConfigurationSection(value: string): value is ConfigurationSection {
+  return (CONFIGURATION_SECTIONS as readonly string[]).includes(value);
+}
+
+/** Full check of a configuration; paths are JSON pointers into it (`/model/type`). */
+export function validateConfiguration(configuration: unknown): FieldError[] {
+  const sizeError = checkSize(configuration, '');
+  if (sizeError) return [sizeError];
+  return validateWhole(configuration) ? [] : toFieldErrors(validateWhole.errors, '');
+}
+
+/** Check of one section, for one wizard step; paths still start at the configuration's root (`/model/type`). */
+export function validateConfigurationSection(section: ConfigurationSection, value: unknown): FieldError[] {
+  const prefix = `/${section}`;
+  const sizeError = checkSize(value, prefix);
+  if (sizeError) return [sizeError];
+  const validate = sectionValidators.get(section)!;
+  return validate(value) ? [] : toFieldErrors(validate.errors, prefix);
+}
+
+/**
+ * Check of an unfinished configuration (a draft): every section present must be valid and no unknown
+ * section may appear, but required sections may still be missing.
+ */
+export function validateDraftConfiguration(configuration: unknown): FieldError[] {
+  if (typeof configuration !== 'object' || configuration === null || Array.isArray(configuration)) {
+    return [{ path: '', message: 'must be object' }];
+  }
+  const sizeError = checkSize(configuration, '');
+  if (sizeError) return [sizeError];
+  return Object.entries(configuration).flatMap(([key, value]) =>
+    isConfigurationSection(key)
+      ? validateConfigurationSection(key, value)
+      : [{ path: `/${escapePointer(key)}`, message: 'is not an allowed property' }],
+  );
+}
+
+function checkSize(value: unknown, path: string): FieldError | undefined {
+  const bytes = Buffer.byteLength(JSON.stringify(value ?? null));
+  return bytes > MAX_CONFIGURATION_BYTES
+    ? { path, message: `must be at most ${MAX_CONFIGURATION_BYTES} bytes of JSON (got ${bytes})` }
+    : undefined;
+}
+
+function toFieldErrors(errors: ErrorObject[] | null | undefined, prefix: string): FieldError[] {
+  return (errors ?? []).map((error) => {
+    switch (error.keyword) {
+      case 'required':
+        return {
+          path: `${prefix}${error.instancePath}/${escapePointer(error.params.missingProperty as string)}`,
+          message: 'is required',
+        };
+      case 'additionalProperties':
+        return {
+          path: `${prefix}${error.instancePath}/${escapePointer(error.params.additionalProperty as string)}`,
+          message: 'is not an allowed property',
+        };
+      case 'enum':
+        return {
+          path: `${prefix}${error.instancePath}`,
+          message: `must be one of: ${(error.params.allowedValues as unknown[]).join(', ')}`,
+        };
+      default:
+        return { path: `${prefix}${error.instancePath}`, message: error.message ?? 'is invalid' };
+    }
+  });
+}
+
+function escapePointer(segment: string): string {
+  return segment.replace(/~/g, '~0').replace(/\//g, '~1');
+}
