@@ -46,6 +46,7 @@ export function createOrmConfig(options: OrmOptions): Options {
       allOrNothing: false,
       disableForeignKeys: false,
       snapshot: false,
+      silent: true,
       emit: 'ts',
       path: 'migrations',
     },

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { Entity, ManyToOne, PrimaryKey, Property, type Rel } from '@mikro-orm/core';
+import { Entity, ManyToOne, PrimaryKey, Property, OptionalProps, type Rel } from '@mikro-orm/core';
 import { IntervalSecondsType } from '../db/interval-seconds.type';
 import { ExperimentTemplate } from '../template/template.entity';
 import { User } from '../user/user.entity';
@@ -9,6 +9,8 @@ export type JsonObject = Record<string, unknown>;
 
 @Entity({ tableName: 'ml_experiments' })
 export class Experiment {
+  [OptionalProps]?: 'description' | 'status' | 'configuration' | 'createdAt' | 'updatedAt' | 'template' | 'templateVersion' | 'configurationMetadata' | 'datasetStatistics' | 'featureImportance' | 'modelRecommendations' | 'resourceRequirements' | 'wizardCompleted' | 'wizardStepCompleted' | 'wizardState' | 'estimatedTrainingSeconds' | 'actualTrainingSeconds';
+
   @PrimaryKey({ type: 'uuid' })
   id: string = randomUUID();
 
@@ -16,7 +18,7 @@ export class Experiment {
   name!: string;
 
   @Property({ type: 'text', nullable: true })
-  description?: string | null;
+  description: string | null = null;
 
   @Property({ type: 'varchar', length: 32 })
   status: string = ExperimentStatus.Draft;

@@ -1,9 +1,11 @@
-import { Entity, ManyToOne, Property, type Rel } from '@mikro-orm/core';
+import { Entity, ManyToOne, Property, OptionalProps, type Rel } from '@mikro-orm/core';
 import { User } from '../user/user.entity';
 import { ExperimentTemplate } from './template.entity';
 
 @Entity({ tableName: 'experiment_template_shares' })
 export class TemplateShare {
+  [OptionalProps]?: 'sharedBy' | 'sharedAt';
+
   @ManyToOne(() => ExperimentTemplate, { primary: true, fieldName: 'template_id', deleteRule: 'cascade' })
   template!: Rel<ExperimentTemplate>;
 

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { Entity, Enum, ManyToOne, PrimaryKey, Property, Unique, type Rel } from '@mikro-orm/core';
+import { Entity, Enum, ManyToOne, PrimaryKey, Property, Unique, OptionalProps, type Rel } from '@mikro-orm/core';
 import { User } from '../user/user.entity';
 import { TemplateCategory } from './template-category';
 import { ExperimentTemplate } from './template.entity';
@@ -9,6 +9,8 @@ import type { Configuration } from './configuration-schema';
 @Entity({ tableName: 'experiment_template_versions' })
 @Unique({ properties: ['template', 'version'] })
 export class TemplateVersion {
+  [OptionalProps]?: 'description' | 'tags' | 'createdBy' | 'createdAt' | 'changeNote';
+
   @PrimaryKey({ type: 'uuid' })
   id: string = randomUUID();
 
@@ -22,7 +24,7 @@ export class TemplateVersion {
   name!: string;
 
   @Property({ type: 'text', nullable: true })
-  description?: string | null;
+  description: string | null = null;
 
   @Enum({ items: () => TemplateCategory, type: 'text' })
   category!: TemplateCategory;

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { Collection, Entity, Enum, ManyToMany, ManyToOne, PrimaryKey, Property, type Rel } from '@mikro-orm/core';
+import { Collection, Entity, Enum, ManyToMany, ManyToOne, PrimaryKey, Property, OptionalProps, type Rel } from '@mikro-orm/core';
 import { User } from '../user/user.entity';
 import { TemplateCategory } from './template-category';
 import { TemplateShare } from './template-share.entity';
@@ -7,6 +7,8 @@ import type { Configuration } from './configuration-schema';
 
 @Entity({ tableName: 'experiment_templates' })
 export class ExperimentTemplate {
+  [OptionalProps]?: 'description' | 'tags' | 'version' | 'isActive' | 'isPublic' | 'usageCount' | 'lastUsed' | 'createdAt' | 'updatedAt';
+
   @PrimaryKey({ type: 'uuid' })
   id: string = randomUUID();
 
@@ -14,7 +16,7 @@ export class ExperimentTemplate {
   name!: string;
 
   @Property({ type: 'text', nullable: true })
-  description?: string | null;
+  description: string | null = null;
 
   @Enum({ items: () => TemplateCategory, type: 'text' })
   category!: TemplateCategory;

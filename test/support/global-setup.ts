@@ -41,4 +41,8 @@ export default async function globalSetup(): Promise<void> {
   const templateUrl = new URL(serverUrl);
   templateUrl.pathname = `/${TEMPLATE_DATABASE}`;
   await migrateDatabase(templateUrl.toString(), { db: TEST_DB_CONFIG });
+  // MikroORM keeps decorator metadata on globalThis; a test run in band would otherwise see this realm's copy.
+  for (const key of Object.keys(globalThis).filter((k) => k.startsWith('mikro-orm-'))) {
+    delete (globalThis as Record<string, unknown>)[key];
+  }
 }

@@ -1,0 +1,149 @@
+import { isDeepStrictEqual } from 'node:util';
+import { nestErrors, ValidationError, type FieldError } from '../errors/domain-error';
+import type { Configuration } from './configuration-schema';
+import { validateConfiguration } from './configuration-validator';
+import { isTemplateCategory, TEMPLATE_CATEGORIES, type TemplateCategory } from './template-category';
+
+/** What a version snapshots: everything but ownership, visibility and usage. */
+export interface TemplateContent {
+  name: string;
+  description: string | null;
+  category: TemplateCategory;
+  tags: string[];
+  configuration: Configuration;
+}
+
+export interface TemplateContentInput {
+  name?: unknown;
+  description?: unknown;
+  category?: unknown;
+  tags?: unknown;
+  configuration?: unknown;
+}
+
+export const NAME_MAX_LENGTH = 255;
+export const DESCRIPTION_MAX_LENGTH = 10_000;
+export const TAG_MAX_LENGTH = 50;
+export const TAGS_MAX_COUNT = 30;
+export const CHANGE_NOTE_MAX_LENGTH = 1_000;
+
+const TAG_PATTERN = /^[\p{L}\p{N}][\p{L}\p{N}._+#-]*$/u;
+
+/** Lower-case, trimmed, inner spaces as dashes, duplicates dropped: `" Deep  Learning"` and `"deep-learning"` are one tag. */
+export function normalizeTag(tag: string): string {
+  return tag.trim().toLowerCase().replace(/\s+/g, '-');
+}
+
+/** The content of a new template: every field checked, every problem reported at once. */
+export function parseTemplateContent(input: TemplateContentInput): TemplateContent {
+  const errors: FieldError[] = [];
+  const content = {
+    name: parseName(input.name, errors),
+    description: parseDescription(input.description, errors),
+    category: parseCategory(input.category, errors),
+    tags: input.tags === undefined || input.tags === null ? [] : parseTags(input.tags, errors),
+    configuration: parseConfiguration(input.configuration, errors),
+  };
+  if (errors.length > 0) throw new ValidationError(errors);
+  return content as TemplateContent;
+}
+
+/** A change to some fields of a template's content; fields left out (undefined) stay as they are. */
+export function parseTemplateContentPatch(input: TemplateContentInput): Partial<TemplateContent> {
+  const errors: FieldError[] = [];
+  const patch: Partial<TemplateContent> = {};
+  if (input.name !== undefined) patch.name = parseName(input.name, errors);
+  if (input.description !== undefined) patch.description = parseDescription(input.description, errors);
+  if (input.category !== undefined) patch.category = parseCategory(input.category, errors) as TemplateCategory;
+  if (input.tags !== undefined) patch.tags = input.tags === null ? [] : parseTags(input.tags, errors);
+  if (input.configuration !== undefined) patch.configuration = parseConfiguration(input.configuration, errors);
+  if (errors.length > 0) throw new ValidationError(errors);
+  return patch;
+}
+
+export function parseChangeNote(note: unknown): string | null {
+  if (note === undefined || note === null) return null;
+  if (typeof note !== 'string') throw ValidationError.at('/changeNote', 'must be a string');
+  const trimmed = note.trim();
+  if (trimmed.length > CHANGE_NOTE_MAX_LENGTH) {
+    throw ValidationError.at('/changeNote', `must be at most ${CHANGE_NOTE_MAX_LENGTH} characters`);
+  }
+  return trimmed || null;
+}
+
+export function contentOf(source: Omit<TemplateContent, 'description'> & { description?: string | null }): TemplateContent {
+  return {
+    name: source.name,
+    description: source.description ?? null,
+    category: source.category,
+    tags: [...source.tags],
+    configuration: source.configuration,
+  };
+}
+
+export function sameContent(a: TemplateContent, b: TemplateContent): boolean {
+  return isDeepStrictEqual(contentOf(a), contentOf(b));
+}
+
+export function parseName(value: unknown, errors: FieldError[]): string | undefined {
+  if (typeof value !== 'string') {
+    errors.push({ path: '/name', message: value === undefined ? 'is required' : 'must be a string' });
+    return undefined;
+  }
+  const name = value.trim();
+  if (name.length === 0) errors.push({ path: '/name', message: 'must not be empty' });
+  else if (name.length > NAME_MAX_LENGTH) errors.push({ path: '/name', message: `must be at most ${NAME_MAX_LENGTH} characters` });
+  return name;
+}
+
+export function parseDescription(value: unknown, errors: FieldError[]): string | null {
+  if (value === undefined || value === null) return null;
+  if (typeof value !== 'string') {
+    errors.push({ path: '/description', message: 'must be a string' });
+    return null;
+  }
+  const description = value.trim();
+  if (description.length > DESCRIPTION_MAX_LENGTH) {
+    errors.push({ path: '/description', message: `must be at most ${DESCRIPTION_MAX_LENGTH} characters` });
+  }
+  return description || null;
+}
+
+function parseCategory(value: unknown, errors: FieldError[]): TemplateCategory | undefined {
+  if (isTemplateCategory(value)) return value;
+  errors.push({
+    path: '/category',
+    message: value === undefined ? 'is required' : `must be one of: ${TEMPLATE_CATEGORIES.join(', ')}`,
+  });
+  return undefined;
+}
+
+function parseTags(value: unknown, errors: FieldError[]): string[] {
+  if (!Array.isArray(value)) {
+    errors.push({ path: '/tags', message: 'must be an array of strings' });
+    return [];
+  }
+  const tags: string[] = [];
+  value.forEach((raw, index) => {
+    const path = `/tags/${index}`;
+    if (typeof raw !== 'string') return errors.push({ path, message: 'must be a string' });
+    const tag = normalizeTag(raw);
+    if (tag.length === 0) return errors.push({ path, message: 'must not be empty' });
+    if (tag.length > TAG_MAX_LENGTH) return errors.push({ path, message: `must be at most ${TAG_MAX_LENGTH} characters` });
+    if (!TAG_PATTERN.test(tag)) {
+      return errors.push({ path, message: 'may hold letters, digits and . _ + # - only, starting with a letter or digit' });
+    }
+    if (!tags.includes(tag)) tags.push(tag);
+  });
+  if (tags.length > TAGS_MAX_COUNT) errors.push({ path: '/tags', message: `must hold at most ${TAGS_MAX_COUNT} tags` });
+  return tags;
+}
+
+function parseConfiguration(value: unknown, errors: FieldError[]): Configuration | undefined {
+  if (value === undefined) {
+    errors.push({ path: '/configuration', message: 'is required' });
+    return undefined;
+  }
+  errors.push(...nestErrors('/configuration', validateConfiguration(value)));
+  return value as Configuration;
+}

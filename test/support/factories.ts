@@ -1,0 +1,43 @@
+import { randomUUID } from 'node:crypto';
+import type { EntityManager } from '@mikro-orm/postgresql';
+import type { Actor } from '../../src/auth/actor';
+import type { Configuration } from '../../src/template/configuration-schema';
+import { TemplateCategory } from '../../src/template/template-category';
+import type { CreateTemplateInput } from '../../src/template/template.service';
+import { User } from '../../src/user/user.entity';
+
+export interface TestUser extends Actor {
+  user: User;
+}
+
+export async function createUser(em: EntityManager, name = 'user', roles: string[] = []): Promise<TestUser> {
+  const tag = `${name}-${randomUUID().slice(0, 8)}`;
+  const user = em.fork().create(User, { externalId: `sub|${tag}`, email: `${tag}@example.test`, displayName: name });
+  await em.fork().persistAndFlush(user);
+  return { user, userId: user.id, roles };
+}
+
+export function validConfiguration(overrides: Partial<Configuration> = {}): Configuration {
+  return {
+    dataset: { source: 's3://datasets/churn.parquet', format: 'parquet', target: 'churned', split: { train: 0.8, test: 0.2 } },
+    features: [
+      { name: 'tenure', type: 'numeric' },
+      { name: 'plan', type: 'categorical', transform: 'one_hot' },
+    ],
+    model: { type: 'random_forest', framework: 'sklearn', hyperparameters: { nEstimators: 200, maxDepth: 8 } },
+    parameters: { seed: 42 },
+    validation: { strategy: 'kfold', folds: 5, metrics: ['roc_auc', 'f1'] },
+    ...overrides,
+  };
+}
+
+export function templateInput(overrides: Partial<CreateTemplateInput> = {}): CreateTemplateInput {
+  return {
+    name: 'Churn classifier',
+    description: 'Predicts churn from usage data',
+    category: TemplateCategory.Classification,
+    tags: ['churn', 'tabular'],
+    configuration: validConfiguration(),
+    ...overrides,
+  };
+}
