@@ -74,10 +74,15 @@ export class Migration20261124120100_templates extends Migration {
         constraint experiment_template_versions_template_id_version_unique unique (template_id, version),
         constraint experiment_template_versions_version_check check (version >= 1)
       )`);
-    // The audit trail is append-only: a snapshot may disappear with its template, never change.
+    // The audit trail is append-only: a snapshot may disappear with its template, never change. The one update let
+    // through is the foreign key's own ON DELETE SET NULL when its author's account is deleted.
     this.addSql(`
       create function experiment_template_versions_immutable() returns trigger language plpgsql as $$
       begin
+        if old.created_by is not null and new.created_by is null
+           and to_jsonb(new) - 'created_by' = to_jsonb(old) - 'created_by' then
+          return new;
+        end if;
         raise exception 'experiment_template_versions rows are immutable' using errcode = 'restrict_violation';
       end
       $$`);

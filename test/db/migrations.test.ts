@@ -1,0 +1,572 @@
+import type { MikroORM } from '@mikro-orm/postgresql';
+import { Client } from 'pg';
+import type { AppConfig } from '../../src/config';
+import type { TestDatabase } from '../support/test-database';
+
+import { migrationsList } from '../../migrations';
+import { createTestDatabase, openTestOrm } from '../support/test-database';
+
+/**
+ * The migrations against a real PostgreSQL: each scenario gets an empty database of its own and drives the MikroORM
+ * migrator (configured as in production) through it.
+ */
+
+const NAMES = migrationsList.map((m) => m.name);
+const [BASELINE, TEMPLATES, LINK, INDEXES] = NAMES;
+
+const NEW_EXPERIMENT_COLUMNS = [
+  'template_id', 'template_version', 'configuration_metadata', 'dataset_statistics', 'feature_importance',
+  'model_recommendations', 'resource_requirements', 'wizard_completed', 'wizard_step_completed', 'wizard_state',
+  'estimated_training_time', 'actual_training_time',
+];
+
+interface Scenario {
+  db: TestDatabase;
+  orm: MikroORM;
+  migrator: ReturnType<MikroORM['getMigrator']>;
+}
+
+async function openOrm(db: TestDatabase, options: Partial<AppConfig['db']> = {}): Promise<MikroORM> {
+  return openTestOrm(db, options);
+}
+
+/** An empty database, migrated up to and including `upTo` (nothing when null), handed to `work`, then dropped. */
+async function scenario(
+  upTo: string | null,
+  work: (s: Scenario) => Promise<void>,
+  options: Partial<AppConfig['db']> = {},
+): Promise<void> {
+  const db = await createTestDatabase({ empty: true });
+  let orm: MikroORM | undefined;
+  try {
+    orm = await openOrm(db, options);
+    const migrator = orm.getMigrator();
+    if (upTo) await migrator.up({ to: upTo });
+    await work({ db, orm, migrator });
+  } finally {
+    await orm?.close(true);
+    await db.drop();
+  }
+}
+
+async function executedNames(db: TestDatabase): Promise<string[]> {
+  const rows = await db.query<{ name: string }>(`select name from mikro_orm_migrations order by id`);
+  return rows.map((r) => r.name);
+}
+
+async function publicTables(db: TestDatabase): Promise<string[]> {
+  const rows = await db.query<{ tablename: string }>(
+    `select tablename from pg_tables where schemaname = 'public' order by tablename`,
+  );
+  return rows.map((r) => r.tablename);
+}
+
+async function invalidIndexes(db: TestDatabase): Promise<string[]> {
+  const rows = await db.query<{ name: string }>(`
+    select c.relname as name from pg_index i join pg_class c on c.oid = i.indexrelid
+    join pg_namespace n on n.oid = c.relnamespace
+    where n.nspname = 'public' and not (i.indisvalid and i.indisready)`);
+  return rows.map((r) => r.name);
+}
+
+/** Everything a migration may change in the catalog, as sorted text: equal dumps mean the same schema. */
+async function dumpSchema(db: TestDatabase): Promise<string> {
+  const sections: Array<[string, string]> = [
+    ['relation', `
+      select c.relname || ' ' || c.relkind::text || ' ' || c.relpersistence::text
+      from pg_class c join pg_namespace n on n.oid = c.relnamespace
+      where n.nspname = 'public' and c.relkind in ('r', 'p', 'v', 'm', 'S', 'f')`],
+    ['column', `
+      select c.relname || '.' || a.attname
+        || ' #' || row_number() over (partition by c.oid order by a.attnum)
+        || ' ' || format_type(a.atttypid, a.atttypmod)
+        || case when a.attnotnull then ' not null' else ' null' end
+        || coalesce(' default ' || pg_get_expr(d.adbin, d.adrelid), '')
+        || coalesce(' collate ' || nullif(co.collname, 'default'), '')
+      from pg_attribute a
+      join pg_class c on c.oid = a.attrelid
+      join pg_namespace n on n.oid = c.relnamespace
+      left join pg_attrdef d on d.adrelid = a.attrelid and d.adnum = a.attnum
+      left join pg_collation co on co.oid = a.attcollation
+      where n.nspname = 'public' and c.relkind in ('r', 'p', 'v', 'm') and a.attnum > 0 and not a.attisdropped`],
+    ['constraint', `
+      select cl.relname || ' ' || co.conname || ' ' || co.contype::text || ' validated=' || co.convalidated
+        || ' ' || pg_get_constraintdef(co.oid)
+      from pg_constraint co
+      join pg_class cl on cl.oid = co.conrelid
+      join pg_namespace n on n.oid = cl.relnamespace
+      where n.nspname = 'public'`],
+    ['index', `
+      select pg_get_indexdef(i.indexrelid) || ' valid=' || i.indisvalid || ' ready=' || i.indisready
+      from pg_index i
+      join pg_class c on c.oid = i.indexrelid
+      join pg_namespace n on n.oid = c.relnamespace
+      where n.nspname = 'public'`],
+    ['trigger', `
+      select pg_get_triggerdef(t.oid) || ' enabled=' || t.tgenabled::text
+      from pg_trigger t
+      join pg_class c on c.oid = t.tgrelid
+      join pg_namespace n on n.oid = c.relnamespace
+      where n.nspname = 'public' and not t.tgisinternal`],
+    // Functions an extension brings along are covered by the extension line.
+    ['function', `
+      select pg_get_functiondef(p.oid)
+      from pg_proc p join pg_namespace n on n.oid = p.pronamespace
+      where n.nspname = 'public'
+        and not exists (select 1 from pg_depend d where d.classid = 'pg_proc'::regclass and d.objid = p.oid and d.deptype = 'e')`],
+    ['extension', `
+      select e.extname || ' ' || e.extversion || ' in ' || n.nspname
+      from pg_extension e join pg_namespace n on n.oid = e.extnamespace`],
+    ['type', `
+      select t.typname || ' ' || t.typtype::text
+      from pg_type t join pg_namespace n on n.oid = t.typnamespace
+      where n.nspname = 'public' and t.typtype in ('e', 'd', 'c') and t.typrelid = 0
+        and not exists (select 1 from pg_depend d where d.classid = 'pg_type'::regclass and d.objid = t.oid and d.deptype = 'e')`],
+  ];
+  const lines: string[] = [];
+  for (const [kind, sql] of sections) {
+    const rows = await db.query<{ line: string }>(`select line from (${sql}) as s(line)`);
+    lines.push(...rows.map((r) => `${kind}: ${r.line}`));
+  }
+  return lines.sort().join('\n');
+}
+
+async function insertUser(db: TestDatabase, externalId: string): Promise<string> {
+  const [row] = await db.query<{ id: string }>(
+    `insert into users (external_id, email) values ($1, $1 || '@example.test') returning id`,
+    [externalId],
+  );
+  return row.id;
+}
+
+async function insertTemplate(db: TestDatabase, owner: string, name: string): Promise<string> {
+  const [row] = await db.query<{ id: string }>(
+    `insert into experiment_templates (name, category, configuration, created_by, version)
+     values ($1, 'classification', $2::jsonb, $3, 2) returning id`,
+    [name, JSON.stringify({ dataset: { source: `s3://${name}` }, features: ['a', 'b'], model: { type: 'xgboost' } }), owner],
+  );
+  return row.id;
+}
+
+async function insertVersion(db: TestDatabase, template: string, version: number, by: string): Promise<string> {
+  const [row] = await db.query<{ id: string }>(
+    `insert into experiment_template_versions (template_id, version, name, category, tags, configuration, created_by, change_note)
+     select id, $2::int, name, category, tags, configuration, $3::uuid, 'v' || $2::int from experiment_templates where id = $1
+     returning id`,
+    [template, version, by],
+  );
+  return row.id;
+}
+
+async function insertShare(db: TestDatabase, template: string, user: string, by: string): Promise<void> {
+  await db.query(`insert into experiment_template_shares (template_id, user_id, shared_by) values ($1, $2, $3)`, [
+    template, user, by,
+  ]);
+}
+
+async function insertExperiment(
+  db: TestDatabase,
+  owner: string,
+  template: string | null,
+  name: string,
+): Promise<string> {
+  const [row] = await db.query<{ id: string }>(
+    `insert into ml_experiments (name, owner_id, template_id, template_version, configuration, configuration_metadata)
+     values ($1, $2, $3, case when $3::uuid is null then null else 2 end, $4::jsonb, $5::jsonb) returning id`,
+    [
+      name, owner, template,
+      JSON.stringify({ dataset: { source: name }, features: ['x'], model: { type: 'rf', depth: 7 } }),
+      JSON.stringify({ rows: 1234, analysedBy: 'dataset-service' }),
+    ],
+  );
+  return row.id;
+}
+
+async function count(db: TestDatabase, sql: string, params: unknown[] = []): Promise<number> {
+  const [row] = await db.query<{ n: string }>(`select count(*)::text as n from (${sql}) s`, params);
+  return Number(row.n);
+}
+
+describe('migrations', () => {
+  it('lists the migrations in order', () => {
+    expect(NAMES).toEqual([
+      'Migration20261124120000_baseline',
+      'Migration20261124120100_templates',
+      'Migration20261124120200_experiment_template_link',
+      'Migration20261124120300_experiment_indexes',
+    ]);
+  });
+
+  it('apply forward from an empty database', async () => {
+    await scenario(null, async ({ db, migrator }) => {
+      const applied = await migrator.up();
+      expect(applied.map((m) => m.name)).toEqual(NAMES);
+      expect(await executedNames(db)).toEqual(NAMES);
+      expect(await migrator.getPendingMigrations()).toEqual([]);
+      expect(await publicTables(db)).toEqual([
+        'experiment_template_shares',
+        'experiment_template_versions',
+        'experiment_templates',
+        'mikro_orm_migrations',
+        'ml_experiments',
+        'users',
+      ]);
+      const indexes = await db.query<{ indexname: string }>(
+        `select indexname from pg_indexes where schemaname = 'public' and tablename = 'ml_experiments' order by 1`,
+      );
+      expect(indexes.map((r) => r.indexname)).toEqual([
+        'ml_experiments_owner_id_created_at_index',
+        'ml_experiments_owner_id_wizard_completed_index',
+        'ml_experiments_pkey',
+        'ml_experiments_template_id_created_at_index',
+      ]);
+      expect(await invalidIndexes(db)).toEqual([]);
+      const [ext] = await db.query(`select count(*)::int as n from pg_extension where extname = 'pg_trgm'`);
+      expect(ext.n).toBe(1);
+    });
+  });
+
+  it('extend 10,000 existing experiments without touching a value or rewriting the table', async () => {
+    await scenario(BASELINE, async ({ db, migrator }) => {
+      expect(await executedNames(db)).toEqual([BASELINE]);
+      const owner = await insertUser(db, 'legacy-owner');
+      await db.query(
+        `insert into ml_experiments (name, description, status, configuration, owner_id, created_at, updated_at)
+         select 'experiment ' || g,
+                case when g % 7 = 0 then null when g % 11 = 0 then '' else 'description of ' || g || ' with ''quotes'' and ünïcode' end,
+                (array['draft', 'running', 'completed', 'failed'])[1 + g % 4],
+                case when g % 13 = 0 then '{}'::jsonb
+                     else jsonb_build_object('dataset', jsonb_build_object('rows', g * 10), 'features', jsonb_build_array('f' || g % 5, 'g'),
+                                             'model', jsonb_build_object('type', (array['rf', 'xgb', 'lr'])[1 + g % 3], 'lr', g / 1000.0)) end,
+                $1,
+                timestamptz '2024-01-01 00:00:00+00' + g * interval '37 minutes',
+                timestamptz '2024-01-01 00:00:00+00' + g * interval '37 minutes' + (g % 50) * interval '1 second'
+         from generate_series(1, 10000) g`,
+        [owner],
+      );
+      const oldColumns = `id, name, description, status, configuration, owner_id, created_at, updated_at`;
+      const checksumSql = `select count(*)::int as n, md5(string_agg(row(${oldColumns})::text, E'\\n' order by id)) as sum,
+                                  count(*) filter (where description is null)::int as null_descriptions
+                           from ml_experiments`;
+      const relfilenodeSql = `select relfilenode::text as node from pg_class where oid = 'ml_experiments'::regclass`;
+      const [before] = await db.query(checksumSql);
+      const [nodeBefore] = await db.query(relfilenodeSql);
+      expect(before.n).toBe(10_000);
+      expect(before.null_descriptions).toBeGreaterThan(1000);
+
+      await migrator.up();
+      expect(await executedNames(db)).toEqual(NAMES);
+
+      const [after] = await db.query(checksumSql);
+      expect(after).toEqual(before);
+      const [nodeAfter] = await db.query(relfilenodeSql);
+      expect(nodeAfter.node).toBe(nodeBefore.node);
+
+      const [defaults] = await db.query(`
+        select count(*)::int as total,
+          count(*) filter (where template_id is null and template_version is null
+            and configuration_metadata = '{}'::jsonb and dataset_statistics = '{}'::jsonb
+            and feature_importance = '{}'::jsonb and model_recommendations = '{}'::jsonb
+            and resource_requirements = '{}'::jsonb
+            and wizard_completed = false and wizard_step_completed = 0 and wizard_state is null
+            and estimated_training_time is null and actual_training_time is null)::int as with_defaults
+        from ml_experiments`);
+      expect(defaults).toEqual({ total: 10_000, with_defaults: 10_000 });
+
+      const columns = await db.query<{ column_name: string }>(
+        `select column_name from information_schema.columns where table_schema = 'public' and table_name = 'ml_experiments'`,
+      );
+      expect(columns.map((c) => c.column_name)).toEqual(expect.arrayContaining(NEW_EXPERIMENT_COLUMNS));
+
+      const fks = await db.query(`
+        select convalidated, confdeltype, confrelid::regclass::text as target, pg_get_constraintdef(oid) as def
+        from pg_constraint where conname = 'ml_experiments_template_id_foreign' and conrelid = 'ml_experiments'::regclass`);
+      expect(fks).toEqual([
+        expect.objectContaining({ convalidated: true, confdeltype: 'n', target: 'experiment_templates' }),
+      ]);
+      const notValidated = await db.query(
+        `select conname from pg_constraint where conrelid = 'ml_experiments'::regclass and not convalidated`,
+      );
+      expect(notValidated).toEqual([]);
+      expect(await invalidIndexes(db)).toEqual([]);
+    });
+  });
+
+  it('go up, down and up again to the same schema, all at once and one step at a time', async () => {
+    await scenario(null, async ({ db, migrator }) => {
+      await migrator.getPendingMigrations(); // creates mikro_orm_migrations
+      // dumps[k] is the schema with the first k migrations applied
+      const dumps: string[] = [await dumpSchema(db)];
+      for (const name of NAMES) {
+        await migrator.up({ to: name });
+        dumps.push(await dumpSchema(db));
+      }
+      const full = dumps[NAMES.length];
+      expect(full).toContain('ml_experiments_template_id_foreign f validated=true');
+      expect(full).toContain('experiment_template_versions_no_update');
+      expect(full).toContain('extension: pg_trgm');
+      // every migration changes something
+      for (let k = 1; k < dumps.length; k++) expect(dumps[k]).not.toBe(dumps[k - 1]);
+
+      const reverted = await migrator.down({ to: 0 });
+      expect(reverted.map((m) => m.name)).toEqual([...NAMES].reverse());
+      expect(await publicTables(db)).toEqual(['mikro_orm_migrations']);
+      expect(await executedNames(db)).toEqual([]);
+      expect(await db.query(`select extname from pg_extension where extname = 'pg_trgm'`)).toEqual([]);
+      expect(await dumpSchema(db)).toBe(dumps[0]);
+
+      await migrator.up();
+      expect(await executedNames(db)).toEqual(NAMES);
+      expect(await dumpSchema(db)).toBe(full);
+
+      // Each migration on its own: from the top, revert one step and re-apply it, then step down to the next one.
+      for (let k = NAMES.length; k >= 1; k--) {
+        const [down] = await migrator.down();
+        expect(down.name).toBe(NAMES[k - 1]);
+        expect(await dumpSchema(db)).toBe(dumps[k - 1]);
+        const [up] = await migrator.up({ migrations: [NAMES[k - 1]] });
+        expect(up.name).toBe(NAMES[k - 1]);
+        expect(await dumpSchema(db)).toBe(dumps[k]);
+        await migrator.down();
+        expect(await executedNames(db)).toEqual(NAMES.slice(0, k - 1));
+      }
+      expect(await publicTables(db)).toEqual(['mikro_orm_migrations']);
+      await migrator.up();
+      expect(await dumpSchema(db)).toBe(full);
+      expect(await invalidIndexes(db)).toEqual([]);
+    });
+  });
+
+  it('hard-delete a template: experiments keep their content and lose the link; versions and shares go', async () => {
+    await scenario(INDEXES, async ({ db }) => {
+      const owner = await insertUser(db, 'owner');
+      const friend = await insertUser(db, 'friend');
+      const template = await insertTemplate(db, owner, 'churn');
+      const other = await insertTemplate(db, owner, 'other');
+      await insertVersion(db, template, 1, owner);
+      await insertVersion(db, template, 2, owner);
+      await insertVersion(db, other, 1, owner);
+      await insertShare(db, template, friend, owner);
+      await insertShare(db, other, friend, owner);
+      const experiments = [
+        await insertExperiment(db, owner, template, 'e1'),
+        await insertExperiment(db, owner, template, 'e2'),
+        await insertExperiment(db, friend, template, 'e3'),
+      ];
+      const untouched = await insertExperiment(db, owner, other, 'e4');
+      const snapshot = (ids: string[]) =>
+        db.query(
+          `select id, name, owner_id, configuration, template_version, configuration_metadata
+           from ml_experiments where id = any($1::uuid[]) order by name`,
+          [ids],
+        );
+      const before = await snapshot(experiments);
+
+      await db.query(`delete from experiment_templates where id = $1`, [template]);
+
+      expect(await snapshot(experiments)).toEqual(before);
+      expect(before.map((e) => e.template_version)).toEqual([2, 2, 2]);
+      expect(before[0].configuration).toEqual({ dataset: { source: 'e1' }, features: ['x'], model: { type: 'rf', depth: 7 } });
+      expect(await count(db, `select 1 from ml_experiments where id = any($1::uuid[]) and template_id is null`, [experiments]))
+        .toBe(3);
+      expect(await count(db, `select 1 from experiment_template_versions where template_id = $1`, [template])).toBe(0);
+      expect(await count(db, `select 1 from experiment_template_shares where template_id = $1`, [template])).toBe(0);
+      // nothing else moved
+      expect(await count(db, `select 1 from ml_experiments where id = $1 and template_id = $2`, [untouched, other])).toBe(1);
+      expect(await count(db, `select 1 from experiment_template_versions where template_id = $1`, [other])).toBe(1);
+      expect(await count(db, `select 1 from experiment_template_shares where template_id = $1`, [other])).toBe(1);
+      expect(await count(db, `select 1 from users`)).toBe(2);
+    });
+  });
+
+  describe('deleting a user', () => {
+    /** A owns two templates (with versions A wrote) and experiments; B has a share on one and an experiment from it. */
+    async function seed(db: TestDatabase) {
+      const a = await insertUser(db, 'user-a');
+      const b = await insertUser(db, 'user-b');
+      const t1 = await insertTemplate(db, a, 'a-one');
+      const t2 = await insertTemplate(db, a, 'a-two');
+      await insertVersion(db, t1, 1, a);
+      await insertVersion(db, t1, 2, a);
+      await insertVersion(db, t2, 1, a);
+      await insertShare(db, t1, b, a);
+      const aExperiments = [await insertExperiment(db, a, t1, 'a-e1'), await insertExperiment(db, a, t2, 'a-e2')];
+      const bExperiment = await insertExperiment(db, b, t1, 'b-e1');
+      return { a, b, t1, t2, aExperiments, bExperiment };
+    }
+
+    it('removes their templates, versions, shares and experiments; others keep theirs, unlinked', async () => {
+      await scenario(INDEXES, async ({ db }) => {
+        const { a, b, t1, t2, aExperiments, bExperiment } = await seed(db);
+
+        await db.query(`delete from users where id = $1`, [a]);
+
+        expect(await count(db, `select 1 from users where id = $1`, [b])).toBe(1);
+        expect(await count(db, `select 1 from experiment_templates`)).toBe(0);
+        expect(await count(db, `select 1 from experiment_template_versions where template_id in ($1, $2)`, [t1, t2])).toBe(0);
+        expect(await count(db, `select 1 from experiment_template_shares`)).toBe(0);
+        expect(await count(db, `select 1 from ml_experiments where id = any($1::uuid[])`, [aExperiments])).toBe(0);
+        const [kept] = await db.query(`select owner_id, template_id, template_version, configuration from ml_experiments where id = $1`, [
+          bExperiment,
+        ]);
+        expect(kept).toEqual({
+          owner_id: b,
+          template_id: null,
+          template_version: 2,
+          configuration: { dataset: { source: 'b-e1' }, features: ['x'], model: { type: 'rf', depth: 7 } },
+        });
+      });
+    });
+
+    it('cascades A\'s templates, shares and experiments when A wrote no version row', async () => {
+      await scenario(INDEXES, async ({ db }) => {
+        const a = await insertUser(db, 'user-a');
+        const b = await insertUser(db, 'user-b');
+        const t1 = await insertTemplate(db, a, 'a-one');
+        await insertTemplate(db, a, 'a-two');
+        await insertShare(db, t1, b, a);
+        const aExperiment = await insertExperiment(db, a, t1, 'a-e1');
+        const bExperiment = await insertExperiment(db, b, t1, 'b-e1');
+
+        await db.query(`delete from users where id = $1`, [a]);
+
+        expect(await count(db, `select 1 from users where id = $1`, [b])).toBe(1);
+        expect(await count(db, `select 1 from experiment_templates`)).toBe(0);
+        expect(await count(db, `select 1 from experiment_template_shares`)).toBe(0);
+        expect(await count(db, `select 1 from ml_experiments where id = $1`, [aExperiment])).toBe(0);
+        const [kept] = await db.query(`select owner_id, template_id, template_version from ml_experiments where id = $1`, [
+          bExperiment,
+        ]);
+        expect(kept).toEqual({ owner_id: b, template_id: null, template_version: 2 });
+      });
+    });
+
+    it('keeps a version whose author is deleted, with its content and a null author', async () => {
+      await scenario(INDEXES, async ({ db }) => {
+        const owner = await insertUser(db, 'owner');
+        const author = await insertUser(db, 'author');
+        const template = await insertTemplate(db, owner, 'kept');
+        const version = await insertVersion(db, template, 1, author);
+        const [before] = await db.query(`select to_jsonb(v) - 'created_by' as content from experiment_template_versions v where id = $1`, [version]);
+
+        await db.query(`delete from users where id = $1`, [author]);
+
+        const [after] = await db.query(
+          `select created_by, to_jsonb(v) - 'created_by' as content from experiment_template_versions v where id = $1`,
+          [version],
+        );
+        expect(after).toEqual({ created_by: null, content: before.content });
+      });
+    });
+
+    it('removes the share rows of a user a template was shared with, not the template', async () => {
+      await scenario(INDEXES, async ({ db }) => {
+        const { a, b, t1, t2, aExperiments, bExperiment } = await seed(db);
+        const c = await insertUser(db, 'user-c');
+        await insertShare(db, t1, c, a);
+
+        await db.query(`delete from users where id = $1`, [b]);
+
+        expect(await count(db, `select 1 from users where id = any($1::uuid[])`, [[a, c]])).toBe(2);
+        expect(await count(db, `select 1 from experiment_templates where id in ($1, $2) and created_by = $3`, [t1, t2, a])).toBe(2);
+        expect(await count(db, `select 1 from experiment_template_versions`)).toBe(3);
+        const shares = await db.query(`select template_id, user_id from experiment_template_shares`);
+        expect(shares).toEqual([{ template_id: t1, user_id: c }]);
+        expect(await count(db, `select 1 from ml_experiments where id = $1`, [bExperiment])).toBe(0);
+        expect(await count(db, `select 1 from ml_experiments where id = any($1::uuid[]) and template_id is not null`, [aExperiments]))
+          .toBe(2);
+      });
+    });
+  });
+
+  it('keep version rows immutable: no update, but they go with their template', async () => {
+    await scenario(INDEXES, async ({ db }) => {
+      const owner = await insertUser(db, 'owner');
+      const template = await insertTemplate(db, owner, 'immutable');
+      const version = await insertVersion(db, template, 1, owner);
+
+      for (const sql of [
+        `update experiment_template_versions set change_note = 'rewritten' where id = $1`,
+        `update experiment_template_versions set configuration = '{}'::jsonb where id = $1`,
+        `update experiment_template_versions set version = version where id = $1`,
+      ]) {
+        await expect(db.query(sql, [version])).rejects.toMatchObject({
+          code: '23001',
+          message: 'experiment_template_versions rows are immutable',
+        });
+      }
+      const [row] = await db.query(`select change_note, configuration from experiment_template_versions where id = $1`, [version]);
+      expect(row.change_note).toBe('v1');
+      expect(row.configuration).toEqual({ dataset: { source: 's3://immutable' }, features: ['a', 'b'], model: { type: 'xgboost' } });
+
+      await db.query(`delete from experiment_templates where id = $1`, [template]);
+      expect(await count(db, `select 1 from experiment_template_versions`)).toBe(0);
+    });
+  });
+
+  it('rebuild an index left INVALID by a failed concurrent build', async () => {
+    const INDEX = 'ml_experiments_template_id_created_at_index';
+    await scenario(LINK, async ({ db, migrator }) => {
+      const owner = await insertUser(db, 'owner');
+      await insertExperiment(db, owner, null, 'one');
+      await insertExperiment(db, owner, null, 'two');
+      // A concurrent build that fails (duplicate key) leaves its index behind, INVALID, under the migration's name.
+      await expect(
+        db.query(`create unique index concurrently ${INDEX} on ml_experiments (owner_id)`),
+      ).rejects.toMatchObject({ code: '23505' });
+      expect(await invalidIndexes(db)).toEqual([INDEX]);
+
+      await migrator.up();
+
+      expect(await executedNames(db)).toEqual(NAMES);
+      expect(await invalidIndexes(db)).toEqual([]);
+      const [index] = await db.query(`select indexdef from pg_indexes where indexname = $1`, [INDEX]);
+      expect(index.indexdef).toBe(
+        `CREATE INDEX ${INDEX} ON public.ml_experiments USING btree (template_id, created_at DESC, id DESC) WHERE (template_id IS NOT NULL)`,
+      );
+    });
+  });
+
+  it('fail a migration blocked by a long transaction within lock_timeout, then succeed once it ends', async () => {
+    await scenario(
+      TEMPLATES,
+      async ({ db, migrator }) => {
+        const blocker = new Client({ connectionString: db.url });
+        await blocker.connect();
+        try {
+          await blocker.query('begin');
+          await blocker.query('select * from ml_experiments limit 1'); // ACCESS SHARE until the transaction ends
+
+          const started = Date.now();
+          const error = await migrator.up({ to: LINK }).then(
+            () => undefined,
+            (e: unknown) => e as Error & { cause?: { code?: string; message?: string } },
+          );
+          const elapsed = Date.now() - started;
+          expect(error).toBeDefined();
+          expect(error!.message).toContain(LINK);
+          expect(error!.cause).toMatchObject({ code: '55P03' });
+          expect(error!.cause!.message).toMatch(/lock timeout/);
+          expect(elapsed).toBeGreaterThanOrEqual(400);
+          expect(elapsed).toBeLessThan(5_000);
+          expect(await executedNames(db)).toEqual([BASELINE, TEMPLATES]);
+          const columns = await db.query(
+            `select 1 from information_schema.columns where table_name = 'ml_experiments' and column_name = 'template_id'`,
+          );
+          expect(columns).toEqual([]);
+        } finally {
+          await blocker.query('rollback').catch(() => undefined);
+          await blocker.end();
+        }
+
+        await migrator.up();
+        expect(await executedNames(db)).toEqual(NAMES);
+        const [fk] = await db.query(
+          `select convalidated from pg_constraint where conname = 'ml_experiments_template_id_foreign'`,
+        );
+        expect(fk.convalidated).toBe(true);
+      },
+      { lockTimeoutMs: 500 },
+    );
+  });
+});
