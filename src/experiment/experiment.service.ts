@@ -5,6 +5,7 @@ import { isUuid } from '../db/uuid';
 import { ConflictError, NotFoundError, ValidationError, nestErrors, type FieldError } from '../errors/domain-error';
 import type { ConfigurationSection } from '../template/configuration-schema';
 import {
+  MAX_CONFIGURATION_BYTES,
   isConfigurationSection,
   validateConfiguration,
   validateConfigurationSection,
@@ -86,7 +87,7 @@ export class ExperimentService {
     const estimated = parseSeconds(input.estimatedTrainingSeconds, '/estimatedTrainingSeconds', errors);
     const overrides = input.overrides ?? {};
     if (input.overrides !== undefined && input.overrides !== null) {
-      errors.push(...nestErrors('/overrides', validateDraftConfiguration(overrides)));
+      errors.push(...nestErrors('/overrides', checkOverridesShape(overrides)));
     }
     if (errors.length > 0) throw new ValidationError(errors);
 
@@ -172,7 +173,9 @@ export class ExperimentService {
     const given = ANALYSIS_FIELDS.filter((field) => input[field] !== undefined);
     for (const field of given) checkJsonObject(input[field], `/${field}`, errors);
     const estimated = parseSeconds(input.estimatedTrainingSeconds, '/estimatedTrainingSeconds', errors);
-    if (given.length === 0 && estimated === undefined) errors.push({ path: '', message: 'must give at least one field' });
+    if (given.length === 0 && input.estimatedTrainingSeconds === undefined) {
+      errors.push({ path: '', message: 'must give at least one field' });
+    }
     if (errors.length > 0) throw new ValidationError(errors);
     return this.changeOwned(actor, id, (experiment) => {
       for (const field of given) experiment[field] = input[field] as JsonObject;
@@ -242,6 +245,24 @@ function checkJsonObject(value: unknown, path: string, errors: FieldError[]): vo
   } else if (Buffer.byteLength(JSON.stringify(value)) > MAX_METADATA_BYTES) {
     errors.push({ path, message: `must be at most ${MAX_METADATA_BYTES} bytes of JSON` });
   }
+}
+
+/**
+ * Overrides are partial by nature (`{ model: { hyperparameters: { maxDepth: 4 } } }` keeps the template's model type),
+ * so they cannot be held to the section schemas on their own: only their shape is checked here, an object of known
+ * sections within the size limit. The merged configuration is then validated in full, with paths under `/overrides`.
+ */
+function checkOverridesShape(overrides: unknown): FieldError[] {
+  if (typeof overrides !== 'object' || overrides === null || Array.isArray(overrides)) {
+    return [{ path: '', message: 'must be object' }];
+  }
+  const bytes = Buffer.byteLength(JSON.stringify(overrides));
+  if (bytes > MAX_CONFIGURATION_BYTES) {
+    return [{ path: '', message: `must be at most ${MAX_CONFIGURATION_BYTES} bytes of JSON (got ${bytes})` }];
+  }
+  return Object.keys(overrides)
+    .filter((key) => !isConfigurationSection(key))
+    .map((key) => ({ path: `/${key.replace(/~/g, '~0').replace(/\//g, '~1')}`, message: 'is not an allowed property' }));
 }
 
 /** Section errors point into the configuration (`/model/type`); for a step's `value` they point into the value. */

@@ -166,11 +166,12 @@ export class TemplateService {
         userId !== owner.userId && !known.has(userId) ? [{ path: `/userIds/${index}`, message: 'no such user' }] : [],
       );
       if (unknown.length > 0) throw new ValidationError(unknown);
+      // The list goes over as one JSON text: knex would expand an array binding into `?, ?, ...`, not a SQL array.
       await em.execute(
         `insert into experiment_template_shares (template_id, user_id, shared_by)
-         select ?, recipient, ? from unnest(?::uuid[]) as recipient
+         select ?, recipient::uuid, ? from jsonb_array_elements_text(?::jsonb) as recipient
          on conflict (template_id, user_id) do nothing`,
-        [template.id, owner.userId, recipients],
+        [template.id, owner.userId, JSON.stringify(recipients)],
       );
       return template;
     });

@@ -41,3 +41,19 @@ export function templateInput(overrides: Partial<CreateTemplateInput> = {}): Cre
     ...overrides,
   };
 }
+
+/** The error a promise rejects with; fails the test when the promise resolves instead. */
+export async function rejectionOf(promise: Promise<unknown>): Promise<any> {
+  let result: unknown;
+  try {
+    result = await promise;
+  } catch (error) {
+    return error;
+  }
+  throw new Error(`expected a rejection, but the promise resolved with ${JSON.stringify(result)?.slice(0, 200)}`);
+}
+
+/** The sorted field paths of a BAD_USER_INPUT error. */
+export function pathsOf(error: { validationErrors?: Array<{ path: string }> }): string[] {
+  return (error.validationErrors ?? []).map((e) => e.path).sort();
+}
