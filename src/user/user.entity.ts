@@ -1,10 +1,13 @@
 import { randomUUID } from 'node:crypto';
+import { Field, ID, ObjectType } from 'type-graphql';
 import { Entity, PrimaryKey, Property, OptionalProps } from '@mikro-orm/core';
 
 @Entity({ tableName: 'users' })
+@ObjectType({ description: 'A person known from an identity token' })
 export class User {
   [OptionalProps]?: 'email' | 'displayName' | 'createdAt';
 
+  @Field(() => ID)
   @PrimaryKey({ type: 'uuid' })
   id: string = randomUUID();
 
@@ -12,12 +15,15 @@ export class User {
   @Property({ type: 'text', unique: true })
   externalId!: string;
 
+  @Field(() => String, { nullable: true })
   @Property({ type: 'text', nullable: true })
   email?: string | null;
 
+  @Field(() => String, { nullable: true })
   @Property({ type: 'text', nullable: true })
   displayName?: string | null;
 
+  @Field(() => Date)
   @Property({ type: 'timestamptz' })
   createdAt: Date = new Date();
 }

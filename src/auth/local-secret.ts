@@ -1,0 +1,41 @@
+import { randomBytes } from 'node:crypto';
+import { existsSync } from 'node:fs';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { SignJWT } from 'jose';
+
+export const LOCAL_ISSUER = 'tessera-local';
+
+/**
+ * Development only: with no identity provider configured, the server signs its own tokens with a secret kept under
+ * the data directory, so Sandbox works in one step and tokens survive restarts.
+ */
+export async function readOrCreateLocalSecret(dataDir: string): Promise<string> {
+  const file = path.join(dataDir, 'jwt-secret');
+  if (existsSync(file)) return (await readFile(file, 'utf8')).trim();
+  await mkdir(dataDir, { recursive: true });
+  const secret = randomBytes(32).toString('base64url');
+  await writeFile(file, `${secret}\n`, { mode: 0o600 });
+  return secret;
+}
+
+export interface LocalTokenOptions {
+  secret: string;
+  email: string;
+  name?: string;
+  roles?: string[];
+  issuer?: string;
+  audience?: string;
+  expiresIn?: string;
+}
+
+export async function signLocalToken(options: LocalTokenOptions): Promise<string> {
+  const jwt = new SignJWT({ email: options.email, name: options.name ?? options.email.split('@')[0], roles: options.roles ?? [] })
+    .setProtectedHeader({ alg: 'HS256', typ: 'JWT' })
+    .setSubject(`local|${options.email.toLowerCase()}`)
+    .setIssuedAt()
+    .setExpirationTime(options.expiresIn ?? '12h');
+  if (options.issuer) jwt.setIssuer(options.issuer);
+  if (options.audience) jwt.setAudience(options.audience);
+  return jwt.sign(new TextEncoder().encode(options.secret));
+}

@@ -1,0 +1,122 @@
+import { randomUUID } from 'node:crypto';
+import { ApolloServer, type ApolloServerPlugin } from '@apollo/server';
+import { ApolloServerPluginLandingPageDisabled } from '@apollo/server/plugin/disabled';
+import fastifyApollo, { fastifyApolloDrainPlugin } from '@as-integrations/fastify';
+import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
+import { GraphQLError } from 'graphql';
+import type { Authenticator } from '../auth/authenticator';
+import type { AppConfig } from '../config';
+import type { Database } from '../db/database';
+import { DomainError } from '../errors/domain-error';
+import type { Context } from '../graphql/context';
+import { formatError, isMaskedError } from '../graphql/error-formatting';
+import { buildAppSchema } from '../graphql/schema';
+
+export interface ServerDependencies {
+  config: AppConfig;
+  database: Database;
+  authenticator: Authenticator;
+  logger: FastifyBaseLogger;
+}
+
+export const MAX_BODY_BYTES = 1024 * 1024;
+const READINESS_TIMEOUT_MS = 2_000;
+
+/** The HTTP server: GraphQL at `config.graphqlPath`, `/healthz` (process up) and `/readyz` (database reachable). */
+export async function createServer({ config, database, authenticator, logger }: ServerDependencies): Promise<FastifyInstance> {
+  const app = Fastify({
+    loggerInstance: logger,
+    genReqId: () => randomUUID(),
+    bodyLimit: MAX_BODY_BYTES,
+  });
+  let shuttingDown = false;
+  app.addHook('onClose', async () => {
+    shuttingDown = true;
+  });
+
+  app.get('/healthz', async () => ({ status: 'ok' }));
+  app.get('/readyz', async (_request, reply) => {
+    const ready = !shuttingDown && (await withTimeout(database.isReady(), READINESS_TIMEOUT_MS).catch(() => false));
+    return reply.code(ready ? 200 : 503).send({ status: ready ? 'ready' : 'unavailable' });
+  });
+
+  const production = config.nodeEnv === 'production';
+  const apollo = new ApolloServer<Context>({
+    schema: await buildAppSchema(),
+    introspection: !production,
+    csrfPrevention: true,
+    allowBatchedHttpRequests: false,
+    // Shutdown is ours: close HTTP (draining requests), then the database.
+    stopOnTerminationSignals: false,
+    includeStacktraceInErrorResponses: false,
+    formatError,
+    logger,
+    plugins: [
+      fastifyApolloDrainPlugin(app),
+      errorLoggingPlugin(),
+      ...(production ? [ApolloServerPluginLandingPageDisabled()] : []),
+    ],
+  });
+  await apollo.start();
+
+  await app.register(fastifyApollo(apollo), {
+    path: config.graphqlPath,
+    context: async (request): Promise<Context> => {
+      const em = database.orm.em.fork();
+      try {
+        const actor = await authenticator.authenticate(em, request.headers.authorization);
+        return { requestId: request.id, em, actor };
+      } catch (error) {
+        if (error instanceof DomainError) {
+          throw new GraphQLError(error.message, { extensions: { code: error.code, http: { status: 401 } } });
+        }
+        throw error;
+      }
+    },
+  });
+  return app;
+}
+
+/** Logs what the client will only see masked, under the request id it is given to quote. */
+function errorLoggingPlugin(): ApolloServerPlugin<Context> {
+  return {
+    async requestDidStart() {
+      return {
+        async didEncounterErrors({ errors, contextValue, logger }) {
+          for (const error of errors) {
+            const cause = error.originalError ?? error;
+            if (!(cause instanceof DomainError) && !error.extensions?.code?.toString().startsWith('GRAPHQL_')) {
+              logger.error(
+                JSON.stringify({ requestId: contextValue?.requestId, path: error.path, error: String(cause), stack: (cause as Error).stack }),
+              );
+            }
+          }
+        },
+        async willSendResponse({ response, contextValue }) {
+          if (response.body.kind !== 'single') return;
+          for (const error of response.body.singleResult.errors ?? []) {
+            if (isMaskedError(error) && contextValue?.requestId) {
+              (error.extensions as Record<string, unknown>).requestId = contextValue.requestId;
+            }
+          }
+        },
+      };
+    },
+  };
+}
+
+function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`timed out after ${ms} ms`)), ms);
+    promise.then(
+      (value) => {
+        clearTimeout(timer);
+        resolve(value);
+      },
+      (error) => {
+        clearTimeout(timer);
+        reject(error);
+      },
+    );
+  });
+}

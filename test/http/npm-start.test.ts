@@ -1,0 +1,63 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtemp, rm } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+
+const ROOT = path.resolve(__dirname, '../..');
+
+/** Waits until the server prints its GraphQL URL, collecting its output for the failure message. */
+function waitForUrl(child: ChildProcess, output: string[]): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const onData = (chunk: Buffer) => {
+      output.push(chunk.toString());
+      const match = /Tessera GraphQL API: (http:\/\/\S+)/.exec(output.join(''));
+      if (match) resolve(match[1]);
+    };
+    child.stdout!.on('data', onData);
+    child.stderr!.on('data', (chunk: Buffer) => output.push(chunk.toString()));
+    child.on('exit', (code) => reject(new Error(`server exited early with ${code}:\n${output.join('')}`)));
+  });
+}
+
+describe('npm start on a fresh data directory', () => {
+  let dataDir: string;
+  let child: ChildProcess | undefined;
+
+  beforeAll(async () => {
+    dataDir = await mkdtemp(path.join(os.tmpdir(), 'tessera-start-'));
+  });
+  afterAll(async () => {
+    // The whole process group: npm, its shell and the server, whatever state the test left them in.
+    if (child?.pid && child.exitCode === null) process.kill(-child.pid, 'SIGKILL');
+    await rm(dataDir, { recursive: true, force: true });
+  });
+
+  it('starts its embedded database, answers /readyz and { __typename }, and stops cleanly on SIGTERM', async () => {
+    const output: string[] = [];
+    child = spawn('npm', ['start', '--silent'], {
+      cwd: ROOT,
+      env: { ...process.env, DATA_DIR: dataDir, PORT: '0', NODE_ENV: 'development', DATABASE_URL: '', JWT_SECRET: '', LOG_LEVEL: 'warn' },
+      stdio: ['ignore', 'pipe', 'pipe'],
+      detached: true,
+    });
+    const graphqlUrl = await waitForUrl(child, output);
+    const base = new URL(graphqlUrl).origin;
+
+    expect((await fetch(`${base}/healthz`)).status).toBe(200);
+    const ready = await fetch(`${base}/readyz`);
+    expect(ready.status).toBe(200);
+    expect(await ready.json()).toEqual({ status: 'ready' });
+
+    const response = await fetch(graphqlUrl, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ query: '{ __typename }' }),
+    });
+    expect(await response.json()).toEqual({ data: { __typename: 'Query' } });
+
+    // npm forwards the signal to the server process, which drains and exits 0.
+    const exited = new Promise<number | null>((resolve) => child!.on('exit', resolve));
+    child.kill('SIGTERM');
+    expect(await exited).toBe(0);
+  }, 120_000);
+});
