@@ -1,5 +1,5 @@
 import { readOrCreateLocalSecret, signLocalToken } from '../src/auth/local-secret';
-import { loadConfig } from '../src/config';
+import { loadConfig, loadDotEnv } from '../src/config';
 
 /** `npm run token -- <email> [--role service] [--expires 12h]`: a development token signed with the local secret. */
 async function main(): Promise<void> {
@@ -13,6 +13,7 @@ async function main(): Promise<void> {
     const index = args.indexOf(`--${name}`);
     return index >= 0 ? args[index + 1] : undefined;
   };
+  loadDotEnv();
   const config = loadConfig();
   if (config.auth.jwksUrl) {
     process.stderr.write('JWT_JWKS_URL is set: tokens come from that identity provider, not from here.\n');

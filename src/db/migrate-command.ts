@@ -1,9 +1,10 @@
 import 'reflect-metadata';
-import { ConfigError, loadConfig } from '../config';
+import { ConfigError, loadConfig, loadDotEnv } from '../config';
 import { openDatabase, migrateDatabase } from './database';
 
 /** `npm run migrate`: the deploy step that applies pending migrations to DATABASE_URL (or the embedded database). */
 async function main(): Promise<void> {
+  loadDotEnv();
   const config = loadConfig();
   if (config.databaseUrl) {
     const applied = await migrateDatabase(config.databaseUrl, config);

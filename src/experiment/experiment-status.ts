@@ -1,9 +1,12 @@
-/** Statuses of the pre-existing experiment table; the wizard creates drafts and queues them on completion. */
+/**
+ * Statuses the wizard sets: it creates drafts and queues them on completion. The pre-existing table stores free text,
+ * so the API exposes the status as a string: older rows may hold values outside this list.
+ */
 export enum ExperimentStatus {
-  Draft = 'draft',
-  Queued = 'queued',
-  Running = 'running',
-  Completed = 'completed',
-  Failed = 'failed',
-  Cancelled = 'cancelled',
+  DRAFT = 'draft',
+  QUEUED = 'queued',
+  RUNNING = 'running',
+  COMPLETED = 'completed',
+  FAILED = 'failed',
+  CANCELLED = 'cancelled',
 }

@@ -163,7 +163,7 @@ export class ExperimentService {
       const invalid = validateConfiguration(experiment.configuration);
       if (invalid.length > 0) throw new ValidationError(nestErrors('/configuration', invalid), 'The configuration is not complete');
       experiment.wizardCompleted = true;
-      if (experiment.status === ExperimentStatus.Draft) experiment.status = ExperimentStatus.Queued;
+      if (experiment.status === ExperimentStatus.DRAFT) experiment.status = ExperimentStatus.QUEUED;
     });
   }
 

@@ -10,6 +10,7 @@ import type { Database } from '../db/database';
 import { DomainError } from '../errors/domain-error';
 import type { Context } from '../graphql/context';
 import { formatError, isMaskedError } from '../graphql/error-formatting';
+import { createLoaders } from '../graphql/loaders';
 import { buildAppSchema } from '../graphql/schema';
 
 export interface ServerDependencies {
@@ -65,7 +66,7 @@ export async function createServer({ config, database, authenticator, logger }: 
       const em = database.orm.em.fork();
       try {
         const actor = await authenticator.authenticate(em, request.headers.authorization);
-        return { requestId: request.id, em, actor };
+        return { requestId: request.id, em, actor, loaders: createLoaders(em, actor) };
       } catch (error) {
         if (error instanceof DomainError) {
           throw new GraphQLError(error.message, { extensions: { code: error.code, http: { status: 401 } } });

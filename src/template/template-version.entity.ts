@@ -1,4 +1,6 @@
 import { randomUUID } from 'node:crypto';
+import { GraphQLJSONObject } from 'graphql-scalars';
+import { Field, ID, Int, ObjectType } from 'type-graphql';
 import { Entity, Enum, ManyToOne, PrimaryKey, Property, Unique, OptionalProps, type Rel } from '@mikro-orm/core';
 import { User } from '../user/user.entity';
 import { TemplateCategory } from './template-category';
@@ -7,40 +9,50 @@ import type { Configuration } from './configuration-schema';
 
 /** One immutable snapshot of a template's content: the audit trail. */
 @Entity({ tableName: 'experiment_template_versions' })
+@ObjectType('TemplateVersion', { description: "An immutable snapshot of a template's content" })
 @Unique({ properties: ['template', 'version'] })
 export class TemplateVersion {
   [OptionalProps]?: 'description' | 'tags' | 'createdBy' | 'createdAt' | 'changeNote';
 
+  @Field(() => ID)
   @PrimaryKey({ type: 'uuid' })
   id: string = randomUUID();
 
   @ManyToOne(() => ExperimentTemplate, { fieldName: 'template_id', deleteRule: 'cascade' })
   template!: Rel<ExperimentTemplate>;
 
+  @Field(() => Int)
   @Property({ type: 'integer' })
   version!: number;
 
+  @Field(() => String)
   @Property({ type: 'varchar', length: 255 })
   name!: string;
 
+  @Field(() => String, { nullable: true })
   @Property({ type: 'text', nullable: true })
   description: string | null = null;
 
+  @Field(() => TemplateCategory)
   @Enum({ items: () => TemplateCategory, type: 'text' })
   category!: TemplateCategory;
 
+  @Field(() => [String])
   @Property({ type: 'jsonb' })
   tags: string[] = [];
 
+  @Field(() => GraphQLJSONObject)
   @Property({ type: 'jsonb' })
   configuration!: Configuration;
 
   @ManyToOne(() => User, { fieldName: 'created_by', nullable: true, deleteRule: 'set null' })
   createdBy?: Rel<User> | null;
 
+  @Field(() => Date)
   @Property({ type: 'timestamptz' })
   createdAt: Date = new Date();
 
+  @Field(() => String, { nullable: true })
   @Property({ type: 'text', nullable: true })
   changeNote?: string | null;
 }

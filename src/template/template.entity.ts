@@ -1,4 +1,6 @@
 import { randomUUID } from 'node:crypto';
+import { GraphQLJSONObject } from 'graphql-scalars';
+import { Field, ID, Int, ObjectType } from 'type-graphql';
 import { Collection, Entity, Enum, ManyToMany, ManyToOne, PrimaryKey, Property, OptionalProps, type Rel } from '@mikro-orm/core';
 import { User } from '../user/user.entity';
 import { TemplateCategory } from './template-category';
@@ -6,49 +8,66 @@ import { TemplateShare } from './template-share.entity';
 import type { Configuration } from './configuration-schema';
 
 @Entity({ tableName: 'experiment_templates' })
+@ObjectType('Template', { description: 'A reusable experiment configuration' })
 export class ExperimentTemplate {
   [OptionalProps]?: 'description' | 'tags' | 'version' | 'isActive' | 'isPublic' | 'usageCount' | 'lastUsed' | 'createdAt' | 'updatedAt';
 
+  @Field(() => ID)
   @PrimaryKey({ type: 'uuid' })
   id: string = randomUUID();
 
+  @Field(() => String)
   @Property({ type: 'varchar', length: 255 })
   name!: string;
 
+  @Field(() => String, { nullable: true })
   @Property({ type: 'text', nullable: true })
   description: string | null = null;
 
+  @Field(() => TemplateCategory)
   @Enum({ items: () => TemplateCategory, type: 'text' })
   category!: TemplateCategory;
 
+  @Field(() => [String], { description: 'Normalised: lower-case, dashes for spaces, no duplicates' })
   @Property({ type: 'jsonb' })
   tags: string[] = [];
 
+  @Field(() => GraphQLJSONObject, { description: 'Validated against `configurationSchema`' })
   @Property({ type: 'jsonb' })
   configuration!: Configuration;
 
-  /** Content version: bumped only by an explicit conditional UPDATE in the service, never by the ORM. */
+  /**
+   * Content version: raised only by TemplateService while it holds the row lock. A plain column on purpose: an ORM
+   * optimistic-lock property would also be bumped by every usage increment.
+   */
+  @Field(() => Int, { description: 'Content version: raised by one by every change of content' })
   @Property({ type: 'integer' })
   version: number = 1;
 
+  @Field(() => Boolean)
   @Property({ type: 'boolean' })
   isActive: boolean = true;
 
   @ManyToOne(() => User, { fieldName: 'created_by', deleteRule: 'cascade' })
   createdBy!: Rel<User>;
 
+  @Field(() => Boolean)
   @Property({ type: 'boolean' })
   isPublic: boolean = false;
 
+  @Field(() => Int, { description: 'Experiments created from this template' })
   @Property({ type: 'integer' })
   usageCount: number = 0;
 
+  @Field(() => Date, { nullable: true, description: 'When an experiment was last created from it' })
   @Property({ type: 'timestamptz', nullable: true })
   lastUsed?: Date | null;
 
+  @Field(() => Date)
   @Property({ type: 'timestamptz' })
   createdAt: Date = new Date();
 
+  @Field(() => Date)
   @Property({ type: 'timestamptz' })
   updatedAt: Date = new Date();
 

@@ -35,7 +35,7 @@ export function templateInput(overrides: Partial<CreateTemplateInput> = {}): Cre
   return {
     name: 'Churn classifier',
     description: 'Predicts churn from usage data',
-    category: TemplateCategory.Classification,
+    category: TemplateCategory.CLASSIFICATION,
     tags: ['churn', 'tabular'],
     configuration: validConfiguration(),
     ...overrides,

@@ -23,7 +23,7 @@ describe('template creation', () => {
     const template = await service().create(owner, {
       name: '   Churn classifier\t ',
       description: '  Predicts churn from usage data  ',
-      category: TemplateCategory.TimeSeries,
+      category: TemplateCategory.TIME_SERIES,
       tags: [' Deep  Learning', 'deep-learning', 'Tabular', 'TABULAR ', 'c++'],
       configuration,
       isPublic: true,
@@ -89,7 +89,7 @@ describe('template creation', () => {
     const owner = await createUser(fixture.em());
     const template = await service().create(owner, {
       name: 'Bare',
-      category: TemplateCategory.Other,
+      category: TemplateCategory.OTHER,
       configuration: { dataset: { source: 'x' }, features: [], model: { type: 'kmeans' } },
     });
     const [row] = await fixture.db.query(

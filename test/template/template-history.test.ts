@@ -42,7 +42,7 @@ describe('template history', () => {
     await service().update(owner, template.id, {
       tags: ['churn', 'gradient-boosting'],
       description: null,
-      category: TemplateCategory.AnomalyDetection,
+      category: TemplateCategory.ANOMALY_DETECTION,
     });
     return template.id;
   }

@@ -1,0 +1,14 @@
+import type { EntityManager } from '@mikro-orm/postgresql';
+import type { Actor } from '../auth/actor';
+import { createTemplateLoaders } from '../template/template.loaders';
+import { createUserLoaders } from '../user/user.loaders';
+
+/** Built fresh for every request, never shared: a revoked share takes effect on the very next request. */
+export function createLoaders(em: EntityManager, actor: Actor | null) {
+  return {
+    ...createUserLoaders(em),
+    ...createTemplateLoaders(em, actor),
+  };
+}
+
+export type Loaders = ReturnType<typeof createLoaders>;

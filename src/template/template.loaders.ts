@@ -1,0 +1,71 @@
+import DataLoader from 'dataloader';
+import type { EntityManager } from '@mikro-orm/postgresql';
+import type { Actor } from '../auth/actor';
+import { isUuid } from '../db/uuid';
+import { User } from '../user/user.entity';
+import { TemplateVersion } from './template-version.entity';
+import { ExperimentTemplate } from './template.entity';
+import { visibleTemplates } from './template-visibility';
+
+export interface VersionKey {
+  templateId: string;
+  version: number;
+}
+
+/** Per-request batch loaders for templates and what hangs off them; each batch is one SQL statement. */
+export function createTemplateLoaders(em: EntityManager, actor: Actor | null) {
+  return {
+    /** Only templates the caller may see: a hidden one loads as null, like a missing one. */
+    visibleTemplateById: new DataLoader<string, ExperimentTemplate | null>(async (ids) => {
+      const wanted = ids.filter(isUuid);
+      if (wanted.length === 0) return ids.map(() => null);
+      const visible = visibleTemplates('t', actor);
+      const templates = await em
+        .createQueryBuilder(ExperimentTemplate, 't')
+        .select('*')
+        .where({ id: { $in: wanted } })
+        .andWhere(visible.sql, visible.params)
+        .getResultList();
+      const byId = new Map(templates.map((template) => [template.id, template]));
+      return ids.map((id) => byId.get(id) ?? null);
+    }),
+
+    sharedUsersByTemplateId: new DataLoader<string, User[]>(async (templateIds) => {
+      const rows = await em.execute<Array<{ template_id: string; user_id: string }>>(
+        `select template_id, user_id from experiment_template_shares
+         where template_id in (${templateIds.map(() => '?').join(', ')})
+         order by shared_at, user_id`,
+        [...templateIds],
+      );
+      const users = rows.length
+        ? await em.find(User, { id: { $in: [...new Set(rows.map((row) => row.user_id))] } })
+        : [];
+      const userById = new Map(users.map((user) => [user.id, user]));
+      const byTemplate = new Map<string, User[]>(templateIds.map((id) => [id, []]));
+      for (const row of rows) byTemplate.get(row.template_id)!.push(userById.get(row.user_id)!);
+      return templateIds.map((id) => byTemplate.get(id)!);
+    }),
+
+    versionsByTemplateId: new DataLoader<string, TemplateVersion[]>(async (templateIds) => {
+      const versions = await em.find(
+        TemplateVersion,
+        { template: { $in: [...templateIds] } },
+        { orderBy: { version: 'desc' } },
+      );
+      const byTemplate = new Map<string, TemplateVersion[]>(templateIds.map((id) => [id, []]));
+      for (const version of versions) byTemplate.get(version.template.id)!.push(version);
+      return templateIds.map((id) => byTemplate.get(id)!);
+    }),
+
+    templateVersion: new DataLoader<VersionKey, TemplateVersion | null, string>(
+      async (keys) => {
+        const versions = await em.find(TemplateVersion, {
+          $or: keys.map((key) => ({ template: key.templateId, version: key.version })),
+        });
+        const byKey = new Map(versions.map((v) => [`${v.template.id}:${v.version}`, v]));
+        return keys.map((key) => byKey.get(`${key.templateId}:${key.version}`) ?? null);
+      },
+      { cacheKeyFn: (key) => `${key.templateId}:${key.version}` },
+    ),
+  };
+}

@@ -1,0 +1,117 @@
+import { randomUUID } from 'node:crypto';
+import type { AddressInfo } from 'node:net';
+import type { MikroORM } from '@mikro-orm/postgresql';
+import pino from 'pino';
+import { createApp, type App } from '../../src/app';
+import { signLocalToken } from '../../src/auth/local-secret';
+import { loadConfig } from '../../src/config';
+import { databaseOf } from '../../src/db/database';
+import { createTestDatabase, openTestOrm, type TestDatabase } from './test-database';
+
+export const TEST_JWT_SECRET = 'tessera-test-secret-0123456789-abcdefghij';
+
+export interface ApiUser {
+  id: string;
+  email: string;
+  token: string;
+}
+
+export interface GraphqlResponse<T = any> {
+  status: number;
+  body: { data?: T; errors?: Array<{ message: string; path?: string[]; extensions?: Record<string, any> }> };
+}
+
+export interface GraphqlOptions {
+  variables?: Record<string, unknown>;
+  /** The caller; omitted or null: anonymous. */
+  as?: ApiUser | null;
+  headers?: Record<string, string>;
+}
+
+export interface Api {
+  url: string;
+  db: TestDatabase;
+  orm: MikroORM;
+  app: App;
+  /** Log lines the server wrote (JSON), for asserting what was logged instead of shown. */
+  logs: string[];
+  /** A new user, known to the server through its first authenticated request. */
+  user(name?: string, roles?: string[]): Promise<ApiUser>;
+  graphql<T = any>(query: string, options?: GraphqlOptions): Promise<GraphqlResponse<T>>;
+  /** Runs `work` and reports the SQL statements the server sent meanwhile (requests must not overlap). */
+  countStatements<T>(work: () => Promise<T>): Promise<{ result: T; statements: string[] }>;
+}
+
+/** The real server over real HTTP, on a migrated database of the test file's own. */
+export function useApi(): Api {
+  const api = { logs: [] as string[] } as Api;
+  let statements: string[] | undefined;
+
+  beforeAll(async () => {
+    api.db = await createTestDatabase();
+    api.orm = await openTestOrm(api.db);
+    api.orm.em
+      .getConnection()
+      .getKnex()
+      .on('query', (query: { sql: string }) => statements?.push(query.sql));
+    const config = loadConfig({ NODE_ENV: 'test', JWT_SECRET: TEST_JWT_SECRET, PORT: '0', LOG_LEVEL: 'info' });
+    const logger = pino({ level: 'info' }, { write: (line: string) => void api.logs.push(line) });
+    api.app = await createApp(config, logger, databaseOf(api.orm, api.db.url));
+    await api.app.server.listen({ host: '127.0.0.1', port: 0 });
+    const { port } = api.app.server.server.address() as AddressInfo;
+    api.url = `http://127.0.0.1:${port}/graphql`;
+  });
+
+  afterAll(async () => {
+    await api.app?.server.close();
+    await api.orm?.close(true);
+    await api.db?.drop();
+  });
+
+  api.graphql = async (query, options = {}) => {
+    const headers: Record<string, string> = { 'content-type': 'application/json', ...options.headers };
+    if (options.as) headers.authorization = `Bearer ${options.as.token}`;
+    const response = await fetch(api.url, {
+      method: 'POST',
+      headers,
+      body: JSON.stringify({ query, variables: options.variables ?? {} }),
+    });
+    return { status: response.status, body: (await response.json()) as GraphqlResponse['body'] };
+  };
+
+  api.user = async (name = 'user', roles = []) => {
+    const email = `${name}-${randomUUID().slice(0, 8)}@example.test`;
+    const token = await signLocalToken({ secret: TEST_JWT_SECRET, email, roles });
+    const response = await api.graphql('{ me { id } }', { as: { id: '', email, token } });
+    const id = response.body.data?.me?.id;
+    if (!id) throw new Error(`could not create user: ${JSON.stringify(response.body)}`);
+    return { id, email, token };
+  };
+
+  api.countStatements = async (work) => {
+    statements = [];
+    try {
+      const result = await work();
+      return { result, statements };
+    } finally {
+      statements = undefined;
+    }
+  };
+
+  return api;
+}
+
+/** The data of a response that must have succeeded; fails the test with the errors otherwise. */
+export function dataOf<T = any>(response: GraphqlResponse<T>): T {
+  if (response.body.errors?.length || !response.body.data) {
+    throw new Error(`GraphQL errors: ${JSON.stringify(response.body.errors ?? response.body)}`);
+  }
+  return response.body.data;
+}
+
+/** The single error of a response that must have failed. */
+export function errorOf(response: GraphqlResponse): { message: string; code: string; extensions: Record<string, any> } {
+  const error = response.body.errors?.[0];
+  if (!error) throw new Error(`expected an error, got ${JSON.stringify(response.body)}`);
+  return { message: error.message, code: error.extensions?.code, extensions: error.extensions ?? {} };
+}
