@@ -9,7 +9,7 @@ import type { AppConfig } from '../config';
 import type { Database } from '../db/database';
 import { DomainError } from '../errors/domain-error';
 import type { Context } from '../graphql/context';
-import { formatError, isMaskedError } from '../graphql/error-formatting';
+import { formatError, INTERNAL_SERVER_ERROR, isMaskedError } from '../graphql/error-formatting';
 import { createLoaders } from '../graphql/loaders';
 import { buildAppSchema } from '../graphql/schema';
 
@@ -71,7 +71,11 @@ export async function createServer({ config, database, authenticator, logger }: 
         if (error instanceof DomainError) {
           throw new GraphQLError(error.message, { extensions: { code: error.code, http: { status: 401 } } });
         }
-        throw error;
+        // No context, so the error plugin cannot tag this one: log it here and hand the id over in the error.
+        request.log.error({ err: error, requestId: request.id }, `request ${request.id} failed before resolving`);
+        throw new GraphQLError('Internal server error', {
+          extensions: { code: INTERNAL_SERVER_ERROR, requestId: request.id, http: { status: 500 } },
+        });
       }
     },
   });
@@ -88,7 +92,7 @@ function errorLoggingPlugin(): ApolloServerPlugin<Context> {
             const cause = error.originalError ?? error;
             if (!(cause instanceof DomainError) && !error.extensions?.code?.toString().startsWith('GRAPHQL_')) {
               logger.error(
-                JSON.stringify({ requestId: contextValue?.requestId, path: error.path, error: String(cause), stack: (cause as Error).stack }),
+                `request ${contextValue?.requestId} failed: ${JSON.stringify({ path: error.path, error: String(cause), stack: (cause as Error).stack })}`,
               );
             }
           }

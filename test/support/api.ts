@@ -42,8 +42,13 @@ export interface Api {
   countStatements<T>(work: () => Promise<T>): Promise<{ result: T; statements: string[] }>;
 }
 
+export interface ApiOptions {
+  /** Extra environment for the server's configuration (issuer, audience, NODE_ENV...). */
+  env?: Record<string, string>;
+}
+
 /** The real server over real HTTP, on a migrated database of the test file's own. */
-export function useApi(): Api {
+export function useApi(options: ApiOptions = {}): Api {
   const api = { logs: [] as string[] } as Api;
   let statements: string[] | undefined;
 
@@ -54,7 +59,14 @@ export function useApi(): Api {
       .getConnection()
       .getKnex()
       .on('query', (query: { sql: string }) => statements?.push(query.sql));
-    const config = loadConfig({ NODE_ENV: 'test', JWT_SECRET: TEST_JWT_SECRET, PORT: '0', LOG_LEVEL: 'info' });
+    const config = loadConfig({
+      NODE_ENV: 'test',
+      JWT_SECRET: TEST_JWT_SECRET,
+      PORT: '0',
+      LOG_LEVEL: 'info',
+      DATABASE_URL: api.db.url,
+      ...options.env,
+    });
     const logger = pino({ level: 'info' }, { write: (line: string) => void api.logs.push(line) });
     api.app = await createApp(config, logger, databaseOf(api.orm, api.db.url));
     await api.app.server.listen({ host: '127.0.0.1', port: 0 });
@@ -81,7 +93,13 @@ export function useApi(): Api {
 
   api.user = async (name = 'user', roles = []) => {
     const email = `${name}-${randomUUID().slice(0, 8)}@example.test`;
-    const token = await signLocalToken({ secret: TEST_JWT_SECRET, email, roles });
+    const token = await signLocalToken({
+      secret: TEST_JWT_SECRET,
+      email,
+      roles,
+      issuer: options.env?.JWT_ISSUER,
+      audience: options.env?.JWT_AUDIENCE,
+    });
     const response = await api.graphql('{ me { id } }', { as: { id: '', email, token } });
     const id = response.body.data?.me?.id;
     if (!id) throw new Error(`could not create user: ${JSON.stringify(response.body)}`);

@@ -1,0 +1,47 @@
+import { SignJWT } from 'jose';
+import { dataOf, errorOf, TEST_JWT_SECRET, useApi } from '../support/api';
+
+const ISSUER = 'https://idp.example.test/';
+const AUDIENCE = 'tessera-api';
+const key = new TextEncoder().encode(TEST_JWT_SECRET);
+
+function claims() {
+  return new SignJWT({ email: 'grace@example.test', name: 'Grace' }).setSubject('idp|grace').setIssuedAt();
+}
+
+describe('JWT authentication over HTTP', () => {
+  const api = useApi({ env: { JWT_ISSUER: ISSUER, JWT_AUDIENCE: AUDIENCE } });
+
+  const send = (token: string) => api.graphql('{ me { id email } }', { headers: { authorization: `Bearer ${token}` } });
+
+  it('accepts a well-formed token and creates the user from its claims', async () => {
+    const token = await claims().setProtectedHeader({ alg: 'HS256' }).setIssuer(ISSUER).setAudience(AUDIENCE).setExpirationTime('5m').sign(key);
+    const response = await send(token);
+    expect(response.status).toBe(200);
+    expect(dataOf(response).me.email).toBe('grace@example.test');
+  });
+
+  it.each([
+    ['a wrong signature', () => claims().setProtectedHeader({ alg: 'HS256' }).setIssuer(ISSUER).setAudience(AUDIENCE).setExpirationTime('5m').sign(new TextEncoder().encode('x'.repeat(40)))],
+    ['a wrong algorithm', () => claims().setProtectedHeader({ alg: 'HS384' }).setIssuer(ISSUER).setAudience(AUDIENCE).setExpirationTime('5m').sign(key)],
+    ['an expired token', () => claims().setProtectedHeader({ alg: 'HS256' }).setIssuer(ISSUER).setAudience(AUDIENCE).setExpirationTime('-10s').sign(key)],
+    ['a token without exp', () => claims().setProtectedHeader({ alg: 'HS256' }).setIssuer(ISSUER).setAudience(AUDIENCE).sign(key)],
+    ['a wrong issuer', () => claims().setProtectedHeader({ alg: 'HS256' }).setIssuer('https://other.test/').setAudience(AUDIENCE).setExpirationTime('5m').sign(key)],
+    ['a wrong audience', () => claims().setProtectedHeader({ alg: 'HS256' }).setIssuer(ISSUER).setAudience('someone-else').setExpirationTime('5m').sign(key)],
+    ['an unsigned token', async () => `${Buffer.from('{"alg":"none"}').toString('base64url')}.${Buffer.from('{"sub":"x","exp":9999999999}').toString('base64url')}.`],
+  ])('refuses %s with 401 UNAUTHENTICATED and creates no user', async (_case, makeToken) => {
+    const [{ count: before }] = await api.db.query('select count(*)::int as count from users');
+    const response = await send(await makeToken());
+    expect(response.status).toBe(401);
+    expect(errorOf(response).code).toBe('UNAUTHENTICATED');
+    expect(response.body.data).toBeUndefined();
+    const [{ count: after }] = await api.db.query('select count(*)::int as count from users');
+    expect(after).toBe(before);
+  });
+
+  it('refuses a malformed Authorization header', async () => {
+    const response = await api.graphql('{ me { id } }', { headers: { authorization: 'Basic abc' } });
+    expect(response.status).toBe(401);
+    expect(errorOf(response).code).toBe('UNAUTHENTICATED');
+  });
+});

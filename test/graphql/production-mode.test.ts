@@ -1,0 +1,36 @@
+import { errorOf, useApi } from '../support/api';
+
+describe('production mode', () => {
+  const api = useApi({ env: { NODE_ENV: 'production' } });
+
+  it('turns introspection off', async () => {
+    const response = await api.graphql('{ __schema { types { name } } }');
+    expect(response.status).toBe(400);
+    expect(errorOf(response).code).toBe('GRAPHQL_VALIDATION_FAILED');
+  });
+
+  it('serves no landing page', async () => {
+    const response = await fetch(api.url, { headers: { accept: 'text/html' } });
+    expect(response.headers.get('content-type') ?? '').not.toContain('text/html');
+  });
+
+  it('still answers queries', async () => {
+    expect((await api.graphql('{ __typename }')).body).toEqual({ data: { __typename: 'Query' } });
+  });
+});
+
+describe('development mode', () => {
+  const api = useApi({ env: { NODE_ENV: 'development' } });
+
+  it('serves the Sandbox landing page at the GraphQL path', async () => {
+    const response = await fetch(api.url, { headers: { accept: 'text/html' } });
+    expect(response.status).toBe(200);
+    expect(response.headers.get('content-type')).toContain('text/html');
+    expect(await response.text()).toMatch(/apollo/i);
+  });
+
+  it('allows introspection for Sandbox', async () => {
+    const response = await api.graphql('{ __schema { queryType { name } } }');
+    expect(response.body).toEqual({ data: { __schema: { queryType: { name: 'Query' } } } });
+  });
+});
