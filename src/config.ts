@@ -25,7 +25,6 @@ export interface AppConfig {
     audience?: string;
   };
   logLevel: string;
-  maxPageSize: number;
 }
 
 export class ConfigError extends Error {
@@ -106,7 +105,6 @@ export function loadConfig(env: Env = process.env): AppConfig {
       audience: read.string('JWT_AUDIENCE'),
     },
     logLevel: read.oneOf('LOG_LEVEL', ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const, 'info'),
-    maxPageSize: read.integer('MAX_PAGE_SIZE', 100, 1, 1000),
   };
 
   if (config.auth.jwtSecret && config.auth.jwtSecret.length < 32) {

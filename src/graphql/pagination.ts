@@ -2,7 +2,6 @@ import { ArgsType, Field, Int, ObjectType, type ClassType } from 'type-graphql';
 import { ValidationError } from '../errors/domain-error';
 
 export const DEFAULT_PAGE_SIZE = 20;
-/** The hard cap; `MAX_PAGE_SIZE` in the environment may only lower it. */
 export const MAX_PAGE_SIZE = 100;
 
 @ObjectType({ description: 'Relay page information' })
