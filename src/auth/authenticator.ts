@@ -2,17 +2,25 @@ import type { EntityManager } from '@mikro-orm/postgresql';
 import { UnauthenticatedError } from '../errors/domain-error';
 import { upsertUserFromClaims } from '../user/user.service';
 import type { Actor } from './actor';
-import type { TokenVerifier } from './token-verifier';
+import type { TokenClaims, TokenVerifier } from './token-verifier';
 
-/** Turns an `Authorization` header into the request's actor: none is anonymous, a bad one is refused outright. */
+/**
+ * Turns an `Authorization` header into the request's caller in two steps: `verify` (no database: a bad token is
+ * refused before anything else) and `identify` (the user row, once the operation is known to be acceptable).
+ */
 export class Authenticator {
   constructor(private readonly verifier: TokenVerifier) {}
 
-  async authenticate(em: EntityManager, authorization: string | undefined): Promise<Actor | null> {
+  /** No header: anonymous (null). A header that does not hold a valid token: UNAUTHENTICATED. */
+  async verify(authorization: string | undefined): Promise<TokenClaims | null> {
     if (!authorization) return null;
     const match = /^Bearer\s+(\S+)\s*$/i.exec(authorization);
     if (!match) throw new UnauthenticatedError('Authorization header must be "Bearer <token>"');
-    const claims = await this.verifier.verify(match[1]);
+    return this.verifier.verify(match[1]);
+  }
+
+  async identify(em: EntityManager, claims: TokenClaims | null): Promise<Actor | null> {
+    if (!claims) return null;
     const userId = await upsertUserFromClaims(em, claims);
     return { userId, roles: claims.roles };
   }

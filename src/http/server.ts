@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { ApolloServer, type ApolloServerPlugin } from '@apollo/server';
+import { ApolloServer, HeaderMap, type ApolloServerPlugin } from '@apollo/server';
 import { ApolloServerPluginLandingPageDisabled } from '@apollo/server/plugin/disabled';
 import fastifyApollo, { fastifyApolloDrainPlugin } from '@as-integrations/fastify';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
@@ -11,6 +11,7 @@ import { DomainError } from '../errors/domain-error';
 import type { Context } from '../graphql/context';
 import { formatError, INTERNAL_SERVER_ERROR, isMaskedError } from '../graphql/error-formatting';
 import { createLoaders } from '../graphql/loaders';
+import { queryLimits } from '../graphql/limits';
 import { buildAppSchema } from '../graphql/schema';
 
 export interface ServerDependencies {
@@ -42,19 +43,24 @@ export async function createServer({ config, database, authenticator, logger }: 
   });
 
   const production = config.nodeEnv === 'production';
+  const schema = await buildAppSchema();
+  const limits = queryLimits(schema, production);
   const apollo = new ApolloServer<Context>({
-    schema: await buildAppSchema(),
+    schema,
     introspection: !production,
     csrfPrevention: true,
     allowBatchedHttpRequests: false,
     // Shutdown is ours: close HTTP (draining requests), then the database.
     stopOnTerminationSignals: false,
     includeStacktraceInErrorResponses: false,
+    validationRules: limits.validationRules,
     formatError,
     logger,
     plugins: [
       fastifyApolloDrainPlugin(app),
       errorLoggingPlugin(),
+      ...limits.plugins,
+      identifyCallerPlugin(authenticator),
       ...(production ? [ApolloServerPluginLandingPageDisabled()] : []),
     ],
   });
@@ -63,15 +69,14 @@ export async function createServer({ config, database, authenticator, logger }: 
   await app.register(fastifyApollo(apollo), {
     path: config.graphqlPath,
     context: async (request): Promise<Context> => {
-      const em = database.orm.em.fork();
       try {
-        const actor = await authenticator.authenticate(em, request.headers.authorization);
-        return { requestId: request.id, em, actor, loaders: createLoaders(em, actor) };
+        const claims = await authenticator.verify(request.headers.authorization);
+        const em = database.orm.em.fork();
+        return { requestId: request.id, em, claims, actor: null, loaders: createLoaders(em, null) };
       } catch (error) {
         if (error instanceof DomainError) {
           throw new GraphQLError(error.message, { extensions: { code: error.code, http: { status: 401 } } });
         }
-        // No context, so the error plugin cannot tag this one: log it here and hand the id over in the error.
         request.log.error({ err: error, requestId: request.id }, `request ${request.id} failed before resolving`);
         throw new GraphQLError('Internal server error', {
           extensions: { code: INTERNAL_SERVER_ERROR, requestId: request.id, http: { status: 500 } },
@@ -80,6 +85,39 @@ export async function createServer({ config, database, authenticator, logger }: 
     },
   });
   return app;
+}
+
+/**
+ * Looks the caller up only once the operation has passed parsing, validation and every limit, so a rejected query
+ * costs no SQL at all. Hooked at `responseForOperation`, the last step before execution.
+ */
+function identifyCallerPlugin(authenticator: Authenticator): ApolloServerPlugin<Context> {
+  return {
+    async requestDidStart() {
+      return {
+        async responseForOperation({ contextValue, logger }) {
+          try {
+            contextValue.actor = await authenticator.identify(contextValue.em, contextValue.claims);
+            contextValue.loaders = createLoaders(contextValue.em, contextValue.actor);
+            return null;
+          } catch (error) {
+            logger.error(`request ${contextValue.requestId} failed identifying the caller: ${String(error)}`);
+            return {
+              http: { status: 500, headers: new HeaderMap() },
+              body: {
+                kind: 'single',
+                singleResult: {
+                  errors: [
+                    { message: 'Internal server error', extensions: { code: INTERNAL_SERVER_ERROR, requestId: contextValue.requestId } },
+                  ],
+                },
+              },
+            };
+          }
+        },
+      };
+    },
+  };
 }
 
 /** Logs what the client will only see masked, under the request id it is given to quote. */

@@ -1,0 +1,70 @@
+import type { ApolloServerPlugin } from '@apollo/server';
+import { ApolloArmor } from '@escape.tech/graphql-armor';
+import { getNullableType, GraphQLError, isListType, type GraphQLSchema } from 'graphql';
+import { getComplexity, simpleEstimator, type ComplexityEstimator } from 'graphql-query-complexity';
+import { DEFAULT_PAGE_SIZE } from './pagination';
+
+/** Every bound a query must stay within, checked before anything runs. */
+export const QUERY_LIMITS = {
+  maxDepth: 10,
+  maxAliases: 15,
+  maxTokens: 2_000,
+  maxDirectives: 20,
+  /** Cost: every field 1, a paged list field its page size times the cost of one item. */
+  maxCost: 25_000,
+  /** The weight of a list without a page size (a template's shares or versions). */
+  unpagedListWeight: 10,
+} as const;
+
+export const QUERY_TOO_COMPLEX = 'QUERY_TOO_COMPLEX';
+
+/**
+ * Depth, aliases, tokens and directives from graphql-armor; cost from graphql-query-complexity, because armor's cost
+ * does not know that `first: 100` asks for a hundred items. Introspection is exempt from the depth limit (Sandbox's
+ * query is deep) and is off altogether in production.
+ */
+export function queryLimits(schema: GraphQLSchema, production: boolean) {
+  const armor = new ApolloArmor({
+    maxDepth: { n: QUERY_LIMITS.maxDepth, ignoreIntrospection: true },
+    maxAliases: { n: QUERY_LIMITS.maxAliases },
+    maxTokens: { n: QUERY_LIMITS.maxTokens },
+    maxDirectives: { n: QUERY_LIMITS.maxDirectives },
+    costLimit: { enabled: false },
+    blockFieldSuggestion: { enabled: production },
+  }).protect();
+  return {
+    validationRules: armor.validationRules,
+    plugins: [...armor.plugins, costLimitPlugin(schema)],
+  };
+}
+
+const pageSizeEstimator: ComplexityEstimator = ({ args, field, childComplexity }) => {
+  const itemCost = Math.max(childComplexity, 1);
+  if (typeof args.first === 'number') return 1 + args.first * itemCost;
+  if (field.args.some((arg) => arg.name === 'first')) return 1 + DEFAULT_PAGE_SIZE * itemCost;
+  if (isListType(getNullableType(field.type))) return 1 + QUERY_LIMITS.unpagedListWeight * itemCost;
+  return undefined;
+};
+
+function costLimitPlugin(schema: GraphQLSchema): ApolloServerPlugin {
+  return {
+    async requestDidStart() {
+      return {
+        async didResolveOperation({ request, document }) {
+          const cost = getComplexity({
+            schema,
+            query: document,
+            operationName: request.operationName,
+            variables: request.variables,
+            estimators: [pageSizeEstimator, simpleEstimator({ defaultComplexity: 1 })],
+          });
+          if (cost > QUERY_LIMITS.maxCost) {
+            throw new GraphQLError(`Query cost ${cost} exceeds the limit of ${QUERY_LIMITS.maxCost}`, {
+              extensions: { code: QUERY_TOO_COMPLEX, cost, maxCost: QUERY_LIMITS.maxCost, http: { status: 400 } },
+            });
+          }
+        },
+      };
+    },
+  };
+}
