@@ -25,6 +25,7 @@ export interface AppConfig {
     audience?: string;
   };
   logLevel: string;
+  rateLimits: { perIpPerMinute: number; perUserPerMinute: number };
 }
 
 export class ConfigError extends Error {
@@ -103,6 +104,10 @@ export function loadConfig(env: Env = process.env): AppConfig {
       jwksUrl: read.url('JWT_JWKS_URL', ['https:', 'http:']),
       issuer: read.string('JWT_ISSUER'),
       audience: read.string('JWT_AUDIENCE'),
+    },
+    rateLimits: {
+      perIpPerMinute: read.integer('RATE_LIMIT_PER_IP_PER_MINUTE', 1_200, 0, 1_000_000),
+      perUserPerMinute: read.integer('RATE_LIMIT_PER_USER_PER_MINUTE', 600, 0, 1_000_000),
     },
     logLevel: read.oneOf('LOG_LEVEL', ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const, 'info'),
   };

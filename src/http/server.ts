@@ -5,6 +5,7 @@ import fastifyApollo, { fastifyApolloDrainPlugin } from '@as-integrations/fastif
 import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import { GraphQLError } from 'graphql';
 import type { Authenticator } from '../auth/authenticator';
+import type { TokenClaims } from '../auth/token-verifier';
 import type { AppConfig } from '../config';
 import type { Database } from '../db/database';
 import { DomainError } from '../errors/domain-error';
@@ -13,6 +14,7 @@ import { formatError, INTERNAL_SERVER_ERROR, isMaskedError } from '../graphql/er
 import { createLoaders } from '../graphql/loaders';
 import { queryLimits } from '../graphql/limits';
 import { buildAppSchema } from '../graphql/schema';
+import { RateLimiter } from './rate-limit';
 
 export interface ServerDependencies {
   config: AppConfig;
@@ -21,6 +23,14 @@ export interface ServerDependencies {
   logger: FastifyBaseLogger;
 }
 
+declare module 'fastify' {
+  interface FastifyRequest {
+    /** The bearer token, verified once per request before rate limiting; `error` is answered as 401 by GraphQL. */
+    credentials?: { claims: TokenClaims | null; error?: unknown };
+  }
+}
+
+export const RATE_LIMITED = 'RATE_LIMITED';
 export const MAX_BODY_BYTES = 1024 * 1024;
 const READINESS_TIMEOUT_MS = 2_000;
 
@@ -34,6 +44,30 @@ export async function createServer({ config, database, authenticator, logger }: 
   let shuttingDown = false;
   app.addHook('onClose', async () => {
     shuttingDown = true;
+  });
+
+  const limiter = new RateLimiter(config.rateLimits);
+  app.addHook('onRequest', async (request, reply) => {
+    if (request.routeOptions.url !== config.graphqlPath) return;
+    try {
+      request.credentials = { claims: await authenticator.verify(request.headers.authorization) };
+    } catch (error) {
+      request.credentials = { claims: null, error };
+    }
+    const claims = request.credentials.claims;
+    const decision = await limiter.take(request.ip, claims ? `sub:${claims.externalId}` : undefined);
+    if (decision.allowed) return;
+    return reply
+      .code(429)
+      .header('retry-after', String(decision.retryAfterSeconds))
+      .send({
+        errors: [
+          {
+            message: `Too many requests: retry in ${decision.retryAfterSeconds} s`,
+            extensions: { code: RATE_LIMITED, scope: decision.scope, retryAfterSeconds: decision.retryAfterSeconds },
+          },
+        ],
+      });
   });
 
   app.get('/healthz', async () => ({ status: 'ok' }));
@@ -70,7 +104,8 @@ export async function createServer({ config, database, authenticator, logger }: 
     path: config.graphqlPath,
     context: async (request): Promise<Context> => {
       try {
-        const claims = await authenticator.verify(request.headers.authorization);
+        const { claims, error } = request.credentials ?? { claims: await authenticator.verify(request.headers.authorization) };
+        if (error) throw error;
         const em = database.orm.em.fork();
         return { requestId: request.id, em, claims, actor: null, loaders: createLoaders(em, null) };
       } catch (error) {

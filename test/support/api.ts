@@ -65,6 +65,9 @@ export function useApi(options: ApiOptions = {}): Api {
       PORT: '0',
       LOG_LEVEL: 'info',
       DATABASE_URL: api.db.url,
+      // Tests send bursts from one address; test/graphql/rate-limit.test.ts turns the limits on.
+      RATE_LIMIT_PER_IP_PER_MINUTE: '0',
+      RATE_LIMIT_PER_USER_PER_MINUTE: '0',
       ...options.env,
     });
     const logger = pino({ level: 'info' }, { write: (line: string) => void api.logs.push(line) });

@@ -1,0 +1,43 @@
+import { errorOf, useApi } from '../support/api';
+
+describe('rate limiting', () => {
+  const api = useApi({ env: { RATE_LIMIT_PER_IP_PER_MINUTE: '12', RATE_LIMIT_PER_USER_PER_MINUTE: '5' } });
+
+  it('limits each user, with a retry hint, without touching other users or the database', async () => {
+    const ada = await api.user('ada'); // 1 request
+    const grace = await api.user('grace'); // 1 request
+    for (let i = 1; i < 5; i++) expect((await api.graphql('{ me { id } }', { as: ada })).status).toBe(200);
+
+    const { result: limited, statements } = await api.countStatements(() => api.graphql('{ me { id } }', { as: ada }));
+    expect(limited.status).toBe(429);
+    const error = errorOf(limited);
+    expect(error.code).toBe('RATE_LIMITED');
+    expect(error.extensions.scope).toBe('user');
+    expect(error.extensions.retryAfterSeconds).toBeGreaterThan(0);
+    expect(statements).toEqual([]);
+
+    expect((await api.graphql('{ me { id } }', { as: grace })).status).toBe(200);
+  });
+
+  it('limits each client address, anonymous or not, and says when to retry', async () => {
+    // 8 requests so far from this address; the limit is 12.
+    let response;
+    for (let i = 0; i < 4; i++) {
+      response = await api.graphql('{ __typename }');
+      expect(response.status).toBe(200);
+    }
+    response = await fetch(api.url, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ query: '{ __typename }' }),
+    });
+    expect(response.status).toBe(429);
+    expect(Number(response.headers.get('retry-after'))).toBeGreaterThan(0);
+    expect((await response.json()).errors[0].extensions).toMatchObject({ code: 'RATE_LIMITED', scope: 'ip' });
+  });
+
+  it('does not limit health checks', async () => {
+    const base = new URL(api.url).origin;
+    for (let i = 0; i < 20; i++) expect((await fetch(`${base}/healthz`)).status).toBe(200);
+  });
+});
