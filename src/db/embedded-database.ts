@@ -18,6 +18,8 @@ export interface EmbeddedDatabaseOptions {
   dir: string;
   /** false: the cluster is deleted when stopped (tests). */
   persistent: boolean;
+  /** A fixed port, e.g. to restart a cluster where its clients expect it; default: any free port. */
+  port?: number;
   /** Extra `postgres -c` settings. */
   settings?: Record<string, string>;
   log?: (message: string) => void;
@@ -55,7 +57,7 @@ export async function startEmbeddedDatabase(options: EmbeddedDatabaseOptions): P
   // Under root the cluster belongs to the `postgres` OS user, which must be able to reach its directory.
   if (runsAsRoot) await chmod(options.dir, 0o755);
   const password = await readOrCreatePassword(path.join(options.dir, 'postgres-password'));
-  const port = await findFreePort();
+  const port = options.port ?? (await findFreePort());
   const log = options.log ?? (() => undefined);
   const settings = { listen_addresses: '127.0.0.1', ...options.settings };
 

@@ -1,3 +1,4 @@
+import { execFileSync } from 'node:child_process';
 import { mkdtemp } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -16,6 +17,11 @@ declare global {
  * database that every test file copies into a database of its own.
  */
 export default async function globalSetup(): Promise<void> {
+  // Tests that run the server as a process of its own (npm start, faults) need dist/ current; incremental, so quick.
+  execFileSync(process.execPath, [require.resolve('typescript/bin/tsc'), '-p', 'tsconfig.build.json'], {
+    cwd: path.resolve(__dirname, '../..'),
+    stdio: 'inherit',
+  });
   let serverUrl = process.env.TEST_DATABASE_URL;
   if (!serverUrl) {
     const dir = await mkdtemp(path.join(os.tmpdir(), 'tessera-test-'));
