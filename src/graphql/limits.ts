@@ -1,6 +1,6 @@
 import type { ApolloServerPlugin } from '@apollo/server';
 import { ApolloArmor } from '@escape.tech/graphql-armor';
-import { getNullableType, GraphQLError, isListType, type GraphQLSchema } from 'graphql';
+import { getNullableType, GraphQLError, isListType, type DocumentNode, type GraphQLSchema } from 'graphql';
 import { getComplexity, simpleEstimator, type ComplexityEstimator } from 'graphql-query-complexity';
 import { DEFAULT_PAGE_SIZE } from './pagination';
 
@@ -19,7 +19,7 @@ export const QUERY_LIMITS = {
 export const QUERY_TOO_COMPLEX = 'QUERY_TOO_COMPLEX';
 
 /**
- * Depth, aliases, tokens and directives from graphql-armor; cost from graphql-query-complexity, because armor's cost
+ * Depth, aliases and directives from graphql-armor; tokens from the parser; cost from graphql-query-complexity, because armor's cost
  * does not know that `first: 100` asks for a hundred items. Introspection is exempt from the depth limit (Sandbox's
  * query is deep) and is off altogether in production.
  */
@@ -27,18 +27,23 @@ export function queryLimits(schema: GraphQLSchema, production: boolean) {
   const armor = new ApolloArmor({
     maxDepth: { n: QUERY_LIMITS.maxDepth, ignoreIntrospection: true },
     maxAliases: { n: QUERY_LIMITS.maxAliases },
-    maxTokens: { n: QUERY_LIMITS.maxTokens },
+    // Tokens are bounded by graphql-js's own parser option instead: armor's Apollo hook answers a rejection with a 500.
+    maxTokens: { enabled: false },
     maxDirectives: { n: QUERY_LIMITS.maxDirectives },
     costLimit: { enabled: false },
     blockFieldSuggestion: { enabled: production },
   }).protect();
   return {
+    parseOptions: { maxTokens: QUERY_LIMITS.maxTokens },
     validationRules: armor.validationRules,
     plugins: [...armor.plugins, costLimitPlugin(schema)],
   };
 }
 
-const pageSizeEstimator: ComplexityEstimator = ({ args, field, childComplexity }) => {
+const pageSizeEstimator: ComplexityEstimator = ({ type, args, field, childComplexity }) => {
+  // A connection's edges are the page its field already paid for, `first` times: counting them again as an unpaged
+  // list would price a page of 100 templates with their owners ten times over.
+  if (field.name === 'edges' && type.name.endsWith('Connection')) return 1 + childComplexity;
   const itemCost = Math.max(childComplexity, 1);
   if (typeof args.first === 'number') return 1 + args.first * itemCost;
   if (field.args.some((arg) => arg.name === 'first')) return 1 + DEFAULT_PAGE_SIZE * itemCost;
@@ -46,18 +51,34 @@ const pageSizeEstimator: ComplexityEstimator = ({ args, field, childComplexity }
   return undefined;
 };
 
+/** The cost of an operation under `QUERY_LIMITS`; throws when its variables do not fit their types. */
+export function queryCost(
+  schema: GraphQLSchema,
+  document: DocumentNode,
+  variables: Record<string, unknown> = {},
+  operationName?: string,
+): number {
+  return getComplexity({
+    schema,
+    query: document,
+    operationName,
+    variables,
+    estimators: [pageSizeEstimator, simpleEstimator({ defaultComplexity: 1 })],
+  });
+}
+
 function costLimitPlugin(schema: GraphQLSchema): ApolloServerPlugin {
   return {
     async requestDidStart() {
       return {
         async didResolveOperation({ request, document }) {
-          const cost = getComplexity({
-            schema,
-            query: document,
-            operationName: request.operationName,
-            variables: request.variables,
-            estimators: [pageSizeEstimator, simpleEstimator({ defaultComplexity: 1 })],
-          });
+          let cost: number;
+          try {
+            cost = queryCost(schema, document, request.variables, request.operationName ?? undefined);
+          } catch {
+            // Variables that do not fit their types: execution refuses them with BAD_USER_INPUT, before any resolver.
+            return;
+          }
           if (cost > QUERY_LIMITS.maxCost) {
             throw new GraphQLError(`Query cost ${cost} exceeds the limit of ${QUERY_LIMITS.maxCost}`, {
               extensions: { code: QUERY_TOO_COMPLEX, cost, maxCost: QUERY_LIMITS.maxCost, http: { status: 400 } },

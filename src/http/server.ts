@@ -87,6 +87,7 @@ export async function createServer({ config, database, authenticator, logger }: 
     // Shutdown is ours: close HTTP (draining requests), then the database.
     stopOnTerminationSignals: false,
     includeStacktraceInErrorResponses: false,
+    parseOptions: limits.parseOptions,
     validationRules: limits.validationRules,
     formatError,
     logger,
