@@ -1,5 +1,6 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
 import type { Actor } from '../auth/actor';
+import { createExperimentLoaders } from '../experiment/experiment.loaders';
 import { createTemplateLoaders } from '../template/template.loaders';
 import { createUserLoaders } from '../user/user.loaders';
 
@@ -8,6 +9,7 @@ export function createLoaders(em: EntityManager, actor: Actor | null) {
   return {
     ...createUserLoaders(em),
     ...createTemplateLoaders(em, actor),
+    ...createExperimentLoaders(em, actor),
   };
 }
 

@@ -43,6 +43,16 @@ export function validateConfigurationSection(section: ConfigurationSection, valu
 }
 
 /**
+ * The wizard's check of one step: only `section` of a (partial) configuration is checked. A missing section is an
+ * error only when the whole configuration requires it.
+ */
+export function validateSectionOf(configuration: Record<string, unknown>, section: ConfigurationSection): FieldError[] {
+  const value = configuration[section];
+  if (value !== undefined) return validateConfigurationSection(section, value);
+  return (configurationSchema.required as readonly string[]).includes(section) ? [{ path: `/${section}`, message: 'is required' }] : [];
+}
+
+/**
  * Check of an unfinished configuration (a draft): every section present must be valid and no unknown
  * section may appear, but required sections may still be missing.
  */

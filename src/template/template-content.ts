@@ -1,4 +1,5 @@
 import { isDeepStrictEqual } from 'node:util';
+import { compare, type Operation } from 'fast-json-patch';
 import { nestErrors, ValidationError, type FieldError } from '../errors/domain-error';
 import type { Configuration } from './configuration-schema';
 import { validateConfiguration } from './configuration-validator';
@@ -79,6 +80,11 @@ export function contentOf(source: Omit<TemplateContent, 'description'> & { descr
     tags: [...source.tags],
     configuration: source.configuration,
   };
+}
+
+/** JSON Patch (RFC 6902) turning one snapshot's content into another's. */
+export function contentPatch(from: TemplateContent, to: TemplateContent): Operation[] {
+  return compare(contentOf(from), contentOf(to));
 }
 
 export function sameContent(a: TemplateContent, b: TemplateContent): boolean {

@@ -30,19 +30,17 @@ export function createTemplateLoaders(em: EntityManager, actor: Actor | null) {
       return ids.map((id) => byId.get(id) ?? null);
     }),
 
+    // One statement: the share rows joined to their users, in sharing order.
     sharedUsersByTemplateId: new DataLoader<string, User[]>(async (templateIds) => {
-      const rows = await em.execute<Array<{ template_id: string; user_id: string }>>(
-        `select template_id, user_id from experiment_template_shares
-         where template_id in (${templateIds.map(() => '?').join(', ')})
-         order by shared_at, user_id`,
+      const rows = await em.execute<Array<Record<string, unknown> & { share_template_id: string }>>(
+        `select s.template_id as share_template_id, u.*
+         from experiment_template_shares s join users u on u.id = s.user_id
+         where s.template_id in (${templateIds.map(() => '?').join(', ')})
+         order by s.shared_at, s.user_id`,
         [...templateIds],
       );
-      const users = rows.length
-        ? await em.find(User, { id: { $in: [...new Set(rows.map((row) => row.user_id))] } })
-        : [];
-      const userById = new Map(users.map((user) => [user.id, user]));
       const byTemplate = new Map<string, User[]>(templateIds.map((id) => [id, []]));
-      for (const row of rows) byTemplate.get(row.template_id)!.push(userById.get(row.user_id)!);
+      for (const { share_template_id: templateId, ...user } of rows) byTemplate.get(templateId)!.push(em.map(User, user));
       return templateIds.map((id) => byTemplate.get(id)!);
     }),
 

@@ -1,9 +1,10 @@
 import { LockMode } from '@mikro-orm/core';
 import type { EntityManager } from '@mikro-orm/postgresql';
-import { compare, type Operation } from 'fast-json-patch';
+import type { Operation } from 'fast-json-patch';
 import { requireActor, type Actor } from '../auth/actor';
 import { isUuid } from '../db/uuid';
 import { ConflictError, ForbiddenError, NotFoundError, ValidationError } from '../errors/domain-error';
+import type { Connection } from '../graphql/pagination';
 import { User } from '../user/user.entity';
 import { TemplateShare } from './template-share.entity';
 import { TemplateVersion } from './template-version.entity';
@@ -11,6 +12,7 @@ import { ExperimentTemplate } from './template.entity';
 import {
   NAME_MAX_LENGTH,
   contentOf,
+  contentPatch,
   parseChangeNote,
   parseTemplateContent,
   parseTemplateContentPatch,
@@ -18,6 +20,7 @@ import {
   type TemplateContent,
   type TemplateContentInput,
 } from './template-content';
+import { listTemplates, type TemplateListOptions, type TemplateListQuery } from './template-list';
 import { visibleTemplates } from './template-visibility';
 
 export interface CreateTemplateInput extends TemplateContentInput {
@@ -46,6 +49,11 @@ export class TemplateService {
       .where({ id })
       .andWhere(visible.sql, visible.params)
       .getSingleResult();
+  }
+
+  /** The visible templates matching a filter, one keyset page at a time. */
+  async list(actor: Actor | null, query: TemplateListQuery, options: TemplateListOptions = {}): Promise<Connection<ExperimentTemplate>> {
+    return listTemplates(this.em, actor, query, options);
   }
 
   async create(actorOrNull: Actor | null, input: CreateTemplateInput): Promise<ExperimentTemplate> {
@@ -114,7 +122,7 @@ export class TemplateService {
       if (!snapshot) throw new NotFoundError(`Version ${version} of the template`);
       return contentOf(snapshot);
     };
-    return compare(at(from), at(to));
+    return contentPatch(at(from), at(to));
   }
 
   /** A private copy owned by the caller, starting its own history at version 1. */

@@ -1,0 +1,25 @@
+import { Args, Ctx, FieldResolver, Resolver, Root } from 'type-graphql';
+import type { Context } from '../graphql/context';
+import { checkPageSize, PageArgs, type Connection } from '../graphql/pagination';
+import { ExperimentTemplate } from '../template/template.entity';
+import { parseCursor } from './experiment-list';
+import type { Experiment } from './experiment.entity';
+import { ExperimentConnection } from './experiment.resolver';
+
+/** `Template.experiments`, kept with experiments: type-graphql merges it into the Template type. */
+@Resolver(() => ExperimentTemplate)
+export class TemplateExperimentsResolver {
+  @FieldResolver(() => ExperimentConnection, {
+    description: "The caller's experiments made from this template, newest first (empty when anonymous)",
+  })
+  async experiments(
+    @Root() template: ExperimentTemplate,
+    @Args() { first, after }: PageArgs,
+    @Ctx() { loaders }: Context,
+  ): Promise<Connection<Experiment>> {
+    // Checked here so one bad argument fails its own field, not the whole batch.
+    checkPageSize(first);
+    if (after) parseCursor(after);
+    return loaders.experimentsByTemplate.load({ templateId: template.id, first, after: after ?? null });
+  }
+}

@@ -1,0 +1,256 @@
+import type { EntityManager } from '@mikro-orm/postgresql';
+import { requireActor, type Actor } from '../auth/actor';
+import { isUuid } from '../db/uuid';
+import { ValidationError } from '../errors/domain-error';
+import { OrderDirection } from '../graphql/order-direction';
+import { checkPageSize, connectionFrom, decodeCursor, type Connection } from '../graphql/pagination';
+import type { TemplateCategory } from './template-category';
+import { normalizeTag, TAGS_MAX_COUNT } from './template-content';
+import { ExperimentTemplate } from './template.entity';
+import { visibleTemplates } from './template-visibility';
+
+export enum TemplateScope {
+  MINE = 'MINE',
+  SHARED_WITH_ME = 'SHARED_WITH_ME',
+  PUBLIC = 'PUBLIC',
+  ALL_VISIBLE = 'ALL_VISIBLE',
+}
+
+export enum TemplateActiveState {
+  ACTIVE = 'ACTIVE',
+  INACTIVE = 'INACTIVE',
+  ALL = 'ALL',
+}
+
+export enum TemplateOrderField {
+  UPDATED_AT = 'UPDATED_AT',
+  CREATED_AT = 'CREATED_AT',
+  NAME = 'NAME',
+  USAGE_COUNT = 'USAGE_COUNT',
+  LAST_USED = 'LAST_USED',
+}
+
+export interface TemplateListFilter {
+  categories?: TemplateCategory[] | null;
+  tags?: { allOf?: string[] | null; anyOf?: string[] | null } | null;
+  search?: string | null;
+  scope?: TemplateScope | null;
+  activeState?: TemplateActiveState | null;
+}
+
+export interface TemplateListQuery {
+  filter?: TemplateListFilter | null;
+  orderBy?: { field?: TemplateOrderField | null; direction?: OrderDirection | null } | null;
+  first: number;
+  after?: string | null;
+}
+
+export interface TemplateListOptions {
+  /** Count the matching rows too (one COUNT, run alongside the page): leave it off when nobody reads the total. */
+  withTotalCount?: boolean;
+}
+
+export const SEARCH_MAX_LENGTH = 200;
+
+const TIMESTAMP_CURSOR = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{6}Z$/;
+const MAX_INTEGER = 2_147_483_647;
+
+/** A timestamp as the cursor carries it: UTC with the microseconds PostgreSQL keeps (a JS Date would drop them). */
+const timestampText = (column: string) => `to_char(${column} at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"')`;
+
+function isTimestampText(value: unknown): value is string {
+  if (typeof value !== 'string' || !TIMESTAMP_CURSOR.test(value)) return false;
+  const millis = `${value.slice(0, 23)}Z`;
+  const date = new Date(millis);
+  return !Number.isNaN(date.getTime()) && date.toISOString() === millis;
+}
+
+interface OrderSpec {
+  /** The sort key over alias `t`. */
+  key: string;
+  /** What the cursor stores for a row: the key's exact value, JSON-safe. */
+  cursorValue: string;
+  /** The cursor's stored value turned back into something comparable with `key`. */
+  fromCursor: string;
+  defaultDirection: OrderDirection;
+  isCursorValue(value: unknown): boolean;
+}
+
+const ORDERS: Record<TemplateOrderField, OrderSpec> = {
+  [TemplateOrderField.UPDATED_AT]: {
+    key: 't.updated_at',
+    cursorValue: timestampText('t.updated_at'),
+    fromCursor: '?::timestamptz',
+    defaultDirection: OrderDirection.DESC,
+    isCursorValue: isTimestampText,
+  },
+  [TemplateOrderField.CREATED_AT]: {
+    key: 't.created_at',
+    cursorValue: timestampText('t.created_at'),
+    fromCursor: '?::timestamptz',
+    defaultDirection: OrderDirection.DESC,
+    isCursorValue: isTimestampText,
+  },
+  [TemplateOrderField.NAME]: {
+    key: 't.name',
+    cursorValue: 't.name',
+    fromCursor: '?',
+    defaultDirection: OrderDirection.ASC,
+    isCursorValue: (value) => typeof value === 'string' && value.length <= 255,
+  },
+  [TemplateOrderField.USAGE_COUNT]: {
+    key: 't.usage_count',
+    cursorValue: 't.usage_count',
+    fromCursor: '?::integer',
+    defaultDirection: OrderDirection.DESC,
+    isCursorValue: (value) => Number.isSafeInteger(value) && (value as number) >= 0 && (value as number) <= MAX_INTEGER,
+  },
+  // Never used sorts as the earliest possible time: last when descending, first when ascending. A sentinel rather
+  // than NULLS LAST, so that the row comparison of the keyset condition stays a plain `<` / `>`.
+  [TemplateOrderField.LAST_USED]: {
+    key: `coalesce(t.last_used, '-infinity'::timestamptz)`,
+    cursorValue: timestampText('t.last_used'),
+    fromCursor: `coalesce(?::timestamptz, '-infinity'::timestamptz)`,
+    defaultDirection: OrderDirection.DESC,
+    isCursorValue: (value) => value === null || isTimestampText(value),
+  },
+};
+
+/** SQL conditions joined by `and`, with their parameters in order. */
+class Conditions {
+  private readonly parts: string[] = [];
+  readonly params: unknown[] = [];
+
+  add(sql: string, params: unknown[] = []): void {
+    this.parts.push(sql);
+    this.params.push(...params);
+  }
+
+  get sql(): string {
+    return this.parts.length > 0 ? this.parts.map((part) => `(${part})`).join(' and ') : 'true';
+  }
+}
+
+/**
+ * Lists the templates `actor` may see, keyset-paginated: a page continues strictly after its cursor (the sort key and
+ * the id as a tie-break), so no OFFSET, and rows added between two fetches neither repeat nor shift the rest.
+ */
+export async function listTemplates(
+  em: EntityManager,
+  actor: Actor | null,
+  query: TemplateListQuery,
+  options: TemplateListOptions = {},
+): Promise<Connection<ExperimentTemplate>> {
+  const first = checkPageSize(query.first);
+  const field = query.orderBy?.field ?? TemplateOrderField.UPDATED_AT;
+  if (!Object.hasOwn(ORDERS, field)) throw ValidationError.at('/orderBy/field', 'is not a known ordering');
+  const order = ORDERS[field];
+  // Both are interpolated into the SQL below: only ever one of the known values.
+  const requested = query.orderBy?.direction ?? order.defaultDirection;
+  const direction = requested === OrderDirection.ASC ? OrderDirection.ASC : OrderDirection.DESC;
+  const orderTag = `${field}:${direction}`;
+  const filtered = filterConditions(actor, query.filter ?? {});
+
+  const page = new Conditions();
+  page.add(filtered.sql, filtered.params);
+  if (query.after !== undefined && query.after !== null) {
+    const [tag, value, id] = decodeCursor(query.after, 3);
+    if (tag !== orderTag || !isUuid(id) || !order.isCursorValue(value)) {
+      throw ValidationError.at('/after', 'is not a cursor of this list (it may belong to another ordering)');
+    }
+    page.add(`(${order.key}, t.id) ${direction === OrderDirection.DESC ? '<' : '>'} (${order.fromCursor}, ?::uuid)`, [value, id]);
+  }
+
+  const [rows, totalCount] = await Promise.all([
+    em.execute<Array<Record<string, unknown>>>(
+      `select t.*, ${order.cursorValue} as cursor_value
+       from experiment_templates t
+       where ${page.sql}
+       order by ${order.key} ${direction}, t.id ${direction}
+       limit ?`,
+      [...page.params, first + 1],
+    ),
+    options.withTotalCount
+      ? em
+          .execute<Array<{ count: number }>>(`select count(*)::integer as count from experiment_templates t where ${filtered.sql}`, filtered.params)
+          .then(([{ count }]) => count)
+      : // Not selected by the client, so never sent.
+        Promise.resolve(0),
+  ]);
+  const cursorValues = new Map<ExperimentTemplate, unknown>();
+  const templates = rows.map(({ cursor_value: cursorValue, ...columns }) => {
+    const template = em.map(ExperimentTemplate, columns);
+    cursorValues.set(template, cursorValue);
+    return template;
+  });
+  return connectionFrom(templates, first, (template) => [orderTag, cursorValues.get(template), template.id], totalCount);
+}
+
+/** The filter, always intersected with visibility; inactive templates only ever reach their owner. */
+function filterConditions(actor: Actor | null, filter: TemplateListFilter): Conditions {
+  const where = new Conditions();
+  const visible = visibleTemplates('t', actor);
+  where.add(visible.sql, visible.params);
+
+  switch (filter.scope ?? TemplateScope.ALL_VISIBLE) {
+    case TemplateScope.MINE:
+      where.add('t.created_by = ?', [requireActor(actor).userId]);
+      break;
+    case TemplateScope.SHARED_WITH_ME:
+      where.add(
+        'exists (select 1 from experiment_template_shares scope_share where scope_share.template_id = t.id and scope_share.user_id = ?)',
+        [requireActor(actor).userId],
+      );
+      break;
+    case TemplateScope.PUBLIC:
+      where.add('t.is_public');
+      break;
+    case TemplateScope.ALL_VISIBLE:
+      break;
+  }
+
+  switch (filter.activeState ?? TemplateActiveState.ACTIVE) {
+    case TemplateActiveState.ACTIVE:
+      where.add('t.is_active');
+      break;
+    case TemplateActiveState.INACTIVE:
+      if (actor) where.add('not t.is_active and t.created_by = ?', [actor.userId]);
+      else where.add('false');
+      break;
+    case TemplateActiveState.ALL:
+      if (actor) where.add('t.is_active or t.created_by = ?', [actor.userId]);
+      else where.add('t.is_active');
+      break;
+  }
+
+  // An empty list filters nothing, like a list left out: "no category ticked" means "any category".
+  if (filter.categories?.length) where.add('t.category in (?)', [filter.categories]);
+
+  const allOf = tagList(filter.tags?.allOf, '/filter/tags/allOf');
+  if (allOf.length > 0) where.add('t.tags @> ?::jsonb', [JSON.stringify(allOf)]);
+  const anyOf = tagList(filter.tags?.anyOf, '/filter/tags/anyOf');
+  // One containment test per tag, OR-ed: each is served by the GIN index on tags, and no `?|` operator has to
+  // survive the driver's `?` placeholders.
+  if (anyOf.length > 0) where.add(anyOf.map(() => 't.tags @> ?::jsonb').join(' or '), anyOf.map((tag) => JSON.stringify([tag])));
+
+  const search = filter.search?.trim() ?? '';
+  if (search.length > SEARCH_MAX_LENGTH) {
+    throw ValidationError.at('/filter/search', `must be at most ${SEARCH_MAX_LENGTH} characters`);
+  }
+  if (search.length > 0) {
+    // The same expression as the trigram index experiment_templates_search_index, so the index can serve it.
+    where.add(`(t.name || ' ' || coalesce(t.description, '')) ilike ?`, [`%${escapeLike(search)}%`]);
+  }
+  return where;
+}
+
+/** Tags as the templates store them (normalised), so that a filter on "Deep Learning" finds "deep-learning". */
+function tagList(tags: string[] | null | undefined, path: string): string[] {
+  if (!tags) return [];
+  if (tags.length > TAGS_MAX_COUNT) throw ValidationError.at(path, `must list at most ${TAGS_MAX_COUNT} tags`);
+  return [...new Set(tags.map(normalizeTag).filter((tag) => tag.length > 0))];
+}
+
+function escapeLike(text: string): string {
+  return text.replace(/[\\%_]/g, (character) => `\\${character}`);
+}

@@ -1,0 +1,99 @@
+import { Lexer, parse, Source, TokenKind } from 'graphql';
+import { QUERY_LIMITS, queryCost } from '../../src/graphql/limits';
+import { buildAppSchema } from '../../src/graphql/schema';
+import { errorOf, useApi, type ApiUser } from '../support/api';
+
+/** `experiments { edges { node { template { experiments ...` cut to `depth` levels of fields. */
+function nestedQuery(depth: number): string {
+  const cycle = ['experiments', 'edges', 'node', 'template'];
+  const fields = Array.from({ length: depth - 1 }, (_, i) => cycle[i % cycle.length]);
+  return `{ ${fields.map((f) => `${f} {`).join(' ')} __typename ${'}'.repeat(fields.length)} }`;
+}
+
+function pagedQuery(first: number): string {
+  return `{ experiments(first: ${first}) { edges { node { id template { id experiments(first: 100) { edges { node { id template { id } } } } } } } } }`;
+}
+
+function tokenCount(query: string): number {
+  const lexer = new Lexer(new Source(query));
+  let count = 0;
+  while (lexer.advance().kind !== TokenKind.EOF) count += 1;
+  return count;
+}
+
+/** A valid query of exactly `tokens` tokens: one JSON list literal long enough. */
+function queryOfTokens(tokens: number): string {
+  const shell = (items: number) => `{ validateConfiguration(configuration: { a: [${Array(items).fill('1').join(' ')}] }) { valid } }`;
+  const items = tokens - tokenCount(shell(0));
+  const query = shell(items);
+  expect(tokenCount(query)).toBe(tokens);
+  return query;
+}
+
+describe('query limits', () => {
+  const api = useApi();
+  let user: ApiUser;
+  beforeAll(async () => {
+    user = await api.user('limits');
+  });
+
+  /** Sends the query as an authenticated user and returns the response with the SQL it cost. */
+  async function send(query: string) {
+    const { result, statements } = await api.countStatements(() => api.graphql(query, { as: user }));
+    return { response: result, statements };
+  }
+
+  async function expectRejectedWithoutSql(query: string, code: string) {
+    const { response, statements } = await send(query);
+    expect(response.status).toBe(400);
+    expect(errorOf(response).code).toBe(code);
+    expect(statements).toEqual([]);
+    return response;
+  }
+
+  async function expectAccepted(query: string) {
+    const { response } = await send(query);
+    expect(response.body.errors).toBeUndefined();
+    expect(response.status).toBe(200);
+  }
+
+  it(`depth: ${QUERY_LIMITS.maxDepth} passes, one more is rejected before any SQL`, async () => {
+    await expectAccepted(nestedQuery(QUERY_LIMITS.maxDepth));
+    await expectRejectedWithoutSql(nestedQuery(QUERY_LIMITS.maxDepth + 1), 'GRAPHQL_VALIDATION_FAILED');
+  });
+
+  it(`aliases: ${QUERY_LIMITS.maxAliases} pass, one more is rejected before any SQL`, async () => {
+    const aliased = (n: number) => `{ ${Array.from({ length: n }, (_, i) => `a${i}: me { id }`).join(' ')} }`;
+    await expectAccepted(aliased(QUERY_LIMITS.maxAliases));
+    await expectRejectedWithoutSql(aliased(QUERY_LIMITS.maxAliases + 1), 'GRAPHQL_VALIDATION_FAILED');
+  });
+
+  it(`tokens: ${QUERY_LIMITS.maxTokens} pass, one more is rejected before any SQL`, async () => {
+    await expectAccepted(queryOfTokens(QUERY_LIMITS.maxTokens));
+    await expectRejectedWithoutSql(queryOfTokens(QUERY_LIMITS.maxTokens + 1), 'GRAPHQL_PARSE_FAILED');
+  });
+
+  it(`directives: ${QUERY_LIMITS.maxDirectives} pass, one more is rejected before any SQL`, async () => {
+    const directives = (n: number) => `{ ${Array(n).fill('__typename @include(if: true)').join(' ')} }`;
+    await expectAccepted(directives(QUERY_LIMITS.maxDirectives));
+    await expectRejectedWithoutSql(directives(QUERY_LIMITS.maxDirectives + 1), 'GRAPHQL_VALIDATION_FAILED');
+  });
+
+  it(`cost: the largest page within ${QUERY_LIMITS.maxCost} passes, the next size is rejected before any SQL`, async () => {
+    const schema = await buildAppSchema();
+    const cost = (first: number) => queryCost(schema, parse(pagedQuery(first)));
+    let largest = 1;
+    while (cost(largest + 1) <= QUERY_LIMITS.maxCost) largest += 1;
+    expect(largest).toBeLessThan(100); // the shape is costly enough for the limit to bite within the page-size cap
+
+    await expectAccepted(pagedQuery(largest));
+    const rejected = await expectRejectedWithoutSql(pagedQuery(largest + 1), 'QUERY_TOO_COMPLEX');
+    expect(errorOf(rejected).extensions).toMatchObject({ cost: cost(largest + 1), maxCost: QUERY_LIMITS.maxCost });
+  });
+
+  it('caps the page size', async () => {
+    const response = await api.graphql('{ experiments(first: 101) { totalCount } }', { as: user });
+    expect(errorOf(response)).toMatchObject({ code: 'BAD_USER_INPUT' });
+    expect(errorOf(response).extensions.validationErrors).toEqual([{ path: '/first', message: expect.any(String) }]);
+  });
+});

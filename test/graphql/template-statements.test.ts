@@ -1,0 +1,90 @@
+import { dataOf, useApi } from '../support/api';
+import { insertTemplates, uniqueTag } from '../support/template-data';
+
+const PAGE = /* GraphQL */ `
+  query Page($first: Int!, $filter: TemplateFilter) {
+    templates(first: $first, filter: $filter) {
+      edges {
+        node {
+          id
+          owner { id }
+          sharedWith { id }
+          versions { version createdBy { id } }
+          versionSnapshot(version: 1) { version }
+        }
+      }
+      totalCount
+    }
+  }
+`;
+
+describe('templates page SQL statements', () => {
+  const api = useApi();
+
+  it('costs the same number of statements for 1, 20 and 100 templates with owners, shares and versions', async () => {
+    const [owner, ...readers] = await Promise.all(['owner', 'reader1', 'reader2', 'reader3'].map((name) => api.user(name)));
+    const tag = uniqueTag();
+    const ids = await insertTemplates(
+      api,
+      Array.from({ length: 120 }, (_, i) => ({
+        ownerId: owner.id,
+        tags: [tag],
+        sharedWith: [readers[i % 3].id, readers[(i + 1) % 3].id],
+      })),
+    );
+    // A second version of each, by a reader (as if they had owned it then): `createdBy` needs users beyond the owner.
+    await api.db.query(
+      `insert into experiment_template_versions (template_id, version, name, category, configuration, created_by)
+       select id, 2, name, category, configuration, $2 from experiment_templates where id = any($1::uuid[])`,
+      [ids, readers[0].id],
+    );
+
+    const counts: Record<number, number> = {};
+    for (const first of [1, 20, 100]) {
+      const { result, statements } = await api.countStatements(() =>
+        api.graphql(PAGE, { as: owner, variables: { first, filter: { tags: { allOf: [tag] } } } }),
+      );
+      const { templates } = dataOf(result);
+      expect(templates.edges).toHaveLength(first);
+      expect(templates.totalCount).toBe(120);
+      for (const { node } of templates.edges) {
+        expect(node.owner).toEqual({ id: owner.id });
+        expect(node.sharedWith).toHaveLength(2);
+        expect(node.versions).toEqual([
+          { version: 2, createdBy: { id: readers[0].id } },
+          { version: 1, createdBy: { id: owner.id } },
+        ]);
+        expect(node.versionSnapshot).toEqual({ version: 1 });
+      }
+      counts[first] = statements.length;
+    }
+    expect(counts[20]).toBe(counts[1]);
+    expect(counts[100]).toBe(counts[1]);
+    // Caller, page, count, owners, shares with their users, versions, snapshots, version authors: nothing per row.
+    expect(counts[1]).toBeLessThanOrEqual(8);
+  });
+
+  it('skips the COUNT when totalCount is not selected, and runs it when selected through a fragment', async () => {
+    const owner = await api.user('owner');
+    const tag = uniqueTag();
+    await insertTemplates(api, [{ ownerId: owner.id, tags: [tag] }, { ownerId: owner.id, tags: [tag] }]);
+    const variables = { filter: { tags: { allOf: [tag] } } };
+    const counting = (statements: string[]) => statements.filter((sql) => /select count\(\*\)/i.test(sql)).length;
+
+    const without = await api.countStatements(() =>
+      api.graphql('query($filter: TemplateFilter) { templates(filter: $filter) { edges { node { id } } } }', { as: owner, variables }),
+    );
+    expect(dataOf(without.result).templates.edges).toHaveLength(2);
+    expect(counting(without.statements)).toBe(0);
+
+    const withFragment = await api.countStatements(() =>
+      api.graphql(
+        `query($filter: TemplateFilter) { templates(filter: $filter) { ...Total } }
+         fragment Total on TemplateConnection { ... on TemplateConnection { totalCount } }`,
+        { as: owner, variables },
+      ),
+    );
+    expect(dataOf(withFragment.result).templates.totalCount).toBe(2);
+    expect(counting(withFragment.statements)).toBe(1);
+  });
+});
