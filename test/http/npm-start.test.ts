@@ -1,7 +1,8 @@
-import { spawn, type ChildProcess } from 'node:child_process';
+import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
+import { promisify } from 'node:util';
 
 const ROOT = path.resolve(__dirname, '../..');
 
@@ -32,7 +33,7 @@ describe('npm start on a fresh data directory', () => {
     await rm(dataDir, { recursive: true, force: true });
   });
 
-  it('starts its embedded database, answers /readyz and { __typename }, and stops cleanly on SIGTERM', async () => {
+  it('starts its embedded database, answers /readyz and { __typename }, accepts `npm run token` tokens, and stops cleanly on SIGTERM', async () => {
     const output: string[] = [];
     child = spawn('npm', ['start', '--silent'], {
       cwd: ROOT,
@@ -54,6 +55,19 @@ describe('npm start on a fresh data directory', () => {
       body: JSON.stringify({ query: '{ __typename }' }),
     });
     expect(await response.json()).toEqual({ data: { __typename: 'Query' } });
+
+    // The development token command signs with the secret the server made under the data directory.
+    const { stdout: token } = await promisify(execFile)('npm', ['run', '--silent', 'token', '--', 'dev@example.test'], {
+      cwd: ROOT,
+      env: { ...process.env, DATA_DIR: dataDir, NODE_ENV: 'development', JWT_SECRET: '' },
+    });
+    const me = await fetch(graphqlUrl, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', authorization: `Bearer ${token.trim()}` },
+      body: JSON.stringify({ query: '{ me { email } }' }),
+    });
+    expect(await me.json()).toEqual({ data: { me: { email: 'dev@example.test' } } });
+    expect(output.join('')).toContain('npm run token -- you@example.com');
 
     // npm forwards the signal to the server process, which drains and exits 0.
     const exited = new Promise<number | null>((resolve) => child!.on('exit', resolve));
