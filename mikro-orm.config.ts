@@ -13,7 +13,15 @@ export interface OrmOptions {
   debug?: boolean;
 }
 
+/**
+ * How long the client waits for an answer beyond the statement timeout before it gives up on its own. PostgreSQL
+ * enforces `statement_timeout` itself, but a database that stopped answering (frozen, or cut off by the network)
+ * cannot: without this deadline a query on an open connection waits forever, and so does its request.
+ */
+export const CLIENT_QUERY_DEADLINE_SLACK_MS = 1_000;
+
 export function createOrmConfig(options: OrmOptions): Options {
+  const statementTimeoutMs = options.statementTimeoutMs ?? options.db.statementTimeoutMs;
   return defineConfig({
     clientUrl: options.clientUrl,
     entities,
@@ -33,7 +41,9 @@ export function createOrmConfig(options: OrmOptions): Options {
         application_name: options.applicationName ?? 'tessera',
         connectionTimeoutMillis: options.db.connectTimeoutMs,
         // Session settings travel with every pooled connection, so no statement can escape them.
-        statement_timeout: options.statementTimeoutMs ?? options.db.statementTimeoutMs,
+        statement_timeout: statementTimeoutMs,
+        // node-postgres' client-side deadline: fails the query (and frees its request) when the server never answers.
+        query_timeout: statementTimeoutMs + CLIENT_QUERY_DEADLINE_SLACK_MS,
         lock_timeout: options.db.lockTimeoutMs,
         idle_in_transaction_session_timeout: 60_000,
       },

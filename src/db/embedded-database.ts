@@ -42,7 +42,10 @@ const importEmbeddedPostgresModule = new Function('return import("embedded-postg
  */
 async function importEmbeddedPostgres(): Promise<EmbeddedPostgresModule> {
   const module = await importEmbeddedPostgresModule();
-  for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGBREAK']) asyncExitHook.unhookEvent(signal);
+  // Only what is still hooked: a second cluster (or a restart) in the same process finds them gone, and unhooking an
+  // event twice throws.
+  const hooked = new Set(asyncExitHook.hookedEvents());
+  for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGBREAK']) if (hooked.has(signal)) asyncExitHook.unhookEvent(signal);
   return module;
 }
 

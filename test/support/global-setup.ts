@@ -10,6 +10,8 @@ import { TEST_DB_CONFIG, TEMPLATE_DATABASE } from './test-database-config';
 declare global {
   // eslint-disable-next-line no-var
   var __tesseraTestDatabase: EmbeddedDatabase | undefined;
+  // eslint-disable-next-line no-var
+  var __tesseraTestDatabaseDir: string | undefined;
 }
 
 /**
@@ -32,6 +34,7 @@ export default async function globalSetup(): Promise<void> {
       settings: { fsync: 'off', synchronous_commit: 'off', full_page_writes: 'off', max_connections: '300' },
     });
     globalThis.__tesseraTestDatabase = embedded;
+    globalThis.__tesseraTestDatabaseDir = dir;
     serverUrl = embedded.serverUrl;
   }
   process.env.TESSERA_TEST_SERVER_URL = serverUrl;

