@@ -4,7 +4,8 @@ import { Type, type Platform } from '@mikro-orm/core';
 export class IntervalSecondsType extends Type<number | null | undefined, string | null | undefined> {
   override convertToDatabaseValue(value: number | null | undefined): string | null | undefined {
     if (value === null || value === undefined) return value;
-    return `${value} seconds`;
+    // Fixed notation at the microseconds an interval keeps: PostgreSQL reads no exponent, and `${1e-7}` is "1e-7".
+    return `${value.toFixed(6)} seconds`;
   }
 
   override convertToJSValue(value: string | number | null | undefined): number | null | undefined {

@@ -1,6 +1,7 @@
 import { raw } from '@mikro-orm/core';
 import type { EntityManager, QueryBuilder } from '@mikro-orm/postgresql';
 import type { Actor } from '../auth/actor';
+import { checkText, isTimestampText } from '../db/storable';
 import { isUuid } from '../db/uuid';
 import { ValidationError, type FieldError } from '../errors/domain-error';
 import { checkPageSize, connectionFrom, decodeCursor, type Connection } from '../graphql/pagination';
@@ -24,7 +25,6 @@ export interface Page {
 type ExperimentCursor = [createdAt: string, id: string];
 
 const CURSOR_CREATED_AT = `to_char(e.created_at at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"')`;
-const CURSOR_TIMESTAMP = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{6}Z$/;
 const STATUS_MAX_LENGTH = 32;
 
 type ExperimentRow = Record<string, unknown> & { id: string; cursor_created_at: string };
@@ -111,7 +111,7 @@ export function emptyConnection<T>(): Connection<T> {
 /** A cursor must decode to values of the keyset's types before it goes anywhere near SQL. */
 export function parseCursor(after: string): ExperimentCursor {
   const [createdAt, id] = decodeCursor(after, 2);
-  if (typeof createdAt !== 'string' || !CURSOR_TIMESTAMP.test(createdAt) || !isUuid(id)) {
+  if (!isTimestampText(createdAt) || !isUuid(id)) {
     throw ValidationError.at('/after', 'is not a cursor of this list (it may belong to another ordering)');
   }
   return [createdAt, id];
@@ -141,6 +141,7 @@ function checkFilter(filter: ExperimentFilter): void {
   if (typeof filter.status === 'string' && filter.status.length > STATUS_MAX_LENGTH) {
     errors.push({ path: '/filter/status', message: `must be at most ${STATUS_MAX_LENGTH} characters` });
   }
+  checkText(filter.status, '/filter/status', errors);
   if (errors.length > 0) throw new ValidationError(errors);
 }
 

@@ -1,6 +1,8 @@
 import { LockMode } from '@mikro-orm/core';
 import type { EntityManager } from '@mikro-orm/postgresql';
 import { isService, requireActor, type Actor } from '../auth/actor';
+import { jsonProblems } from '../db/storable';
+import { withTransactionRetry } from '../db/transaction-retry';
 import { isUuid } from '../db/uuid';
 import { ConflictError, NotFoundError, ValidationError, nestErrors, type FieldError } from '../errors/domain-error';
 import type { ConfigurationSection } from '../template/configuration-schema';
@@ -91,7 +93,7 @@ export class ExperimentService {
     }
     if (errors.length > 0) throw new ValidationError(errors);
 
-    return this.em.transactional(async (em) => {
+    return withTransactionRetry(this.em, async (em) => {
       const template = await this.countUse(em, actor, input.templateId);
       const configuration = mergeConfiguration(template.configuration, overrides as JsonObject);
       const invalid = validateConfiguration(configuration);
@@ -118,7 +120,7 @@ export class ExperimentService {
     const configuration = input.configuration ?? {};
     errors.push(...nestErrors('/configuration', validateDraftConfiguration(configuration)));
     if (errors.length > 0) throw new ValidationError(errors);
-    return this.em.transactional(async (em) =>
+    return withTransactionRetry(this.em, async (em) =>
       em.create(Experiment, {
         name: name!,
         description,
@@ -201,7 +203,7 @@ export class ExperimentService {
   ): Promise<Experiment> {
     const actor = requireActor(actorOrNull);
     if (!isUuid(id)) throw new NotFoundError('Experiment');
-    return this.em.transactional(async (em) => {
+    return withTransactionRetry(this.em, async (em) => {
       const experiment = await em.findOne(Experiment, { id }, { lockMode: LockMode.PESSIMISTIC_WRITE, refresh: true });
       const allowed = experiment && (experiment.owner.id === actor.userId || (options.allowService && isService(actor)));
       if (!experiment || !allowed) throw new NotFoundError('Experiment');
@@ -239,10 +241,15 @@ function parseSeconds(value: unknown, path: string, errors: FieldError[]): numbe
 
 const MAX_METADATA_BYTES = 256 * 1024;
 
+/** A JSON object for a jsonb column: storable (no NUL, no lone surrogates, bounded nesting; see src/db/storable.ts) and within the size limit. */
 function checkJsonObject(value: unknown, path: string, errors: FieldError[]): void {
   if (typeof value !== 'object' || value === null || Array.isArray(value)) {
     errors.push({ path, message: 'must be an object' });
-  } else if (Buffer.byteLength(JSON.stringify(value)) > MAX_METADATA_BYTES) {
+    return;
+  }
+  const unstorable = jsonProblems(value, path);
+  if (unstorable.length > 0) errors.push(...unstorable);
+  else if (Buffer.byteLength(JSON.stringify(value)) > MAX_METADATA_BYTES) {
     errors.push({ path, message: `must be at most ${MAX_METADATA_BYTES} bytes of JSON` });
   }
 }
@@ -256,6 +263,9 @@ function checkOverridesShape(overrides: unknown): FieldError[] {
   if (typeof overrides !== 'object' || overrides === null || Array.isArray(overrides)) {
     return [{ path: '', message: 'must be object' }];
   }
+  // Before anything walks it recursively (JSON.stringify here, the merge after): see src/db/storable.ts.
+  const unstorable = jsonProblems(overrides);
+  if (unstorable.length > 0) return unstorable;
   const bytes = Buffer.byteLength(JSON.stringify(overrides));
   if (bytes > MAX_CONFIGURATION_BYTES) {
     return [{ path: '', message: `must be at most ${MAX_CONFIGURATION_BYTES} bytes of JSON (got ${bytes})` }];

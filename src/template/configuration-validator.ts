@@ -1,4 +1,5 @@
 import Ajv, { type ErrorObject, type ValidateFunction } from 'ajv';
+import { jsonProblems } from '../db/storable';
 import type { FieldError } from '../errors/domain-error';
 import {
   CONFIGURATION_SCHEMA_ID,
@@ -28,16 +29,16 @@ export function isConfigurationSection(value: string): value is ConfigurationSec
 
 /** Full check of a configuration; paths are JSON pointers into it (`/model/type`). */
 export function validateConfiguration(configuration: unknown): FieldError[] {
-  const sizeError = checkSize(configuration, '');
-  if (sizeError) return [sizeError];
+  const unstorable = checkStorable(configuration, '');
+  if (unstorable.length > 0) return unstorable;
   return validateWhole(configuration) ? [] : toFieldErrors(validateWhole.errors, '');
 }
 
 /** Check of one section, for one wizard step; paths still start at the configuration's root (`/model/type`). */
 export function validateConfigurationSection(section: ConfigurationSection, value: unknown): FieldError[] {
   const prefix = `/${section}`;
-  const sizeError = checkSize(value, prefix);
-  if (sizeError) return [sizeError];
+  const unstorable = checkStorable(value, prefix);
+  if (unstorable.length > 0) return unstorable;
   const validate = sectionValidators.get(section)!;
   return validate(value) ? [] : toFieldErrors(validate.errors, prefix);
 }
@@ -60,8 +61,8 @@ export function validateDraftConfiguration(configuration: unknown): FieldError[]
   if (typeof configuration !== 'object' || configuration === null || Array.isArray(configuration)) {
     return [{ path: '', message: 'must be object' }];
   }
-  const sizeError = checkSize(configuration, '');
-  if (sizeError) return [sizeError];
+  const unstorable = checkStorable(configuration, '');
+  if (unstorable.length > 0) return unstorable;
   return Object.entries(configuration).flatMap(([key, value]) =>
     isConfigurationSection(key)
       ? validateConfigurationSection(key, value)
@@ -69,11 +70,18 @@ export function validateDraftConfiguration(configuration: unknown): FieldError[]
   );
 }
 
-function checkSize(value: unknown, path: string): FieldError | undefined {
+/**
+ * What must hold before the schema is even looked at: a value PostgreSQL can store in jsonb (no NUL, no lone
+ * surrogates, bounded nesting: see src/db/storable.ts), within the size limit. The nesting is checked first, without
+ * recursion: serialising (for the size) or comparing (ajv's `uniqueItems`) a deeply nested value overflows the stack.
+ */
+function checkStorable(value: unknown, path: string): FieldError[] {
+  const problems = jsonProblems(value, path);
+  if (problems.length > 0) return problems;
   const bytes = Buffer.byteLength(JSON.stringify(value ?? null));
   return bytes > MAX_CONFIGURATION_BYTES
-    ? { path, message: `must be at most ${MAX_CONFIGURATION_BYTES} bytes of JSON (got ${bytes})` }
-    : undefined;
+    ? [{ path, message: `must be at most ${MAX_CONFIGURATION_BYTES} bytes of JSON (got ${bytes})` }]
+    : [];
 }
 
 function toFieldErrors(errors: ErrorObject[] | null | undefined, prefix: string): FieldError[] {

@@ -1,5 +1,6 @@
 import { isDeepStrictEqual } from 'node:util';
 import { compare, type Operation } from 'fast-json-patch';
+import { checkText, textProblem } from '../db/storable';
 import { nestErrors, ValidationError, type FieldError } from '../errors/domain-error';
 import type { Configuration } from './configuration-schema';
 import { validateConfiguration } from './configuration-validator';
@@ -65,6 +66,8 @@ export function parseTemplateContentPatch(input: TemplateContentInput): Partial<
 export function parseChangeNote(note: unknown): string | null {
   if (note === undefined || note === null) return null;
   if (typeof note !== 'string') throw ValidationError.at('/changeNote', 'must be a string');
+  const problem = textProblem(note);
+  if (problem) throw ValidationError.at('/changeNote', problem);
   const trimmed = note.trim();
   if (trimmed.length > CHANGE_NOTE_MAX_LENGTH) {
     throw ValidationError.at('/changeNote', `must be at most ${CHANGE_NOTE_MAX_LENGTH} characters`);
@@ -96,6 +99,7 @@ export function parseName(value: unknown, errors: FieldError[]): string | undefi
     errors.push({ path: '/name', message: value === undefined ? 'is required' : 'must be a string' });
     return undefined;
   }
+  if (!checkText(value, '/name', errors)) return undefined;
   const name = value.trim();
   if (name.length === 0) errors.push({ path: '/name', message: 'must not be empty' });
   else if (name.length > NAME_MAX_LENGTH) errors.push({ path: '/name', message: `must be at most ${NAME_MAX_LENGTH} characters` });
@@ -108,6 +112,7 @@ export function parseDescription(value: unknown, errors: FieldError[]): string |
     errors.push({ path: '/description', message: 'must be a string' });
     return null;
   }
+  if (!checkText(value, '/description', errors)) return null;
   const description = value.trim();
   if (description.length > DESCRIPTION_MAX_LENGTH) {
     errors.push({ path: '/description', message: `must be at most ${DESCRIPTION_MAX_LENGTH} characters` });

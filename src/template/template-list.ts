@@ -1,5 +1,6 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
 import { requireActor, type Actor } from '../auth/actor';
+import { isTimestampText, textProblem } from '../db/storable';
 import { isUuid } from '../db/uuid';
 import { ValidationError } from '../errors/domain-error';
 import { OrderDirection } from '../graphql/order-direction';
@@ -52,18 +53,10 @@ export interface TemplateListOptions {
 
 export const SEARCH_MAX_LENGTH = 200;
 
-const TIMESTAMP_CURSOR = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{6}Z$/;
 const MAX_INTEGER = 2_147_483_647;
 
 /** A timestamp as the cursor carries it: UTC with the microseconds PostgreSQL keeps (a JS Date would drop them). */
 const timestampText = (column: string) => `to_char(${column} at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"')`;
-
-function isTimestampText(value: unknown): value is string {
-  if (typeof value !== 'string' || !TIMESTAMP_CURSOR.test(value)) return false;
-  const millis = `${value.slice(0, 23)}Z`;
-  const date = new Date(millis);
-  return !Number.isNaN(date.getTime()) && date.toISOString() === millis;
-}
 
 interface OrderSpec {
   /** The sort key over alias `t`. */
@@ -96,7 +89,8 @@ const ORDERS: Record<TemplateOrderField, OrderSpec> = {
     cursorValue: 't.name',
     fromCursor: '?',
     defaultDirection: OrderDirection.ASC,
-    isCursorValue: (value) => typeof value === 'string' && value.length <= 255,
+    // Text PostgreSQL cannot take (a NUL) would fail the query: such a cursor is as malformed as any other.
+    isCursorValue: (value) => typeof value === 'string' && value.length <= 255 && textProblem(value) === undefined,
   },
   [TemplateOrderField.USAGE_COUNT]: {
     key: 't.usage_count',
@@ -237,6 +231,8 @@ function filterConditions(actor: Actor | null, filter: TemplateListFilter): Cond
   if (search.length > SEARCH_MAX_LENGTH) {
     throw ValidationError.at('/filter/search', `must be at most ${SEARCH_MAX_LENGTH} characters`);
   }
+  const searchProblem = textProblem(search);
+  if (searchProblem) throw ValidationError.at('/filter/search', searchProblem);
   if (search.length > 0) {
     // The same expression as the trigram index experiment_templates_search_index, so the index can serve it.
     where.add(`(t.name || ' ' || coalesce(t.description, '')) ilike ?`, [`%${escapeLike(search)}%`]);
@@ -248,6 +244,11 @@ function filterConditions(actor: Actor | null, filter: TemplateListFilter): Cond
 function tagList(tags: string[] | null | undefined, path: string): string[] {
   if (!tags) return [];
   if (tags.length > TAGS_MAX_COUNT) throw ValidationError.at(path, `must list at most ${TAGS_MAX_COUNT} tags`);
+  // A NUL or a lone surrogate would reach jsonb (which refuses both) as an escape: a client error, not a failed query.
+  tags.forEach((tag, index) => {
+    const problem = textProblem(tag);
+    if (problem) throw ValidationError.at(`${path}/${index}`, problem);
+  });
   return [...new Set(tags.map(normalizeTag).filter((tag) => tag.length > 0))];
 }
 

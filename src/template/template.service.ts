@@ -2,6 +2,7 @@ import { LockMode } from '@mikro-orm/core';
 import type { EntityManager } from '@mikro-orm/postgresql';
 import type { Operation } from 'fast-json-patch';
 import { requireActor, type Actor } from '../auth/actor';
+import { withTransactionRetry } from '../db/transaction-retry';
 import { isUuid } from '../db/uuid';
 import { ConflictError, ForbiddenError, NotFoundError, ValidationError } from '../errors/domain-error';
 import type { Connection } from '../graphql/pagination';
@@ -63,7 +64,7 @@ export class TemplateService {
     if (input.isPublic !== undefined && typeof input.isPublic !== 'boolean') {
       throw ValidationError.at('/isPublic', 'must be a boolean');
     }
-    return this.em.transactional(async (em) => {
+    return withTransactionRetry(this.em, async (em) => {
       const owner = em.getReference(User, actor.userId);
       const template = em.create(ExperimentTemplate, { ...content, createdBy: owner, isPublic: input.isPublic ?? false });
       em.create(TemplateVersion, { ...content, template, version: 1, createdBy: owner, changeNote: changeNote ?? 'Created' });
@@ -83,7 +84,7 @@ export class TemplateService {
   ): Promise<ExperimentTemplate> {
     const patch = parseTemplateContentPatch(input);
     const changeNote = parseChangeNote(options.changeNote);
-    return this.em.transactional(async (em) => {
+    return withTransactionRetry(this.em, async (em) => {
       const template = await this.lockOwned(em, actor, id, options.expectedVersion);
       const next = { ...contentOf(template), ...patch };
       await this.writeNextVersion(em, template, next, requireActor(actor), changeNote);
@@ -94,7 +95,7 @@ export class TemplateService {
   /** Writes an old version's content as a new version: history is never rewritten. */
   async revert(actor: Actor | null, id: string, toVersion: number, options: ChangeOptions = {}): Promise<ExperimentTemplate> {
     const changeNote = parseChangeNote(options.changeNote);
-    return this.em.transactional(async (em) => {
+    return withTransactionRetry(this.em, async (em) => {
       const template = await this.lockOwned(em, actor, id, options.expectedVersion);
       const snapshot = await em.findOne(TemplateVersion, { template, version: toVersion });
       if (!snapshot) throw new NotFoundError(`Version ${toVersion} of the template`);
@@ -154,7 +155,7 @@ export class TemplateService {
 
   /** Hard delete: history and shares go with it; experiments keep their data and lose the link. */
   async delete(actor: Actor | null, id: string): Promise<boolean> {
-    return this.em.transactional(async (em) => {
+    return withTransactionRetry(this.em, async (em) => {
       const template = await this.lockOwned(em, actor, id);
       await em.nativeDelete(ExperimentTemplate, { id: template.id });
       return true;
@@ -164,7 +165,7 @@ export class TemplateService {
   async share(actor: Actor | null, id: string, userIds: string[]): Promise<ExperimentTemplate> {
     const owner = requireActor(actor);
     checkUserIds(userIds);
-    return this.em.transactional(async (em) => {
+    return withTransactionRetry(this.em, async (em) => {
       const template = await this.lockOwned(em, owner, id);
       const recipients = userIds.filter((userId) => userId !== owner.userId);
       const known = new Set(
@@ -187,7 +188,7 @@ export class TemplateService {
 
   async unshare(actor: Actor | null, id: string, userIds: string[]): Promise<ExperimentTemplate> {
     checkUserIds(userIds);
-    return this.em.transactional(async (em) => {
+    return withTransactionRetry(this.em, async (em) => {
       const template = await this.lockOwned(em, actor, id);
       await em.nativeDelete(TemplateShare, { template: template.id, user: { $in: userIds } });
       return template;
@@ -211,7 +212,7 @@ export class TemplateService {
     id: string,
     change: (template: ExperimentTemplate) => void,
   ): Promise<ExperimentTemplate> {
-    return this.em.transactional(async (em) => {
+    return withTransactionRetry(this.em, async (em) => {
       const template = await this.lockOwned(em, actor, id);
       const before = { isActive: template.isActive, isPublic: template.isPublic };
       change(template);

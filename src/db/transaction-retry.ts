@@ -1,0 +1,62 @@
+import type { EntityManager } from '@mikro-orm/postgresql';
+
+/**
+ * PostgreSQL's answers that mean "this transaction lost a race; run it again and it will likely pass":
+ * 40001 serialization_failure (REPEATABLE READ or SERIALIZABLE, whether set by us, by a pooler or as the database's
+ * default) and 40P01 deadlock_detected (the deadlock detector chose this transaction as the victim). Either way the
+ * transaction was rolled back whole, so running it again is safe; clients must never see these.
+ */
+export const RETRYABLE_SQL_STATES: ReadonlySet<string> = new Set(['40001', '40P01']);
+
+export interface TransactionRetryOptions {
+  /** Attempts in all, the first included. */
+  attempts?: number;
+  /** The backoff before attempt n + 1 is a random time (full jitter) up to min(maxDelayMs, baseDelayMs * 2^(n-1)). */
+  baseDelayMs?: number;
+  maxDelayMs?: number;
+  /** Told of each failure that is about to be retried (for logs and tests). */
+  onRetry?: (error: unknown, attempt: number) => void;
+}
+
+export const DEFAULT_TRANSACTION_ATTEMPTS = 5;
+const DEFAULT_BASE_DELAY_MS = 10;
+const DEFAULT_MAX_DELAY_MS = 250;
+
+/** Whether an error (the driver's, or MikroORM's wrapper around it, which copies its `code`) is worth a retry. */
+export function isRetryableTransactionError(error: unknown): boolean {
+  if (typeof error !== 'object' || error === null) return false;
+  const { code, sqlState } = error as { code?: unknown; sqlState?: unknown };
+  return RETRYABLE_SQL_STATES.has(String(code)) || RETRYABLE_SQL_STATES.has(String(sqlState));
+}
+
+/**
+ * `em.transactional(work)`, run again (after a short random pause) when PostgreSQL aborts it with a serialization
+ * failure or as a deadlock victim, at most `attempts` times in all. `work` must be safe to repeat: it runs on a fresh
+ * fork each time and everything it wrote was rolled back, but side effects outside the database would happen twice.
+ *
+ * Inside a transaction already (a nested call), it does not retry: a deadlock or serialization failure aborts the
+ * whole outer transaction, not just a savepoint, so only the outermost call can run it again.
+ */
+export async function withTransactionRetry<T>(
+  em: EntityManager,
+  work: (em: EntityManager) => Promise<T>,
+  options: TransactionRetryOptions = {},
+): Promise<T> {
+  if (em.isInTransaction()) return em.transactional(work);
+  const attempts = Math.max(1, options.attempts ?? DEFAULT_TRANSACTION_ATTEMPTS);
+  const baseDelayMs = options.baseDelayMs ?? DEFAULT_BASE_DELAY_MS;
+  const maxDelayMs = options.maxDelayMs ?? DEFAULT_MAX_DELAY_MS;
+  for (let attempt = 1; ; attempt += 1) {
+    try {
+      // A retry starts from an empty identity map: a failure at COMMIT comes after the failed attempt's entities were
+      // merged into `em`, and nothing of that attempt may leak into the next.
+      return await em.transactional(work, attempt > 1 ? { clear: true } : {});
+    } catch (error) {
+      if (attempt >= attempts || !isRetryableTransactionError(error)) throw error;
+      options.onRetry?.(error, attempt);
+      // Full jitter: callers that collided once should not collide again in lockstep.
+      const ceiling = Math.min(maxDelayMs, baseDelayMs * 2 ** (attempt - 1));
+      await new Promise((resolve) => setTimeout(resolve, Math.random() * ceiling));
+    }
+  }
+}
