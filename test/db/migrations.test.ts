@@ -194,6 +194,7 @@ describe('migrations', () => {
       'Migration20261124120100_templates',
       'Migration20261124120200_experiment_template_link',
       'Migration20261124120300_experiment_indexes',
+      'Migration20261124120400_experiment_owner_template_index',
     ]);
   });
 
@@ -216,6 +217,7 @@ describe('migrations', () => {
       );
       expect(indexes.map((r) => r.indexname)).toEqual([
         'ml_experiments_owner_id_created_at_index',
+        'ml_experiments_owner_id_template_id_created_at_index',
         'ml_experiments_owner_id_wizard_completed_index',
         'ml_experiments_pkey',
         'ml_experiments_template_id_created_at_index',

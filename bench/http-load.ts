@@ -1,0 +1,226 @@
+import { fork } from 'node:child_process';
+import { existsSync, readFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { runBareSql } from './bare-sql';
+import { withClient } from './cluster';
+import { machineBusyMs, postgresCpuMs, processCpuMs } from './cpu';
+import { explainOperation, type ExplainResult } from './explain';
+import type { LoadFigures, LoadJob } from './load-worker';
+import { startBenchServer, type BenchServer, type Stages } from './server';
+import { withCounter } from './request-spec';
+import { LOAD_NAME_PREFIX, requestOf, type Operation } from './workload';
+
+export interface OperationResult {
+  operation: string;
+  kind: 'read' | 'write';
+  page: boolean;
+  graphql: LoadFigures;
+  statementsPerRequest: number;
+  bare?: LoadFigures;
+  /** GraphQL throughput / bare `pg` throughput running the same statements. */
+  ratio?: number;
+  /**
+   * How busy the machine's cores were during the GraphQL run (100% = every core), and the part of it that was neither
+   * the server, PostgreSQL nor the load generator: other work on the machine, which makes the figures pessimistic.
+   */
+  machine?: { busyPercent: number; othersPercent: number };
+}
+
+export interface PageSizeCheck {
+  operation: string;
+  /** Statements of one request by page size. */
+  statements: Record<string, number>;
+  /** No statement per row: the counts differ by at most the two loaders that run only for the caller's own templates. */
+  constant: boolean;
+}
+
+export interface ServerResult {
+  explain: ExplainResult[];
+  pageSizes: PageSizeCheck[];
+  operations: OperationResult[];
+  peakRssMiB: number;
+  /** VmHWM: the process's peak resident set over its whole life (generation and EXPLAIN included). */
+  vmHwmMiB: number;
+  serverProblems: string[];
+}
+
+export interface ServerBenchOptions {
+  connections: number;
+  durationSeconds: number;
+  warmupSeconds: number;
+  /** Variants of each operation whose statements are EXPLAINed. */
+  explainVariants: number;
+  phases: { explain: boolean; http: boolean };
+  bare: boolean;
+  /** The bench cluster's postmaster, whose processes' CPU time is counted per request. */
+  postmaster: number;
+  log: (line: string) => void;
+}
+
+async function post(server: BenchServer, token: string, body: string): Promise<{ status: number; text: string }> {
+  const response = await fetch(server.url, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` },
+    body,
+  });
+  return { status: response.status, text: await response.text() };
+}
+
+/** Sends one variant alone and records the statements it caused; fails on any error, which would void the figures. */
+async function captureVariant(server: BenchServer, operation: Operation, index: number, override?: Record<string, unknown>): Promise<Stages> {
+  const variant = operation.variants[index % operation.variants.length];
+  const spec = requestOf(operation, { ...variant, variables: { ...variant.variables, ...override } });
+  let response: { status: number; text: string } | undefined;
+  const stages = await server.recorder.capture(async () => {
+    response = await post(server, spec.token, withCounter(spec.body, 1_000_000_000 + index));
+  });
+  if (response!.status !== 200 || response!.text.includes('"errors":[')) {
+    const logged = server.problems.slice(-3).join('');
+    throw new Error(`${operation.name} failed: ${response!.status} ${response!.text.slice(0, 1000)}\nserver log:\n${logged}`);
+  }
+  return stages;
+}
+
+function runLoad(job: LoadJob): Promise<LoadFigures> {
+  return new Promise((resolve, reject) => {
+    const child = fork(path.join(__dirname, 'load-worker.js'), [], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+    child.once('message', (figures) => resolve(figures as LoadFigures));
+    child.once('exit', (code) => (code === 0 ? undefined : reject(new Error(`load generator exited with ${code}`))));
+    child.send(job);
+  });
+}
+
+function vmHwmMiB(): number {
+  if (!existsSync('/proc/self/status')) return Number.NaN;
+  const match = /VmHWM:\s+(\d+) kB/.exec(readFileSync('/proc/self/status', 'utf8'));
+  return match ? Math.round(Number(match[1]) / 1024) : 0;
+}
+
+/**
+ * Starts the real server on the data set, then: EXPLAIN of every statement the read operations send, the page-size
+ * check, and for each operation an autocannon run (plus the same SQL through bare `pg` for reads).
+ */
+export async function runServerBench(databaseUrl: string, operations: Operation[], options: ServerBenchOptions): Promise<ServerResult> {
+  const { log } = options;
+  const server = await startBenchServer(databaseUrl);
+  const runStarted = new Date();
+  let peakRss = process.memoryUsage().rss;
+  const rssTimer = setInterval(() => {
+    peakRss = Math.max(peakRss, process.memoryUsage().rss);
+  }, 50);
+  const result: ServerResult = { explain: [], pageSizes: [], operations: [], peakRssMiB: 0, vmHwmMiB: 0, serverProblems: [] };
+  try {
+    const reads = operations.filter((operation) => operation.kind === 'read');
+
+    if (options.phases.explain) {
+      log('EXPLAIN (ANALYZE, BUFFERS) of the statements each read sends');
+      for (const operation of reads) {
+        const captured: Stages[] = [];
+        for (let i = 0; i < Math.min(options.explainVariants, operation.variants.length); i += 1) {
+          captured.push(await captureVariant(server, operation, i));
+        }
+        const explained = await explainOperation(databaseUrl, operation.name, captured);
+        result.explain.push(explained);
+        const slowest = Math.max(...explained.statements.map((statement) => statement.executionMs));
+        const scans = explained.seqScans.map((scan) => `${scan.table} (${scan.rowsRead} rows)`).join(', ');
+        log(`  ${operation.name}: slowest statement ${slowest.toFixed(2)} ms${scans ? `; SEQ SCAN on ${scans}` : ''}`);
+      }
+      for (const operation of reads.filter((candidate) => candidate.pageSizeVariable)) {
+        const statements: Record<string, number> = {};
+        for (const first of [1, 20, 100]) {
+          const stages = await captureVariant(server, operation, 0, { [operation.pageSizeVariable!]: first });
+          statements[first] = stages.flat().length;
+        }
+        const counts = Object.values(statements);
+        // Bounded, not identical: the shares loader (and its users) only runs when the page holds the caller's own
+        // templates, which a page of 1 may not. Per-row loading would add a statement per row instead.
+        result.pageSizes.push({ operation: operation.name, statements, constant: Math.max(...counts) - Math.min(...counts) <= 2 });
+      }
+    }
+
+    if (options.phases.http) {
+      let counterStart = Date.now() % 1_000_000_000;
+      for (const operation of operations) {
+        const requests = operation.variants.map((variant) => requestOf(operation, variant));
+        const job = (durationSeconds: number): LoadJob => {
+          counterStart += 10_000_000;
+          return { url: server.url, connections: options.connections, durationSeconds, requests, counterStart };
+        };
+        // Every variant once, alone: a broken request fails the bench here rather than hiding in an error count.
+        const variants: Stages[] = [];
+        for (let i = 0; i < operation.variants.length; i += 1) variants.push(await captureVariant(server, operation, i));
+
+        if (options.warmupSeconds > 0) await runLoad(job(options.warmupSeconds));
+        const before = {
+          statements: server.recorder.count,
+          server: processCpuMs(),
+          postgres: postgresCpuMs(options.postmaster),
+          machine: machineBusyMs(),
+          at: performance.now(),
+        };
+        const graphql = await runLoad(job(options.durationSeconds));
+        const statements = server.recorder.count - before.statements;
+        const perRequest = (ms: number) => Math.round((ms / Math.max(1, graphql.requests)) * 100) / 100;
+        const used = {
+          server: processCpuMs() - before.server,
+          postgres: postgresCpuMs(options.postmaster) - before.postgres,
+          machine: machineBusyMs() - before.machine,
+          available: (performance.now() - before.at) * os.cpus().length,
+        };
+        graphql.cpuMsPerRequest = { ...graphql.cpuMsPerRequest, server: perRequest(used.server), postgres: perRequest(used.postgres) };
+        const client = (graphql.cpuMsPerRequest.client ?? 0) * graphql.requests;
+        const machine = {
+          busyPercent: Math.round((100 * used.machine) / used.available),
+          othersPercent: Math.max(0, Math.round((100 * (used.machine - used.server - used.postgres - client)) / used.available)),
+        };
+        const entry: OperationResult = {
+          operation: operation.name,
+          kind: operation.kind,
+          page: operation.page,
+          graphql,
+          statementsPerRequest: Math.round((statements / Math.max(1, graphql.requests)) * 100) / 100,
+          machine,
+        };
+        if (operation.kind === 'read' && options.bare) {
+          entry.bare = await runBareSql(databaseUrl, variants, options.connections, options.durationSeconds, server.poolMax, options.postmaster);
+          entry.ratio = Math.round((graphql.requestsPerSecond / entry.bare.requestsPerSecond) * 100) / 100;
+        }
+        result.operations.push(entry);
+        log(
+          `  ${operation.name}: ${graphql.requestsPerSecond} req/s, p50 ${graphql.p50Ms} ms, p99 ${graphql.p99Ms} ms, ` +
+            `${graphql.non2xx + graphql.errors + graphql.graphqlErrors} errors, ${entry.statementsPerRequest} statements/request` +
+            `; machine ${machine.busyPercent}% busy (others ${machine.othersPercent}%)` +
+            `; CPU ms/request server ${graphql.cpuMsPerRequest.server}, postgres ${graphql.cpuMsPerRequest.postgres}, load generator ${graphql.cpuMsPerRequest.client}` +
+            (entry.bare ? `; bare pg ${entry.bare.requestsPerSecond} req/s (ratio ${entry.ratio}; CPU ms/request driver ${entry.bare.cpuMsPerRequest?.client}, postgres ${entry.bare.cpuMsPerRequest?.postgres})` : ''),
+        );
+        if (graphql.sampleError) log(`    first error: ${graphql.sampleError}`);
+      }
+      await removeLoadRows(databaseUrl, operations, runStarted);
+    }
+  } finally {
+    clearInterval(rssTimer);
+    result.peakRssMiB = Math.round(peakRss / 2 ** 20);
+    result.vmHwmMiB = vmHwmMiB();
+    result.serverProblems = server.problems.slice(0, 20);
+    await server.stop();
+  }
+  return result;
+}
+
+/** The templates and experiments the load created go again, so a reused data set keeps its size. */
+async function removeLoadRows(databaseUrl: string, operations: Operation[], since: Date): Promise<void> {
+  const emails = [...new Set(operations.flatMap((operation) => operation.variants.map((variant) => variant.email)))];
+  await withClient(databaseUrl, async (client) => {
+    await client.query('set statement_timeout = 0');
+    const owners = `(select id from users where email = any($1))`;
+    await client.query(
+      `delete from ml_experiments where owner_id in ${owners} and created_at >= $2 and name like $3`,
+      [emails, since, `${LOAD_NAME_PREFIX}%`],
+    );
+    await client.query(
+      `delete from experiment_templates where created_by in ${owners} and created_at >= $2 and name like $3`,
+      [emails, since, `${LOAD_NAME_PREFIX}%`],
+    );
+  });
+}

@@ -1,0 +1,194 @@
+import type { Generated } from './generate';
+import type { ServerResult } from './http-load';
+import type { LoadFigures } from './load-worker';
+import type { MigrationResult } from './migration';
+import type { Mode } from './options';
+
+export interface Machine {
+  cores: number;
+  cpuModel: string;
+  memoryGiB: number;
+  node: string;
+  postgres: string;
+  settings: Record<string, string>;
+  /** 1-minute load average when the run started and ended: anything else busy on the machine shows here. */
+  loadAverageAtStart: number;
+  loadAverageAtEnd?: number;
+}
+
+export interface BenchResult {
+  mode: Mode;
+  command: string;
+  startedAt: string;
+  seconds: number;
+  machine: Machine;
+  migrationBase?: Generated;
+  migration?: MigrationResult;
+  dataset?: Generated;
+  server?: ServerResult;
+  targets: TargetCheck[];
+}
+
+export interface TargetCheck {
+  target: string;
+  subject: string;
+  measured: string;
+  met: boolean;
+}
+
+const TARGETS = {
+  write: { label: 'create / update template: p99 < 15 ms at 8 connections', p99Ms: 15 },
+  page: { label: 'filtered template page (20, owner and shares): p99 < 20 ms at 8 connections', p99Ms: 20 },
+  migrationMs: 5_000,
+  lockMs: 100,
+  ratio: 0.35,
+};
+
+export function checkTargets(result: Omit<BenchResult, 'targets'>): TargetCheck[] {
+  const checks: TargetCheck[] = [];
+  const migration = result.migration;
+  if (migration) {
+    const lock = migration.longestAccessExclusive?.atMostMs;
+    checks.push(
+      { target: 'extension migration < 5 s', subject: `${migration.experiments} experiments`, measured: `${(migration.totalMs / 1000).toFixed(2)} s`, met: migration.totalMs < TARGETS.migrationMs },
+      { target: 'longest AccessExclusiveLock on ml_experiments < 100 ms', subject: 'migration', measured: lock === undefined ? `never seen held (sampled every ${migration.sampler.medianIntervalMs} ms)` : `≤ ${lock} ms`, met: (lock ?? 0) < TARGETS.lockMs },
+      { target: 'no table rewrite', subject: 'ml_experiments', measured: `relfilenode ${migration.relfilenodeBefore} → ${migration.relfilenodeAfter}`, met: !migration.rewritten && migration.rebuiltIndexes.length === 0 },
+    );
+  }
+  for (const operation of result.server?.operations ?? []) {
+    const failed = operation.graphql.non2xx + operation.graphql.errors + operation.graphql.graphqlErrors;
+    const errors = failed > 0 ? ` (${failed} errors)` : '';
+    if (operation.operation === 'create template' || operation.operation === 'update template') {
+      checks.push({ target: TARGETS.write.label, subject: operation.operation, measured: `p99 ${operation.graphql.p99Ms} ms${errors}`, met: operation.graphql.p99Ms < TARGETS.write.p99Ms && failed === 0 });
+    }
+    if (operation.page) {
+      checks.push({ target: TARGETS.page.label, subject: operation.operation, measured: `p99 ${operation.graphql.p99Ms} ms${errors}`, met: operation.graphql.p99Ms < TARGETS.page.p99Ms && failed === 0 });
+    }
+    if (operation.ratio !== undefined) {
+      checks.push({ target: 'GraphQL / bare pg throughput ≥ 0.35', subject: operation.operation, measured: `${operation.ratio}`, met: operation.ratio >= TARGETS.ratio });
+    }
+  }
+  for (const check of result.server?.pageSizes ?? []) {
+    checks.push({
+      target: 'SQL statements per request constant in page size',
+      subject: check.operation,
+      measured: Object.entries(check.statements).map(([first, count]) => `first ${first}: ${count}`).join(', '),
+      met: check.constant,
+    });
+  }
+  return checks;
+}
+
+const cpu = (figures: LoadFigures['cpuMsPerRequest'], keys: Array<'server' | 'postgres' | 'client'>) =>
+  keys.map((key) => figures?.[key] ?? '?').join(' / ');
+
+const mb = (bytes: number) => `${Math.round(bytes / 2 ** 20)} MB`;
+
+function table(header: string[], rows: Array<Array<string | number>>): string {
+  return [`| ${header.join(' | ')} |`, `|${header.map(() => '---').join('|')}|`, ...rows.map((row) => `| ${row.join(' | ')} |`)].join('\n');
+}
+
+export function markdown(result: BenchResult): string {
+  const parts: string[] = [];
+  const m = result.machine;
+  parts.push(`## Bench ${result.mode}: \`${result.command}\``);
+  parts.push(
+    `${m.cores} cores (${m.cpuModel}), ${m.memoryGiB} GiB RAM, Node ${m.node}, PostgreSQL ${m.postgres}; ` +
+      `load average ${m.loadAverageAtStart} at start, ${m.loadAverageAtEnd ?? '?'} at end; run took ${result.seconds.toFixed(0)} s.`,
+  );
+
+  for (const [title, generated] of [['Migration base', result.migrationBase], ['Data set', result.dataset]] as const) {
+    if (!generated) continue;
+    parts.push(`### ${title}: ${generated.database} (${generated.reused ? 'reused; ' : ''}generated in ${generated.seconds.toFixed(1)} s)`);
+    parts.push(table(['table', 'rows', 'size'], Object.keys(generated.rows).map((name) => [name, generated.rows[name], mb(generated.bytes[name])])));
+    parts.push(`Steps: ${generated.steps.map((step) => `${step.step} ${step.seconds.toFixed(1)} s`).join(', ')}`);
+  }
+
+  const migration = result.migration;
+  if (migration) {
+    parts.push(`### Extension migration over ${migration.experiments} experiments (${mb(migration.tableBytes)})`);
+    parts.push(table(['migration', 'ms'], [...migration.migrations.map((entry) => [entry.name, entry.ms]), ['**total**', `**${migration.totalMs}**`]]));
+    parts.push(
+      table(
+        ['lock mode on ml_experiments', 'longest span held (ms, between samples that saw it free)', 'at least (ms)'],
+        migration.locks.map((lock) => [lock.mode, lock.atMostMs, lock.atLeastMs]),
+      ),
+    );
+    parts.push(
+      table(
+        ['statement (slowest first)', 'ms'],
+        [...migration.statements].sort((a, b) => b.ms - a.ms).slice(0, 12).map((statement) => [`\`${statement.sql.replace(/\|/g, '\\|')}\``, statement.ms]),
+      ),
+    );
+    parts.push(
+      `Sampler: ${migration.sampler.samples} samples of pg_locks, median interval ${migration.sampler.medianIntervalMs} ms, ` +
+        `max ${migration.sampler.maxIntervalMs} ms. Longest lock wait seen: ${migration.longestWaitMs} ms. ` +
+        `relfilenode ${migration.relfilenodeBefore} → ${migration.relfilenodeAfter} (${migration.rewritten ? 'REWRITTEN' : 'no rewrite'}); ` +
+        `rebuilt indexes: ${migration.rebuiltIndexes.join(', ') || 'none'}; invalid indexes: ${migration.invalidIndexes.join(', ') || 'none'}.`,
+    );
+  }
+
+  const server = result.server;
+  if (server?.explain.length) {
+    parts.push('### EXPLAIN (ANALYZE, BUFFERS) of the SQL each read sends');
+    parts.push(
+      table(
+        ['operation', 'statements', 'slowest execution (ms)', 'shared blocks hit / read (slowest)', 'seq scans on big tables'],
+        server.explain.map((entry) => {
+          const slowest = [...entry.statements].sort((a, b) => b.executionMs - a.executionMs)[0];
+          return [
+            entry.operation,
+            entry.statements.length,
+            slowest ? slowest.executionMs.toFixed(2) : '-',
+            slowest ? `${slowest.sharedHitBlocks} / ${slowest.sharedReadBlocks}` : '-',
+            entry.seqScans.length ? entry.seqScans.map((scan) => `**${scan.table}** (${scan.rowsRead} rows)`).join(', ') : 'none',
+          ];
+        }),
+      ),
+    );
+  }
+  if (server?.operations.length) {
+    parts.push(`### HTTP load: 8 connections, autocannon; bare pg: 8 workers on a pool of 10`);
+    parts.push(
+      table(
+        ['operation', 'req/s', 'p50 ms', 'p99 ms', 'errors', 'SQL/request', 'CPU ms/request: server / PostgreSQL / load generator', 'cores busy (others)', 'bare pg req/s', 'bare p99 ms', 'bare CPU ms/request: driver / PostgreSQL', 'GraphQL / bare'],
+        server.operations.map((entry) => [
+          entry.operation,
+          entry.graphql.requestsPerSecond,
+          entry.graphql.p50Ms,
+          entry.graphql.p99Ms,
+          entry.graphql.non2xx + entry.graphql.errors + entry.graphql.graphqlErrors,
+          entry.statementsPerRequest,
+          cpu(entry.graphql.cpuMsPerRequest, ['server', 'postgres', 'client']),
+          entry.machine ? `${entry.machine.busyPercent}% (${entry.machine.othersPercent}%)` : '-',
+          entry.bare?.requestsPerSecond ?? '-',
+          entry.bare?.p99Ms ?? '-',
+          entry.bare ? cpu(entry.bare.cpuMsPerRequest, ['client', 'postgres']) : '-',
+          entry.ratio ?? '-',
+        ]),
+      ),
+    );
+    parts.push(`Server peak RSS during load: ${server.peakRssMiB} MiB (process VmHWM ${server.vmHwmMiB} MiB).`);
+  }
+  if (server?.pageSizes.length) {
+    parts.push(
+      table(
+        ['statements per request', 'first: 1', 'first: 20', 'first: 100'],
+        server.pageSizes.map((check) => [check.operation, check.statements[1], check.statements[20], check.statements[100]]),
+      ),
+    );
+  }
+  if (result.targets.length) {
+    parts.push('### Targets');
+    parts.push(table(['target', 'subject', 'measured', 'met'], result.targets.map((check) => [check.target, check.subject, check.measured, check.met ? 'met' : '**not met**'])));
+  }
+  return `${parts.join('\n\n')}\n`;
+}
+
+/** Every plan, in full, for reading next to the summary. */
+export function plansText(result: BenchResult): string {
+  const sections = (result.server?.explain ?? []).map((entry) =>
+    [`## ${entry.operation}`, ...entry.statements.map((statement) => `### ${statement.sql}\n-- bindings: ${JSON.stringify(statement.bindings)}\n${statement.plan}`)].join('\n\n'),
+  );
+  return `${sections.join('\n\n')}\n`;
+}

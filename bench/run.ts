@@ -1,0 +1,114 @@
+import 'reflect-metadata';
+import { mkdir, writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { BENCH_SETTINGS, startBenchCluster, withClient } from './cluster';
+import { postmasterPid } from './cpu';
+import { prepareMainDataset, prepareMigrationBase } from './generate';
+import { runServerBench } from './http-load';
+import { runMigrationBench } from './migration';
+import { parseOptions, PHASES } from './options';
+import { checkTargets, markdown, plansText, type BenchResult } from './report';
+import { buildOperations } from './workload';
+
+/**
+ * `npm run bench`: the design's figures on a generated data set. Phases: the extension migration over existing
+ * experiments, data generation (or reuse), EXPLAIN of every list query, HTTP load against the real server and the
+ * same SQL through bare `pg`. Prints a markdown report and writes bench/results/<mode>.{json,md} and the plans.
+ */
+async function main(): Promise<void> {
+  const options = parseOptions(process.argv.slice(2));
+  const log = (line: string) => process.stdout.write(`${line}\n`);
+  const started = performance.now();
+  const cpus = os.cpus();
+  const result: Omit<BenchResult, 'targets'> = {
+    mode: options.mode,
+    command: ['npm run bench', ...(process.argv.length > 2 ? ['--', ...process.argv.slice(2)] : [])].join(' '),
+    startedAt: new Date().toISOString(),
+    seconds: 0,
+    machine: {
+      cores: cpus.length,
+      cpuModel: cpus[0]?.model.trim() ?? 'unknown',
+      memoryGiB: Math.round(os.totalmem() / 2 ** 30),
+      node: process.version,
+      postgres: '',
+      settings: BENCH_SETTINGS,
+      loadAverageAtStart: Math.round(os.loadavg()[0] * 100) / 100,
+    },
+  };
+
+  const cluster = await startBenchCluster(options.dataDir, log);
+  try {
+    result.machine.postgres = await withClient(cluster.serverUrl, async (client) => (await client.query('show server_version')).rows[0].server_version);
+
+    if (options.phases.has('migration')) {
+      result.migrationBase = await prepareMigrationBase(cluster.serverUrl, cluster.url, options.mode, options.scale, options.reuse, log);
+      result.migration = await runMigrationBench(cluster.serverUrl, cluster.url, result.migrationBase, options.mode, log);
+    }
+
+    const explain = options.phases.has('explain');
+    const http = options.phases.has('http');
+    if (options.phases.has('generate') || explain || http) {
+      result.dataset = await prepareMainDataset(cluster.serverUrl, cluster.url, options.mode, options.scale, options.reuse, log);
+    }
+    if (result.dataset && (explain || http)) {
+      const operations = (await buildOperations(result.dataset.url, options.mode === 'full' ? 64 : 16)).filter(
+        (operation) => options.operations.length === 0 || options.operations.some((name) => operation.name.includes(name)),
+      );
+      result.server = await runServerBench(result.dataset.url, operations, {
+        connections: options.connections,
+        durationSeconds: options.durationSeconds,
+        warmupSeconds: options.mode === 'full' ? 2 : 0.25,
+        explainVariants: options.mode === 'full' ? 3 : 1,
+        phases: { explain, http },
+        bare: options.bare,
+        postmaster: postmasterPid(path.join(options.dataDir, 'pg')),
+        log,
+      });
+    }
+  } finally {
+    await cluster.stop();
+  }
+
+  result.seconds = (performance.now() - started) / 1000;
+  result.machine.loadAverageAtEnd = Math.round(os.loadavg()[0] * 100) / 100;
+  const final: BenchResult = { ...result, targets: checkTargets(result) };
+  const report = markdown(final);
+  log('');
+  log(report);
+  // A run of some phases or operations only must not overwrite the figures of a complete one.
+  const partial = options.phases.size < PHASES.length || options.operations.length > 0 || !options.bare;
+  const name = partial ? `${options.mode}-partial` : options.mode;
+  await mkdir(options.resultsDir, { recursive: true });
+  await writeFile(path.join(options.resultsDir, `${name}.json`), `${JSON.stringify(final, null, 2)}\n`);
+  await writeFile(path.join(options.resultsDir, `${name}.md`), report);
+  if (final.server?.explain.length) await writeFile(path.join(options.resultsDir, `${name}-plans.md`), plansText(final));
+  log(`written: ${path.relative(process.cwd(), options.resultsDir)}/${name}.{json,md}`);
+
+  // Timing targets are reported, never enforced (they depend on the machine); broken behaviour fails the run.
+  const broken = brokenChecks(final);
+  if (broken.length > 0) {
+    process.stderr.write(`bench found problems:\n- ${broken.join('\n- ')}\n`);
+    process.exitCode = 1;
+  }
+}
+
+function brokenChecks(result: BenchResult): string[] {
+  const problems: string[] = [];
+  if (result.migration?.rewritten) problems.push('the migration rewrote ml_experiments');
+  if (result.migration?.rebuiltIndexes.length) problems.push(`the migration rebuilt ${result.migration.rebuiltIndexes.join(', ')}`);
+  if (result.migration?.invalidIndexes.length) problems.push(`invalid indexes after migrating: ${result.migration.invalidIndexes.join(', ')}`);
+  for (const entry of result.server?.operations ?? []) {
+    const failed = entry.graphql.non2xx + entry.graphql.errors + entry.graphql.graphqlErrors + (entry.bare?.errors ?? 0);
+    if (failed > 0) problems.push(`${entry.operation}: ${failed} failed requests (${entry.graphql.sampleError ?? entry.bare?.sampleError})`);
+  }
+  for (const check of result.server?.pageSizes ?? []) {
+    if (!check.constant) problems.push(`${check.operation}: statements grow with the page size ${JSON.stringify(check.statements)}`);
+  }
+  return problems;
+}
+
+main().catch((error) => {
+  process.stderr.write(`${error instanceof Error ? error.stack : String(error)}\n`);
+  process.exit(1);
+});

@@ -1,0 +1,236 @@
+import type { Client } from 'pg';
+import type { Configuration } from '../src/template/configuration-schema';
+import { validateConfiguration } from '../src/template/configuration-validator';
+import { TemplateCategory } from '../src/template/template-category';
+import { withClient } from './cluster';
+import { TAG_VOCABULARY } from './generate';
+import { COUNTER, type RequestSpec } from './request-spec';
+import { tokenFor } from './server';
+
+/** One request of an operation: who sends it and with which variables (`COUNTER` marks where a counter goes). */
+export interface Variant {
+  email: string;
+  token: string;
+  variables: Record<string, unknown>;
+}
+
+export interface Operation {
+  name: string;
+  kind: 'read' | 'write';
+  /** Held to the "filtered template page" target (p99 < 20 ms). */
+  page: boolean;
+  query: string;
+  variants: Variant[];
+  /** Page size variable, for the "statements constant in page size" check. */
+  pageSizeVariable?: string;
+}
+
+export function requestOf(operation: Operation, variant: Variant): RequestSpec {
+  return { token: variant.token, body: JSON.stringify({ query: operation.query, variables: variant.variables }) };
+}
+
+const USER_FIELDS = 'id displayName';
+
+const TEMPLATE_PAGE = `
+  query TemplatePage($filter: TemplateFilter, $orderBy: TemplateOrder, $first: Int!) {
+    templates(filter: $filter, orderBy: $orderBy, first: $first) {
+      edges {
+        cursor
+        node {
+          id name description category tags version isPublic usageCount lastUsed updatedAt
+          owner { ${USER_FIELDS} }
+          sharedWith { ${USER_FIELDS} }
+        }
+      }
+      pageInfo { hasNextPage endCursor }
+    }
+  }`;
+
+const TEMPLATE_PAGE_WITH_TOTAL = TEMPLATE_PAGE.replace('pageInfo {', 'totalCount\n      pageInfo {').replace('TemplatePage(', 'TemplatePageWithTotal(');
+
+const TEMPLATE_DETAIL = `
+  query TemplateDetail($id: ID!) {
+    template(id: $id) {
+      id name description category tags configuration version isActive isPublic usageCount lastUsed createdAt updatedAt
+      owner { ${USER_FIELDS} }
+      sharedWith { ${USER_FIELDS} }
+      versions { id version name changeNote createdAt }
+    }
+  }`;
+
+const TEMPLATE_EXPERIMENTS = `
+  query TemplateExperiments($id: ID!, $first: Int!) {
+    template(id: $id) {
+      id name version
+      experiments(first: $first) {
+        totalCount
+        edges { cursor node { id name status templateVersion hasNewerTemplateVersion wizardCompleted createdAt } }
+        pageInfo { hasNextPage endCursor }
+      }
+    }
+  }`;
+
+const CREATE_TEMPLATE = `
+  mutation CreateTemplate($input: CreateTemplateInput!) {
+    createTemplate(input: $input) { id version createdAt }
+  }`;
+
+const UPDATE_TEMPLATE = `
+  mutation UpdateTemplate($id: ID!, $input: UpdateTemplateInput!, $changeNote: String) {
+    updateTemplate(id: $id, input: $input, changeNote: $changeNote) { id version updatedAt }
+  }`;
+
+const CREATE_EXPERIMENT = `
+  mutation CreateExperiment($input: CreateExperimentFromTemplateInput!) {
+    createExperimentFromTemplate(input: $input) { id templateVersion status createdAt }
+  }`;
+
+// GraphQL names enum values by their keys (CLASSIFICATION), not by the stored values.
+const CATEGORIES = Object.keys(TemplateCategory);
+
+const SEARCH_TERMS = ['churn', 'fraud', 'readmission', 'intrusion', 'sentiment', 'playlist', 'rainfall', 'isolation forest', 'quarterly audit', 'prophet', 'late-arriving', 'xgboost'];
+export const LOAD_NAME_PREFIX = 'Bench load';
+
+/** A deterministic stream of numbers in [0, 1). */
+function random(seed: number): () => number {
+  let state = seed >>> 0;
+  return () => {
+    state = (state + 0x6d2b79f5) >>> 0;
+    let t = state;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+/** A configuration like the generated ones (a few KB), valid against the schema. */
+export function makeConfiguration(seed: number): Configuration {
+  const next = random(seed);
+  const choose = <T>(values: readonly T[]) => values[Math.floor(next() * values.length)];
+  const features = Array.from({ length: 20 + Math.floor(next() * 30) }, (_, i) => ({
+    name: `${choose(['age', 'amount', 'count', 'ratio', 'score', 'duration', 'region', 'channel'])}_${i + 1}`,
+    type: choose(['numeric', 'categorical', 'text', 'datetime', 'boolean', 'embedding'] as const),
+    transform: choose(['standard_scale', 'log1p', 'one_hot', 'min_max', 'none']),
+    enabled: next() < 0.9,
+  }));
+  return {
+    dataset: { source: `s3://bench-datasets/load/${seed}.parquet`, format: 'parquet', target: 'label', rowCount: Math.floor(next() * 1e7), split: { train: 0.7, validation: 0.15, test: 0.15 } },
+    features,
+    model: { type: 'gradient_boosting', framework: 'xgboost', hyperparameters: { maxDepth: 6, nEstimators: 400, learningRate: 0.05, subsample: 0.8 } },
+    parameters: { learningRate: 0.01, epochs: 50, batchSize: 256, seed: COUNTER as unknown as number, earlyStopping: true },
+    validation: { strategy: 'stratified_kfold', folds: 5, testSize: 0.2, metrics: ['roc_auc', 'f1'] },
+  };
+}
+
+interface Samples {
+  readers: string[];
+  /** Active templates with their owner's email: edited, opened and used by their owner. */
+  owned: Array<{ id: string; email: string }>;
+  /** Used templates with the owner's email: the owner made many of its experiments. */
+  used: Array<{ id: string; email: string }>;
+}
+
+async function sample(client: Client, count: number): Promise<Samples> {
+  const readers = await client.query<{ email: string }>(
+    `select email from users order by md5(id::text || 'bench') limit $1`,
+    [count],
+  );
+  const owned = await client.query<{ id: string; email: string }>(
+    `select t.id, u.email from experiment_templates t join users u on u.id = t.created_by
+     where t.is_active order by md5(t.id::text || 'bench') limit $1`,
+    [count * 4],
+  );
+  // Half the most used templates (thousands of experiments), half ordinary ones.
+  const used = await client.query<{ id: string; email: string }>(
+    `(select t.id, u.email from experiment_templates t join users u on u.id = t.created_by
+      where t.is_active order by t.usage_count desc limit $1)
+     union all
+     (select t.id, u.email from experiment_templates t join users u on u.id = t.created_by
+      where t.is_active and t.usage_count > 0 order by md5(t.id::text || 'bench') limit $1)`,
+    [Math.ceil(count / 2)],
+  );
+  return { readers: readers.rows.map((row) => row.email), owned: owned.rows, used: used.rows };
+}
+
+/** The operations measured, each with `count` variants drawn from the data set (same draw on every run). */
+export async function buildOperations(databaseUrl: string, count: number): Promise<Operation[]> {
+  const samples = await withClient(databaseUrl, (client) => sample(client, count));
+  const tokens = new Map<string, string>();
+  for (const email of new Set([...samples.readers, ...samples.owned.map((o) => o.email), ...samples.used.map((u) => u.email)])) {
+    tokens.set(email, await tokenFor(email));
+  }
+  const as = (email: string, variables: Record<string, unknown>): Variant => ({ email, token: tokens.get(email)!, variables });
+  const readers = samples.readers;
+  const page = (name: string, build: (email: string, i: number) => Record<string, unknown>, query = TEMPLATE_PAGE): Operation => ({
+    name,
+    kind: 'read',
+    page: query === TEMPLATE_PAGE,
+    query,
+    pageSizeVariable: 'first',
+    variants: readers.map((email, i) => as(email, { first: 20, ...build(email, i) })),
+  });
+
+  const configuration = makeConfiguration(1);
+  const errors = validateConfiguration(JSON.parse(JSON.stringify(configuration).replaceAll(`"${COUNTER}"`, '1')));
+  if (errors.length > 0) throw new Error(`load configuration is invalid: ${JSON.stringify(errors)}`);
+
+  return [
+    page('templates by category', (_, i) => ({ filter: { categories: [CATEGORIES[i % CATEGORIES.length]] } })),
+    page('templates by tag', (_, i) => ({ filter: { tags: { allOf: [TAG_VOCABULARY[i % 30]] } } })),
+    page('templates by text search', (_, i) => ({ filter: { search: SEARCH_TERMS[i % SEARCH_TERMS.length] } })),
+    page('templates shared with me', () => ({ filter: { scope: 'SHARED_WITH_ME' } })),
+    page('templates by usage', () => ({ orderBy: { field: 'USAGE_COUNT' } })),
+    page('templates by category + totalCount', (_, i) => ({ filter: { categories: [CATEGORIES[i % CATEGORIES.length]] } }), TEMPLATE_PAGE_WITH_TOTAL),
+    {
+      name: 'template detail (versions, shares)',
+      kind: 'read',
+      page: false,
+      query: TEMPLATE_DETAIL,
+      variants: samples.owned.map(({ id, email }) => as(email, { id })),
+    },
+    {
+      name: 'experiments of a template',
+      kind: 'read',
+      page: false,
+      query: TEMPLATE_EXPERIMENTS,
+      pageSizeVariable: 'first',
+      variants: samples.used.map(({ id, email }) => as(email, { id, first: 20 })),
+    },
+    {
+      name: 'create template',
+      kind: 'write',
+      page: false,
+      query: CREATE_TEMPLATE,
+      variants: readers.map((email, i) =>
+        as(email, {
+          input: {
+            name: `${LOAD_NAME_PREFIX} template ${COUNTER}`,
+            description: 'Created by the load benchmark.',
+            category: CATEGORIES[i % CATEGORIES.length],
+            tags: [TAG_VOCABULARY[i % 20], TAG_VOCABULARY[(i * 7) % TAG_VOCABULARY.length]],
+            configuration: makeConfiguration(i + 1),
+          },
+        }),
+      ),
+    },
+    {
+      // Every request changes the configuration, so every request writes a new version.
+      name: 'update template',
+      kind: 'write',
+      page: false,
+      query: UPDATE_TEMPLATE,
+      variants: samples.owned.map(({ id, email }, i) =>
+        as(email, { id, input: { configuration: makeConfiguration(i + 1) }, changeNote: `Load run ${COUNTER}` }),
+      ),
+    },
+    {
+      name: 'create experiment from template',
+      kind: 'write',
+      page: false,
+      query: CREATE_EXPERIMENT,
+      variants: samples.owned.map(({ id, email }) =>
+        as(email, { input: { templateId: id, name: `${LOAD_NAME_PREFIX} experiment ${COUNTER}`, overrides: { parameters: { seed: COUNTER } } } }),
+      ),
+    },
+  ];
+}
