@@ -9,6 +9,12 @@ describe('production mode', () => {
     expect(errorOf(response).code).toBe('GRAPHQL_VALIDATION_FAILED');
   });
 
+  it('gives no field suggestions', async () => {
+    const response = await api.graphql('{ templats { totalCount } }');
+    expect(errorOf(response).code).toBe('GRAPHQL_VALIDATION_FAILED');
+    expect(JSON.stringify(response.body)).not.toMatch(/did you mean|templates/i);
+  });
+
   it('serves no landing page', async () => {
     const response = await fetch(api.url, { headers: { accept: 'text/html' } });
     expect(response.headers.get('content-type') ?? '').not.toContain('text/html');
@@ -27,6 +33,11 @@ describe('development mode', () => {
     expect(response.status).toBe(200);
     expect(response.headers.get('content-type')).toContain('text/html');
     expect(await response.text()).toMatch(/apollo/i);
+  });
+
+  it('suggests fields to developers', async () => {
+    const response = await api.graphql('{ templats { totalCount } }');
+    expect(errorOf(response).message).toMatch(/Did you mean .*"templates"/);
   });
 
   it('allows introspection for Sandbox', async () => {

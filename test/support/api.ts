@@ -4,7 +4,7 @@ import type { MikroORM } from '@mikro-orm/postgresql';
 import pino from 'pino';
 import { createApp, type App } from '../../src/app';
 import { signLocalToken } from '../../src/auth/local-secret';
-import { loadConfig } from '../../src/config';
+import { loadConfig, type AppConfig } from '../../src/config';
 import { databaseOf } from '../../src/db/database';
 import { createTestDatabase, openTestOrm, type TestDatabase } from './test-database';
 
@@ -45,6 +45,8 @@ export interface Api {
 export interface ApiOptions {
   /** Extra environment for the server's configuration (issuer, audience, NODE_ENV...). */
   env?: Record<string, string>;
+  /** Database settings of the server's pool (timeouts, size), over the test defaults. */
+  db?: Partial<AppConfig['db']>;
 }
 
 /** The real server over real HTTP, on a migrated database of the test file's own. */
@@ -54,7 +56,7 @@ export function useApi(options: ApiOptions = {}): Api {
 
   beforeAll(async () => {
     api.db = await createTestDatabase();
-    api.orm = await openTestOrm(api.db);
+    api.orm = await openTestOrm(api.db, options.db);
     api.orm.em
       .getConnection()
       .getKnex()
