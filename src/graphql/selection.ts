@@ -1,20 +1,51 @@
-import { Kind, type GraphQLResolveInfo, type SelectionNode } from 'graphql';
+import { Kind, type FragmentDefinitionNode, type GraphQLResolveInfo, type SelectionNode } from 'graphql';
+
+/** The fields named `name` among `selections`, looking through inline fragments and fragment spreads. */
+function fieldsNamed(
+  selections: readonly SelectionNode[],
+  name: string,
+  fragments: Record<string, FragmentDefinitionNode>,
+): Array<readonly SelectionNode[] | undefined> {
+  const found: Array<readonly SelectionNode[] | undefined> = [];
+  const visit = (list: readonly SelectionNode[]): void => {
+    for (const selection of list) {
+      switch (selection.kind) {
+        case Kind.FIELD:
+          if (selection.name.value === name) found.push(selection.selectionSet?.selections);
+          break;
+        case Kind.INLINE_FRAGMENT:
+          visit(selection.selectionSet.selections);
+          break;
+        case Kind.FRAGMENT_SPREAD:
+          visit(fragments[selection.name.value]?.selectionSet.selections ?? []);
+          break;
+      }
+    }
+  };
+  visit(selections);
+  return found;
+}
 
 /**
  * Whether the client selected `name` directly under the field being resolved (through fragments too), so that a
  * resolver can skip work nobody reads. `@skip` / `@include` are not evaluated: a conditional selection counts.
  */
 export function selectsField(info: GraphQLResolveInfo, name: string): boolean {
-  const selects = (selections: readonly SelectionNode[]): boolean =>
-    selections.some((selection) => {
-      switch (selection.kind) {
-        case Kind.FIELD:
-          return selection.name.value === name;
-        case Kind.INLINE_FRAGMENT:
-          return selects(selection.selectionSet.selections);
-        case Kind.FRAGMENT_SPREAD:
-          return selects(info.fragments[selection.name.value]?.selectionSet.selections ?? []);
-      }
-    });
-  return info.fieldNodes.some((node) => selects(node.selectionSet?.selections ?? []));
+  return selectsPath(info, [name]);
+}
+
+/**
+ * Whether the client selected the field at `path` below the field being resolved, e.g. `['edges', 'node',
+ * 'configuration']` under a connection, through aliases and fragments at every level. Like `selectsField`,
+ * `@skip` / `@include` are not evaluated: a conditional selection counts.
+ */
+export function selectsPath(info: GraphQLResolveInfo, path: readonly string[]): boolean {
+  let levels: Array<readonly SelectionNode[]> = info.fieldNodes.map((node) => node.selectionSet?.selections ?? []);
+  for (const [index, name] of path.entries()) {
+    const next = levels.flatMap((selections) => fieldsNamed(selections, name, info.fragments));
+    if (next.length === 0) return false;
+    if (index === path.length - 1) return true;
+    levels = next.filter((selections): selections is readonly SelectionNode[] => selections !== undefined);
+  }
+  return path.length === 0;
 }

@@ -1,3 +1,4 @@
+import { ReferenceKind, SCALAR_TYPES, type EntityData, type EntityMetadata } from '@mikro-orm/core';
 import type { EntityManager } from '@mikro-orm/postgresql';
 import { requireActor, type Actor } from '../auth/actor';
 import { isTimestampText, textProblem } from '../db/storable';
@@ -49,6 +50,11 @@ export interface TemplateListQuery {
 export interface TemplateListOptions {
   /** Count the matching rows too (one COUNT, run alongside the page): leave it off when nobody reads the total. */
   withTotalCount?: boolean;
+  /**
+   * Read each row's configuration (a few KB of jsonb) too; on by default. Leave it off when nobody reads it: the
+   * templates then come without `configuration`.
+   */
+  withConfiguration?: boolean;
 }
 
 export const SEARCH_MAX_LENGTH = 200;
@@ -157,7 +163,7 @@ export async function listTemplates(
 
   const [rows, totalCount] = await Promise.all([
     em.execute<Array<Record<string, unknown>>>(
-      `select t.*, ${order.cursorValue} as cursor_value
+      `select ${options.withConfiguration === false ? listColumns(em) : 't.*'}, ${order.cursorValue} as cursor_value
        from experiment_templates t
        where ${page.sql}
        order by ${order.key} ${direction}, t.id ${direction}
@@ -173,11 +179,51 @@ export async function listTemplates(
   ]);
   const cursorValues = new Map<ExperimentTemplate, unknown>();
   const templates = rows.map(({ cursor_value: cursorValue, ...columns }) => {
-    const template = em.map(ExperimentTemplate, columns);
+    const template = mapListRow(em, columns);
     cursorValues.set(template, cursorValue);
     return template;
   });
   return connectionFrom(templates, first, (template) => [orderTag, cursorValues.get(template), template.id], totalCount);
+}
+
+let listColumnsSql: string | undefined;
+
+/** Every column of experiment_templates the entity maps, over alias `t`, but the configuration. */
+function listColumns(em: EntityManager): string {
+  listColumnsSql ??= em
+    .getMetadata()
+    .get<ExperimentTemplate>(ExperimentTemplate.name)
+    .props.filter((prop) => (prop.kind === ReferenceKind.SCALAR || prop.kind === ReferenceKind.MANY_TO_ONE) && prop.persist !== false)
+    .filter((prop) => prop.name !== 'configuration')
+    .flatMap((prop) => prop.fieldNames.map((column) => `t.${column}`))
+    .join(', ');
+  return listColumnsSql;
+}
+
+/**
+ * A page row as an entity, as `em.map` would build it, but without registering it with the unit of work: a listing
+ * never changes its rows, so neither the identity map entry nor the change-tracking snapshot (a deep copy of the
+ * jsonb columns) is worth its CPU. A template this request already manages is refreshed through `em.map` as before,
+ * so that one id never stands for two objects. A later `findOne` of a listed template loads it anew, managed.
+ */
+function mapListRow(em: EntityManager, columns: Record<string, unknown>): ExperimentTemplate {
+  const meta = em.getMetadata().get<ExperimentTemplate>(ExperimentTemplate.name);
+  const data = em.getDriver().mapResult(columns as EntityData<ExperimentTemplate>, meta) as EntityData<ExperimentTemplate>;
+  if (em.getUnitOfWork().getById(meta.className, data.id as string)) return em.map(ExperimentTemplate, columns);
+  validateScalars(em, meta, data);
+  return em.getEntityFactory().create(ExperimentTemplate, data, { merge: false, refresh: true, convertCustomTypes: true });
+}
+
+/** The scalar checks `em.map` applies before hydrating. */
+function validateScalars(em: EntityManager, meta: EntityMetadata<ExperimentTemplate>, data: EntityData<ExperimentTemplate>): void {
+  const validator = em.getValidator();
+  const record = data as Record<string, unknown>;
+  for (const key of Object.keys(record)) {
+    const prop = (meta.properties as Record<string, (typeof meta.props)[number] | undefined>)[key];
+    if (prop?.kind === ReferenceKind.SCALAR && SCALAR_TYPES.includes(prop.runtimeType) && !prop.customType && (prop.setter || !prop.getter)) {
+      record[key] = validator.validateProperty(prop, record[key], record);
+    }
+  }
 }
 
 /** The filter, always intersected with visibility; inactive templates only ever reach their owner. */

@@ -4,7 +4,7 @@ import { requireActor } from '../auth/actor';
 import { NotFoundError } from '../errors/domain-error';
 import type { Context } from '../graphql/context';
 import { checkPageSize, ConnectionType, type Connection } from '../graphql/pagination';
-import { selectsField } from '../graphql/selection';
+import { selectsField, selectsPath } from '../graphql/selection';
 import { User } from '../user/user.entity';
 import { PatchOperation } from './patch-operation.type';
 import { contentPatch } from './template-content';
@@ -38,7 +38,11 @@ export class TemplateResolver {
     @Ctx() { em, actor }: Context,
     @Info() info: GraphQLResolveInfo,
   ): Promise<Connection<ExperimentTemplate>> {
-    return new TemplateService(em).list(actor, { filter, orderBy, first, after }, { withTotalCount: selectsField(info, 'totalCount') });
+    return new TemplateService(em).list(
+      actor,
+      { filter, orderBy, first, after },
+      { withTotalCount: selectsField(info, 'totalCount'), withConfiguration: selectsPath(info, ['edges', 'node', 'configuration']) },
+    );
   }
 
   @FieldResolver(() => User)
