@@ -74,6 +74,11 @@ const TIMESTAMP_TEXT = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{6}Z$/;
  * take as a timestamptz: a real calendar time (no month 15, no February 30) in years 1 to 9999 (PostgreSQL has no
  * year 0). Anything else in a cursor would fail the query ("date/time field value out of range").
  */
+/** SQL writing a timestamp column in the text form `isTimestampText` accepts: UTC with PostgreSQL's microseconds. */
+export function timestampTextSql(column: string): string {
+  return `to_char(${column} at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"')`;
+}
+
 export function isTimestampText(value: unknown): value is string {
   if (typeof value !== 'string' || !TIMESTAMP_TEXT.test(value) || value.startsWith('0000')) return false;
   const millis = `${value.slice(0, 23)}Z`;

@@ -1,7 +1,7 @@
 import { raw } from '@mikro-orm/core';
 import type { EntityManager, QueryBuilder } from '@mikro-orm/postgresql';
 import type { Actor } from '../auth/actor';
-import { checkText, isTimestampText } from '../db/storable';
+import { checkText, isTimestampText, timestampTextSql } from '../db/storable';
 import { isUuid } from '../db/uuid';
 import { ValidationError, type FieldError } from '../errors/domain-error';
 import { checkPageSize, connectionFrom, decodeCursor, type Connection } from '../graphql/pagination';
@@ -24,7 +24,7 @@ export interface Page {
 /** The keyset: (created_at desc, id desc). created_at travels at full microsecond precision, which a JS Date lacks. */
 type ExperimentCursor = [createdAt: string, id: string];
 
-const CURSOR_CREATED_AT = `to_char(e.created_at at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"')`;
+const CURSOR_CREATED_AT = timestampTextSql('e.created_at');
 const STATUS_MAX_LENGTH = 32;
 
 type ExperimentRow = Record<string, unknown> & { id: string; cursor_created_at: string };

@@ -14,8 +14,7 @@ import {
   validateDraftConfiguration,
 } from '../template/configuration-validator';
 import { parseDescription, parseName } from '../template/template-content';
-import { TemplateService } from '../template/template.service';
-import { visibleTemplates } from '../template/template-visibility';
+import { findVisibleTemplates, visibleTemplates } from '../template/template-visibility';
 import { ExperimentTemplate } from '../template/template.entity';
 import { User } from '../user/user.entity';
 import { mergeConfiguration } from './configuration-merge';
@@ -224,7 +223,7 @@ export class ExperimentService {
       [templateId, ...visible.params],
     );
     if (used) return used;
-    const template = await new TemplateService(em).findVisible(actor, templateId);
+    const [template] = await findVisibleTemplates(em, actor, [templateId]);
     if (!template) throw new NotFoundError('Template');
     throw new ConflictError('Template is inactive and cannot start new experiments', { reason: 'TEMPLATE_INACTIVE' });
   }

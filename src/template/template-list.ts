@@ -1,7 +1,7 @@
 import { ReferenceKind, SCALAR_TYPES, type EntityData, type EntityMetadata } from '@mikro-orm/core';
 import type { EntityManager } from '@mikro-orm/postgresql';
 import { requireActor, type Actor } from '../auth/actor';
-import { isTimestampText, textProblem } from '../db/storable';
+import { isTimestampText, textProblem, timestampTextSql } from '../db/storable';
 import { isUuid } from '../db/uuid';
 import { ValidationError } from '../errors/domain-error';
 import { OrderDirection } from '../graphql/order-direction';
@@ -61,9 +61,6 @@ export const SEARCH_MAX_LENGTH = 200;
 
 const MAX_INTEGER = 2_147_483_647;
 
-/** A timestamp as the cursor carries it: UTC with the microseconds PostgreSQL keeps (a JS Date would drop them). */
-const timestampText = (column: string) => `to_char(${column} at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"')`;
-
 interface OrderSpec {
   /** The sort key over alias `t`. */
   key: string;
@@ -78,14 +75,14 @@ interface OrderSpec {
 const ORDERS: Record<TemplateOrderField, OrderSpec> = {
   [TemplateOrderField.UPDATED_AT]: {
     key: 't.updated_at',
-    cursorValue: timestampText('t.updated_at'),
+    cursorValue: timestampTextSql('t.updated_at'),
     fromCursor: '?::timestamptz',
     defaultDirection: OrderDirection.DESC,
     isCursorValue: isTimestampText,
   },
   [TemplateOrderField.CREATED_AT]: {
     key: 't.created_at',
-    cursorValue: timestampText('t.created_at'),
+    cursorValue: timestampTextSql('t.created_at'),
     fromCursor: '?::timestamptz',
     defaultDirection: OrderDirection.DESC,
     isCursorValue: isTimestampText,
@@ -109,7 +106,7 @@ const ORDERS: Record<TemplateOrderField, OrderSpec> = {
   // than NULLS LAST, so that the row comparison of the keyset condition stays a plain `<` / `>`.
   [TemplateOrderField.LAST_USED]: {
     key: `coalesce(t.last_used, '-infinity'::timestamptz)`,
-    cursorValue: timestampText('t.last_used'),
+    cursorValue: timestampTextSql('t.last_used'),
     fromCursor: `coalesce(?::timestamptz, '-infinity'::timestamptz)`,
     defaultDirection: OrderDirection.DESC,
     isCursorValue: (value) => value === null || isTimestampText(value),

@@ -1,4 +1,7 @@
+import type { EntityManager } from '@mikro-orm/postgresql';
 import type { Actor } from '../auth/actor';
+import { isUuid } from '../db/uuid';
+import { ExperimentTemplate } from './template.entity';
 
 export interface SqlFragment {
   sql: string;
@@ -18,4 +21,17 @@ export function visibleTemplates(alias: string, actor: Actor | null): SqlFragmen
       `where visible_share.template_id = ${alias}.id and visible_share.user_id = ?))`,
     params: [actor.userId, actor.userId],
   };
+}
+
+/** The templates among `ids` that `actor` may see, in one statement; ids that are not UUIDs match nothing. */
+export async function findVisibleTemplates(em: EntityManager, actor: Actor | null, ids: readonly string[]): Promise<ExperimentTemplate[]> {
+  const wanted = ids.filter(isUuid);
+  if (wanted.length === 0) return [];
+  const visible = visibleTemplates('t', actor);
+  return em
+    .createQueryBuilder(ExperimentTemplate, 't')
+    .select('*')
+    .where({ id: { $in: wanted } })
+    .andWhere(visible.sql, visible.params)
+    .getResultList();
 }

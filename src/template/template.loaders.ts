@@ -1,11 +1,10 @@
 import DataLoader from 'dataloader';
 import type { EntityManager } from '@mikro-orm/postgresql';
 import type { Actor } from '../auth/actor';
-import { isUuid } from '../db/uuid';
 import { User } from '../user/user.entity';
 import { TemplateVersion } from './template-version.entity';
 import { ExperimentTemplate } from './template.entity';
-import { visibleTemplates } from './template-visibility';
+import { findVisibleTemplates } from './template-visibility';
 
 export interface VersionKey {
   templateId: string;
@@ -17,15 +16,7 @@ export function createTemplateLoaders(em: EntityManager, actor: Actor | null) {
   return {
     /** Only templates the caller may see: a hidden one loads as null, like a missing one. */
     visibleTemplateById: new DataLoader<string, ExperimentTemplate | null>(async (ids) => {
-      const wanted = ids.filter(isUuid);
-      if (wanted.length === 0) return ids.map(() => null);
-      const visible = visibleTemplates('t', actor);
-      const templates = await em
-        .createQueryBuilder(ExperimentTemplate, 't')
-        .select('*')
-        .where({ id: { $in: wanted } })
-        .andWhere(visible.sql, visible.params)
-        .getResultList();
+      const templates = await findVisibleTemplates(em, actor, ids);
       const byId = new Map(templates.map((template) => [template.id, template]));
       return ids.map((id) => byId.get(id) ?? null);
     }),

@@ -22,7 +22,7 @@ import {
   type TemplateContentInput,
 } from './template-content';
 import { listTemplates, type TemplateListOptions, type TemplateListQuery } from './template-list';
-import { visibleTemplates } from './template-visibility';
+import { findVisibleTemplates } from './template-visibility';
 
 export interface CreateTemplateInput extends TemplateContentInput {
   isPublic?: boolean;
@@ -42,14 +42,8 @@ export class TemplateService {
 
   /** The template if `actor` may see it, else null: a hidden template and a missing one look the same. */
   async findVisible(actor: Actor | null, id: string): Promise<ExperimentTemplate | null> {
-    if (!isUuid(id)) return null;
-    const visible = visibleTemplates('t', actor);
-    return this.em
-      .createQueryBuilder(ExperimentTemplate, 't')
-      .select('*')
-      .where({ id })
-      .andWhere(visible.sql, visible.params)
-      .getSingleResult();
+    const [template] = await findVisibleTemplates(this.em, actor, [id]);
+    return template ?? null;
   }
 
   /** The visible templates matching a filter, one keyset page at a time. */
@@ -232,7 +226,7 @@ export class TemplateService {
     expectedVersion?: number,
   ): Promise<ExperimentTemplate> {
     const actor = requireActor(actorOrNull);
-    const visible = await this.findVisibleIn(em, actor, id);
+    const [visible] = await findVisibleTemplates(em, actor, [id]);
     if (!visible) throw new NotFoundError('Template');
     if (visible.createdBy.id !== actor.userId) throw new ForbiddenError();
     const template = await em.findOneOrFail(ExperimentTemplate, { id }, { lockMode: LockMode.PESSIMISTIC_WRITE, refresh: true });
@@ -242,10 +236,6 @@ export class TemplateService {
       });
     }
     return template;
-  }
-
-  private findVisibleIn(em: EntityManager, actor: Actor, id: string): Promise<ExperimentTemplate | null> {
-    return new TemplateService(em).findVisible(actor, id);
   }
 
   /** Content unchanged: nothing is written. Otherwise version + 1 and its snapshot, in the caller's transaction. */
