@@ -42,7 +42,10 @@ interface PlanNode {
 function seqScansOf(node: PlanNode, found: SeqScan[] = []): SeqScan[] {
   if (node['Node Type'] === 'Seq Scan' && node['Relation Name'] && WATCHED_TABLES.includes(node['Relation Name'])) {
     const loops = node['Actual Loops'] ?? 1;
-    found.push({ table: node['Relation Name'], rowsRead: Math.round(((node['Actual Rows'] ?? 0) + (node['Rows Removed by Filter'] ?? 0)) * loops) });
+    found.push({
+      table: node['Relation Name'],
+      rowsRead: Math.round(((node['Actual Rows'] ?? 0) + (node['Rows Removed by Filter'] ?? 0)) * loops),
+    });
   }
   for (const child of node.Plans ?? []) seqScansOf(child, found);
   return found;

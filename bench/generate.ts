@@ -33,9 +33,26 @@ export interface Generated {
 
 // Vocabularies: names and descriptions read like real ones, and a text search finds a realistic share of them.
 const SUBJECTS = [
-  'customer churn', 'credit risk', 'demand', 'card fraud', 'click-through', 'review sentiment', 'product image',
-  'sensor drift', 'house price', 'energy load', 'inventory', 'support ticket', 'patient readmission',
-  'network intrusion', 'loan default', 'store sales', 'road traffic', 'rainfall', 'contract clause', 'playlist',
+  'customer churn',
+  'credit risk',
+  'demand',
+  'card fraud',
+  'click-through',
+  'review sentiment',
+  'product image',
+  'sensor drift',
+  'house price',
+  'energy load',
+  'inventory',
+  'support ticket',
+  'patient readmission',
+  'network intrusion',
+  'loan default',
+  'store sales',
+  'road traffic',
+  'rainfall',
+  'contract clause',
+  'playlist',
 ];
 const QUALIFIERS = ['baseline', 'tuned', 'production', 'experimental', 'quick', 'robust', 'large', 'compact', 'nightly', 'v2'];
 const MODELS: Array<[display: string, type: string, framework: string]> = [
@@ -71,22 +88,103 @@ const BLURBS = [
 ];
 // Tags are drawn with a skew (a few are everywhere, most are rare), like a real folksonomy.
 export const TAG_VOCABULARY = [
-  'tabular', 'baseline', 'production', 'experimental', 'gpu', 'cpu', 'xgboost', 'lightgbm', 'pytorch', 'tensorflow',
-  'sklearn', 'deep-learning', 'transformer', 'cnn', 'rnn', 'lstm', 'bert', 'gradient-boosting', 'random-forest',
-  'ensemble', 'automl', 'feature-engineering', 'imbalanced', 'multiclass', 'binary', 'churn', 'fraud', 'forecasting',
-  'retail', 'finance', 'healthcare', 'marketing', 'nlp', 'vision', 'audio', 'recommendation', 'ranking',
-  'segmentation', 'anomaly', 'sensor', 'iot', 'streaming', 'batch', 'explainable', 'fairness', 'privacy',
-  'small-data', 'large-scale', 'distributed', 'edge', 'quantized', 'fine-tuning', 'transfer-learning',
-  'unsupervised', 'semi-supervised', 'reinforcement', 'time-series', 'text-classification', 'object-detection',
+  'tabular',
+  'baseline',
+  'production',
+  'experimental',
+  'gpu',
+  'cpu',
+  'xgboost',
+  'lightgbm',
+  'pytorch',
+  'tensorflow',
+  'sklearn',
+  'deep-learning',
+  'transformer',
+  'cnn',
+  'rnn',
+  'lstm',
+  'bert',
+  'gradient-boosting',
+  'random-forest',
+  'ensemble',
+  'automl',
+  'feature-engineering',
+  'imbalanced',
+  'multiclass',
+  'binary',
+  'churn',
+  'fraud',
+  'forecasting',
+  'retail',
+  'finance',
+  'healthcare',
+  'marketing',
+  'nlp',
+  'vision',
+  'audio',
+  'recommendation',
+  'ranking',
+  'segmentation',
+  'anomaly',
+  'sensor',
+  'iot',
+  'streaming',
+  'batch',
+  'explainable',
+  'fairness',
+  'privacy',
+  'small-data',
+  'large-scale',
+  'distributed',
+  'edge',
+  'quantized',
+  'fine-tuning',
+  'transfer-learning',
+  'unsupervised',
+  'semi-supervised',
+  'reinforcement',
+  'time-series',
+  'text-classification',
+  'object-detection',
   'ab-testing',
 ];
-const FEATURE_STEMS = ['age', 'amount', 'count', 'ratio', 'score', 'duration', 'category', 'region', 'channel', 'device', 'text', 'timestamp'];
+const FEATURE_STEMS = [
+  'age',
+  'amount',
+  'count',
+  'ratio',
+  'score',
+  'duration',
+  'category',
+  'region',
+  'channel',
+  'device',
+  'text',
+  'timestamp',
+];
 const FEATURE_TYPES = ['numeric', 'numeric', 'numeric', 'categorical', 'categorical', 'text', 'datetime', 'boolean', 'embedding'];
 const TRANSFORMS = ['standard_scale', 'log1p', 'one_hot', 'min_max', 'target_encode', 'none', 'bucketize'];
 const FORMATS = ['parquet', 'csv', 'jsonl', 'sql', 'tfrecord'];
 const STRATEGIES = ['holdout', 'kfold', 'stratified_kfold', 'time_series_split'];
 const METRICS = ['["accuracy", "f1"]', '["rmse", "mae"]', '["roc_auc", "precision", "recall"]', '["silhouette"]', '["mape", "smape"]'];
-const STATUSES = ['completed', 'completed', 'completed', 'completed', 'completed', 'completed', 'failed', 'failed', 'running', 'queued', 'cancelled', 'draft', 'draft', 'draft', 'draft'];
+const STATUSES = [
+  'completed',
+  'completed',
+  'completed',
+  'completed',
+  'completed',
+  'completed',
+  'failed',
+  'failed',
+  'running',
+  'queued',
+  'cancelled',
+  'draft',
+  'draft',
+  'draft',
+  'draft',
+];
 const LEGACY_STATUSES = ['completed', 'completed', 'completed', 'failed', 'archived', 'running', 'draft'];
 
 const literal = (text: string) => `'${text.replace(/'/g, "''")}'`;
@@ -349,7 +447,9 @@ async function readMeta(url: string): Promise<Meta | null> {
 async function writeMeta(url: string, meta: Meta): Promise<void> {
   await withClient(url, async (client) => {
     await client.query(`create table if not exists bench_meta (id integer primary key, value jsonb not null)`);
-    await client.query(`insert into bench_meta values (1, $1) on conflict (id) do update set value = excluded.value`, [JSON.stringify(meta)]);
+    await client.query(`insert into bench_meta values (1, $1) on conflict (id) do update set value = excluded.value`, [
+      JSON.stringify(meta),
+    ]);
   });
 }
 
@@ -365,7 +465,9 @@ async function tableFigures(url: string, tables: string[]): Promise<{ rows: Reco
     const rows: Record<string, number> = {};
     const bytes: Record<string, number> = {};
     for (const table of tables) {
-      const result = await client.query(`select count(*)::bigint as rows, pg_total_relation_size($1::regclass) as bytes from ${table}`, [table]);
+      const result = await client.query(`select count(*)::bigint as rows, pg_total_relation_size($1::regclass) as bytes from ${table}`, [
+        table,
+      ]);
       rows[table] = Number(result.rows[0].rows);
       bytes[table] = Number(result.rows[0].bytes);
     }
@@ -398,7 +500,14 @@ export async function prepareMainDataset(
       log(`  applied pending migrations: ${applied.join(', ')}`);
       await withClient(dbUrl, (client) => client.query('analyze'));
     }
-    return { database, url: dbUrl, reused: true, seconds: existing.seconds, steps: existing.steps, ...(await tableFigures(dbUrl, MAIN_TABLES)) };
+    return {
+      database,
+      url: dbUrl,
+      reused: true,
+      seconds: existing.seconds,
+      steps: existing.steps,
+      ...(await tableFigures(dbUrl, MAIN_TABLES)),
+    };
   }
 
   log(`generating ${database}: ${scale.users} users, ${scale.templates} templates, ${scale.experiments} experiments`);
@@ -407,12 +516,32 @@ export async function prepareMainDataset(
   await recreateDatabase(serverUrl, database);
   await timer.time('migrations', () => migrateDatabase(dbUrl, { db: BENCH_DB_CONFIG }));
   await timer.time('users', () => runParallel(dbUrl, [usersSql(scale)]));
-  await timer.time('templates', () => runParallel(dbUrl, ranges(scale.templates, BATCH_ROWS / 2).map(([a, b]) => templatesSql(scale, a, b))));
-  await timer.time('shares', () => runParallel(dbUrl, UUID_HALVES('t').map((half) => sharesSql(scale, half))));
-  await timer.time('versions', () => runParallel(dbUrl, UUID_HALVES('t').map((half) => versionsSql(half))));
+  await timer.time('templates', () =>
+    runParallel(
+      dbUrl,
+      ranges(scale.templates, BATCH_ROWS / 2).map(([a, b]) => templatesSql(scale, a, b)),
+    ),
+  );
+  await timer.time('shares', () =>
+    runParallel(
+      dbUrl,
+      UUID_HALVES('t').map((half) => sharesSql(scale, half)),
+    ),
+  );
+  await timer.time('versions', () =>
+    runParallel(
+      dbUrl,
+      UUID_HALVES('t').map((half) => versionsSql(half)),
+    ),
+  );
   // The template lookup by id is what spreads experiments over templates: give the planner fresh statistics first.
   await timer.time('analyze', () => withClient(dbUrl, (client) => client.query('analyze')));
-  await timer.time('experiments', () => runParallel(dbUrl, ranges(scale.experiments).map(([a, b]) => experimentsSql(scale, a, b))));
+  await timer.time('experiments', () =>
+    runParallel(
+      dbUrl,
+      ranges(scale.experiments).map(([a, b]) => experimentsSql(scale, a, b)),
+    ),
+  );
   await timer.time('usage counts', () =>
     runParallel(dbUrl, [
       `update experiment_templates t set usage_count = u.count, last_used = u.last_used
@@ -446,7 +575,14 @@ export async function prepareMigrationBase(
   const existing = reuse ? await reusable(serverUrl, dbUrl, database, scale) : null;
   if (existing) {
     log(`reusing ${database} (generated in ${existing.seconds.toFixed(0)} s)`);
-    return { database, url: dbUrl, reused: true, seconds: existing.seconds, steps: existing.steps, ...(await tableFigures(dbUrl, ['users', 'ml_experiments'])) };
+    return {
+      database,
+      url: dbUrl,
+      reused: true,
+      seconds: existing.seconds,
+      steps: existing.steps,
+      ...(await tableFigures(dbUrl, ['users', 'ml_experiments'])),
+    };
   }
 
   log(`generating ${database}: baseline schema, ${scale.users} users, ${scale.experiments} experiments`);
@@ -462,7 +598,12 @@ export async function prepareMigrationBase(
     }
   });
   await timer.time('users', () => runParallel(dbUrl, [usersSql(scale)]));
-  await timer.time('experiments', () => runParallel(dbUrl, ranges(scale.experiments).map(([a, b]) => legacyExperimentsSql(scale, a, b))));
+  await timer.time('experiments', () =>
+    runParallel(
+      dbUrl,
+      ranges(scale.experiments).map(([a, b]) => legacyExperimentsSql(scale, a, b)),
+    ),
+  );
   await timer.time('vacuum analyze', () => withClient(dbUrl, (client) => client.query('vacuum (analyze)')));
   const seconds = (performance.now() - started) / 1000;
   await writeMeta(dbUrl, { generator: GENERATOR_VERSION, scale, seconds, steps: timer.steps });

@@ -68,7 +68,12 @@ async function post(server: BenchServer, token: string, body: string): Promise<{
 }
 
 /** Sends one variant alone and records the statements it caused; fails on any error, which would void the figures. */
-async function captureVariant(server: BenchServer, operation: Operation, index: number, override?: Record<string, unknown>): Promise<Stages> {
+async function captureVariant(
+  server: BenchServer,
+  operation: Operation,
+  index: number,
+  override?: Record<string, unknown>,
+): Promise<Stages> {
   const variant = operation.variants[index % operation.variants.length];
   const spec = requestOf(operation, { ...variant, variables: { ...variant.variables, ...override } });
   let response: { status: number; text: string } | undefined;
@@ -183,7 +188,14 @@ export async function runServerBench(databaseUrl: string, operations: Operation[
           machine,
         };
         if (operation.kind === 'read' && options.bare) {
-          entry.bare = await runBareSql(databaseUrl, variants, options.connections, options.durationSeconds, server.poolMax, options.postmaster);
+          entry.bare = await runBareSql(
+            databaseUrl,
+            variants,
+            options.connections,
+            options.durationSeconds,
+            server.poolMax,
+            options.postmaster,
+          );
           entry.ratio = Math.round((graphql.requestsPerSecond / entry.bare.requestsPerSecond) * 100) / 100;
         }
         result.operations.push(entry);
@@ -192,7 +204,9 @@ export async function runServerBench(databaseUrl: string, operations: Operation[
             `${graphql.non2xx + graphql.errors + graphql.graphqlErrors} errors, ${entry.statementsPerRequest} statements/request` +
             `; machine ${machine.busyPercent}% busy (others ${machine.othersPercent}%)` +
             `; CPU ms/request server ${graphql.cpuMsPerRequest.server}, postgres ${graphql.cpuMsPerRequest.postgres}, load generator ${graphql.cpuMsPerRequest.client}` +
-            (entry.bare ? `; bare pg ${entry.bare.requestsPerSecond} req/s (ratio ${entry.ratio}; CPU ms/request driver ${entry.bare.cpuMsPerRequest?.client}, postgres ${entry.bare.cpuMsPerRequest?.postgres})` : ''),
+            (entry.bare
+              ? `; bare pg ${entry.bare.requestsPerSecond} req/s (ratio ${entry.ratio}; CPU ms/request driver ${entry.bare.cpuMsPerRequest?.client}, postgres ${entry.bare.cpuMsPerRequest?.postgres})`
+              : ''),
         );
         if (graphql.sampleError) log(`    first error: ${graphql.sampleError}`);
       }
@@ -214,13 +228,15 @@ async function removeLoadRows(databaseUrl: string, operations: Operation[], sinc
   await withClient(databaseUrl, async (client) => {
     await client.query('set statement_timeout = 0');
     const owners = `(select id from users where email = any($1))`;
-    await client.query(
-      `delete from ml_experiments where owner_id in ${owners} and created_at >= $2 and name like $3`,
-      [emails, since, `${LOAD_NAME_PREFIX}%`],
-    );
-    await client.query(
-      `delete from experiment_templates where created_by in ${owners} and created_at >= $2 and name like $3`,
-      [emails, since, `${LOAD_NAME_PREFIX}%`],
-    );
+    await client.query(`delete from ml_experiments where owner_id in ${owners} and created_at >= $2 and name like $3`, [
+      emails,
+      since,
+      `${LOAD_NAME_PREFIX}%`,
+    ]);
+    await client.query(`delete from experiment_templates where created_by in ${owners} and created_at >= $2 and name like $3`, [
+      emails,
+      since,
+      `${LOAD_NAME_PREFIX}%`,
+    ]);
   });
 }

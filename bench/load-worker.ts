@@ -48,35 +48,38 @@ async function run(job: LoadJob): Promise<LoadFigures> {
     finish = resolve;
     fail = reject;
   });
-  const instance = autocannon({
-    url: job.url,
-    connections: job.connections,
-    duration: job.durationSeconds,
-    method: 'POST',
-    headers: { 'content-type': 'application/json' },
-    requests: [
-      {
-        method: 'POST',
-        setupRequest: (request) => {
-          const spec = job.requests[counter % job.requests.length];
-          counter += 1;
-          return {
-            ...request,
-            headers: { ...request.headers, 'content-type': 'application/json', authorization: `Bearer ${spec.token}` },
-            body: withCounter(spec.body, counter),
-          };
+  const instance = autocannon(
+    {
+      url: job.url,
+      connections: job.connections,
+      duration: job.durationSeconds,
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      requests: [
+        {
+          method: 'POST',
+          setupRequest: (request) => {
+            const spec = job.requests[counter % job.requests.length];
+            counter += 1;
+            return {
+              ...request,
+              headers: { ...request.headers, 'content-type': 'application/json', authorization: `Bearer ${spec.token}` },
+              body: withCounter(spec.body, counter),
+            };
+          },
+          onResponse: (status, body) => {
+            if (status < 300 && body.includes('"errors":[')) {
+              graphqlErrors += 1;
+              sampleError ??= body.slice(0, 500);
+            } else if (status >= 300) {
+              sampleError ??= `${status}: ${body.slice(0, 500)}`;
+            }
+          },
         },
-        onResponse: (status, body) => {
-          if (status < 300 && body.includes('"errors":[')) {
-            graphqlErrors += 1;
-            sampleError ??= body.slice(0, 500);
-          } else if (status >= 300) {
-            sampleError ??= `${status}: ${body.slice(0, 500)}`;
-          }
-        },
-      },
-    ],
-  }, (error, result) => (error ? fail(error) : finish(result)));
+      ],
+    },
+    (error, result) => (error ? fail(error) : finish(result)),
+  );
   instance.on('response', (_client: unknown, _status: number, _bytes: number, responseTime: number) => latencies.push(responseTime));
   const result = await done;
   latencies.sort((a, b) => a - b);
@@ -93,7 +96,9 @@ async function run(job: LoadJob): Promise<LoadFigures> {
     timeouts: result.timeouts,
     graphqlErrors,
     sampleError,
-    cpuMsPerRequest: { client: round(((process.cpuUsage().user + process.cpuUsage().system) / 1000 - cpuAtStart) / Math.max(1, latencies.length)) },
+    cpuMsPerRequest: {
+      client: round(((process.cpuUsage().user + process.cpuUsage().system) / 1000 - cpuAtStart) / Math.max(1, latencies.length)),
+    },
   };
 }
 

@@ -53,7 +53,11 @@ class LockSampler {
   longestWaitMs = 0;
   private readonly intervals: number[] = [];
 
-  constructor(url: string, private readonly relation: number, private readonly intervalMs = 2) {
+  constructor(
+    url: string,
+    private readonly relation: number,
+    private readonly intervalMs = 2,
+  ) {
     this.client = new Client({ connectionString: url, application_name: 'bench-lock-sampler' });
   }
 
@@ -96,7 +100,11 @@ class LockSampler {
       );
       const at = (sent + performance.now()) / 2;
       this.intervals.push(at - this.lastSampleAt);
-      this.record(new Set(rows.filter((row) => row.granted).map((row) => row.mode)), rows.some((row) => !row.granted), at);
+      this.record(
+        new Set(rows.filter((row) => row.granted).map((row) => row.mode)),
+        rows.some((row) => !row.granted),
+        at,
+      );
       await sleep(this.intervalMs);
     }
   }
@@ -184,7 +192,7 @@ export async function runMigrationBench(
     if (at !== undefined) statements.push({ sql: query.sql.replace(/\s+/g, ' ').trim().slice(0, 160), ms: round(performance.now() - at) });
   });
   const migrations: Array<{ name: string; ms: number }> = [];
-  let totalMs = 0;
+  let totalMs: number;
   try {
     const migrator = orm.getMigrator();
     let startedAt = 0;
@@ -218,7 +226,9 @@ export async function runMigrationBench(
     relfilenodeBefore: before.filenode,
     relfilenodeAfter: after.filenode,
     rewritten: before.filenode !== after.filenode,
-    rebuiltIndexes: after.indexes.filter((index) => beforeIndexes.has(index.name) && beforeIndexes.get(index.name) !== index.filenode).map((index) => index.name),
+    rebuiltIndexes: after.indexes
+      .filter((index) => beforeIndexes.has(index.name) && beforeIndexes.get(index.name) !== index.filenode)
+      .map((index) => index.name),
     invalidIndexes: after.indexes.filter((index) => !index.valid).map((index) => index.name),
   };
   if (after.rows !== before.rows) throw new Error(`migration changed the number of experiments: ${before.rows} -> ${after.rows}`);

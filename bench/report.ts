@@ -50,29 +50,61 @@ export function checkTargets(result: Omit<BenchResult, 'targets'>): TargetCheck[
   if (migration) {
     const lock = migration.longestAccessExclusive?.atMostMs;
     checks.push(
-      { target: 'extension migration < 5 s', subject: `${migration.experiments} experiments`, measured: `${(migration.totalMs / 1000).toFixed(2)} s`, met: migration.totalMs < TARGETS.migrationMs },
-      { target: 'longest AccessExclusiveLock on ml_experiments < 100 ms', subject: 'migration', measured: lock === undefined ? `never seen held (sampled every ${migration.sampler.medianIntervalMs} ms)` : `≤ ${lock} ms`, met: (lock ?? 0) < TARGETS.lockMs },
-      { target: 'no table rewrite', subject: 'ml_experiments', measured: `relfilenode ${migration.relfilenodeBefore} → ${migration.relfilenodeAfter}`, met: !migration.rewritten && migration.rebuiltIndexes.length === 0 },
+      {
+        target: 'extension migration < 5 s',
+        subject: `${migration.experiments} experiments`,
+        measured: `${(migration.totalMs / 1000).toFixed(2)} s`,
+        met: migration.totalMs < TARGETS.migrationMs,
+      },
+      {
+        target: 'longest AccessExclusiveLock on ml_experiments < 100 ms',
+        subject: 'migration',
+        measured: lock === undefined ? `never seen held (sampled every ${migration.sampler.medianIntervalMs} ms)` : `≤ ${lock} ms`,
+        met: (lock ?? 0) < TARGETS.lockMs,
+      },
+      {
+        target: 'no table rewrite',
+        subject: 'ml_experiments',
+        measured: `relfilenode ${migration.relfilenodeBefore} → ${migration.relfilenodeAfter}`,
+        met: !migration.rewritten && migration.rebuiltIndexes.length === 0,
+      },
     );
   }
   for (const operation of result.server?.operations ?? []) {
     const failed = operation.graphql.non2xx + operation.graphql.errors + operation.graphql.graphqlErrors;
     const errors = failed > 0 ? ` (${failed} errors)` : '';
     if (operation.operation === 'create template' || operation.operation === 'update template') {
-      checks.push({ target: TARGETS.write.label, subject: operation.operation, measured: `p99 ${operation.graphql.p99Ms} ms${errors}`, met: operation.graphql.p99Ms < TARGETS.write.p99Ms && failed === 0 });
+      checks.push({
+        target: TARGETS.write.label,
+        subject: operation.operation,
+        measured: `p99 ${operation.graphql.p99Ms} ms${errors}`,
+        met: operation.graphql.p99Ms < TARGETS.write.p99Ms && failed === 0,
+      });
     }
     if (operation.page) {
-      checks.push({ target: TARGETS.page.label, subject: operation.operation, measured: `p99 ${operation.graphql.p99Ms} ms${errors}`, met: operation.graphql.p99Ms < TARGETS.page.p99Ms && failed === 0 });
+      checks.push({
+        target: TARGETS.page.label,
+        subject: operation.operation,
+        measured: `p99 ${operation.graphql.p99Ms} ms${errors}`,
+        met: operation.graphql.p99Ms < TARGETS.page.p99Ms && failed === 0,
+      });
     }
     if (operation.ratio !== undefined) {
-      checks.push({ target: 'GraphQL / bare pg throughput ≥ 0.35', subject: operation.operation, measured: `${operation.ratio}`, met: operation.ratio >= TARGETS.ratio });
+      checks.push({
+        target: 'GraphQL / bare pg throughput ≥ 0.35',
+        subject: operation.operation,
+        measured: `${operation.ratio}`,
+        met: operation.ratio >= TARGETS.ratio,
+      });
     }
   }
   for (const check of result.server?.pageSizes ?? []) {
     checks.push({
       target: 'SQL statements per request constant in page size',
       subject: check.operation,
-      measured: Object.entries(check.statements).map(([first, count]) => `first ${first}: ${count}`).join(', '),
+      measured: Object.entries(check.statements)
+        .map(([first, count]) => `first ${first}: ${count}`)
+        .join(', '),
       met: check.constant,
     });
   }
@@ -97,17 +129,30 @@ export function markdown(result: BenchResult): string {
       `load average ${m.loadAverageAtStart} at start, ${m.loadAverageAtEnd ?? '?'} at end; run took ${result.seconds.toFixed(0)} s.`,
   );
 
-  for (const [title, generated] of [['Migration base', result.migrationBase], ['Data set', result.dataset]] as const) {
+  for (const [title, generated] of [
+    ['Migration base', result.migrationBase],
+    ['Data set', result.dataset],
+  ] as const) {
     if (!generated) continue;
     parts.push(`### ${title}: ${generated.database} (${generated.reused ? 'reused; ' : ''}generated in ${generated.seconds.toFixed(1)} s)`);
-    parts.push(table(['table', 'rows', 'size'], Object.keys(generated.rows).map((name) => [name, generated.rows[name], mb(generated.bytes[name])])));
+    parts.push(
+      table(
+        ['table', 'rows', 'size'],
+        Object.keys(generated.rows).map((name) => [name, generated.rows[name], mb(generated.bytes[name])]),
+      ),
+    );
     parts.push(`Steps: ${generated.steps.map((step) => `${step.step} ${step.seconds.toFixed(1)} s`).join(', ')}`);
   }
 
   const migration = result.migration;
   if (migration) {
     parts.push(`### Extension migration over ${migration.experiments} experiments (${mb(migration.tableBytes)})`);
-    parts.push(table(['migration', 'ms'], [...migration.migrations.map((entry) => [entry.name, entry.ms]), ['**total**', `**${migration.totalMs}**`]]));
+    parts.push(
+      table(
+        ['migration', 'ms'],
+        [...migration.migrations.map((entry) => [entry.name, entry.ms]), ['**total**', `**${migration.totalMs}**`]],
+      ),
+    );
     parts.push(
       table(
         ['lock mode on ml_experiments', 'longest span held (ms, between samples that saw it free)', 'at least (ms)'],
@@ -117,7 +162,10 @@ export function markdown(result: BenchResult): string {
     parts.push(
       table(
         ['statement (slowest first)', 'ms'],
-        [...migration.statements].sort((a, b) => b.ms - a.ms).slice(0, 12).map((statement) => [`\`${statement.sql.replace(/\|/g, '\\|')}\``, statement.ms]),
+        [...migration.statements]
+          .sort((a, b) => b.ms - a.ms)
+          .slice(0, 12)
+          .map((statement) => [`\`${statement.sql.replace(/\|/g, '\\|')}\``, statement.ms]),
       ),
     );
     parts.push(
@@ -151,7 +199,20 @@ export function markdown(result: BenchResult): string {
     parts.push(`### HTTP load: 8 connections, autocannon; bare pg: 8 workers on a pool of 10`);
     parts.push(
       table(
-        ['operation', 'req/s', 'p50 ms', 'p99 ms', 'errors', 'SQL/request', 'CPU ms/request: server / PostgreSQL / load generator', 'cores busy (others)', 'bare pg req/s', 'bare p99 ms', 'bare CPU ms/request: driver / PostgreSQL', 'GraphQL / bare'],
+        [
+          'operation',
+          'req/s',
+          'p50 ms',
+          'p99 ms',
+          'errors',
+          'SQL/request',
+          'CPU ms/request: server / PostgreSQL / load generator',
+          'cores busy (others)',
+          'bare pg req/s',
+          'bare p99 ms',
+          'bare CPU ms/request: driver / PostgreSQL',
+          'GraphQL / bare',
+        ],
         server.operations.map((entry) => [
           entry.operation,
           entry.graphql.requestsPerSecond,
@@ -180,7 +241,12 @@ export function markdown(result: BenchResult): string {
   }
   if (result.targets.length) {
     parts.push('### Targets');
-    parts.push(table(['target', 'subject', 'measured', 'met'], result.targets.map((check) => [check.target, check.subject, check.measured, check.met ? 'met' : '**not met**'])));
+    parts.push(
+      table(
+        ['target', 'subject', 'measured', 'met'],
+        result.targets.map((check) => [check.target, check.subject, check.measured, check.met ? 'met' : '**not met**']),
+      ),
+    );
   }
   return `${parts.join('\n\n')}\n`;
 }
@@ -188,7 +254,10 @@ export function markdown(result: BenchResult): string {
 /** Every plan, in full, for reading next to the summary. */
 export function plansText(result: BenchResult): string {
   const sections = (result.server?.explain ?? []).map((entry) =>
-    [`## ${entry.operation}`, ...entry.statements.map((statement) => `### ${statement.sql}\n-- bindings: ${JSON.stringify(statement.bindings)}\n${statement.plan}`)].join('\n\n'),
+    [
+      `## ${entry.operation}`,
+      ...entry.statements.map((statement) => `### ${statement.sql}\n-- bindings: ${JSON.stringify(statement.bindings)}\n${statement.plan}`),
+    ].join('\n\n'),
   );
   return `${sections.join('\n\n')}\n`;
 }

@@ -39,7 +39,10 @@ async function main(): Promise<void> {
 
   const cluster = await startBenchCluster(options.dataDir, log);
   try {
-    result.machine.postgres = await withClient(cluster.serverUrl, async (client) => (await client.query('show server_version')).rows[0].server_version);
+    result.machine.postgres = await withClient(
+      cluster.serverUrl,
+      async (client) => (await client.query('show server_version')).rows[0].server_version,
+    );
 
     if (options.phases.has('migration')) {
       result.migrationBase = await prepareMigrationBase(cluster.serverUrl, cluster.url, options.mode, options.scale, options.reuse, log);
@@ -97,10 +100,12 @@ function brokenChecks(result: BenchResult): string[] {
   const problems: string[] = [];
   if (result.migration?.rewritten) problems.push('the migration rewrote ml_experiments');
   if (result.migration?.rebuiltIndexes.length) problems.push(`the migration rebuilt ${result.migration.rebuiltIndexes.join(', ')}`);
-  if (result.migration?.invalidIndexes.length) problems.push(`invalid indexes after migrating: ${result.migration.invalidIndexes.join(', ')}`);
+  if (result.migration?.invalidIndexes.length)
+    problems.push(`invalid indexes after migrating: ${result.migration.invalidIndexes.join(', ')}`);
   for (const entry of result.server?.operations ?? []) {
     const failed = entry.graphql.non2xx + entry.graphql.errors + entry.graphql.graphqlErrors + (entry.bare?.errors ?? 0);
-    if (failed > 0) problems.push(`${entry.operation}: ${failed} failed requests (${entry.graphql.sampleError ?? entry.bare?.sampleError})`);
+    if (failed > 0)
+      problems.push(`${entry.operation}: ${failed} failed requests (${entry.graphql.sampleError ?? entry.bare?.sampleError})`);
   }
   for (const check of result.server?.pageSizes ?? []) {
     if (!check.constant) problems.push(`${check.operation}: statements grow with the page size ${JSON.stringify(check.statements)}`);

@@ -46,7 +46,10 @@ const TEMPLATE_PAGE = `
     }
   }`;
 
-const TEMPLATE_PAGE_WITH_TOTAL = TEMPLATE_PAGE.replace('pageInfo {', 'totalCount\n      pageInfo {').replace('TemplatePage(', 'TemplatePageWithTotal(');
+const TEMPLATE_PAGE_WITH_TOTAL = TEMPLATE_PAGE.replace('pageInfo {', 'totalCount\n      pageInfo {').replace(
+  'TemplatePage(',
+  'TemplatePageWithTotal(',
+);
 
 const TEMPLATE_DETAIL = `
   query TemplateDetail($id: ID!) {
@@ -88,7 +91,20 @@ const CREATE_EXPERIMENT = `
 // GraphQL names enum values by their keys (CLASSIFICATION), not by the stored values.
 const CATEGORIES = Object.keys(TemplateCategory);
 
-const SEARCH_TERMS = ['churn', 'fraud', 'readmission', 'intrusion', 'sentiment', 'playlist', 'rainfall', 'isolation forest', 'quarterly audit', 'prophet', 'late-arriving', 'xgboost'];
+const SEARCH_TERMS = [
+  'churn',
+  'fraud',
+  'readmission',
+  'intrusion',
+  'sentiment',
+  'playlist',
+  'rainfall',
+  'isolation forest',
+  'quarterly audit',
+  'prophet',
+  'late-arriving',
+  'xgboost',
+];
 export const LOAD_NAME_PREFIX = 'Bench load';
 
 /** A deterministic stream of numbers in [0, 1). */
@@ -114,9 +130,19 @@ export function makeConfiguration(seed: number): Configuration {
     enabled: next() < 0.9,
   }));
   return {
-    dataset: { source: `s3://bench-datasets/load/${seed}.parquet`, format: 'parquet', target: 'label', rowCount: Math.floor(next() * 1e7), split: { train: 0.7, validation: 0.15, test: 0.15 } },
+    dataset: {
+      source: `s3://bench-datasets/load/${seed}.parquet`,
+      format: 'parquet',
+      target: 'label',
+      rowCount: Math.floor(next() * 1e7),
+      split: { train: 0.7, validation: 0.15, test: 0.15 },
+    },
     features,
-    model: { type: 'gradient_boosting', framework: 'xgboost', hyperparameters: { maxDepth: 6, nEstimators: 400, learningRate: 0.05, subsample: 0.8 } },
+    model: {
+      type: 'gradient_boosting',
+      framework: 'xgboost',
+      hyperparameters: { maxDepth: 6, nEstimators: 400, learningRate: 0.05, subsample: 0.8 },
+    },
     parameters: { learningRate: 0.01, epochs: 50, batchSize: 256, seed: COUNTER as unknown as number, earlyStopping: true },
     validation: { strategy: 'stratified_kfold', folds: 5, testSize: 0.2, metrics: ['roc_auc', 'f1'] },
   };
@@ -131,10 +157,7 @@ interface Samples {
 }
 
 async function sample(client: Client, count: number): Promise<Samples> {
-  const readers = await client.query<{ email: string }>(
-    `select email from users order by md5(id::text || 'bench') limit $1`,
-    [count],
-  );
+  const readers = await client.query<{ email: string }>(`select email from users order by md5(id::text || 'bench') limit $1`, [count]);
   const owned = await client.query<{ id: string; email: string }>(
     `select t.id, u.email from experiment_templates t join users u on u.id = t.created_by
      where t.is_active order by md5(t.id::text || 'bench') limit $1`,
@@ -180,7 +203,11 @@ export async function buildOperations(databaseUrl: string, count: number): Promi
     page('templates by text search', (_, i) => ({ filter: { search: SEARCH_TERMS[i % SEARCH_TERMS.length] } })),
     page('templates shared with me', () => ({ filter: { scope: 'SHARED_WITH_ME' } })),
     page('templates by usage', () => ({ orderBy: { field: 'USAGE_COUNT' } })),
-    page('templates by category + totalCount', (_, i) => ({ filter: { categories: [CATEGORIES[i % CATEGORIES.length]] } }), TEMPLATE_PAGE_WITH_TOTAL),
+    page(
+      'templates by category + totalCount',
+      (_, i) => ({ filter: { categories: [CATEGORIES[i % CATEGORIES.length]] } }),
+      TEMPLATE_PAGE_WITH_TOTAL,
+    ),
     {
       name: 'template detail (versions, shares)',
       kind: 'read',
@@ -229,7 +256,9 @@ export async function buildOperations(databaseUrl: string, count: number): Promi
       page: false,
       query: CREATE_EXPERIMENT,
       variants: samples.owned.map(({ id, email }) =>
-        as(email, { input: { templateId: id, name: `${LOAD_NAME_PREFIX} experiment ${COUNTER}`, overrides: { parameters: { seed: COUNTER } } } }),
+        as(email, {
+          input: { templateId: id, name: `${LOAD_NAME_PREFIX} experiment ${COUNTER}`, overrides: { parameters: { seed: COUNTER } } },
+        }),
       ),
     },
   ];

@@ -2,8 +2,16 @@ import { Migration } from '@mikro-orm/migrations';
 
 // Frozen here rather than imported from the enum, so that this migration never changes once landed.
 const CATEGORIES_AT_CREATION = [
-  'classification', 'regression', 'clustering', 'time_series', 'anomaly_detection',
-  'nlp', 'computer_vision', 'recommendation', 'reinforcement_learning', 'other',
+  'classification',
+  'regression',
+  'clustering',
+  'time_series',
+  'anomaly_detection',
+  'nlp',
+  'computer_vision',
+  'recommendation',
+  'reinforcement_learning',
+  'other',
 ];
 
 /** Templates, their shares and their immutable version history. New tables: no live traffic to protect. */

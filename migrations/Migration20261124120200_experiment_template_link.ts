@@ -26,18 +26,19 @@ export class Migration20261124120200_experiment_template_link extends Migration 
         add column if not exists wizard_state jsonb null,
         add column if not exists estimated_training_time interval null,
         add column if not exists actual_training_time interval null`);
-    this.addSql(addConstraintOnce(
-      'ml_experiments_template_id_foreign',
-      `foreign key (template_id) references experiment_templates (id) on delete set null not valid`,
-    ));
-    this.addSql(addConstraintOnce(
-      'ml_experiments_wizard_step_completed_check',
-      `check (wizard_step_completed >= 0) not valid`,
-    ));
-    this.addSql(addConstraintOnce(
-      'ml_experiments_training_time_check',
-      `check (estimated_training_time >= interval '0' and actual_training_time >= interval '0') not valid`,
-    ));
+    this.addSql(
+      addConstraintOnce(
+        'ml_experiments_template_id_foreign',
+        `foreign key (template_id) references experiment_templates (id) on delete set null not valid`,
+      ),
+    );
+    this.addSql(addConstraintOnce('ml_experiments_wizard_step_completed_check', `check (wizard_step_completed >= 0) not valid`));
+    this.addSql(
+      addConstraintOnce(
+        'ml_experiments_training_time_check',
+        `check (estimated_training_time >= interval '0' and actual_training_time >= interval '0') not valid`,
+      ),
+    );
     this.addSql(`alter table ml_experiments validate constraint ml_experiments_template_id_foreign`);
     this.addSql(`alter table ml_experiments validate constraint ml_experiments_wizard_step_completed_check`);
     this.addSql(`alter table ml_experiments validate constraint ml_experiments_training_time_check`);

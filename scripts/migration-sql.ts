@@ -18,7 +18,7 @@ export async function migrationSql(): Promise<MigrationSql[]> {
   const result: MigrationSql[] = [];
   for (const { name, class: MigrationClass } of migrationsList) {
     for (const direction of ['up', 'down'] as const) {
-      const migration: Migration = new MigrationClass(noDatabase as never, {} as never);
+      const migration: Migration = new MigrationClass(noDatabase, {});
       await migration[direction]();
       result.push({ name, direction, statements: migration.getQueries().map(String) });
     }

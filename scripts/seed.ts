@@ -29,74 +29,115 @@ interface DemoTemplate {
 
 const TEMPLATES: DemoTemplate[] = [
   {
-    owner: 0, name: 'Customer churn (gradient boosting)', category: TemplateCategory.CLASSIFICATION, isPublic: true,
+    owner: 0,
+    name: 'Customer churn (gradient boosting)',
+    category: TemplateCategory.CLASSIFICATION,
+    isPublic: true,
     description: 'Predicts which subscribers cancel next month from usage and billing history.',
     tags: ['churn', 'tabular', 'xgboost'],
     configuration: {
       dataset: { source: 's3://demo/churn.parquet', format: 'parquet', target: 'churned', split: { train: 0.8, test: 0.2 } },
-      features: [{ name: 'tenure_months', type: 'numeric' }, { name: 'plan', type: 'categorical', transform: 'one_hot' }, { name: 'monthly_spend', type: 'numeric', transform: 'log1p' }],
+      features: [
+        { name: 'tenure_months', type: 'numeric' },
+        { name: 'plan', type: 'categorical', transform: 'one_hot' },
+        { name: 'monthly_spend', type: 'numeric', transform: 'log1p' },
+      ],
       model: { type: 'gradient_boosting', framework: 'xgboost', hyperparameters: { maxDepth: 6, nEstimators: 400, eta: 0.05 } },
       parameters: { seed: 7, earlyStopping: true },
       validation: { strategy: 'stratified_kfold', folds: 5, metrics: ['roc_auc', 'f1'] },
     },
   },
   {
-    owner: 0, name: 'House prices (linear baseline)', category: TemplateCategory.REGRESSION, sharedWith: [1],
+    owner: 0,
+    name: 'House prices (linear baseline)',
+    category: TemplateCategory.REGRESSION,
+    sharedWith: [1],
     description: 'A regularised linear baseline for sale prices.',
     tags: ['tabular', 'baseline'],
     configuration: {
       dataset: { source: 's3://demo/houses.csv', format: 'csv', target: 'sale_price' },
-      features: [{ name: 'living_area', type: 'numeric' }, { name: 'neighbourhood', type: 'categorical' }, { name: 'year_built', type: 'numeric' }],
+      features: [
+        { name: 'living_area', type: 'numeric' },
+        { name: 'neighbourhood', type: 'categorical' },
+        { name: 'year_built', type: 'numeric' },
+      ],
       model: { type: 'ridge', framework: 'sklearn', hyperparameters: { alpha: 1.0 } },
       validation: { strategy: 'kfold', folds: 10, metrics: ['rmse', 'mae'] },
     },
   },
   {
-    owner: 1, name: 'Customer segments', category: TemplateCategory.CLUSTERING, isPublic: true,
+    owner: 1,
+    name: 'Customer segments',
+    category: TemplateCategory.CLUSTERING,
+    isPublic: true,
     description: 'K-means segments over behavioural features.',
     tags: ['segmentation', 'kmeans'],
     configuration: {
       dataset: { source: 'warehouse.analytics.customers', format: 'sql' },
-      features: [{ name: 'orders_per_month', type: 'numeric' }, { name: 'basket_size', type: 'numeric' }],
+      features: [
+        { name: 'orders_per_month', type: 'numeric' },
+        { name: 'basket_size', type: 'numeric' },
+      ],
       model: { type: 'kmeans', framework: 'sklearn', hyperparameters: { nClusters: 6 } },
       parameters: { seed: 1 },
     },
   },
   {
-    owner: 1, name: 'Daily demand forecast', category: TemplateCategory.TIME_SERIES, sharedWith: [0, 2],
+    owner: 1,
+    name: 'Daily demand forecast',
+    category: TemplateCategory.TIME_SERIES,
+    sharedWith: [0, 2],
     description: 'Store-level demand, 28 days ahead.',
     tags: ['forecasting', 'retail'],
     configuration: {
       dataset: { source: 's3://demo/sales_daily.parquet', format: 'parquet', target: 'units' },
-      features: [{ name: 'date', type: 'datetime' }, { name: 'store_id', type: 'categorical' }, { name: 'promo', type: 'boolean' }],
+      features: [
+        { name: 'date', type: 'datetime' },
+        { name: 'store_id', type: 'categorical' },
+        { name: 'promo', type: 'boolean' },
+      ],
       model: { type: 'prophet', framework: 'prophet', hyperparameters: { seasonalityMode: 'multiplicative' } },
       validation: { strategy: 'time_series_split', folds: 4, metrics: ['mape'] },
     },
   },
   {
-    owner: 2, name: 'Card fraud detector', category: TemplateCategory.ANOMALY_DETECTION,
+    owner: 2,
+    name: 'Card fraud detector',
+    category: TemplateCategory.ANOMALY_DETECTION,
     description: 'Isolation forest over transaction features.',
     tags: ['fraud', 'unsupervised'],
     configuration: {
       dataset: { source: 's3://demo/transactions.parquet', format: 'parquet' },
-      features: [{ name: 'amount', type: 'numeric', transform: 'log1p' }, { name: 'merchant_category', type: 'categorical' }],
+      features: [
+        { name: 'amount', type: 'numeric', transform: 'log1p' },
+        { name: 'merchant_category', type: 'categorical' },
+      ],
       model: { type: 'isolation_forest', framework: 'sklearn', hyperparameters: { contamination: 0.002 } },
     },
   },
   {
-    owner: 0, name: 'Support ticket router', category: TemplateCategory.NLP, isPublic: true,
+    owner: 0,
+    name: 'Support ticket router',
+    category: TemplateCategory.NLP,
+    isPublic: true,
     description: 'Fine-tunes a small transformer to route tickets to teams.',
     tags: ['text', 'transformer'],
     configuration: {
       dataset: { source: 's3://demo/tickets.jsonl', format: 'jsonl', target: 'team' },
-      features: [{ name: 'subject', type: 'text' }, { name: 'body', type: 'text' }],
+      features: [
+        { name: 'subject', type: 'text' },
+        { name: 'body', type: 'text' },
+      ],
       model: { type: 'distilbert', framework: 'pytorch', hyperparameters: { maxLength: 256 } },
       parameters: { learningRate: 0.00003, epochs: 3, batchSize: 32 },
       validation: { strategy: 'holdout', testSize: 0.1, metrics: ['accuracy', 'macro_f1'] },
     },
   },
   {
-    owner: 2, name: 'Defect spotting on images', category: TemplateCategory.COMPUTER_VISION, sharedWith: [0],
+    owner: 2,
+    name: 'Defect spotting on images',
+    category: TemplateCategory.COMPUTER_VISION,
+    sharedWith: [0],
     description: 'Transfer learning from a pretrained ResNet.',
     tags: ['images', 'transfer-learning'],
     configuration: {
@@ -107,18 +148,26 @@ const TEMPLATES: DemoTemplate[] = [
     },
   },
   {
-    owner: 1, name: 'Product recommendations', category: TemplateCategory.RECOMMENDATION, isPublic: true,
+    owner: 1,
+    name: 'Product recommendations',
+    category: TemplateCategory.RECOMMENDATION,
+    isPublic: true,
     description: 'Implicit-feedback matrix factorisation.',
     tags: ['recsys', 'implicit'],
     configuration: {
       dataset: { source: 'warehouse.events.purchases', format: 'sql' },
-      features: [{ name: 'user_id', type: 'categorical' }, { name: 'item_id', type: 'categorical' }],
+      features: [
+        { name: 'user_id', type: 'categorical' },
+        { name: 'item_id', type: 'categorical' },
+      ],
       model: { type: 'als', framework: 'other', hyperparameters: { factors: 64, regularization: 0.01 } },
       validation: { strategy: 'holdout', testSize: 0.2, metrics: ['precision_at_10'] },
     },
   },
   {
-    owner: 2, name: 'Warehouse robot policy', category: TemplateCategory.REINFORCEMENT_LEARNING,
+    owner: 2,
+    name: 'Warehouse robot policy',
+    category: TemplateCategory.REINFORCEMENT_LEARNING,
     description: 'PPO in a simulated picking environment.',
     tags: ['simulation', 'ppo'],
     configuration: {
@@ -129,7 +178,9 @@ const TEMPLATES: DemoTemplate[] = [
     },
   },
   {
-    owner: 0, name: 'Scratchpad', category: TemplateCategory.OTHER,
+    owner: 0,
+    name: 'Scratchpad',
+    category: TemplateCategory.OTHER,
     description: 'A minimal starting point.',
     tags: ['starter'],
     configuration: {
@@ -143,7 +194,12 @@ const TEMPLATES: DemoTemplate[] = [
 export async function seed(em: EntityManager): Promise<void> {
   const actors: Actor[] = [];
   for (const person of PEOPLE) {
-    const userId = await upsertUserFromClaims(em, { externalId: `local|${person.email}`, email: person.email, displayName: person.name, roles: [] });
+    const userId = await upsertUserFromClaims(em, {
+      externalId: `local|${person.email}`,
+      email: person.email,
+      displayName: person.name,
+      roles: [],
+    });
     actors.push({ userId, roles: [] });
   }
   const [{ count }] = await em.execute<Array<{ count: number }>>(
@@ -160,17 +216,32 @@ export async function seed(em: EntityManager): Promise<void> {
   for (const demo of TEMPLATES) {
     const owner = actors[demo.owner];
     const template = await templates.create(owner, { ...demo, changeNote: 'First draft' });
-    if (demo.sharedWith) await templates.share(owner, template.id, demo.sharedWith.map((i) => actors[i].userId));
+    if (demo.sharedWith)
+      await templates.share(
+        owner,
+        template.id,
+        demo.sharedWith.map((i) => actors[i].userId),
+      );
     created.push({ demo, template });
   }
 
   // A history to browse: two edits and a revert on the churn template, a retired template.
   const churn = created[0].template;
-  await templates.update(actors[0], churn.id, { tags: ['churn', 'tabular', 'xgboost', 'production'] }, { changeNote: 'Tagged for production' });
   await templates.update(
     actors[0],
     churn.id,
-    { configuration: { ...created[0].demo.configuration, model: { type: 'gradient_boosting', framework: 'lightgbm', hyperparameters: { numLeaves: 63 } } } },
+    { tags: ['churn', 'tabular', 'xgboost', 'production'] },
+    { changeNote: 'Tagged for production' },
+  );
+  await templates.update(
+    actors[0],
+    churn.id,
+    {
+      configuration: {
+        ...created[0].demo.configuration,
+        model: { type: 'gradient_boosting', framework: 'lightgbm', hyperparameters: { numLeaves: 63 } },
+      },
+    },
     { changeNote: 'Try LightGBM' },
   );
   await templates.revert(actors[0], churn.id, 2, { changeNote: 'LightGBM was slower; back to XGBoost' });

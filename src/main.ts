@@ -27,8 +27,7 @@ async function main(): Promise<void> {
       `\nTessera GraphQL API: ${url}\n` +
         `Open it in a browser for Apollo Sandbox.\n` +
         (app.localSecret
-          ? `Get a development token: npm run token -- you@example.com\n` +
-            `then set the header  Authorization: Bearer <token>\n\n`
+          ? `Get a development token: npm run token -- you@example.com\n` + `then set the header  Authorization: Bearer <token>\n\n`
           : `Send an identity provider's token as  Authorization: Bearer <token>\n\n`),
     );
   }

@@ -60,7 +60,10 @@ describe('README example operations', () => {
     const user = await api.user('readme');
     const answers: Record<string, any> = {};
     for (const example of examples) {
-      const response = await api.graphql(example.query, { as: user, variables: resolvePlaceholders(example.variables, answers) as Record<string, unknown> });
+      const response = await api.graphql(example.query, {
+        as: user,
+        variables: resolvePlaceholders(example.variables, answers) as Record<string, unknown>,
+      });
       answers[example.name] = dataOf(response);
     }
     expect(answers.PickTemplate.templates.edges[0].node.name).toBe('Churn classifier');
@@ -68,9 +71,7 @@ describe('README example operations', () => {
     expect(answers.CreateDraft.createExperimentFromTemplate.configuration.dataset.source).toBe('s3://demo/churn_eu.parquet');
     expect(answers.Complete.completeWizard).toMatchObject({ status: 'queued', wizardCompleted: true, template: { usageCount: 1 } });
     expect(answers.History.template.version).toBe(2);
-    expect(answers.History.template.diff).toEqual([
-      { op: 'replace', path: '/configuration/model/hyperparameters/maxDepth', value: 8 },
-    ]);
+    expect(answers.History.template.diff).toEqual([{ op: 'replace', path: '/configuration/model/hyperparameters/maxDepth', value: 8 }]);
     expect(answers.History.experiment).toEqual({ templateVersion: 1, hasNewerTemplateVersion: true });
   });
 });

@@ -45,9 +45,7 @@ export class TokenVerifier {
       };
       // jose overloads on the key kind; both branches take the same options.
       ({ payload } =
-        this.key instanceof Uint8Array
-          ? await jwtVerify(token, this.key, verifyOptions)
-          : await jwtVerify(token, this.key, verifyOptions));
+        this.key instanceof Uint8Array ? await jwtVerify(token, this.key, verifyOptions) : await jwtVerify(token, this.key, verifyOptions));
     } catch (error) {
       throw new UnauthenticatedError(describeJoseError(error));
     }

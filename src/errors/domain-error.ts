@@ -24,7 +24,10 @@ export class DomainError extends Error {
 }
 
 export class ValidationError extends DomainError {
-  constructor(readonly validationErrors: FieldError[], message = 'Invalid input') {
+  constructor(
+    readonly validationErrors: FieldError[],
+    message = 'Invalid input',
+  ) {
     super(ErrorCode.BadUserInput, message, { validationErrors });
     this.name = 'ValidationError';
   }

@@ -6,8 +6,9 @@ import deepmerge from 'deepmerge';
  * shares nothing with the inputs: deepmerge copies objects but hands arrays over by reference, so it is cloned whole.
  */
 export function mergeConfiguration<T extends object>(base: T, override: object): T {
-  return structuredClone(deepmerge(base, override, {
-    arrayMerge: (_target, source) => source,
+  const merged = deepmerge<T>(base, override, {
+    arrayMerge: (_target, source: unknown[]) => source,
     isMergeableObject: (value) => typeof value === 'object' && value !== null && !Array.isArray(value),
-  })) as T;
+  });
+  return structuredClone(merged);
 }

@@ -82,7 +82,10 @@ export async function pageByTemplate(
     .select('*')
     .from(ranked.getKnexQuery().as('ranked'))
     .where('ranked.row_in_template', '<=', first + 1)
-    .orderBy([{ column: 'ranked.created_at', order: 'desc' }, { column: 'ranked.id', order: 'desc' }]);
+    .orderBy([
+      { column: 'ranked.created_at', order: 'desc' },
+      { column: 'ranked.id', order: 'desc' },
+    ]);
   // `e.*` and the ORM's converted interval columns share names; node-postgres keeps the later, converted value.
   const rows = await em.execute<Array<ExperimentRow & { template_id: string }>>(cut);
   const byTemplate = new Map<string, ExperimentRow[]>(wanted.map((id) => [id, []]));

@@ -12,7 +12,24 @@ export type JsonObject = Record<string, unknown>;
 @Entity({ tableName: 'ml_experiments' })
 @ObjectType('Experiment', { description: 'An ML experiment, possibly created from a template' })
 export class Experiment {
-  [OptionalProps]?: 'description' | 'status' | 'configuration' | 'createdAt' | 'updatedAt' | 'template' | 'templateVersion' | 'configurationMetadata' | 'datasetStatistics' | 'featureImportance' | 'modelRecommendations' | 'resourceRequirements' | 'wizardCompleted' | 'wizardStepCompleted' | 'wizardState' | 'estimatedTrainingSeconds' | 'actualTrainingSeconds';
+  [OptionalProps]?:
+    | 'description'
+    | 'status'
+    | 'configuration'
+    | 'createdAt'
+    | 'updatedAt'
+    | 'template'
+    | 'templateVersion'
+    | 'configurationMetadata'
+    | 'datasetStatistics'
+    | 'featureImportance'
+    | 'modelRecommendations'
+    | 'resourceRequirements'
+    | 'wizardCompleted'
+    | 'wizardStepCompleted'
+    | 'wizardState'
+    | 'estimatedTrainingSeconds'
+    | 'actualTrainingSeconds';
 
   @Field(() => ID)
   @PrimaryKey({ type: 'uuid' })

@@ -26,7 +26,13 @@ export function createExperimentLoaders(em: EntityManager, actor: Actor | null) 
         const pages = new Map(
           await Promise.all(
             [...groups].map(async ([pageKey, group]) => {
-              const byTemplate = await pageByTemplate(em, actor, group.map((key) => key.templateId), group[0], counts);
+              const byTemplate = await pageByTemplate(
+                em,
+                actor,
+                group.map((key) => key.templateId),
+                group[0],
+                counts,
+              );
               return [pageKey, byTemplate] as const;
             }),
           ),

@@ -123,7 +123,7 @@ export class ExperimentService {
       em.create(Experiment, {
         name: name!,
         description,
-        configuration: configuration as JsonObject,
+        configuration: configuration,
         owner: em.getReference(User, actor.userId),
         estimatedTrainingSeconds: estimated ?? null,
       }),
@@ -164,7 +164,7 @@ export class ExperimentService {
       const invalid = validateConfiguration(experiment.configuration);
       if (invalid.length > 0) throw new ValidationError(nestErrors('/configuration', invalid), 'The configuration is not complete');
       experiment.wizardCompleted = true;
-      if (experiment.status === ExperimentStatus.DRAFT) experiment.status = ExperimentStatus.QUEUED;
+      if (experiment.status === (ExperimentStatus.DRAFT as string)) experiment.status = ExperimentStatus.QUEUED;
     });
   }
 
@@ -178,10 +178,15 @@ export class ExperimentService {
       errors.push({ path: '', message: 'must give at least one field' });
     }
     if (errors.length > 0) throw new ValidationError(errors);
-    return this.changeOwned(actor, id, (experiment) => {
-      for (const field of given) experiment[field] = input[field] as JsonObject;
-      if (estimated !== undefined) experiment.estimatedTrainingSeconds = estimated;
-    }, { allowService: true });
+    return this.changeOwned(
+      actor,
+      id,
+      (experiment) => {
+        for (const field of given) experiment[field] = input[field] as JsonObject;
+        if (estimated !== undefined) experiment.estimatedTrainingSeconds = estimated;
+      },
+      { allowService: true },
+    );
   }
 
   async recordTrainingTime(actor: Actor | null, id: string, seconds: unknown): Promise<Experiment> {
@@ -189,9 +194,14 @@ export class ExperimentService {
     const actual = parseSeconds(seconds, '/actualTrainingSeconds', errors);
     if (actual === undefined && errors.length === 0) errors.push({ path: '/actualTrainingSeconds', message: 'is required' });
     if (errors.length > 0) throw new ValidationError(errors);
-    return this.changeOwned(actor, id, (experiment) => {
-      experiment.actualTrainingSeconds = actual;
-    }, { allowService: true });
+    return this.changeOwned(
+      actor,
+      id,
+      (experiment) => {
+        experiment.actualTrainingSeconds = actual;
+      },
+      { allowService: true },
+    );
   }
 
   private async changeOwned(

@@ -81,7 +81,7 @@ export function encodeCursor(values: unknown[]): string {
 
 export function decodeCursor(cursor: string, expectedLength: number, path = '/after'): unknown[] {
   try {
-    const values = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8'));
+    const values: unknown = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8'));
     if (Array.isArray(values) && values.length === expectedLength) return values;
   } catch {
     // fall through: any malformed cursor gets the same answer

@@ -7,7 +7,14 @@ import { TemplateVersionResolver } from '../template/template-version.resolver';
 import { TemplateResolver } from '../template/template.resolver';
 import { UserResolver } from '../user/user.resolver';
 
-export const resolvers = [UserResolver, TemplateResolver, TemplateVersionResolver, ConfigurationResolver, ExperimentResolver, TemplateExperimentsResolver] as const;
+export const resolvers = [
+  UserResolver,
+  TemplateResolver,
+  TemplateVersionResolver,
+  ConfigurationResolver,
+  ExperimentResolver,
+  TemplateExperimentsResolver,
+] as const;
 
 export async function buildAppSchema(): Promise<GraphQLSchema> {
   return buildSchema({

@@ -106,7 +106,7 @@ export async function createServer({ config, database, authenticator, logger }: 
     context: async (request): Promise<Context> => {
       try {
         const { claims, error } = request.credentials ?? { claims: await authenticator.verify(request.headers.authorization) };
-        if (error) throw error;
+        if (error) throw error as Error;
         const em = database.orm.em.fork();
         return { requestId: request.id, em, claims, actor: null, loaders: createLoaders(em, null) };
       } catch (error) {
@@ -166,7 +166,7 @@ function errorLoggingPlugin(): ApolloServerPlugin<Context> {
             const cause = error.originalError ?? error;
             if (!(cause instanceof DomainError) && !error.extensions?.code?.toString().startsWith('GRAPHQL_')) {
               logger.error(
-                `request ${contextValue?.requestId} failed: ${JSON.stringify({ path: error.path, error: String(cause), stack: (cause as Error).stack })}`,
+                `request ${contextValue?.requestId} failed: ${JSON.stringify({ path: error.path, error: String(cause), stack: cause.stack })}`,
               );
             }
           }
@@ -194,7 +194,7 @@ function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
       },
       (error) => {
         clearTimeout(timer);
-        reject(error);
+        reject(error as Error);
       },
     );
   });

@@ -1,12 +1,7 @@
 import Ajv, { type ErrorObject, type ValidateFunction } from 'ajv';
 import { jsonProblems } from '../db/storable';
 import type { FieldError } from '../errors/domain-error';
-import {
-  CONFIGURATION_SCHEMA_ID,
-  CONFIGURATION_SECTIONS,
-  configurationSchema,
-  type ConfigurationSection,
-} from './configuration-schema';
+import { CONFIGURATION_SCHEMA_ID, CONFIGURATION_SECTIONS, configurationSchema, type ConfigurationSection } from './configuration-schema';
 
 /** A configuration is stored as jsonb and sent to the browser: keep it well under what a page can handle. */
 export const MAX_CONFIGURATION_BYTES = 256 * 1024;

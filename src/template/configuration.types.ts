@@ -2,9 +2,9 @@ import { Field, ObjectType, registerEnumType } from 'type-graphql';
 import { CONFIGURATION_SECTIONS, type ConfigurationSection } from './configuration-schema';
 
 /** GraphQL names (`MODEL`) for the configuration's sections; resolvers receive the section keys (`model`). */
-export const ConfigurationSectionEnum = Object.fromEntries(
-  CONFIGURATION_SECTIONS.map((section) => [section.toUpperCase(), section]),
-) as { [S in ConfigurationSection as Uppercase<S>]: S };
+export const ConfigurationSectionEnum = Object.fromEntries(CONFIGURATION_SECTIONS.map((section) => [section.toUpperCase(), section])) as {
+  [S in ConfigurationSection as Uppercase<S>]: S;
+};
 
 registerEnumType(ConfigurationSectionEnum, {
   name: 'ConfigurationSection',

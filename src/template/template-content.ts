@@ -56,7 +56,7 @@ export function parseTemplateContentPatch(input: TemplateContentInput): Partial<
   const patch: Partial<TemplateContent> = {};
   if (input.name !== undefined) patch.name = parseName(input.name, errors);
   if (input.description !== undefined) patch.description = parseDescription(input.description, errors);
-  if (input.category !== undefined) patch.category = parseCategory(input.category, errors) as TemplateCategory;
+  if (input.category !== undefined) patch.category = parseCategory(input.category, errors);
   if (input.tags !== undefined) patch.tags = input.tags === null ? [] : parseTags(input.tags, errors);
   if (input.configuration !== undefined) patch.configuration = parseConfiguration(input.configuration, errors);
   if (errors.length > 0) throw new ValidationError(errors);

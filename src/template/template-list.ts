@@ -169,7 +169,10 @@ export async function listTemplates(
     ),
     options.withTotalCount
       ? em
-          .execute<Array<{ count: number }>>(`select count(*)::integer as count from experiment_templates t where ${filtered.sql}`, filtered.params)
+          .execute<Array<{ count: number }>>(
+            `select count(*)::integer as count from experiment_templates t where ${filtered.sql}`,
+            filtered.params,
+          )
           .then(([{ count }]) => count)
       : // Not selected by the client, so never sent.
         Promise.resolve(0),
@@ -205,8 +208,8 @@ function listColumns(em: EntityManager): string {
  */
 function mapListRow(em: EntityManager, columns: Record<string, unknown>): ExperimentTemplate {
   const meta = em.getMetadata().get<ExperimentTemplate>(ExperimentTemplate.name);
-  const data = em.getDriver().mapResult(columns as EntityData<ExperimentTemplate>, meta) as EntityData<ExperimentTemplate>;
-  if (em.getUnitOfWork().getById(meta.className, data.id as string)) return em.map(ExperimentTemplate, columns);
+  const data = em.getDriver().mapResult(columns, meta) as EntityData<ExperimentTemplate>;
+  if (em.getUnitOfWork().getById(meta.className, data.id)) return em.map(ExperimentTemplate, columns);
   validateScalars(em, meta, data);
   return em.getEntityFactory().create(ExperimentTemplate, data, { merge: false, refresh: true, convertCustomTypes: true });
 }
@@ -217,7 +220,12 @@ function validateScalars(em: EntityManager, meta: EntityMetadata<ExperimentTempl
   const record = data as Record<string, unknown>;
   for (const key of Object.keys(record)) {
     const prop = (meta.properties as Record<string, (typeof meta.props)[number] | undefined>)[key];
-    if (prop?.kind === ReferenceKind.SCALAR && SCALAR_TYPES.includes(prop.runtimeType) && !prop.customType && (prop.setter || !prop.getter)) {
+    if (
+      prop?.kind === ReferenceKind.SCALAR &&
+      SCALAR_TYPES.includes(prop.runtimeType) &&
+      !prop.customType &&
+      (prop.setter || !prop.getter)
+    ) {
       record[key] = validator.validateProperty(prop, record[key], record);
     }
   }
@@ -268,7 +276,11 @@ function filterConditions(actor: Actor | null, filter: TemplateListFilter): Cond
   const anyOf = tagList(filter.tags?.anyOf, '/filter/tags/anyOf');
   // One containment test per tag, OR-ed: each is served by the GIN index on tags, and no `?|` operator has to
   // survive the driver's `?` placeholders.
-  if (anyOf.length > 0) where.add(anyOf.map(() => 't.tags @> ?::jsonb').join(' or '), anyOf.map((tag) => JSON.stringify([tag])));
+  if (anyOf.length > 0)
+    where.add(
+      anyOf.map(() => 't.tags @> ?::jsonb').join(' or '),
+      anyOf.map((tag) => JSON.stringify([tag])),
+    );
 
   const search = filter.search?.trim() ?? '';
   if (search.length > SEARCH_MAX_LENGTH) {

@@ -36,11 +36,7 @@ export function createTemplateLoaders(em: EntityManager, actor: Actor | null) {
     }),
 
     versionsByTemplateId: new DataLoader<string, TemplateVersion[]>(async (templateIds) => {
-      const versions = await em.find(
-        TemplateVersion,
-        { template: { $in: [...templateIds] } },
-        { orderBy: { version: 'desc' } },
-      );
+      const versions = await em.find(TemplateVersion, { template: { $in: [...templateIds] } }, { orderBy: { version: 'desc' } });
       const byTemplate = new Map<string, TemplateVersion[]>(templateIds.map((id) => [id, []]));
       for (const version of versions) byTemplate.get(version.template.id)!.push(version);
       return templateIds.map((id) => byTemplate.get(id)!);

@@ -106,7 +106,10 @@ export class TemplateResolver {
 
   @Mutation(() => ExperimentTemplate, { description: "Writes an old version's content as the next version (owner only)" })
   async revertTemplate(@Args() { id, toVersion, expectedVersion, changeNote }: RevertTemplateArgs, @Ctx() { em, actor }: Context) {
-    return new TemplateService(em).revert(requireActor(actor), id, toVersion, { expectedVersion: expectedVersion ?? undefined, changeNote });
+    return new TemplateService(em).revert(requireActor(actor), id, toVersion, {
+      expectedVersion: expectedVersion ?? undefined,
+      changeNote,
+    });
   }
 
   @Mutation(() => ExperimentTemplate, { description: 'A private copy of a visible template, owned by the caller, at version 1' })

@@ -70,12 +70,7 @@ export class TemplateService {
    * Changes content and writes the next version in one transaction. The template row stays locked from read to
    * commit, so concurrent updates queue up: none is lost, no version number is taken twice.
    */
-  async update(
-    actor: Actor | null,
-    id: string,
-    input: TemplateContentInput,
-    options: ChangeOptions = {},
-  ): Promise<ExperimentTemplate> {
+  async update(actor: Actor | null, id: string, input: TemplateContentInput, options: ChangeOptions = {}): Promise<ExperimentTemplate> {
     const patch = parseTemplateContentPatch(input);
     const changeNote = parseChangeNote(options.changeNote);
     return withTransactionRetry(this.em, async (em) => {
@@ -162,9 +157,7 @@ export class TemplateService {
     return withTransactionRetry(this.em, async (em) => {
       const template = await this.lockOwned(em, owner, id);
       const recipients = userIds.filter((userId) => userId !== owner.userId);
-      const known = new Set(
-        (await em.find(User, { id: { $in: recipients } }, { fields: ['id'] })).map((user) => user.id),
-      );
+      const known = new Set((await em.find(User, { id: { $in: recipients } }, { fields: ['id'] })).map((user) => user.id));
       const unknown = userIds.flatMap((userId, index) =>
         userId !== owner.userId && !known.has(userId) ? [{ path: `/userIds/${index}`, message: 'no such user' }] : [],
       );
@@ -219,12 +212,7 @@ export class TemplateService {
    * Locks the template row for the rest of the transaction after checking the caller may change it. Hidden
    * templates are NOT_FOUND; visible ones the caller does not own are FORBIDDEN.
    */
-  private async lockOwned(
-    em: EntityManager,
-    actorOrNull: Actor | null,
-    id: string,
-    expectedVersion?: number,
-  ): Promise<ExperimentTemplate> {
+  private async lockOwned(em: EntityManager, actorOrNull: Actor | null, id: string, expectedVersion?: number): Promise<ExperimentTemplate> {
     const actor = requireActor(actorOrNull);
     const [visible] = await findVisibleTemplates(em, actor, [id]);
     if (!visible) throw new NotFoundError('Template');

@@ -18,7 +18,10 @@ describe('TokenVerifier', () => {
   const verifier = new TokenVerifier({ secret: SECRET, issuer: 'https://issuer.test', audience: 'tessera' });
 
   it('verifies a real HS256 token and reads its claims', async () => {
-    const jwt = await token({ roles: ['service'] }).setIssuer('https://issuer.test').setAudience('tessera').sign(key);
+    const jwt = await token({ roles: ['service'] })
+      .setIssuer('https://issuer.test')
+      .setAudience('tessera')
+      .sign(key);
     await expect(verifier.verify(jwt)).resolves.toEqual({
       externalId: 'user-ada',
       email: 'ada@example.com',
@@ -28,7 +31,14 @@ describe('TokenVerifier', () => {
   });
 
   it.each([
-    ['a wrong signature', () => token().setIssuer('https://issuer.test').setAudience('tessera').sign(new TextEncoder().encode('another-secret-that-is-also-long-enough'))],
+    [
+      'a wrong signature',
+      () =>
+        token()
+          .setIssuer('https://issuer.test')
+          .setAudience('tessera')
+          .sign(new TextEncoder().encode('another-secret-that-is-also-long-enough')),
+    ],
     ['an expired token', () => token({}, { expiresIn: '-1m' }).setIssuer('https://issuer.test').setAudience('tessera').sign(key)],
     ['a token without exp', () => token({}, { expiresIn: null }).setIssuer('https://issuer.test').setAudience('tessera').sign(key)],
     ['a wrong issuer', () => token().setIssuer('https://evil.test').setAudience('tessera').sign(key)],

@@ -67,12 +67,18 @@ describe(`${CALLERS} concurrent callers over HTTP`, () => {
   }
 
   async function templateRow(id: string) {
-    const [row] = await api.db.query('select version, usage_count, last_used, updated_at, name, description, configuration from experiment_templates where id = $1', [id]);
+    const [row] = await api.db.query(
+      'select version, usage_count, last_used, updated_at, name, description, configuration from experiment_templates where id = $1',
+      [id],
+    );
     return row;
   }
 
   async function versionNumbers(id: string): Promise<number[]> {
-    const rows = await api.db.query<{ version: number }>('select version from experiment_template_versions where template_id = $1 order by version', [id]);
+    const rows = await api.db.query<{ version: number }>(
+      'select version from experiment_template_versions where template_id = $1 order by version',
+      [id],
+    );
     return rows.map((row) => row.version);
   }
 
@@ -108,8 +114,10 @@ describe(`${CALLERS} concurrent callers over HTTP`, () => {
 
     const result = await burst(
       'usage',
-      Array.from({ length: CALLERS }, (_, i) => () =>
-        api.graphql(FROM_TEMPLATE, { as: users[i % users.length], variables: { input: { templateId: template.id, name: `run ${i}` } } }),
+      Array.from(
+        { length: CALLERS },
+        (_, i) => () =>
+          api.graphql(FROM_TEMPLATE, { as: users[i % users.length], variables: { input: { templateId: template.id, name: `run ${i}` } } }),
       ),
     );
 
@@ -137,11 +145,16 @@ describe(`${CALLERS} concurrent callers over HTTP`, () => {
 
     const result = await burst(
       'versions',
-      Array.from({ length: CALLERS }, (_, i) => () =>
-        api.graphql(UPDATE, {
-          as: owner,
-          variables: { id: template.id, input: { description: `change ${i}`, configuration: validConfiguration({ parameters: { seed: i } }) } },
-        }),
+      Array.from(
+        { length: CALLERS },
+        (_, i) => () =>
+          api.graphql(UPDATE, {
+            as: owner,
+            variables: {
+              id: template.id,
+              input: { description: `change ${i}`, configuration: validConfiguration({ parameters: { seed: i } }) },
+            },
+          }),
       ),
     );
 
@@ -157,10 +170,10 @@ describe(`${CALLERS} concurrent callers over HTTP`, () => {
     );
     expect(new Set(changes.map((c) => c.description)).size).toBe(CALLERS);
     expect(changes.every((c) => c.description === `change ${c.seed}`)).toBe(true);
-    const [latest] = await api.db.query('select description, configuration from experiment_template_versions where template_id = $1 and version = $2', [
-      template.id,
-      CALLERS + 1,
-    ]);
+    const [latest] = await api.db.query(
+      'select description, configuration from experiment_template_versions where template_id = $1 and version = $2',
+      [template.id, CALLERS + 1],
+    );
     const current = await templateRow(template.id);
     expect({ description: current.description, configuration: current.configuration }).toEqual(latest);
     console.log(`versions: version 1 -> ${current.version}, ${CALLERS + 1} snapshots, no gaps or duplicates`);
@@ -177,14 +190,20 @@ describe(`${CALLERS} concurrent callers over HTTP`, () => {
     const calls = [
       ...toShare.map((userId) => () => api.graphql(SHARE, { as: owner, variables: { id: template.id, userIds: [userId] } })),
       ...toUnshare.map((userId) => () => api.graphql(UNSHARE, { as: owner, variables: { id: template.id, userIds: [userId] } })),
-      ...Array.from({ length: 50 }, () => () => api.graphql(SHARE, { as: owner, variables: { id: template.id, userIds: [sameUser, toShare[0]] } })),
+      ...Array.from(
+        { length: 50 },
+        () => () => api.graphql(SHARE, { as: owner, variables: { id: template.id, userIds: [sameUser, toShare[0]] } }),
+      ),
     ];
     const result = await burst('shares', calls);
 
     expect(errorsOf(result)).toEqual([]);
     const expected = [...toShare, sameUser].sort();
     expect(await sharedWith(template.id)).toEqual(expected);
-    const [rows] = await api.db.query('select count(*)::int as n, count(distinct user_id)::int as users from experiment_template_shares where template_id = $1', [template.id]);
+    const [rows] = await api.db.query(
+      'select count(*)::int as n, count(distinct user_id)::int as users from experiment_template_shares where template_id = $1',
+      [template.id],
+    );
     expect(rows).toEqual({ n: expected.length, users: expected.length });
     // Sharing is not an edit of content.
     expect(await versionNumbers(template.id)).toEqual([1]);
@@ -199,22 +218,37 @@ describe(`${CALLERS} concurrent callers over HTTP`, () => {
     const CREATIONS = 100;
 
     const calls: Array<() => Promise<GraphqlResponse>> = [
-      ...Array.from({ length: UPDATES }, (_, i) => () =>
-        api.graphql(UPDATE, {
-          as: owner,
-          variables: { id: template.id, input: { name: `Mixed ${i}`, configuration: validConfiguration({ parameters: { seed: 1000 + i } }) } },
-        }),
+      ...Array.from(
+        { length: UPDATES },
+        (_, i) => () =>
+          api.graphql(UPDATE, {
+            as: owner,
+            variables: {
+              id: template.id,
+              input: { name: `Mixed ${i}`, configuration: validConfiguration({ parameters: { seed: 1000 + i } }) },
+            },
+          }),
       ),
       // The owner's own, so a setTemplatePublic(false) in flight never hides the template from a caller.
-      ...Array.from({ length: CREATIONS }, (_, i) => () =>
-        api.graphql(FROM_TEMPLATE, { as: i % 2 ? owner : users[0], variables: { input: { templateId: template.id, name: `mixed run ${i}` } } }),
+      ...Array.from(
+        { length: CREATIONS },
+        (_, i) => () =>
+          api.graphql(FROM_TEMPLATE, {
+            as: i % 2 ? owner : users[0],
+            variables: { input: { templateId: template.id, name: `mixed run ${i}` } },
+          }),
       ),
-      ...recipients.map((userId, i) => () => api.graphql(i % 4 === 3 ? UNSHARE : SHARE, { as: owner, variables: { id: template.id, userIds: [userId] } })),
+      ...recipients.map(
+        (userId, i) => () => api.graphql(i % 4 === 3 ? UNSHARE : SHARE, { as: owner, variables: { id: template.id, userIds: [userId] } }),
+      ),
       // Visibility changes that take the same row lock (public stays public: users[0] must keep seeing it).
       ...Array.from({ length: 10 }, () => () => api.graphql(SET_PUBLIC, { as: owner, variables: { id: template.id, isPublic: true } })),
     ];
     // Interleave the kinds so that they really overlap.
-    const interleaved = calls.map((call, i) => ({ call, key: (i * 7919) % calls.length })).sort((a, b) => a.key - b.key).map((c) => c.call);
+    const interleaved = calls
+      .map((call, i) => ({ call, key: (i * 7919) % calls.length }))
+      .sort((a, b) => a.key - b.key)
+      .map((c) => c.call);
     const result = await burst('mixed', interleaved);
 
     expect(errorsOf(result)).toEqual([]);

@@ -207,7 +207,9 @@ describe('transaction retry', () => {
       const [row] = await api.db.query('select name, version, usage_count from experiment_templates where id = $1', [template.id]);
       // Both writes are there: the other's count and the retried update, made on top of it.
       expect(row).toEqual({ name: 'Renamed', version: 2, usage_count: 1 });
-      const versions = await api.db.query('select version from experiment_template_versions where template_id = $1 order by version', [template.id]);
+      const versions = await api.db.query('select version from experiment_template_versions where template_id = $1 order by version', [
+        template.id,
+      ]);
       expect(versions.map((v) => v.version)).toEqual([1, 2]);
     } finally {
       await api.db.query(`alter database ${api.db.name} reset default_transaction_isolation`);

@@ -15,9 +15,18 @@ const NAMES = migrationsList.map((m) => m.name);
 const [BASELINE, TEMPLATES, LINK, INDEXES] = NAMES;
 
 const NEW_EXPERIMENT_COLUMNS = [
-  'template_id', 'template_version', 'configuration_metadata', 'dataset_statistics', 'feature_importance',
-  'model_recommendations', 'resource_requirements', 'wizard_completed', 'wizard_step_completed', 'wizard_state',
-  'estimated_training_time', 'actual_training_time',
+  'template_id',
+  'template_version',
+  'configuration_metadata',
+  'dataset_statistics',
+  'feature_importance',
+  'model_recommendations',
+  'resource_requirements',
+  'wizard_completed',
+  'wizard_step_completed',
+  'wizard_state',
+  'estimated_training_time',
+  'actual_training_time',
 ];
 
 interface Scenario {
@@ -31,11 +40,7 @@ async function openOrm(db: TestDatabase, options: Partial<AppConfig['db']> = {})
 }
 
 /** An empty database, migrated up to and including `upTo` (nothing when null), handed to `work`, then dropped. */
-async function scenario(
-  upTo: string | null,
-  work: (s: Scenario) => Promise<void>,
-  options: Partial<AppConfig['db']> = {},
-): Promise<void> {
+async function scenario(upTo: string | null, work: (s: Scenario) => Promise<void>, options: Partial<AppConfig['db']> = {}): Promise<void> {
   const db = await createTestDatabase({ empty: true });
   let orm: MikroORM | undefined;
   try {
@@ -55,9 +60,7 @@ async function executedNames(db: TestDatabase): Promise<string[]> {
 }
 
 async function publicTables(db: TestDatabase): Promise<string[]> {
-  const rows = await db.query<{ tablename: string }>(
-    `select tablename from pg_tables where schemaname = 'public' order by tablename`,
-  );
+  const rows = await db.query<{ tablename: string }>(`select tablename from pg_tables where schemaname = 'public' order by tablename`);
   return rows.map((r) => r.tablename);
 }
 
@@ -72,11 +75,16 @@ async function invalidIndexes(db: TestDatabase): Promise<string[]> {
 /** Everything a migration may change in the catalog, as sorted text: equal dumps mean the same schema. */
 async function dumpSchema(db: TestDatabase): Promise<string> {
   const sections: Array<[string, string]> = [
-    ['relation', `
+    [
+      'relation',
+      `
       select c.relname || ' ' || c.relkind::text || ' ' || c.relpersistence::text
       from pg_class c join pg_namespace n on n.oid = c.relnamespace
-      where n.nspname = 'public' and c.relkind in ('r', 'p', 'v', 'm', 'S', 'f')`],
-    ['column', `
+      where n.nspname = 'public' and c.relkind in ('r', 'p', 'v', 'm', 'S', 'f')`,
+    ],
+    [
+      'column',
+      `
       select c.relname || '.' || a.attname
         || ' #' || row_number() over (partition by c.oid order by a.attnum)
         || ' ' || format_type(a.atttypid, a.atttypmod)
@@ -88,40 +96,59 @@ async function dumpSchema(db: TestDatabase): Promise<string> {
       join pg_namespace n on n.oid = c.relnamespace
       left join pg_attrdef d on d.adrelid = a.attrelid and d.adnum = a.attnum
       left join pg_collation co on co.oid = a.attcollation
-      where n.nspname = 'public' and c.relkind in ('r', 'p', 'v', 'm') and a.attnum > 0 and not a.attisdropped`],
-    ['constraint', `
+      where n.nspname = 'public' and c.relkind in ('r', 'p', 'v', 'm') and a.attnum > 0 and not a.attisdropped`,
+    ],
+    [
+      'constraint',
+      `
       select cl.relname || ' ' || co.conname || ' ' || co.contype::text || ' validated=' || co.convalidated
         || ' ' || pg_get_constraintdef(co.oid)
       from pg_constraint co
       join pg_class cl on cl.oid = co.conrelid
       join pg_namespace n on n.oid = cl.relnamespace
-      where n.nspname = 'public'`],
-    ['index', `
+      where n.nspname = 'public'`,
+    ],
+    [
+      'index',
+      `
       select pg_get_indexdef(i.indexrelid) || ' valid=' || i.indisvalid || ' ready=' || i.indisready
       from pg_index i
       join pg_class c on c.oid = i.indexrelid
       join pg_namespace n on n.oid = c.relnamespace
-      where n.nspname = 'public'`],
-    ['trigger', `
+      where n.nspname = 'public'`,
+    ],
+    [
+      'trigger',
+      `
       select pg_get_triggerdef(t.oid) || ' enabled=' || t.tgenabled::text
       from pg_trigger t
       join pg_class c on c.oid = t.tgrelid
       join pg_namespace n on n.oid = c.relnamespace
-      where n.nspname = 'public' and not t.tgisinternal`],
+      where n.nspname = 'public' and not t.tgisinternal`,
+    ],
     // Functions an extension brings along are covered by the extension line.
-    ['function', `
+    [
+      'function',
+      `
       select pg_get_functiondef(p.oid)
       from pg_proc p join pg_namespace n on n.oid = p.pronamespace
       where n.nspname = 'public'
-        and not exists (select 1 from pg_depend d where d.classid = 'pg_proc'::regclass and d.objid = p.oid and d.deptype = 'e')`],
-    ['extension', `
+        and not exists (select 1 from pg_depend d where d.classid = 'pg_proc'::regclass and d.objid = p.oid and d.deptype = 'e')`,
+    ],
+    [
+      'extension',
+      `
       select e.extname || ' ' || e.extversion || ' in ' || n.nspname
-      from pg_extension e join pg_namespace n on n.oid = e.extnamespace`],
-    ['type', `
+      from pg_extension e join pg_namespace n on n.oid = e.extnamespace`,
+    ],
+    [
+      'type',
+      `
       select t.typname || ' ' || t.typtype::text
       from pg_type t join pg_namespace n on n.oid = t.typnamespace
       where n.nspname = 'public' and t.typtype in ('e', 'd', 'c') and t.typrelid = 0
-        and not exists (select 1 from pg_depend d where d.classid = 'pg_type'::regclass and d.objid = t.oid and d.deptype = 'e')`],
+        and not exists (select 1 from pg_depend d where d.classid = 'pg_type'::regclass and d.objid = t.oid and d.deptype = 'e')`,
+    ],
   ];
   const lines: string[] = [];
   for (const [kind, sql] of sections) {
@@ -132,10 +159,9 @@ async function dumpSchema(db: TestDatabase): Promise<string> {
 }
 
 async function insertUser(db: TestDatabase, externalId: string): Promise<string> {
-  const [row] = await db.query<{ id: string }>(
-    `insert into users (external_id, email) values ($1, $1 || '@example.test') returning id`,
-    [externalId],
-  );
+  const [row] = await db.query<{ id: string }>(`insert into users (external_id, email) values ($1, $1 || '@example.test') returning id`, [
+    externalId,
+  ]);
   return row.id;
 }
 
@@ -159,22 +185,17 @@ async function insertVersion(db: TestDatabase, template: string, version: number
 }
 
 async function insertShare(db: TestDatabase, template: string, user: string, by: string): Promise<void> {
-  await db.query(`insert into experiment_template_shares (template_id, user_id, shared_by) values ($1, $2, $3)`, [
-    template, user, by,
-  ]);
+  await db.query(`insert into experiment_template_shares (template_id, user_id, shared_by) values ($1, $2, $3)`, [template, user, by]);
 }
 
-async function insertExperiment(
-  db: TestDatabase,
-  owner: string,
-  template: string | null,
-  name: string,
-): Promise<string> {
+async function insertExperiment(db: TestDatabase, owner: string, template: string | null, name: string): Promise<string> {
   const [row] = await db.query<{ id: string }>(
     `insert into ml_experiments (name, owner_id, template_id, template_version, configuration, configuration_metadata)
      values ($1, $2, $3, case when $3::uuid is null then null else 2 end, $4::jsonb, $5::jsonb) returning id`,
     [
-      name, owner, template,
+      name,
+      owner,
+      template,
       JSON.stringify({ dataset: { source: name }, features: ['x'], model: { type: 'rf', depth: 7 } }),
       JSON.stringify({ rows: 1234, analysedBy: 'dataset-service' }),
     ],
@@ -283,9 +304,7 @@ describe('migrations', () => {
       const fks = await db.query(`
         select convalidated, confdeltype, confrelid::regclass::text as target, pg_get_constraintdef(oid) as def
         from pg_constraint where conname = 'ml_experiments_template_id_foreign' and conrelid = 'ml_experiments'::regclass`);
-      expect(fks).toEqual([
-        expect.objectContaining({ convalidated: true, confdeltype: 'n', target: 'experiment_templates' }),
-      ]);
+      expect(fks).toEqual([expect.objectContaining({ convalidated: true, confdeltype: 'n', target: 'experiment_templates' })]);
       const notValidated = await db.query(
         `select conname from pg_constraint where conrelid = 'ml_experiments'::regclass and not convalidated`,
       );
@@ -369,8 +388,7 @@ describe('migrations', () => {
       expect(await snapshot(experiments)).toEqual(before);
       expect(before.map((e) => e.template_version)).toEqual([2, 2, 2]);
       expect(before[0].configuration).toEqual({ dataset: { source: 'e1' }, features: ['x'], model: { type: 'rf', depth: 7 } });
-      expect(await count(db, `select 1 from ml_experiments where id = any($1::uuid[]) and template_id is null`, [experiments]))
-        .toBe(3);
+      expect(await count(db, `select 1 from ml_experiments where id = any($1::uuid[]) and template_id is null`, [experiments])).toBe(3);
       expect(await count(db, `select 1 from experiment_template_versions where template_id = $1`, [template])).toBe(0);
       expect(await count(db, `select 1 from experiment_template_shares where template_id = $1`, [template])).toBe(0);
       // nothing else moved
@@ -420,7 +438,7 @@ describe('migrations', () => {
       });
     });
 
-    it('cascades A\'s templates, shares and experiments when A wrote no version row', async () => {
+    it("cascades A's templates, shares and experiments when A wrote no version row", async () => {
       await scenario(INDEXES, async ({ db }) => {
         const a = await insertUser(db, 'user-a');
         const b = await insertUser(db, 'user-b');
@@ -436,9 +454,7 @@ describe('migrations', () => {
         expect(await count(db, `select 1 from experiment_templates`)).toBe(0);
         expect(await count(db, `select 1 from experiment_template_shares`)).toBe(0);
         expect(await count(db, `select 1 from ml_experiments where id = $1`, [aExperiment])).toBe(0);
-        const [kept] = await db.query(`select owner_id, template_id, template_version from ml_experiments where id = $1`, [
-          bExperiment,
-        ]);
+        const [kept] = await db.query(`select owner_id, template_id, template_version from ml_experiments where id = $1`, [bExperiment]);
         expect(kept).toEqual({ owner_id: b, template_id: null, template_version: 2 });
       });
     });
@@ -449,7 +465,9 @@ describe('migrations', () => {
         const author = await insertUser(db, 'author');
         const template = await insertTemplate(db, owner, 'kept');
         const version = await insertVersion(db, template, 1, author);
-        const [before] = await db.query(`select to_jsonb(v) - 'created_by' as content from experiment_template_versions v where id = $1`, [version]);
+        const [before] = await db.query(`select to_jsonb(v) - 'created_by' as content from experiment_template_versions v where id = $1`, [
+          version,
+        ]);
 
         await db.query(`delete from users where id = $1`, [author]);
 
@@ -475,8 +493,9 @@ describe('migrations', () => {
         const shares = await db.query(`select template_id, user_id from experiment_template_shares`);
         expect(shares).toEqual([{ template_id: t1, user_id: c }]);
         expect(await count(db, `select 1 from ml_experiments where id = $1`, [bExperiment])).toBe(0);
-        expect(await count(db, `select 1 from ml_experiments where id = any($1::uuid[]) and template_id is not null`, [aExperiments]))
-          .toBe(2);
+        expect(await count(db, `select 1 from ml_experiments where id = any($1::uuid[]) and template_id is not null`, [aExperiments])).toBe(
+          2,
+        );
       });
     });
   });
@@ -513,9 +532,9 @@ describe('migrations', () => {
       await insertExperiment(db, owner, null, 'one');
       await insertExperiment(db, owner, null, 'two');
       // A concurrent build that fails (duplicate key) leaves its index behind, INVALID, under the migration's name.
-      await expect(
-        db.query(`create unique index concurrently ${INDEX} on ml_experiments (owner_id)`),
-      ).rejects.toMatchObject({ code: '23505' });
+      await expect(db.query(`create unique index concurrently ${INDEX} on ml_experiments (owner_id)`)).rejects.toMatchObject({
+        code: '23505',
+      });
       expect(await invalidIndexes(db)).toEqual([INDEX]);
 
       await migrator.up();
@@ -563,9 +582,7 @@ describe('migrations', () => {
 
         await migrator.up();
         expect(await executedNames(db)).toEqual(NAMES);
-        const [fk] = await db.query(
-          `select convalidated from pg_constraint where conname = 'ml_experiments_template_id_foreign'`,
-        );
+        const [fk] = await db.query(`select convalidated from pg_constraint where conname = 'ml_experiments_template_id_foreign'`);
         expect(fk.convalidated).toBe(true);
       },
       { lockTimeoutMs: 500 },

@@ -59,10 +59,9 @@ describe('experiments from templates: usage', () => {
     expect(rows).toHaveLength(100);
     expect(rows.every((r) => r.template_version === 2)).toBe(true);
     expect(new Set(rows.map((r) => r.name)).size).toBe(100);
-    const [snapshots] = await fixture.db.query(
-      'select count(*)::int as n from experiment_template_versions where template_id = $1',
-      [template.id],
-    );
+    const [snapshots] = await fixture.db.query('select count(*)::int as n from experiment_template_versions where template_id = $1', [
+      template.id,
+    ]);
     expect(snapshots.n).toBe(2);
   });
 
@@ -141,7 +140,7 @@ describe('experiments from templates: usage', () => {
     );
     expect(row.template_version).toBe(1);
     expect(row.template_now).toBe(2);
-    expect((row.configuration as any).model.type).toBe('random_forest');
+    expect(row.configuration.model.type).toBe('random_forest');
     const reloaded = await experiments().findVisible(owner, experiment.id);
     expect(reloaded!.templateVersion).toBe(1);
   });
@@ -184,7 +183,11 @@ describe('experiments from templates: usage', () => {
           experiments().createFromTemplate(owner, { templateId: template.id, overrides }),
         );
         const shown = JSON.stringify(overrides).slice(0, 100);
-        expect({ overrides: shown, code: error.code, paths: pathsOf(error) }).toEqual({ overrides: shown, code: ErrorCode.BadUserInput, paths });
+        expect({ overrides: shown, code: error.code, paths: pathsOf(error) }).toEqual({
+          overrides: shown,
+          code: ErrorCode.BadUserInput,
+          paths,
+        });
       }
     });
 
@@ -207,9 +210,7 @@ describe('experiments from templates: usage', () => {
       const owner = await createUser(fixture.em(), 'owner');
       const stranger = await createUser(fixture.em(), 'stranger');
       const template = await templates().create(owner, templateInput());
-      const hidden = await expectNothingWritten(template.id, () =>
-        experiments().createFromTemplate(stranger, { templateId: template.id }),
-      );
+      const hidden = await expectNothingWritten(template.id, () => experiments().createFromTemplate(stranger, { templateId: template.id }));
       expect(hidden.code).toBe(ErrorCode.NotFound);
       for (const id of [randomUUID(), 'not-a-uuid']) {
         const missing = await expectNothingWritten(template.id, () => experiments().createFromTemplate(stranger, { templateId: id }));
@@ -221,9 +222,7 @@ describe('experiments from templates: usage', () => {
       const owner = await createUser(fixture.em());
       const template = await templates().create(owner, templateInput({ isPublic: true }));
       await templates().setActive(owner, template.id, false);
-      const error = await expectNothingWritten(template.id, () =>
-        experiments().createFromTemplate(owner, { templateId: template.id }),
-      );
+      const error = await expectNothingWritten(template.id, () => experiments().createFromTemplate(owner, { templateId: template.id }));
       expect(error).toMatchObject({ code: ErrorCode.Conflict, details: { reason: 'TEMPLATE_INACTIVE' } });
     });
 

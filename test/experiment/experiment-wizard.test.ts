@@ -118,7 +118,11 @@ describe('experiment wizard and analysis metadata', () => {
     });
 
     it.each([
-      ['a model without type and with a bad framework', { step: 2, section: 'model', value: { framework: 'nope' } }, ['/value/framework', '/value/type']],
+      [
+        'a model without type and with a bad framework',
+        { step: 2, section: 'model', value: { framework: 'nope' } },
+        ['/value/framework', '/value/type'],
+      ],
       ['a feature without name', { step: 1, section: 'features', value: [{ type: 'numeric' }] }, ['/value/0/name']],
       ['a section that is not an object', { step: 1, section: 'dataset', value: 'csv' }, ['/value']],
       ['an unknown section', { step: 1, section: 'extra', value: {} }, ['/section']],

@@ -27,8 +27,7 @@ import {
  * connect timeout fails it sooner), then for its statement's answer, which the client gives up on after the
  * statement timeout plus the client-side deadline's slack. Both, plus 1.5 s of slack for a loaded machine.
  */
-const FAILURE_BOUND_MS =
-  FAULT_DB_TIMEOUTS.acquireMs + FAULT_DB_TIMEOUTS.statementMs + CLIENT_QUERY_DEADLINE_SLACK_MS + 1_500;
+const FAILURE_BOUND_MS = FAULT_DB_TIMEOUTS.acquireMs + FAULT_DB_TIMEOUTS.statementMs + CLIENT_QUERY_DEADLINE_SLACK_MS + 1_500;
 /** /readyz gives the database 2 s to answer. */
 const READINESS_BOUND_MS = 2_000 + 1_000;
 const FROZEN_MS = 7_000;
@@ -46,7 +45,7 @@ describe('PostgreSQL hung (SIGSTOP)', () => {
 
   beforeAll(async () => {
     dir = await mkdtemp(path.join(os.tmpdir(), 'tessera-fault-hung-'));
-    cluster = await startCluster(dir, TEST_DB_CONFIG as unknown as Record<string, number>);
+    cluster = await startCluster(dir, TEST_DB_CONFIG);
     server = await startServer(cluster.url, dir);
   }, 60_000);
 
@@ -66,7 +65,7 @@ describe('PostgreSQL hung (SIGSTOP)', () => {
     const load = startLoad(graphqlUrl, token, 8);
     await sleep(1_000);
 
-    let frozenCount = 0;
+    let frozenCount: number;
     let frozenAt = 0;
     let thawedAt = 0;
     let firstReadyz: Awaited<ReturnType<typeof readyz>>;

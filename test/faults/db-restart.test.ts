@@ -29,7 +29,7 @@ describe('PostgreSQL restarted under load', () => {
 
   beforeAll(async () => {
     dir = await mkdtemp(path.join(os.tmpdir(), 'tessera-fault-restart-'));
-    cluster = await startCluster(dir, TEST_DB_CONFIG as unknown as Record<string, number>);
+    cluster = await startCluster(dir, TEST_DB_CONFIG);
     server = await startServer(cluster.url, dir);
   }, 60_000);
 
@@ -75,7 +75,7 @@ describe('PostgreSQL restarted under load', () => {
       `[faults] db restart: sent ${all.sent}, ok ${all.ok}, failed ${all.sent - all.ok} (masked ${all.masked}, other ${all.other}); ` +
         `while down: ${whileDown.sent} sent, max latency ${whileDown.maxMs} ms (bound ${FAILURE_BOUND_MS} ms), ` +
         `failure HTTP status ${failureStatuses.join('/')}; /readyz 503 after ${notReadyMs} ms; ` +
-        `after restart: /readyz 200 in ${readyAgainMs} ms, first ok query in ${(upAt - restartingAt) + queryOkMs} ms ` +
+        `after restart: /readyz 200 in ${readyAgainMs} ms, first ok query in ${upAt - restartingAt + queryOkMs} ms ` +
         `from restart command (${queryOkMs} ms after PostgreSQL was up); statuses ${JSON.stringify(all.statuses)}`,
     );
 

@@ -140,7 +140,10 @@ export async function startCluster(dir: string, dbConfig: Record<string, number>
       // A frozen cluster would never stop: thaw it first.
       for (const pid of pids()) signal(pid, 'SIGCONT');
       if (controller.connected) {
-        await within(call('stop').catch(() => undefined), 10_000);
+        await within(
+          call('stop').catch(() => undefined),
+          10_000,
+        );
         controller.disconnect();
       }
       if (controller.exitCode === null) controller.kill('SIGKILL');
@@ -214,14 +217,14 @@ export async function startServer(databaseUrl: string, dataDir: string, env: Rec
   const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
     child.on('exit', (code, signal) => resolve({ code, signal })),
   );
-  child.stdout!.on('data', (chunk: Buffer) => output.push(chunk.toString()));
-  child.stderr!.on('data', (chunk: Buffer) => output.push(chunk.toString()));
+  child.stdout.on('data', (chunk: Buffer) => output.push(chunk.toString()));
+  child.stderr.on('data', (chunk: Buffer) => output.push(chunk.toString()));
   const graphqlUrl = await new Promise<string>((resolve, reject) => {
     const onData = () => {
       const match = /Tessera GraphQL API: (http:\/\/\S+)/.exec(output.join(''));
       if (match) resolve(match[1]);
     };
-    child.stdout!.on('data', onData);
+    child.stdout.on('data', onData);
     void exited.then(({ code }) => reject(new Error(`server exited early with ${code}:\n${output.join('')}`)));
   });
   return {
@@ -279,7 +282,11 @@ export async function graphql(url: string, token: string, query = ME_QUERY, dead
     return { startedAt, ms: Date.now() - startedAt, status: response.status, body, text };
   } catch (error) {
     const cause = (error as { cause?: { code?: string } }).cause?.code;
-    return { startedAt, ms: Date.now() - startedAt, error: `${(error as Error).name}: ${(error as Error).message}${cause ? ` (${cause})` : ''}` };
+    return {
+      startedAt,
+      ms: Date.now() - startedAt,
+      error: `${(error as Error).name}: ${(error as Error).message}${cause ? ` (${cause})` : ''}`,
+    };
   }
 }
 

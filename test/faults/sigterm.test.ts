@@ -161,7 +161,9 @@ describe('SIGTERM under load', () => {
     // Those racing the signal: answered whole (200, or 503 if Fastify saw them only once closing), or never taken from
     // the listen backlog (reset when the listening socket closes); no response is ever cut short.
     const racedCleanly = (o: HttpOutcome) =>
-      o.error ? o.status === undefined && ['ECONNRESET', 'ECONNREFUSED'].includes(o.error) : o.complete && (isCompleteOk(o) || o.status === 503);
+      o.error
+        ? o.status === undefined && ['ECONNRESET', 'ECONNREFUSED'].includes(o.error)
+        : o.complete && (isCompleteOk(o) || o.status === 503);
     expect(extraOutcomes.filter((o) => !racedCleanly(o))).toEqual([]);
     expect(exit).toEqual({ code: 0, signal: null });
     expect(exitedAt - bodiesSentAt).toBeLessThan(5_000);

@@ -51,10 +51,21 @@ const CATEGORIES = ['CLASSIFICATION', 'REGRESSION', 'NLP', 'OTHER'];
 
 /** Some sections of a configuration, valid or mutated: a draft's configuration, or a template's overrides. */
 const partialConfiguration = fc
-  .tuple(fc.oneof(fc.constant(validConfiguration() as unknown as Record<string, unknown>), mutatedConfiguration), fc.subarray([...SECTIONS]))
-  .map(([configuration, sections]) => Object.fromEntries(Object.entries(configuration).filter(([key]) => !(SECTIONS as readonly string[]).includes(key) || sections.includes(key as never))));
+  .tuple(
+    fc.oneof(fc.constant(validConfiguration() as unknown as Record<string, unknown>), mutatedConfiguration),
+    fc.subarray([...SECTIONS]),
+  )
+  .map(([configuration, sections]) =>
+    Object.fromEntries(
+      Object.entries(configuration).filter(([key]) => !(SECTIONS as readonly string[]).includes(key) || sections.includes(key as never)),
+    ),
+  );
 
-const seconds = fc.oneof({ weight: 3, arbitrary: fc.integer({ min: 0, max: 100_000 }) }, { weight: 1, arbitrary: oddNumber }, { weight: 1, arbitrary: hostile });
+const seconds = fc.oneof(
+  { weight: 3, arbitrary: fc.integer({ min: 0, max: 100_000 }) },
+  { weight: 1, arbitrary: oddNumber },
+  { weight: 1, arbitrary: hostile },
+);
 
 const base64url = (text: string) => Buffer.from(text).toString('base64url');
 
@@ -70,7 +81,12 @@ describe('fuzzing experiment mutations over HTTP', () => {
   const reports: FuzzReport[] = [];
 
   beforeAll(async () => {
-    [owner, friend, stranger, service] = await Promise.all([api.user('owner'), api.user('friend'), api.user('stranger'), api.user('svc', ['service'])]);
+    [owner, friend, stranger, service] = await Promise.all([
+      api.user('owner'),
+      api.user('friend'),
+      api.user('stranger'),
+      api.user('svc', ['service']),
+    ]);
     templates.owned = (await createTemplateVia(api, owner)).id;
     [templates.inactive, templates.shared, templates.public, templates.hidden] = await insertTemplates(api, [
       { ownerId: owner.id, name: 'Inactive', isActive: false },
@@ -83,7 +99,9 @@ describe('fuzzing experiment mutations over HTTP', () => {
     dataOf(await api.graphql(COMPLETE, { as: owner, variables: { id: experiments.completed } }));
     experiments.foreign = await draft(stranger, {});
     for (let i = 0; i < 3; i += 1) {
-      dataOf(await api.graphql(CREATE_FROM_TEMPLATE, { as: owner, variables: { input: { templateId: templates.owned, name: `run ${i}` } } }));
+      dataOf(
+        await api.graphql(CREATE_FROM_TEMPLATE, { as: owner, variables: { input: { templateId: templates.owned, name: `run ${i}` } } }),
+      );
     }
     for (const query of [TEMPLATES, EXPERIMENTS]) {
       const page = dataOf(await api.graphql(query, { as: owner, variables: { first: 2 } }));
@@ -92,7 +110,10 @@ describe('fuzzing experiment mutations over HTTP', () => {
   });
 
   afterAll(() => {
-    const total = reports.reduce((sum, r) => ({ runs: sum.runs + r.runs, failures: sum.failures + r.failures.length }), { runs: 0, failures: 0 });
+    const total = reports.reduce((sum, r) => ({ runs: sum.runs + r.runs, failures: sum.failures + r.failures.length }), {
+      runs: 0,
+      failures: 0,
+    });
     console.log(`fuzz experiment mutations and queries: ${reports.length} operations, ${total.runs} runs, ${total.failures} failures`);
   });
 
@@ -107,7 +128,8 @@ describe('fuzzing experiment mutations over HTTP', () => {
       { weight: weights.service ?? 1, arbitrary: fc.constant(service) },
       { weight: 1, arbitrary: fc.constant(null) },
     );
-  const inputOr = (input: fc.Arbitrary<Record<string, unknown>>) => fc.oneof({ weight: 9, arbitrary: input }, { weight: 1, arbitrary: hostile });
+  const inputOr = (input: fc.Arbitrary<Record<string, unknown>>) =>
+    fc.oneof({ weight: 9, arbitrary: input }, { weight: 1, arbitrary: hostile });
   const experimentId = () => idValue(Object.values(experiments));
   const templateId = () => idValue(Object.values(templates));
 
@@ -119,14 +141,20 @@ describe('fuzzing experiment mutations over HTTP', () => {
       { weight: 2, arbitrary: fc.constantFrom(...realCursors) },
       {
         weight: 2,
-        arbitrary: fc.tuple(fc.constantFrom(...realCursors), fc.nat(), fc.string({ minLength: 1, maxLength: 1 })).map(([c, at, ch]) => c.slice(0, at % c.length) + ch + c.slice((at % c.length) + 1)),
+        arbitrary: fc
+          .tuple(fc.constantFrom(...realCursors), fc.nat(), fc.string({ minLength: 1, maxLength: 1 }))
+          .map(([c, at, ch]) => c.slice(0, at % c.length) + ch + c.slice((at % c.length) + 1)),
       },
       {
         weight: 3,
         arbitrary: fc
           .tuple(
             fc.oneof(fc.constantFrom('UPDATED_AT:DESC', 'NAME:ASC', 'USAGE_COUNT:DESC', 'LAST_USED:ASC', 'CREATED_AT:ASC'), nastyString),
-            fc.oneof(anyJson, nastyString, fc.constantFrom('2024-01-01T00:00:00.000000Z', '9999-12-31T23:59:59.999999Z', '0000-01-01T00:00:00.000000Z')),
+            fc.oneof(
+              anyJson,
+              nastyString,
+              fc.constantFrom('2024-01-01T00:00:00.000000Z', '9999-12-31T23:59:59.999999Z', '0000-01-01T00:00:00.000000Z'),
+            ),
             fc.oneof(fc.uuid(), nastyString),
           )
           .chain(([tag, value, id]) => fc.constantFrom([tag, value, id], [value, id], [tag, value, id, 1], [value]))
@@ -134,7 +162,12 @@ describe('fuzzing experiment mutations over HTTP', () => {
       },
       { weight: 2, arbitrary: fc.oneof(nastyString, fc.base64String({ maxLength: 40 })) },
     );
-  const pageSize = () => fc.oneof({ weight: 4, arbitrary: fc.integer({ min: 1, max: 100 }) }, { weight: 1, arbitrary: oddNumber }, { weight: 1, arbitrary: hostile });
+  const pageSize = () =>
+    fc.oneof(
+      { weight: 4, arbitrary: fc.integer({ min: 1, max: 100 }) },
+      { weight: 1, arbitrary: oddNumber },
+      { weight: 1, arbitrary: hostile },
+    );
 
   async function check(report: FuzzReport) {
     reports.push(report);
@@ -161,7 +194,14 @@ describe('fuzzing experiment mutations over HTTP', () => {
         }),
       ),
     });
-    await check(await fuzz(api, { field: 'createExperimentFromTemplate', query: CREATE_FROM_TEMPLATE, plan, prepare: ({ as, input }) => ({ as, variables: { input } }) }));
+    await check(
+      await fuzz(api, {
+        field: 'createExperimentFromTemplate',
+        query: CREATE_FROM_TEMPLATE,
+        plan,
+        prepare: ({ as, input }) => ({ as, variables: { input } }),
+      }),
+    );
   });
 
   it('createExperiment', async () => {
@@ -177,13 +217,19 @@ describe('fuzzing experiment mutations over HTTP', () => {
         variantOf(base, { name: textValue, description: textValue, configuration: objectValue, estimatedTrainingSeconds: seconds }),
       ),
     });
-    await check(await fuzz(api, { field: 'createExperiment', query: CREATE, plan, prepare: ({ as, input }) => ({ as, variables: { input } }) }));
+    await check(
+      await fuzz(api, { field: 'createExperiment', query: CREATE, plan, prepare: ({ as, input }) => ({ as, variables: { input } }) }),
+    );
   });
 
   it('saveWizardStep', async () => {
     const base = fc
-      .tuple(fc.integer({ min: 0, max: 10 }), fc.constantFrom(...SECTIONS), fc.dictionary(fc.string({ maxLength: 6 }), fc.string({ maxLength: 6 }), { maxKeys: 3 }))
-      .map(([step, section, state]) => ({ step, state, section: section.toUpperCase(), value: validConfiguration()[section] as unknown }));
+      .tuple(
+        fc.integer({ min: 0, max: 10 }),
+        fc.constantFrom(...SECTIONS),
+        fc.dictionary(fc.string({ maxLength: 6 }), fc.string({ maxLength: 6 }), { maxKeys: 3 }),
+      )
+      .map(([step, section, state]) => ({ step, state, section: section.toUpperCase(), value: validConfiguration()[section] }));
     const plan = fc.record({
       as: caller(),
       variables: variantOf(
@@ -195,7 +241,11 @@ describe('fuzzing experiment mutations over HTTP', () => {
               step: fc.oneof(oddNumber, hostile),
               state: fc.oneof(objectValue, fc.constant(null)),
               section: fc.oneof(fc.constantFrom('DATASET', 'MODEL', 'model', 'TARGET', ''), hostile),
-              value: fc.oneof(anyJson, objectValue, mutatedConfiguration.map((c) => c.model)),
+              value: fc.oneof(
+                anyJson,
+                objectValue,
+                mutatedConfiguration.map((c) => c.model),
+              ),
             }),
           ),
         },
@@ -208,10 +258,7 @@ describe('fuzzing experiment mutations over HTTP', () => {
   it('completeWizard', async () => {
     const plan = fc.record({
       as: caller(),
-      id: fc.oneof(
-        { weight: 2, arbitrary: fc.constantFrom('FRESH_COMPLETE', 'FRESH_PARTIAL') },
-        { weight: 3, arbitrary: experimentId() },
-      ),
+      id: fc.oneof({ weight: 2, arbitrary: fc.constantFrom('FRESH_COMPLETE', 'FRESH_PARTIAL') }, { weight: 3, arbitrary: experimentId() }),
     });
     await check(
       await fuzz(api, {
@@ -221,10 +268,10 @@ describe('fuzzing experiment mutations over HTTP', () => {
         prepare: async ({ as, id }) => {
           if (id !== 'FRESH_COMPLETE' && id !== 'FRESH_PARTIAL') return { as, variables: { id } };
           const configuration = id === 'FRESH_COMPLETE' ? validConfiguration() : { dataset: validConfiguration().dataset };
-          const [row] = await api.db.query(`insert into ml_experiments (name, owner_id, configuration) values ('Fresh', $1, $2) returning id`, [
-            owner.id,
-            configuration,
-          ]);
+          const [row] = await api.db.query(
+            `insert into ml_experiments (name, owner_id, configuration) values ('Fresh', $1, $2) returning id`,
+            [owner.id, configuration],
+          );
           return { as, variables: { id: row.id }, changed: true };
         },
       }),
@@ -261,7 +308,9 @@ describe('fuzzing experiment mutations over HTTP', () => {
         { maxChanges: 1, extraKeys: false },
       ),
     });
-    await check(await fuzz(api, { field: 'writeAnalysisMetadata', query: WRITE_ANALYSIS, plan, prepare: ({ as, variables }) => ({ as, variables }) }));
+    await check(
+      await fuzz(api, { field: 'writeAnalysisMetadata', query: WRITE_ANALYSIS, plan, prepare: ({ as, variables }) => ({ as, variables }) }),
+    );
   });
 
   it('recordTrainingTime', async () => {
@@ -273,7 +322,9 @@ describe('fuzzing experiment mutations over HTTP', () => {
         { extraKeys: false },
       ),
     });
-    await check(await fuzz(api, { field: 'recordTrainingTime', query: RECORD_TIME, plan, prepare: ({ as, variables }) => ({ as, variables }) }));
+    await check(
+      await fuzz(api, { field: 'recordTrainingTime', query: RECORD_TIME, plan, prepare: ({ as, variables }) => ({ as, variables }) }),
+    );
   });
 
   it('templates, experiments and template(id) with random cursors, filters and page sizes', async () => {
@@ -281,21 +332,43 @@ describe('fuzzing experiment mutations over HTTP', () => {
     const validFilter = fc.record(
       {
         categories: fc.array(fc.constantFrom(...CATEGORIES), { maxLength: 2 }),
-        tags: fc.record({ allOf: fc.array(fc.constantFrom('churn', 'tabular'), { maxLength: 1 }), anyOf: fc.array(fc.constantFrom('churn', 'x'), { maxLength: 2 }) }, { requiredKeys: [] }),
+        tags: fc.record(
+          {
+            allOf: fc.array(fc.constantFrom('churn', 'tabular'), { maxLength: 1 }),
+            anyOf: fc.array(fc.constantFrom('churn', 'x'), { maxLength: 2 }),
+          },
+          { requiredKeys: [] },
+        ),
         search: fc.string({ maxLength: 8 }),
         scope: fc.constantFrom('MINE', 'SHARED_WITH_ME', 'PUBLIC', 'ALL_VISIBLE'),
         activeState: fc.constantFrom('ACTIVE', 'INACTIVE', 'ALL'),
       },
       { requiredKeys: [] },
     );
-    const badFilter = variantOf(validFilter, {
-      categories: fc.oneof(fc.array(fc.oneof(fc.constantFrom(...CATEGORIES), nastyString), { maxLength: 3 }), hostile),
-      tags: fc.oneof(fc.record({ allOf: fc.array(fc.oneof(fc.string({ maxLength: 8 }), nastyString), { maxLength: 3 }), anyOf: fc.array(nastyString, { maxLength: 3 }) }, { requiredKeys: [] }), hostile),
-      search: textValue,
-      scope: hostile,
-      activeState: hostile,
-    }, { maxChanges: 1 });
-    const validOrder = fc.record({ field: fc.constantFrom('UPDATED_AT', 'CREATED_AT', 'NAME', 'USAGE_COUNT', 'LAST_USED'), direction: fc.constantFrom('ASC', 'DESC') }, { requiredKeys: [] });
+    const badFilter = variantOf(
+      validFilter,
+      {
+        categories: fc.oneof(fc.array(fc.oneof(fc.constantFrom(...CATEGORIES), nastyString), { maxLength: 3 }), hostile),
+        tags: fc.oneof(
+          fc.record(
+            {
+              allOf: fc.array(fc.oneof(fc.string({ maxLength: 8 }), nastyString), { maxLength: 3 }),
+              anyOf: fc.array(nastyString, { maxLength: 3 }),
+            },
+            { requiredKeys: [] },
+          ),
+          hostile,
+        ),
+        search: textValue,
+        scope: hostile,
+        activeState: hostile,
+      },
+      { maxChanges: 1 },
+    );
+    const validOrder = fc.record(
+      { field: fc.constantFrom('UPDATED_AT', 'CREATED_AT', 'NAME', 'USAGE_COUNT', 'LAST_USED'), direction: fc.constantFrom('ASC', 'DESC') },
+      { requiredKeys: [] },
+    );
     const templatesPlan = fc.record({
       as: caller(),
       variables: variantOf(
@@ -304,10 +377,23 @@ describe('fuzzing experiment mutations over HTTP', () => {
         { maxChanges: 2, extraKeys: false },
       ),
     });
-    await check(await fuzz(api, { field: 'templates', query: TEMPLATES, plan: templatesPlan, writes: false, prepare: ({ as, variables }) => ({ as, variables }) }));
+    await check(
+      await fuzz(api, {
+        field: 'templates',
+        query: TEMPLATES,
+        plan: templatesPlan,
+        writes: false,
+        prepare: ({ as, variables }) => ({ as, variables }),
+      }),
+    );
 
     const validExperimentFilter = fc.record(
-      { templateId: fc.constantFrom(...Object.values(templates)), templateCategory: fc.constantFrom(...CATEGORIES), status: fc.constantFrom('draft', 'queued'), wizardCompleted: fc.boolean() },
+      {
+        templateId: fc.constantFrom(...Object.values(templates)),
+        templateCategory: fc.constantFrom(...CATEGORIES),
+        status: fc.constantFrom('draft', 'queued'),
+        wizardCompleted: fc.boolean(),
+      },
       { requiredKeys: [] },
     );
     const experimentsPlan = fc.record({
@@ -317,27 +403,59 @@ describe('fuzzing experiment mutations over HTTP', () => {
         {
           first: pageSize(),
           after: cursor(),
-          filter: variantOf(validExperimentFilter, {
-            templateId: templateId(),
-            templateCategory: hostile,
-            status: textValue,
-            wizardCompleted: hostile,
-          }, { maxChanges: 1 }),
+          filter: variantOf(
+            validExperimentFilter,
+            {
+              templateId: templateId(),
+              templateCategory: hostile,
+              status: textValue,
+              wizardCompleted: hostile,
+            },
+            { maxChanges: 1 },
+          ),
         },
         { maxChanges: 2, extraKeys: false },
       ),
     });
-    await check(await fuzz(api, { field: 'experiments', query: EXPERIMENTS, plan: experimentsPlan, writes: false, prepare: ({ as, variables }) => ({ as, variables }) }));
+    await check(
+      await fuzz(api, {
+        field: 'experiments',
+        query: EXPERIMENTS,
+        plan: experimentsPlan,
+        writes: false,
+        prepare: ({ as, variables }) => ({ as, variables }),
+      }),
+    );
 
-    const version = () => fc.oneof({ weight: 3, arbitrary: fc.integer({ min: 0, max: 3 }) }, { weight: 1, arbitrary: oddNumber }, { weight: 1, arbitrary: hostile });
+    const version = () =>
+      fc.oneof(
+        { weight: 3, arbitrary: fc.integer({ min: 0, max: 3 }) },
+        { weight: 1, arbitrary: oddNumber },
+        { weight: 1, arbitrary: hostile },
+      );
     const templatePlan = fc.record({
       as: caller(),
       variables: variantOf(
-        fc.record({ id: fc.constantFrom(...Object.values(templates)), first: fc.integer({ min: 1, max: 20 }), version: fc.integer({ min: 1, max: 2 }), from: fc.constant(1), to: fc.constant(1) }),
+        fc.record({
+          id: fc.constantFrom(...Object.values(templates)),
+          first: fc.integer({ min: 1, max: 20 }),
+          version: fc.integer({ min: 1, max: 2 }),
+          from: fc.constant(1),
+          to: fc.constant(1),
+        }),
         { id: templateId(), first: pageSize(), after: cursor(), versions: pageSize(), version: version(), from: version(), to: version() },
         { maxChanges: 2, extraKeys: false },
       ),
     });
-    await check(await fuzz(api, { field: 'template', query: TEMPLATE, plan: templatePlan, writes: false, nullable: true, prepare: ({ as, variables }) => ({ as, variables }) }));
+    await check(
+      await fuzz(api, {
+        field: 'template',
+        query: TEMPLATE,
+        plan: templatePlan,
+        writes: false,
+        nullable: true,
+        prepare: ({ as, variables }) => ({ as, variables }),
+      }),
+    );
   });
 });

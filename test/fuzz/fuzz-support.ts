@@ -37,7 +37,9 @@ export class Deep {
   ) {}
 
   text(): string {
-    return this.kind === 'array' ? `${'['.repeat(this.depth)}${']'.repeat(this.depth)}` : `${'{"a":'.repeat(this.depth)}1${'}'.repeat(this.depth)}`;
+    return this.kind === 'array'
+      ? `${'['.repeat(this.depth)}${']'.repeat(this.depth)}`
+      : `${'{"a":'.repeat(this.depth)}1${'}'.repeat(this.depth)}`;
   }
 
   toString(): string {
@@ -263,13 +265,11 @@ function applyMutation(root: Record<string, unknown>, m: Mutation): void {
 }
 
 /** A configuration from `validConfiguration()`, with 0 to 4 random mutations: usually invalid, sometimes not. */
-export const mutatedConfiguration: fc.Arbitrary<Record<string, unknown>> = fc
-  .array(mutation, { maxLength: 4 })
-  .map((mutations) => {
-    const configuration = structuredClone(validConfiguration()) as unknown as Record<string, unknown>;
-    for (const m of mutations) applyMutation(configuration, m);
-    return configuration;
-  });
+export const mutatedConfiguration: fc.Arbitrary<Record<string, unknown>> = fc.array(mutation, { maxLength: 4 }).map((mutations) => {
+  const configuration = structuredClone(validConfiguration()) as unknown as Record<string, unknown>;
+  for (const m of mutations) applyMutation(configuration, m);
+  return configuration;
+});
 
 /** A JSON object for a JSONObject argument: a mutated configuration, any object, or something that is not one. */
 export const objectValue: fc.Arbitrary<unknown> = fc.oneof(
@@ -301,7 +301,10 @@ export function variantOf(
   const extra =
     options.extraKeys === false
       ? fc.constant({})
-      : fc.oneof({ weight: 9, arbitrary: fc.constant({}) }, { weight: 1, arbitrary: fc.dictionary(fc.string({ maxLength: 8 }), anyJson, { maxKeys: 2 }) });
+      : fc.oneof(
+          { weight: 9, arbitrary: fc.constant({}) },
+          { weight: 1, arbitrary: fc.dictionary(fc.string({ maxLength: 8 }), anyJson, { maxKeys: 2 }) },
+        );
   return fc
     .tuple(baseArbitrary, fc.subarray(keys, { maxLength: options.maxChanges ?? 2 }), replacements, extra)
     .map(([record, changed, replacement, more]) => {
@@ -342,7 +345,8 @@ export async function send(api: Api, query: string, variables: Record<string, un
  * for a deeply nested non-object JSONObject ends in "Maximum call stack size exceeded", raised while graphql-scalars
  * prints the value: a BAD_USER_INPUT that names nothing of the server, so it is not counted as a leak.)
  */
-const LEAK = /\b(select|insert|update|delete)\b[^"]*\b(from|into|set|where)\b|violates|syntax error|relation "|invalid byte sequence|unsupported Unicode|at .*\.(ts|js):\d+/i;
+const LEAK =
+  /\b(select|insert|update|delete)\b[^"]*\b(from|into|set|where)\b|violates|syntax error|relation "|invalid byte sequence|unsupported Unicode|at .*\.(ts|js):\d+/i;
 
 export interface Verdict {
   accepted: boolean;
@@ -365,12 +369,17 @@ export function judge(result: SendResult, field: string, nullable = false): Verd
   const codes = (body.errors ?? []).map((error) => String(error.extensions?.code));
   const unexpected = (body.errors ?? []).filter((error) => !CLIENT_CODES.has(String(error.extensions?.code)));
   if (unexpected.length > 0) {
-    return { accepted: false, codes, problem: `HTTP ${status}, ${unexpected.map((e) => `${e.extensions?.code}: ${e.message}`).join('; ')}` };
+    return {
+      accepted: false,
+      codes,
+      problem: `HTTP ${status}, ${unexpected.map((e) => `${String(e.extensions?.code)}: ${e.message}`).join('; ')}`,
+    };
   }
   const leaked = (body.errors ?? []).find((error) => LEAK.test(error.message));
   if (leaked) return { accepted: false, codes, problem: `leaky message: ${leaked.message.slice(0, 200)}` };
   const accepted = body.data?.[field] !== undefined && body.data?.[field] !== null;
-  if (!accepted && codes.length === 0 && !(nullable && body.data?.[field] === null)) return { accepted, codes, problem: `no data and no error: ${result.text.slice(0, 200)}` };
+  if (!accepted && codes.length === 0 && !(nullable && body.data?.[field] === null))
+    return { accepted, codes, problem: `no data and no error: ${result.text.slice(0, 200)}` };
   if (accepted && status !== 200) return { accepted, codes, problem: `data with HTTP ${status}` };
   return { accepted, codes };
 }
@@ -427,7 +436,17 @@ export interface FuzzReport {
  * call, that the database fingerprint did not move. Failures are collected, not thrown, so the report counts them all.
  */
 export async function fuzz<P>(api: Api, spec: FuzzSpec<P>): Promise<FuzzReport> {
-  const report: FuzzReport = { field: spec.field, runs: 0, accepted: 0, rejected: 0, codes: {}, failures: [], maxMs: 0, requestMs: 0, checkMs: 0 };
+  const report: FuzzReport = {
+    field: spec.field,
+    runs: 0,
+    accepted: 0,
+    rejected: 0,
+    codes: {},
+    failures: [],
+    maxMs: 0,
+    requestMs: 0,
+    checkMs: 0,
+  };
   const writes = spec.writes ?? true;
   let known: Record<string, string> | undefined;
   const plans = fc.sample(spec.plan, { numRuns: spec.numRuns ?? FUZZ_RUNS, seed: FUZZ_SEED ^ hashOf(spec.field) });
@@ -463,7 +482,9 @@ export async function fuzz<P>(api: Api, spec: FuzzSpec<P>): Promise<FuzzReport> 
     }
     if (problem) report.failures.push({ call: `as ${call.as ? 'user' : 'anonymous'} ${describeValue(call.variables)}`, problem });
   }
-  const codes = Object.entries(report.codes).map(([code, n]) => `${code} ${n}`).join(', ');
+  const codes = Object.entries(report.codes)
+    .map(([code, n]) => `${code} ${n}`)
+    .join(', ');
   console.log(
     `fuzz ${spec.field}: ${report.runs} runs, ${report.accepted} accepted, ${report.rejected} rejected (${codes || 'none'}), ` +
       `${report.failures.length} failures, max ${report.maxMs.toFixed(0)} ms (requests ${report.requestMs.toFixed(0)} ms, ` +

@@ -22,7 +22,8 @@ import {
  * never a 5xx or INTERNAL_SERVER_ERROR, and a rejected call leaves the database exactly as it was.
  */
 
-const TEMPLATE_FIELDS = 'id name description category tags version isActive isPublic usageCount owner { id } sharedWith { id } versions(first: 2) { version changeNote }';
+const TEMPLATE_FIELDS =
+  'id name description category tags version isActive isPublic usageCount owner { id } sharedWith { id } versions(first: 2) { version changeNote }';
 
 const CREATE = `mutation($input: CreateTemplateInput!) { createTemplate(input: $input) { ${TEMPLATE_FIELDS} } }`;
 const UPDATE = `mutation($id: ID!, $input: UpdateTemplateInput!, $expectedVersion: Int, $changeNote: String) {
@@ -37,7 +38,18 @@ const SHARE = `mutation($id: ID!, $userIds: [ID!]!) { shareTemplate(id: $id, use
 const UNSHARE = `mutation($id: ID!, $userIds: [ID!]!) { unshareTemplate(id: $id, userIds: $userIds) { id sharedWith { id } } }`;
 const SET_PUBLIC = `mutation($id: ID!, $isPublic: Boolean!) { setTemplatePublic(id: $id, isPublic: $isPublic) { id isPublic } }`;
 
-const CATEGORIES = ['CLASSIFICATION', 'REGRESSION', 'CLUSTERING', 'TIME_SERIES', 'ANOMALY_DETECTION', 'NLP', 'COMPUTER_VISION', 'RECOMMENDATION', 'REINFORCEMENT_LEARNING', 'OTHER'];
+const CATEGORIES = [
+  'CLASSIFICATION',
+  'REGRESSION',
+  'CLUSTERING',
+  'TIME_SERIES',
+  'ANOMALY_DETECTION',
+  'NLP',
+  'COMPUTER_VISION',
+  'RECOMMENDATION',
+  'REINFORCEMENT_LEARNING',
+  'OTHER',
+];
 
 const categoryValue = fc.oneof(
   { weight: 3, arbitrary: fc.constantFrom(...CATEGORIES) },
@@ -46,7 +58,12 @@ const categoryValue = fc.oneof(
 );
 
 const tagsValue = fc.oneof(
-  { weight: 3, arbitrary: fc.array(fc.oneof(fc.string({ maxLength: 12 }), nastyString, fc.constantFrom('Deep Learning', 'ML', 'a'.repeat(51))), { maxLength: 5 }) },
+  {
+    weight: 3,
+    arbitrary: fc.array(fc.oneof(fc.string({ maxLength: 12 }), nastyString, fc.constantFrom('Deep Learning', 'ML', 'a'.repeat(51))), {
+      maxLength: 5,
+    }),
+  },
   { weight: 1, arbitrary: fc.constant(Array.from({ length: 31 }, (_, i) => `tag${i}`)) },
   { weight: 1, arbitrary: fc.constant(null) },
   { weight: 1, arbitrary: hostile },
@@ -84,7 +101,12 @@ describe('fuzzing template mutations over HTTP', () => {
   const reports: FuzzReport[] = [];
 
   beforeAll(async () => {
-    [owner, friend, stranger, service] = await Promise.all([api.user('owner'), api.user('friend'), api.user('stranger'), api.user('svc', ['service'])]);
+    [owner, friend, stranger, service] = await Promise.all([
+      api.user('owner'),
+      api.user('friend'),
+      api.user('stranger'),
+      api.user('svc', ['service']),
+    ]);
     ids.owned = (await createTemplateVia(api, owner)).id;
     ids.ownedInactive = (await createTemplateVia(api, owner, { name: 'Inactive' })).id;
     await api.db.query('update experiment_templates set is_active = false where id = $1', [ids.ownedInactive]);
@@ -96,7 +118,10 @@ describe('fuzzing template mutations over HTTP', () => {
   });
 
   afterAll(() => {
-    const total = reports.reduce((sum, r) => ({ runs: sum.runs + r.runs, failures: sum.failures + r.failures.length }), { runs: 0, failures: 0 });
+    const total = reports.reduce((sum, r) => ({ runs: sum.runs + r.runs, failures: sum.failures + r.failures.length }), {
+      runs: 0,
+      failures: 0,
+    });
     console.log(`fuzz template mutations: ${reports.length} mutations, ${total.runs} runs, ${total.failures} failures`);
   });
 
@@ -148,7 +173,9 @@ describe('fuzzing template mutations over HTTP', () => {
         }),
       ),
     });
-    await check(await fuzz(api, { field: 'createTemplate', query: CREATE, plan, prepare: ({ as, input }) => ({ as, variables: { input } }) }));
+    await check(
+      await fuzz(api, { field: 'createTemplate', query: CREATE, plan, prepare: ({ as, input }) => ({ as, variables: { input } }) }),
+    );
   });
 
   it('updateTemplate', async () => {
@@ -156,7 +183,12 @@ describe('fuzzing template mutations over HTTP', () => {
     const plan = fc.record({
       as: caller(),
       variables: variantOf(
-        fc.record({ id: fc.constant(ids.owned), input: validPatch, expectedVersion: fc.constantFrom(ABSENT, CURRENT), changeNote: fc.string({ maxLength: 20 }) }),
+        fc.record({
+          id: fc.constant(ids.owned),
+          input: validPatch,
+          expectedVersion: fc.constantFrom(ABSENT, CURRENT),
+          changeNote: fc.string({ maxLength: 20 }),
+        }),
         {
           id: templateId(),
           input: inputOr(
@@ -188,10 +220,19 @@ describe('fuzzing template mutations over HTTP', () => {
     const plan = fc.record({
       as: caller(),
       variables: variantOf(
-        fc.record({ id: fc.constant(ids.owned), toVersion: fc.integer({ min: 1, max: 3 }), expectedVersion: fc.constantFrom(ABSENT, CURRENT), changeNote: fc.string({ maxLength: 20 }) }),
+        fc.record({
+          id: fc.constant(ids.owned),
+          toVersion: fc.integer({ min: 1, max: 3 }),
+          expectedVersion: fc.constantFrom(ABSENT, CURRENT),
+          changeNote: fc.string({ maxLength: 20 }),
+        }),
         {
           id: templateId(),
-          toVersion: fc.oneof({ weight: 1, arbitrary: fc.integer({ min: 0, max: 50 }) }, { weight: 2, arbitrary: oddNumber }, { weight: 2, arbitrary: hostile }),
+          toVersion: fc.oneof(
+            { weight: 1, arbitrary: fc.integer({ min: 0, max: 50 }) },
+            { weight: 2, arbitrary: oddNumber },
+            { weight: 2, arbitrary: hostile },
+          ),
           expectedVersion: expectedVersionValue,
           changeNote: textValue,
         },
@@ -215,12 +256,16 @@ describe('fuzzing template mutations over HTTP', () => {
 
   it('deactivateTemplate', async () => {
     const plan = fc.record({ as: caller(), id: templateId() });
-    await check(await fuzz(api, { field: 'deactivateTemplate', query: DEACTIVATE, plan, prepare: ({ as, id }) => ({ as, variables: { id } }) }));
+    await check(
+      await fuzz(api, { field: 'deactivateTemplate', query: DEACTIVATE, plan, prepare: ({ as, id }) => ({ as, variables: { id } }) }),
+    );
   });
 
   it('reactivateTemplate', async () => {
     const plan = fc.record({ as: caller(), id: templateId() });
-    await check(await fuzz(api, { field: 'reactivateTemplate', query: REACTIVATE, plan, prepare: ({ as, id }) => ({ as, variables: { id } }) }));
+    await check(
+      await fuzz(api, { field: 'reactivateTemplate', query: REACTIVATE, plan, prepare: ({ as, id }) => ({ as, variables: { id } }) }),
+    );
   });
 
   it('shareTemplate and unshareTemplate', async () => {
@@ -244,8 +289,14 @@ describe('fuzzing template mutations over HTTP', () => {
   });
 
   it('setTemplatePublic', async () => {
-    const plan = fc.record({ as: caller(), id: templateId(), isPublic: fc.oneof({ weight: 3, arbitrary: fc.boolean() }, { weight: 1, arbitrary: hostile }) });
-    await check(await fuzz(api, { field: 'setTemplatePublic', query: SET_PUBLIC, plan, prepare: ({ as, ...variables }) => ({ as, variables }) }));
+    const plan = fc.record({
+      as: caller(),
+      id: templateId(),
+      isPublic: fc.oneof({ weight: 3, arbitrary: fc.boolean() }, { weight: 1, arbitrary: hostile }),
+    });
+    await check(
+      await fuzz(api, { field: 'setTemplatePublic', query: SET_PUBLIC, plan, prepare: ({ as, ...variables }) => ({ as, variables }) }),
+    );
   });
 
   // Last: it deletes. Its valid targets are fresh templates made for the purpose, so the others' fixtures survive.

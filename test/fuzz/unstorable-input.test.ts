@@ -44,14 +44,17 @@ describe('text, JSON and timestamps that PostgreSQL cannot store', () => {
   });
 
   const CREATE_TEMPLATE = 'mutation($input: CreateTemplateInput!) { createTemplate(input: $input) { id } }';
-  const UPDATE_TEMPLATE = 'mutation($id: ID!, $input: UpdateTemplateInput!, $changeNote: String) { updateTemplate(id: $id, input: $input, changeNote: $changeNote) { id } }';
-  const REVERT_TEMPLATE = 'mutation($id: ID!, $changeNote: String) { revertTemplate(id: $id, toVersion: 1, changeNote: $changeNote) { id } }';
+  const UPDATE_TEMPLATE =
+    'mutation($id: ID!, $input: UpdateTemplateInput!, $changeNote: String) { updateTemplate(id: $id, input: $input, changeNote: $changeNote) { id } }';
+  const REVERT_TEMPLATE =
+    'mutation($id: ID!, $changeNote: String) { revertTemplate(id: $id, toVersion: 1, changeNote: $changeNote) { id } }';
   const CLONE_TEMPLATE = 'mutation($id: ID!, $name: String) { cloneTemplate(id: $id, name: $name) { id } }';
   const FROM_TEMPLATE = 'mutation($input: CreateExperimentFromTemplateInput!) { createExperimentFromTemplate(input: $input) { id } }';
   const CREATE_EXPERIMENT = 'mutation($input: CreateExperimentInput!) { createExperiment(input: $input) { id } }';
   const SAVE_STEP = 'mutation($id: ID!, $input: SaveWizardStepInput!) { saveWizardStep(id: $id, input: $input) { id } }';
   const ANALYSIS = 'mutation($id: ID!, $input: AnalysisMetadataInput!) { writeAnalysisMetadata(id: $id, input: $input) { id } }';
-  const TEMPLATES = 'query($filter: TemplateFilter, $orderBy: TemplateOrder, $after: String) { templates(filter: $filter, orderBy: $orderBy, after: $after) { totalCount } }';
+  const TEMPLATES =
+    'query($filter: TemplateFilter, $orderBy: TemplateOrder, $after: String) { templates(filter: $filter, orderBy: $orderBy, after: $after) { totalCount } }';
   const EXPERIMENTS = 'query($filter: ExperimentFilter) { experiments(filter: $filter) { totalCount } }';
   const EXPERIMENTS_AFTER = 'query($after: String) { experiments(after: $after) { totalCount } }';
 
@@ -67,26 +70,76 @@ describe('text, JSON and timestamps that PostgreSQL cannot store', () => {
     ['createTemplate description', CREATE_TEMPLATE, () => template({ description: NUL }), '/description'],
     ['createTemplate tag', CREATE_TEMPLATE, () => template({ tags: ['ok', NUL] }), '/tags/1'],
     ['createTemplate change note', CREATE_TEMPLATE, () => template({ changeNote: NUL }), '/changeNote'],
-    ['createTemplate configuration string', CREATE_TEMPLATE, () => template({ configuration: configurationWith((c) => (c.dataset.source = NUL)) }), '/configuration/dataset/source'],
-    ['createTemplate configuration string, lone surrogate', CREATE_TEMPLATE, () => template({ configuration: configurationWith((c) => (c.model.hyperparameters.note = LONE)) }), '/configuration/model/hyperparameters/note'],
-    ['createTemplate configuration key', CREATE_TEMPLATE, () => template({ configuration: configurationWith((c) => (c.model.hyperparameters['k\u0000'] = 1)) }), '/configuration/model/hyperparameters/k\u0000'],
-    ['createTemplate configuration array item', CREATE_TEMPLATE, () => template({ configuration: configurationWith((c) => (c.validation.metrics = ['f1', NUL])) }), '/configuration/validation/metrics/1'],
+    [
+      'createTemplate configuration string',
+      CREATE_TEMPLATE,
+      () => template({ configuration: configurationWith((c) => (c.dataset.source = NUL)) }),
+      '/configuration/dataset/source',
+    ],
+    [
+      'createTemplate configuration string, lone surrogate',
+      CREATE_TEMPLATE,
+      () => template({ configuration: configurationWith((c) => (c.model.hyperparameters.note = LONE)) }),
+      '/configuration/model/hyperparameters/note',
+    ],
+    [
+      'createTemplate configuration key',
+      CREATE_TEMPLATE,
+      () => template({ configuration: configurationWith((c) => (c.model.hyperparameters['k\u0000'] = 1)) }),
+      '/configuration/model/hyperparameters/k\u0000',
+    ],
+    [
+      'createTemplate configuration array item',
+      CREATE_TEMPLATE,
+      () => template({ configuration: configurationWith((c) => (c.validation.metrics = ['f1', NUL])) }),
+      '/configuration/validation/metrics/1',
+    ],
     ['updateTemplate name', UPDATE_TEMPLATE, () => ({ id: templateId, input: { name: NUL } }), '/name'],
     ['updateTemplate description', UPDATE_TEMPLATE, () => ({ id: templateId, input: { description: NUL } }), '/description'],
-    ['updateTemplate configuration', UPDATE_TEMPLATE, () => ({ id: templateId, input: { configuration: configurationWith((c) => (c.features[0].name = NUL)) } }), '/configuration/features/0/name'],
+    [
+      'updateTemplate configuration',
+      UPDATE_TEMPLATE,
+      () => ({ id: templateId, input: { configuration: configurationWith((c) => (c.features[0].name = NUL)) } }),
+      '/configuration/features/0/name',
+    ],
     ['updateTemplate change note', UPDATE_TEMPLATE, () => ({ id: templateId, input: { name: 'Renamed' }, changeNote: NUL }), '/changeNote'],
     ['revertTemplate change note', REVERT_TEMPLATE, () => ({ id: templateId, changeNote: NUL }), '/changeNote'],
     ['cloneTemplate name', CLONE_TEMPLATE, () => ({ id: templateId, name: NUL }), '/name'],
     ['createExperimentFromTemplate name', FROM_TEMPLATE, () => ({ input: { templateId, name: NUL } }), '/name'],
     ['createExperimentFromTemplate description', FROM_TEMPLATE, () => ({ input: { templateId, description: NUL } }), '/description'],
-    ['createExperimentFromTemplate overrides', FROM_TEMPLATE, () => ({ input: { templateId, overrides: { model: { type: NUL } } } }), '/overrides/model/type'],
-    ['createExperimentFromTemplate overrides, lone surrogate', FROM_TEMPLATE, () => ({ input: { templateId, overrides: { dataset: { target: LONE } } } }), '/overrides/dataset/target'],
+    [
+      'createExperimentFromTemplate overrides',
+      FROM_TEMPLATE,
+      () => ({ input: { templateId, overrides: { model: { type: NUL } } } }),
+      '/overrides/model/type',
+    ],
+    [
+      'createExperimentFromTemplate overrides, lone surrogate',
+      FROM_TEMPLATE,
+      () => ({ input: { templateId, overrides: { dataset: { target: LONE } } } }),
+      '/overrides/dataset/target',
+    ],
     ['createExperiment name', CREATE_EXPERIMENT, () => ({ input: { name: NUL } }), '/name'],
-    ['createExperiment configuration', CREATE_EXPERIMENT, () => ({ input: { name: 'D', configuration: { dataset: { source: NUL } } } }), '/configuration/dataset/source'],
+    [
+      'createExperiment configuration',
+      CREATE_EXPERIMENT,
+      () => ({ input: { name: 'D', configuration: { dataset: { source: NUL } } } }),
+      '/configuration/dataset/source',
+    ],
     ['saveWizardStep state', SAVE_STEP, () => ({ id: experimentId, input: { step: 1, state: { note: NUL } } }), '/state/note'],
     ['saveWizardStep state key', SAVE_STEP, () => ({ id: experimentId, input: { step: 1, state: { [LONE]: true } } }), `/state/${LONE}`],
-    ['saveWizardStep value', SAVE_STEP, () => ({ id: experimentId, input: { step: 1, section: 'MODEL', value: { type: NUL } } }), '/value/type'],
-    ['writeAnalysisMetadata', ANALYSIS, () => ({ id: experimentId, input: { datasetStatistics: { columns: ['a', NUL] } } }), '/datasetStatistics/columns/1'],
+    [
+      'saveWizardStep value',
+      SAVE_STEP,
+      () => ({ id: experimentId, input: { step: 1, section: 'MODEL', value: { type: NUL } } }),
+      '/value/type',
+    ],
+    [
+      'writeAnalysisMetadata',
+      ANALYSIS,
+      () => ({ id: experimentId, input: { datasetStatistics: { columns: ['a', NUL] } } }),
+      '/datasetStatistics/columns/1',
+    ],
     ['templates search', TEMPLATES, () => ({ filter: { search: NUL } }), '/filter/search'],
     ['templates tags', TEMPLATES, () => ({ filter: { tags: { anyOf: ['ok', LONE] } } }), '/filter/tags/anyOf/1'],
     ['templates name cursor', TEMPLATES, () => ({ orderBy: { field: 'NAME' }, after: cursor(['NAME:ASC', NUL, templateId]) }), '/after'],
@@ -94,8 +147,21 @@ describe('text, JSON and timestamps that PostgreSQL cannot store', () => {
     // Cursors are data from the client too: timestamps PostgreSQL would refuse are malformed cursors.
     ['experiments cursor, month 15', EXPERIMENTS_AFTER, () => ({ after: cursor(['2026-15-24T13:21:09.711000Z', experimentId]) }), '/after'],
     ['experiments cursor, year 0', EXPERIMENTS_AFTER, () => ({ after: cursor(['0000-01-01T00:00:00.000000Z', experimentId]) }), '/after'],
-    ['templates cursor, year 0', TEMPLATES, () => ({ after: cursor(['UPDATED_AT:DESC', '0000-01-01T00:00:00.000000Z', templateId]) }), '/after'],
-    ['templates cursor, February 30', TEMPLATES, () => ({ orderBy: { field: 'LAST_USED', direction: 'ASC' }, after: cursor(['LAST_USED:ASC', '2025-02-30T00:00:00.000000Z', templateId]) }), '/after'],
+    [
+      'templates cursor, year 0',
+      TEMPLATES,
+      () => ({ after: cursor(['UPDATED_AT:DESC', '0000-01-01T00:00:00.000000Z', templateId]) }),
+      '/after',
+    ],
+    [
+      'templates cursor, February 30',
+      TEMPLATES,
+      () => ({
+        orderBy: { field: 'LAST_USED', direction: 'ASC' },
+        after: cursor(['LAST_USED:ASC', '2025-02-30T00:00:00.000000Z', templateId]),
+      }),
+      '/after',
+    ],
   ];
 
   it.each(cases)('%s: BAD_USER_INPUT at its path, nothing written', async (_what, query, variables, path) => {
@@ -109,14 +175,29 @@ describe('text, JSON and timestamps that PostgreSQL cannot store', () => {
   });
 
   it.each([
-    ['createTemplate configuration', CREATE_TEMPLATE, (deep: unknown) => template({ configuration: configurationWith((c) => (c.model.hyperparameters = deep)) }), '/configuration/model/hyperparameters'],
-    ['createExperimentFromTemplate overrides', FROM_TEMPLATE, (deep: unknown) => ({ input: { templateId, overrides: { model: { hyperparameters: deep } } } }), '/overrides/model/hyperparameters'],
+    [
+      'createTemplate configuration',
+      CREATE_TEMPLATE,
+      (deep: unknown) => template({ configuration: configurationWith((c) => (c.model.hyperparameters = deep)) }),
+      '/configuration/model/hyperparameters',
+    ],
+    [
+      'createExperimentFromTemplate overrides',
+      FROM_TEMPLATE,
+      (deep: unknown) => ({ input: { templateId, overrides: { model: { hyperparameters: deep } } } }),
+      '/overrides/model/hyperparameters',
+    ],
     ['saveWizardStep state', SAVE_STEP, (deep: unknown) => ({ id: experimentId, input: { step: 1, state: deep } }), '/state'],
-    ['writeAnalysisMetadata', ANALYSIS, (deep: unknown) => ({ id: experimentId, input: { featureImportance: deep } }), '/featureImportance'],
+    [
+      'writeAnalysisMetadata',
+      ANALYSIS,
+      (deep: unknown) => ({ id: experimentId, input: { featureImportance: deep } }),
+      '/featureImportance',
+    ],
   ] as const)('%s nested too deep: BAD_USER_INPUT under its path, at any depth', async (_what, query, variables, path) => {
     for (const deep of [nested(MAX_JSON_DEPTH + 1), { a: new Deep(100_000, 'array') }]) {
       const before = await fingerprint(api);
-      const response = await send(api, query, variables(deep) as Record<string, unknown>, owner);
+      const response = await send(api, query, variables(deep), owner);
       expect(response.status).toBe(200);
       const [error] = response.body?.errors ?? [];
       expect(error?.extensions).toMatchObject({ code: 'BAD_USER_INPUT' });
@@ -129,7 +210,10 @@ describe('text, JSON and timestamps that PostgreSQL cannot store', () => {
 
   it('a configuration nested to the limit is fine', async () => {
     const deep = nested(MAX_JSON_DEPTH - 4);
-    const response = await api.graphql(CREATE_TEMPLATE, { as: owner, variables: template({ configuration: configurationWith((c) => (c.model.hyperparameters = deep)) }) });
+    const response = await api.graphql(CREATE_TEMPLATE, {
+      as: owner,
+      variables: template({ configuration: configurationWith((c) => (c.model.hyperparameters = deep)) }),
+    });
     expect(dataOf(response).createTemplate.id).toBeDefined();
   });
 
@@ -144,8 +228,14 @@ describe('text, JSON and timestamps that PostgreSQL cannot store', () => {
   });
 
   it('seconds too small for plain notation (1e-7) are stored, at the microseconds an interval keeps', async () => {
-    const RECORD = 'mutation($id: ID!, $seconds: Float!) { recordTrainingTime(id: $id, actualTrainingSeconds: $seconds) { actualTrainingSeconds } }';
-    for (const [seconds, stored] of [[1e-7, 0], [5e-324, 0], [2.5e-6, 0.000003], [1234.5678915, 1234.567892]]) {
+    const RECORD =
+      'mutation($id: ID!, $seconds: Float!) { recordTrainingTime(id: $id, actualTrainingSeconds: $seconds) { actualTrainingSeconds } }';
+    for (const [seconds, stored] of [
+      [1e-7, 0],
+      [5e-324, 0],
+      [2.5e-6, 0.000003],
+      [1234.5678915, 1234.567892],
+    ]) {
       const response = await api.graphql(RECORD, { as: owner, variables: { id: experimentId, seconds } });
       expect(dataOf(response).recordTrainingTime.actualTrainingSeconds).toBeCloseTo(stored, 6);
     }
@@ -153,7 +243,12 @@ describe('text, JSON and timestamps that PostgreSQL cannot store', () => {
 
   it('well-formed unicode (emoji, accents, right-to-left marks) is stored as sent', async () => {
     const name = 'Modèle 😀 \u202edata 田中';
-    const created = dataOf(await api.graphql(CREATE_TEMPLATE, { as: owner, variables: template({ name, configuration: configurationWith((c) => (c.dataset.target = '👩‍👩‍👧')) }) }));
+    const created = dataOf(
+      await api.graphql(CREATE_TEMPLATE, {
+        as: owner,
+        variables: template({ name, configuration: configurationWith((c) => (c.dataset.target = '👩‍👩‍👧')) }),
+      }),
+    );
     const [row] = await api.db.query('select name, configuration from experiment_templates where id = $1', [created.createTemplate.id]);
     expect(row.name).toBe(name);
     expect(row.configuration.dataset.target).toBe('👩‍👩‍👧');

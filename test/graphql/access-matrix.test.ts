@@ -58,8 +58,7 @@ interface Cell {
 }
 
 /** DESIGN: a template is visible to its owner, to users it is shared with, and to everyone when public. */
-const seesTemplate = ({ caller, kind }: Cell) =>
-  caller === 'owner' || KINDS[kind].isPublic || (caller === 'shared' && KINDS[kind].shared);
+const seesTemplate = ({ caller, kind }: Cell) => caller === 'owner' || KINDS[kind].isPublic || (caller === 'shared' && KINDS[kind].shared);
 /** DESIGN: experiments are visible to their owner (and, per the schema, readable by a service token). */
 const seesExperiment = ({ caller }: Cell) => caller === 'owner' || caller === 'service';
 
@@ -263,12 +262,16 @@ const LISTINGS: Array<Operation & { scope: Scope; activeState: ActiveState }> = 
   })),
 );
 
-const ownerOnly = (
-  name: string,
-  document: string,
-  variables: Operation['variables'],
-  checkOk: Operation['checkOk'],
-): Operation => ({ name, document, target: 'template', callers: TEMPLATE_CALLERS, rules: RULES.ownerOnly, destructive: true, variables, checkOk });
+const ownerOnly = (name: string, document: string, variables: Operation['variables'], checkOk: Operation['checkOk']): Operation => ({
+  name,
+  document,
+  target: 'template',
+  callers: TEMPLATE_CALLERS,
+  rules: RULES.ownerOnly,
+  destructive: true,
+  variables,
+  checkOk,
+});
 
 const TEMPLATE_MUTATIONS: Operation[] = [
   ownerOnly(
@@ -287,12 +290,22 @@ const TEMPLATE_MUTATIONS: Operation[] = [
       expect(revertTemplate).toEqual({ id: template.id, description: 'first version', version: 3 });
     },
   ),
-  ownerOnly('deactivateTemplate', 'mutation($id: ID!) { deactivateTemplate(id: $id) { id isActive } }', byId, ({ deactivateTemplate }, { template }) => {
-    expect(deactivateTemplate).toEqual({ id: template.id, isActive: false });
-  }),
-  ownerOnly('reactivateTemplate', 'mutation($id: ID!) { reactivateTemplate(id: $id) { id isActive } }', byId, ({ reactivateTemplate }, { template }) => {
-    expect(reactivateTemplate).toEqual({ id: template.id, isActive: true });
-  }),
+  ownerOnly(
+    'deactivateTemplate',
+    'mutation($id: ID!) { deactivateTemplate(id: $id) { id isActive } }',
+    byId,
+    ({ deactivateTemplate }, { template }) => {
+      expect(deactivateTemplate).toEqual({ id: template.id, isActive: false });
+    },
+  ),
+  ownerOnly(
+    'reactivateTemplate',
+    'mutation($id: ID!) { reactivateTemplate(id: $id) { id isActive } }',
+    byId,
+    ({ reactivateTemplate }, { template }) => {
+      expect(reactivateTemplate).toEqual({ id: template.id, isActive: true });
+    },
+  ),
   ownerOnly(
     'setTemplatePublic',
     'mutation($id: ID!, $isPublic: Boolean!) { setTemplatePublic(id: $id, isPublic: $isPublic) { id isPublic } }',
@@ -363,7 +376,13 @@ const TEMPLATE_MUTATIONS: Operation[] = [
 ];
 
 const EXPERIMENT_SELECTION = 'id owner { id } template { id }';
-const experimentOp = (name: string, document: string, rules: Rules, variables: Operation['variables'], checkOk: Operation['checkOk']): Operation => ({
+const experimentOp = (
+  name: string,
+  document: string,
+  rules: Rules,
+  variables: Operation['variables'],
+  checkOk: Operation['checkOk'],
+): Operation => ({
   name,
   document,
   target: 'experiment',
@@ -381,7 +400,13 @@ const experimentOp = (name: string, document: string, rules: Rules, variables: O
 });
 
 const EXPERIMENT_OPERATIONS: Operation[] = [
-  experimentOp('experiment', `query($id: ID!) { experiment(id: $id) { ${EXPERIMENT_SELECTION} } }`, RULES.experimentRead, byId, () => undefined),
+  experimentOp(
+    'experiment',
+    `query($id: ID!) { experiment(id: $id) { ${EXPERIMENT_SELECTION} } }`,
+    RULES.experimentRead,
+    byId,
+    () => undefined,
+  ),
   experimentOp(
     'saveWizardStep',
     `mutation($id: ID!) { saveWizardStep(id: $id, input: { step: 1, state: { at: "matrix" } }) { ${EXPERIMENT_SELECTION} wizardStepCompleted wizardState } }`,

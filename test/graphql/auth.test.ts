@@ -15,20 +15,56 @@ describe('JWT authentication over HTTP', () => {
   const send = (token: string) => api.graphql('{ me { id email } }', { headers: { authorization: `Bearer ${token}` } });
 
   it('accepts a well-formed token and creates the user from its claims', async () => {
-    const token = await claims().setProtectedHeader({ alg: 'HS256' }).setIssuer(ISSUER).setAudience(AUDIENCE).setExpirationTime('5m').sign(key);
+    const token = await claims()
+      .setProtectedHeader({ alg: 'HS256' })
+      .setIssuer(ISSUER)
+      .setAudience(AUDIENCE)
+      .setExpirationTime('5m')
+      .sign(key);
     const response = await send(token);
     expect(response.status).toBe(200);
     expect(dataOf(response).me.email).toBe('grace@example.test');
   });
 
   it.each([
-    ['a wrong signature', () => claims().setProtectedHeader({ alg: 'HS256' }).setIssuer(ISSUER).setAudience(AUDIENCE).setExpirationTime('5m').sign(new TextEncoder().encode('x'.repeat(40)))],
-    ['a wrong algorithm', () => claims().setProtectedHeader({ alg: 'HS384' }).setIssuer(ISSUER).setAudience(AUDIENCE).setExpirationTime('5m').sign(key)],
-    ['an expired token', () => claims().setProtectedHeader({ alg: 'HS256' }).setIssuer(ISSUER).setAudience(AUDIENCE).setExpirationTime('-10s').sign(key)],
+    [
+      'a wrong signature',
+      () =>
+        claims()
+          .setProtectedHeader({ alg: 'HS256' })
+          .setIssuer(ISSUER)
+          .setAudience(AUDIENCE)
+          .setExpirationTime('5m')
+          .sign(new TextEncoder().encode('x'.repeat(40))),
+    ],
+    [
+      'a wrong algorithm',
+      () => claims().setProtectedHeader({ alg: 'HS384' }).setIssuer(ISSUER).setAudience(AUDIENCE).setExpirationTime('5m').sign(key),
+    ],
+    [
+      'an expired token',
+      () => claims().setProtectedHeader({ alg: 'HS256' }).setIssuer(ISSUER).setAudience(AUDIENCE).setExpirationTime('-10s').sign(key),
+    ],
     ['a token without exp', () => claims().setProtectedHeader({ alg: 'HS256' }).setIssuer(ISSUER).setAudience(AUDIENCE).sign(key)],
-    ['a wrong issuer', () => claims().setProtectedHeader({ alg: 'HS256' }).setIssuer('https://other.test/').setAudience(AUDIENCE).setExpirationTime('5m').sign(key)],
-    ['a wrong audience', () => claims().setProtectedHeader({ alg: 'HS256' }).setIssuer(ISSUER).setAudience('someone-else').setExpirationTime('5m').sign(key)],
-    ['an unsigned token', async () => `${Buffer.from('{"alg":"none"}').toString('base64url')}.${Buffer.from('{"sub":"x","exp":9999999999}').toString('base64url')}.`],
+    [
+      'a wrong issuer',
+      () =>
+        claims()
+          .setProtectedHeader({ alg: 'HS256' })
+          .setIssuer('https://other.test/')
+          .setAudience(AUDIENCE)
+          .setExpirationTime('5m')
+          .sign(key),
+    ],
+    [
+      'a wrong audience',
+      () => claims().setProtectedHeader({ alg: 'HS256' }).setIssuer(ISSUER).setAudience('someone-else').setExpirationTime('5m').sign(key),
+    ],
+    [
+      'an unsigned token',
+      async () =>
+        `${Buffer.from('{"alg":"none"}').toString('base64url')}.${Buffer.from('{"sub":"x","exp":9999999999}').toString('base64url')}.`,
+    ],
   ])('refuses %s with 401 UNAUTHENTICATED and creates no user', async (_case, makeToken) => {
     const [{ count: before }] = await api.db.query('select count(*)::int as count from users');
     const response = await send(await makeToken());

@@ -63,10 +63,10 @@ describe('configuration schema and validation over HTTP', () => {
   it('answers the same for a signed-in caller', async () => {
     const ada = await api.user('ada');
     const response = await api.graphql(VALIDATE, { variables: { configuration: {}, section: null }, as: ada });
-    expect(dataOf(response).validateConfiguration.errors.map((e: { path: string }) => e.path).sort()).toEqual([
-      '/dataset',
-      '/features',
-      '/model',
-    ]);
+    expect(
+      dataOf(response)
+        .validateConfiguration.errors.map((e: { path: string }) => e.path)
+        .sort(),
+    ).toEqual(['/dataset', '/features', '/model']);
   });
 });

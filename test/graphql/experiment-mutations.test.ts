@@ -39,8 +39,7 @@ describe('experiment mutations over HTTP', () => {
   }
 
   async function draftOf(owner: ApiUser, configuration: Record<string, unknown> = { dataset }): Promise<string> {
-    return dataOf(await api.graphql(CREATE, { variables: { input: { name: 'Draft', configuration } }, as: owner }))
-      .createExperiment.id;
+    return dataOf(await api.graphql(CREATE, { variables: { input: { name: 'Draft', configuration } }, as: owner })).createExperiment.id;
   }
 
   describe('createExperimentFromTemplate', () => {
@@ -277,7 +276,10 @@ describe('experiment mutations over HTTP', () => {
       expect(written).toMatchObject({ ...input, configurationMetadata: {}, modelRecommendations: {}, owner: { id: ada.id } });
 
       // The owner may write too; fields left out stay as they were.
-      const byOwner = await api.graphql(WRITE_ANALYSIS, { as: ada, variables: { id, input: { modelRecommendations: { try: ['xgboost'] } } } });
+      const byOwner = await api.graphql(WRITE_ANALYSIS, {
+        as: ada,
+        variables: { id, input: { modelRecommendations: { try: ['xgboost'] } } },
+      });
       expect(dataOf(byOwner).writeAnalysisMetadata).toMatchObject({
         modelRecommendations: { try: ['xgboost'] },
         datasetStatistics: input.datasetStatistics,
@@ -314,7 +316,10 @@ describe('experiment mutations over HTTP', () => {
         paths: ['/actualTrainingSeconds'],
       });
       expect(failureOf(await api.graphql(RECORD_TIME, { variables: { id, seconds: 1 } }))).toEqual({ code: 'UNAUTHENTICATED' });
-      const [row] = await api.db.query('select extract(epoch from actual_training_time)::float8 as seconds from ml_experiments where id = $1', [id]);
+      const [row] = await api.db.query(
+        'select extract(epoch from actual_training_time)::float8 as seconds from ml_experiments where id = $1',
+        [id],
+      );
       expect(row.seconds).toBe(100);
     });
   });

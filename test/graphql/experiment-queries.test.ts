@@ -95,14 +95,12 @@ describe('experiment queries over HTTP', () => {
       expect(sorted(await experimentIds(ada, { filter: { status: 'draft' } }))).toEqual(sorted([fromClassifier, fromRegressor]));
       expect(await experimentIds(ada, { filter: { status: 'queued' } })).toEqual([scratchQueued]);
       expect(sorted(await experimentIds(ada, { filter: { wizardCompleted: true } }))).toEqual(sorted([fromRegressor, scratchDone]));
-      expect(sorted(await experimentIds(ada, { filter: { wizardCompleted: false } }))).toEqual(
-        sorted([fromClassifier, scratchQueued]),
-      );
+      expect(sorted(await experimentIds(ada, { filter: { wizardCompleted: false } }))).toEqual(sorted([fromClassifier, scratchQueued]));
       expect(await experimentIds(ada, { filter: { templateCategory: 'REGRESSION', wizardCompleted: false } })).toEqual([]);
       expect(await experimentIds(bob, { filter: { templateCategory: 'REGRESSION' } })).toHaveLength(1);
     });
 
-    it("filters by category only through templates the caller may still see", async () => {
+    it('filters by category only through templates the caller may still see', async () => {
       const ada = await api.user('ada');
       const owner = await api.user('template-owner');
       const [hidden] = await insertTemplates(api, { ownerId: owner.id, count: 1, category: 'nlp' });
@@ -267,7 +265,9 @@ describe('experiment queries over HTTP', () => {
       const templates = await insertTemplates(api, { ownerId: ada.id, count: 3 });
       const ids = await insertExperiments(
         api,
-        templates.flatMap((templateId, t) => [0, 1].map((n) => ({ ownerId: ada.id, templateId, createdAt: `2026-02-0${t + 1}T00:00:0${n}Z` }))),
+        templates.flatMap((templateId, t) =>
+          [0, 1].map((n) => ({ ownerId: ada.id, templateId, createdAt: `2026-02-0${t + 1}T00:00:0${n}Z` })),
+        ),
       );
       const { experiments } = dataOf(
         await api.graphql(
@@ -277,7 +277,10 @@ describe('experiment queries over HTTP', () => {
       );
       for (const { node } of experiments.edges) {
         const t = templates.indexOf(node.template.id);
-        expect(node.template.experiments).toEqual({ totalCount: 2, edges: [{ node: { id: ids[2 * t + 1] } }, { node: { id: ids[2 * t] } }] });
+        expect(node.template.experiments).toEqual({
+          totalCount: 2,
+          edges: [{ node: { id: ids[2 * t + 1] } }, { node: { id: ids[2 * t] } }],
+        });
       }
     });
 
@@ -285,10 +288,10 @@ describe('experiment queries over HTTP', () => {
       const ada = await api.user('ada');
       const [publicTemplate] = await insertTemplates(api, { ownerId: ada.id, count: 1, isPublic: true });
       const [id] = await insertExperiments(api, [{ ownerId: ada.id, templateId: publicTemplate }]);
-      const bad = await api.graphql(
-        'query Bad($id: ID!) { experiment(id: $id) { template { experiments(first: 500) { totalCount } } } }',
-        { variables: { id }, as: ada },
-      );
+      const bad = await api.graphql('query Bad($id: ID!) { experiment(id: $id) { template { experiments(first: 500) { totalCount } } } }', {
+        variables: { id },
+        as: ada,
+      });
       expect(errorOf(bad).extensions).toMatchObject({ code: 'BAD_USER_INPUT', validationErrors: [{ path: '/first' }] });
       const badCursor = await api.graphql(TEMPLATE_EXPERIMENTS, { variables: { id, after: 'x' }, as: ada });
       expect(errorOf(badCursor).extensions).toMatchObject({ code: 'BAD_USER_INPUT', validationErrors: [{ path: '/after' }] });

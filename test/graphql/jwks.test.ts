@@ -48,10 +48,12 @@ describe('tokens verified against an identity provider JWKS', () => {
   });
 
   it('refuses an HS256 token even when signed with something the server knows', async () => {
-    const hs = await new SignJWT({}).setProtectedHeader({ alg: 'HS256' }).setSubject('idp|kay').setExpirationTime('5m')
+    const hs = await new SignJWT({})
+      .setProtectedHeader({ alg: 'HS256' })
+      .setSubject('idp|kay')
+      .setExpirationTime('5m')
       .sign(new TextEncoder().encode('x'.repeat(40)));
     const response = await api.graphql('{ me { email } }', { headers: { authorization: `Bearer ${hs}` } });
     expect(response.status).toBe(401);
   });
 });
-

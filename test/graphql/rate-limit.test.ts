@@ -29,7 +29,10 @@ describe('rate limiting', () => {
     });
     expect(response.status).toBe(429);
     expect(Number(response.headers.get('retry-after'))).toBeGreaterThan(0);
-    expect(((await response.json()) as { errors: Array<{ extensions: unknown }> }).errors[0].extensions).toMatchObject({ code: 'RATE_LIMITED', scope: 'ip' });
+    expect(((await response.json()) as { errors: Array<{ extensions: unknown }> }).errors[0].extensions).toMatchObject({
+      code: 'RATE_LIMITED',
+      scope: 'ip',
+    });
   });
 
   it('does not limit health checks', async () => {

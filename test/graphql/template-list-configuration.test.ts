@@ -21,10 +21,13 @@ describe('templates page: configuration only when selected', () => {
     const variables = { filter: { tags: { allOf: [tag] } } };
 
     const without = await api.countStatements(() =>
-      api.graphql(`query($filter: TemplateFilter) { templates(first: 10, filter: $filter) { edges { node { id name version owner { id } } } } }`, {
-        as: owner,
-        variables,
-      }),
+      api.graphql(
+        `query($filter: TemplateFilter) { templates(first: 10, filter: $filter) { edges { node { id name version owner { id } } } } }`,
+        {
+          as: owner,
+          variables,
+        },
+      ),
     );
     expect(pageStatement(without.statements)).not.toMatch(/configuration|t\.\*/);
     const plain = dataOf(without.result).templates.edges.map(({ node }: { node: { id: string } }) => node.id);

@@ -6,20 +6,44 @@ import { CREATE_TEMPLATE, createTemplateVia, listIds } from '../support/template
 const UPDATE = /* GraphQL */ `
   mutation Update($id: ID!, $input: UpdateTemplateInput!, $expectedVersion: Int, $changeNote: String) {
     updateTemplate(id: $id, input: $input, expectedVersion: $expectedVersion, changeNote: $changeNote) {
-      id name description tags version updatedAt
+      id
+      name
+      description
+      tags
+      version
+      updatedAt
     }
   }
 `;
 const REVERT = /* GraphQL */ `
   mutation Revert($id: ID!, $toVersion: Int!, $expectedVersion: Int) {
     revertTemplate(id: $id, toVersion: $toVersion, expectedVersion: $expectedVersion) {
-      id description version versions(first: 1) { version changeNote }
+      id
+      description
+      version
+      versions(first: 1) {
+        version
+        changeNote
+      }
     }
   }
 `;
 const CLONE = /* GraphQL */ `
   mutation Clone($id: ID!, $name: String) {
-    cloneTemplate(id: $id, name: $name) { id name description version isPublic owner { id } versions { version changeNote } }
+    cloneTemplate(id: $id, name: $name) {
+      id
+      name
+      description
+      version
+      isPublic
+      owner {
+        id
+      }
+      versions {
+        version
+        changeNote
+      }
+    }
   }
 `;
 const DEACTIVATE = 'mutation($id: ID!) { deactivateTemplate(id: $id) { id isActive } }';
@@ -68,11 +92,23 @@ describe('template mutations over HTTP', () => {
       const response = await api.graphql(CREATE_TEMPLATE, {
         as: owner,
         variables: {
-          input: { name: '  Churn  ', category: 'CLASSIFICATION', tags: ['Deep Learning', 'deep-learning'], configuration: validConfiguration() },
+          input: {
+            name: '  Churn  ',
+            category: 'CLASSIFICATION',
+            tags: ['Deep Learning', 'deep-learning'],
+            configuration: validConfiguration(),
+          },
         },
       });
       const created = dataOf(response).createTemplate;
-      expect(created).toMatchObject({ name: 'Churn', version: 1, isPublic: false, isActive: true, tags: ['deep-learning'], owner: { id: owner.id } });
+      expect(created).toMatchObject({
+        name: 'Churn',
+        version: 1,
+        isPublic: false,
+        isActive: true,
+        tags: ['deep-learning'],
+        owner: { id: owner.id },
+      });
       const { template, versions } = await stateOf(created.id);
       expect(template).toMatchObject({ created_by: owner.id, name: 'Churn', version: 1 });
       expect(versions).toMatchObject([{ version: 1, name: 'Churn', change_note: 'Created', created_by: owner.id }]);
@@ -274,8 +310,12 @@ describe('template mutations over HTTP', () => {
 
     it('is refused to anyone but the owner', async () => {
       const { friend, stranger, id } = await ownedWithFriend();
-      await expectRefusedWithoutWrites(id, { friend, stranger }, (target, as) => api.graphql(DEACTIVATE, { as, variables: { id: target } }));
-      await expectRefusedWithoutWrites(id, { friend, stranger }, (target, as) => api.graphql(REACTIVATE, { as, variables: { id: target } }));
+      await expectRefusedWithoutWrites(id, { friend, stranger }, (target, as) =>
+        api.graphql(DEACTIVATE, { as, variables: { id: target } }),
+      );
+      await expectRefusedWithoutWrites(id, { friend, stranger }, (target, as) =>
+        api.graphql(REACTIVATE, { as, variables: { id: target } }),
+      );
     });
   });
 
@@ -297,7 +337,8 @@ describe('template mutations over HTTP', () => {
     it('lets a user see the template from the next request on, and not after unsharing', async () => {
       const [owner, reader] = await Promise.all([api.user('owner'), api.user('reader')]);
       const { id } = await createTemplateVia(api, owner);
-      const sees = async () => dataOf(await api.graphql('query($id: ID!) { template(id: $id) { id } }', { as: reader, variables: { id } })).template !== null;
+      const sees = async () =>
+        dataOf(await api.graphql('query($id: ID!) { template(id: $id) { id } }', { as: reader, variables: { id } })).template !== null;
       expect(await sees()).toBe(false);
 
       const shared = dataOf(await api.graphql(SHARE, { as: owner, variables: { id, userIds: [reader.id, reader.id] } })).shareTemplate;
@@ -341,7 +382,10 @@ describe('template mutations over HTTP', () => {
       const sees = async (as: ApiUser | null) =>
         dataOf(await api.graphql('query($id: ID!) { template(id: $id) { id } }', { as, variables: { id } })).template !== null;
 
-      expect(dataOf(await api.graphql(SET_PUBLIC, { as: owner, variables: { id, isPublic: true } })).setTemplatePublic).toEqual({ id, isPublic: true });
+      expect(dataOf(await api.graphql(SET_PUBLIC, { as: owner, variables: { id, isPublic: true } })).setTemplatePublic).toEqual({
+        id,
+        isPublic: true,
+      });
       expect([await sees(stranger), await sees(null)]).toEqual([true, true]);
       dataOf(await api.graphql(SET_PUBLIC, { as: owner, variables: { id, isPublic: false } }));
       expect([await sees(stranger), await sees(null), await sees(friend)]).toEqual([false, false, true]);

@@ -88,13 +88,15 @@ describe('templates pagination over HTTP', () => {
     };
     const sign = direction === 'ASC' ? 1 : -1;
     const compare = (a: string | number, b: string | number) => (a < b ? -1 : a > b ? 1 : 0);
-    return rows
-      .sort((a, b) => sign * (compare(keyOf[field](a), keyOf[field](b)) || compare(a.id, b.id)))
-      .map((row) => row.id);
+    return rows.sort((a, b) => sign * (compare(keyOf[field](a), keyOf[field](b)) || compare(a.id, b.id))).map((row) => row.id);
   }
 
   /** Every page, in order, checking each page's size, next-page flag and total. */
-  async function walk(viewer: ApiUser, args: { filter: unknown; orderBy: unknown; first: number }, between?: (pagesSoFar: string[][]) => Promise<void>) {
+  async function walk(
+    viewer: ApiUser,
+    args: { filter: unknown; orderBy: unknown; first: number },
+    between?: (pagesSoFar: string[][]) => Promise<void>,
+  ) {
     const pages: string[][] = [];
     let after: string | null = null;
     for (;;) {
@@ -113,32 +115,32 @@ describe('templates pagination over HTTP', () => {
   it.each(ORDERINGS.map((orderBy) => [`${orderBy.field} ${orderBy.direction ?? '(default direction)'}`, orderBy] as const))(
     'walks every visible template exactly once, in order: %s',
     async (_label, orderBy) => {
-    const { viewer, visibleIds, filter } = await world();
-    const expected = await expectedOrder(visibleIds, orderBy.field, orderBy.direction ?? DEFAULT_DIRECTION[orderBy.field]);
+      const { viewer, visibleIds, filter } = await world();
+      const expected = await expectedOrder(visibleIds, orderBy.field, orderBy.direction ?? DEFAULT_DIRECTION[orderBy.field]);
 
-    // Page size 1 puts a page boundary between every two tied rows; the reversed directions, which share all their
-    // code with the default ones but the comparison, get the two bigger sizes only, to keep the file fast.
-    const sizes = orderBy.direction ? [7, 20] : [1, 7, 20];
-    // The walks only read, so they may run side by side.
-    await Promise.all(
-      sizes.map(async (first) => {
-        const pages = await walk(viewer, { filter, orderBy, first });
-        expect(pages.flat()).toEqual(expected);
-        expect(pages).toHaveLength(Math.ceil(expected.length / first));
-      }),
-    );
-    expect((await listIds(api, viewer, { filter, orderBy, first: 5 })).totalCount).toBe(45);
+      // Page size 1 puts a page boundary between every two tied rows; the reversed directions, which share all their
+      // code with the default ones but the comparison, get the two bigger sizes only, to keep the file fast.
+      const sizes = orderBy.direction ? [7, 20] : [1, 7, 20];
+      // The walks only read, so they may run side by side.
+      await Promise.all(
+        sizes.map(async (first) => {
+          const pages = await walk(viewer, { filter, orderBy, first });
+          expect(pages.flat()).toEqual(expected);
+          expect(pages).toHaveLength(Math.ceil(expected.length / first));
+        }),
+      );
+      expect((await listIds(api, viewer, { filter, orderBy, first: 5 })).totalCount).toBe(45);
     },
   );
 
   // Rows added at step n sort before everything (`before`) or after everything, rows added earlier included (`after`).
-  it.each([
+  it.each<{ field: Field; before: (n: number) => string; after: (n: number) => string }>([
     {
-      field: 'UPDATED_AT' as Field,
+      field: 'UPDATED_AT',
       before: (n: number) => `2030-01-01 00:00:${String(n).padStart(2, '0')}+00`,
       after: (n: number) => `2000-01-01 00:00:${String(60 - n).padStart(2, '0')}+00`,
     },
-    { field: 'NAME' as Field, before: (n: number) => `aaa ${String(99 - n)}`, after: (n: number) => `zzz ${String(n).padStart(2, '0')}` },
+    { field: 'NAME', before: (n: number) => `aaa ${String(99 - n)}`, after: (n: number) => `zzz ${String(n).padStart(2, '0')}` },
   ])('neither repeats nor skips rows when templates are added and removed between pages: $field', async ({ field, before, after }) => {
     const { viewer, visibleIds, filter, tag } = await world();
     const expected = await expectedOrder(visibleIds, field, DEFAULT_DIRECTION[field]);
@@ -168,7 +170,8 @@ describe('templates pagination over HTTP', () => {
 
   describe('bad paging arguments', () => {
     const cursor = (values: unknown[]) => Buffer.from(JSON.stringify(values)).toString('base64url');
-    const LIST = 'query($first: Int, $after: String, $orderBy: TemplateOrder) { templates(first: $first, after: $after, orderBy: $orderBy) { totalCount edges { node { id } } } }';
+    const LIST =
+      'query($first: Int, $after: String, $orderBy: TemplateOrder) { templates(first: $first, after: $after, orderBy: $orderBy) { totalCount edges { node { id } } } }';
 
     it('refuses page sizes outside 1..100 at /first', async () => {
       const viewer = await api.user('viewer');

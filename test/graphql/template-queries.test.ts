@@ -4,7 +4,19 @@ import { createTemplateVia, insertTemplates, listIds, uniqueTag } from '../suppo
 
 const TEMPLATE = /* GraphQL */ `
   query Template($id: ID!) {
-    template(id: $id) { id name description category tags version isActive isPublic usageCount lastUsed configuration }
+    template(id: $id) {
+      id
+      name
+      description
+      category
+      tags
+      version
+      isActive
+      isPublic
+      usageCount
+      lastUsed
+      configuration
+    }
   }
 `;
 
@@ -127,17 +139,21 @@ describe('template queries over HTTP', () => {
 
     it('refuses an overlong search and too many tags with BAD_USER_INPUT at the field', async () => {
       const { owner } = await people();
-      const longSearch = errorOf(await api.graphql('query($s: String) { templates(filter: { search: $s }) { totalCount } }', {
-        as: owner,
-        variables: { s: 'x'.repeat(201) },
-      }));
+      const longSearch = errorOf(
+        await api.graphql('query($s: String) { templates(filter: { search: $s }) { totalCount } }', {
+          as: owner,
+          variables: { s: 'x'.repeat(201) },
+        }),
+      );
       expect(longSearch.code).toBe('BAD_USER_INPUT');
       expect(longSearch.extensions.validationErrors).toEqual([{ path: '/filter/search', message: expect.any(String) }]);
 
-      const manyTags = errorOf(await api.graphql('query($t: [String!]) { templates(filter: { tags: { anyOf: $t } }) { totalCount } }', {
-        as: owner,
-        variables: { t: Array.from({ length: 31 }, (_, i) => `tag${i}`) },
-      }));
+      const manyTags = errorOf(
+        await api.graphql('query($t: [String!]) { templates(filter: { tags: { anyOf: $t } }) { totalCount } }', {
+          as: owner,
+          variables: { t: Array.from({ length: 31 }, (_, i) => `tag${i}`) },
+        }),
+      );
       expect(manyTags.extensions.validationErrors).toEqual([{ path: '/filter/tags/anyOf', message: expect.any(String) }]);
     });
 
@@ -199,8 +215,24 @@ describe('template queries over HTTP', () => {
       // Every field orders these three differently, so an ordering that falls back to another one shows.
       const [x, y, z] = await insertTemplates(api, [
         { ownerId: owner.id, tags: [tag], name: 'bravo', usageCount: 5, lastUsed: null, createdAt: '2024-01-02', updatedAt: '2024-03-01' },
-        { ownerId: owner.id, tags: [tag], name: 'charlie', usageCount: 1, lastUsed: '2024-05-01', createdAt: '2024-01-03', updatedAt: '2024-02-01' },
-        { ownerId: owner.id, tags: [tag], name: 'alpha', usageCount: 3, lastUsed: '2024-06-01', createdAt: '2024-01-01', updatedAt: '2024-01-01' },
+        {
+          ownerId: owner.id,
+          tags: [tag],
+          name: 'charlie',
+          usageCount: 1,
+          lastUsed: '2024-05-01',
+          createdAt: '2024-01-03',
+          updatedAt: '2024-02-01',
+        },
+        {
+          ownerId: owner.id,
+          tags: [tag],
+          name: 'alpha',
+          usageCount: 3,
+          lastUsed: '2024-06-01',
+          createdAt: '2024-01-01',
+          updatedAt: '2024-01-01',
+        },
       ]);
       const order = async (orderBy?: unknown) => (await listIds(api, owner, { filter: { tags: { allOf: [tag] } }, orderBy })).ids;
 
@@ -223,13 +255,41 @@ describe('template queries over HTTP', () => {
       query Details($id: ID!) {
         template(id: $id) {
           id
-          owner { id email }
-          sharedWith { id }
-          versions { version name description changeNote createdBy { id } }
-          latest: versions(first: 1) { version }
-          v1: versionSnapshot(version: 1) { version description createdBy { id } }
-          missing: versionSnapshot(version: 99) { version }
-          diff(from: 1, to: 3) { op path from value }
+          owner {
+            id
+            email
+          }
+          sharedWith {
+            id
+          }
+          versions {
+            version
+            name
+            description
+            changeNote
+            createdBy {
+              id
+            }
+          }
+          latest: versions(first: 1) {
+            version
+          }
+          v1: versionSnapshot(version: 1) {
+            version
+            description
+            createdBy {
+              id
+            }
+          }
+          missing: versionSnapshot(version: 99) {
+            version
+          }
+          diff(from: 1, to: 3) {
+            op
+            path
+            from
+            value
+          }
         }
       }
     `;

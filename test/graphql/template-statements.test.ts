@@ -7,10 +7,21 @@ const PAGE = /* GraphQL */ `
       edges {
         node {
           id
-          owner { id }
-          sharedWith { id }
-          versions { version createdBy { id } }
-          versionSnapshot(version: 1) { version }
+          owner {
+            id
+          }
+          sharedWith {
+            id
+          }
+          versions {
+            version
+            createdBy {
+              id
+            }
+          }
+          versionSnapshot(version: 1) {
+            version
+          }
         }
       }
       totalCount
@@ -67,7 +78,10 @@ describe('templates page SQL statements', () => {
   it('skips the COUNT when totalCount is not selected, and runs it when selected through a fragment', async () => {
     const owner = await api.user('owner');
     const tag = uniqueTag();
-    await insertTemplates(api, [{ ownerId: owner.id, tags: [tag] }, { ownerId: owner.id, tags: [tag] }]);
+    await insertTemplates(api, [
+      { ownerId: owner.id, tags: [tag] },
+      { ownerId: owner.id, tags: [tag] },
+    ]);
     const variables = { filter: { tags: { allOf: [tag] } } };
     const counting = (statements: string[]) => statements.filter((sql) => /select count\(\*\)/i.test(sql)).length;
 

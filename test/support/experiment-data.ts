@@ -9,7 +9,11 @@ export function actorOf(user: ApiUser, roles: string[] = []): Actor {
 }
 
 /** A template made the way the API makes them (version 1 and its snapshot), through the service. */
-export async function createTemplate(api: Api, owner: ApiUser, input: Partial<CreateTemplateInput> = {}): Promise<{ id: string; name: string }> {
+export async function createTemplate(
+  api: Api,
+  owner: ApiUser,
+  input: Partial<CreateTemplateInput> = {},
+): Promise<{ id: string; name: string }> {
   const template = await new TemplateService(api.orm.em.fork()).create(actorOf(owner), templateInput(input));
   return { id: template.id, name: template.name };
 }

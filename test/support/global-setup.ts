@@ -8,9 +8,8 @@ import { migrateDatabase } from '../../src/db/database';
 import { TEST_DB_CONFIG, TEMPLATE_DATABASE } from './test-database-config';
 
 declare global {
-  // eslint-disable-next-line no-var
   var __tesseraTestDatabase: EmbeddedDatabase | undefined;
-  // eslint-disable-next-line no-var
+
   var __tesseraTestDatabaseDir: string | undefined;
 }
 

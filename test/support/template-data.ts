@@ -79,7 +79,17 @@ export function uniqueTag(prefix = 'test'): string {
 
 export const CREATE_TEMPLATE = /* GraphQL */ `
   mutation Create($input: CreateTemplateInput!) {
-    createTemplate(input: $input) { id name version isPublic isActive tags owner { id } }
+    createTemplate(input: $input) {
+      id
+      name
+      version
+      isPublic
+      isActive
+      tags
+      owner {
+        id
+      }
+    }
   }
 `;
 

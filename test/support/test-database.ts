@@ -38,9 +38,7 @@ async function onServer<T>(work: (client: Client) => Promise<T>): Promise<T> {
 /** A database of its own for one test file: a copy of the migrated template, or empty. */
 export async function createTestDatabase(options: { empty?: boolean } = {}): Promise<TestDatabase> {
   const name = `tessera_test_${randomBytes(6).toString('hex')}`;
-  await onServer((client) =>
-    client.query(`create database ${name}${options.empty ? '' : ` template ${TEMPLATE_DATABASE}`}`),
-  );
+  await onServer((client) => client.query(`create database ${name}${options.empty ? '' : ` template ${TEMPLATE_DATABASE}`}`));
   const url = urlOf(name);
   const pool = new Client({ connectionString: url });
   await pool.connect();

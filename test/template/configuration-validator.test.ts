@@ -40,9 +40,7 @@ describe('configuration validator', () => {
     });
 
     it('reports a wrong type at its path', () => {
-      expect(validateConfiguration(withPart('features', { name: 'tenure' }))).toEqual([
-        { path: '/features', message: 'must be array' },
-      ]);
+      expect(validateConfiguration(withPart('features', { name: 'tenure' }))).toEqual([{ path: '/features', message: 'must be array' }]);
       expect(validateConfiguration(withPart('dataset', 'churn.csv'))).toEqual([{ path: '/dataset', message: 'must be object' }]);
     });
 
@@ -73,9 +71,7 @@ describe('configuration validator', () => {
       for (const folds of [2, 100]) {
         expect(validateConfiguration(withPart('validation', { strategy: 'kfold', folds }))).toEqual([]);
       }
-      expect(validateConfiguration(withPart('parameters', { learningRate: 0 })).map((e) => e.path)).toEqual([
-        '/parameters/learningRate',
-      ]);
+      expect(validateConfiguration(withPart('parameters', { learningRate: 0 })).map((e) => e.path)).toEqual(['/parameters/learningRate']);
     });
 
     it('reports every problem at once', () => {
@@ -85,13 +81,7 @@ describe('configuration validator', () => {
         validation: { folds: 0 },
         extra: 1,
       });
-      expect(errors.map((e) => e.path).sort()).toEqual([
-        '/dataset',
-        '/extra',
-        '/features/0/type',
-        '/model/framework',
-        '/validation/folds',
-      ]);
+      expect(errors.map((e) => e.path).sort()).toEqual(['/dataset', '/extra', '/features/0/type', '/model/framework', '/validation/folds']);
     });
 
     it(`rejects a configuration over ${MAX_CONFIGURATION_BYTES} bytes of JSON, and accepts one just under`, () => {
@@ -111,9 +101,7 @@ describe('configuration validator', () => {
 
     it('reports paths from the configuration root', () => {
       expect(validateConfigurationSection('model', { framework: 'sklearn' })).toEqual([{ path: '/model/type', message: 'is required' }]);
-      expect(validateConfigurationSection('features', [{ name: 'age', type: 'weird' }]).map((e) => e.path)).toEqual([
-        '/features/0/type',
-      ]);
+      expect(validateConfigurationSection('features', [{ name: 'age', type: 'weird' }]).map((e) => e.path)).toEqual(['/features/0/type']);
       expect(validateConfigurationSection('validation', { folds: 1 }).map((e) => e.path)).toEqual(['/validation/folds']);
       expect(validateConfigurationSection('dataset', 'nope')).toEqual([{ path: '/dataset', message: 'must be object' }]);
     });

@@ -44,14 +44,10 @@ describe('template access', () => {
   /** Everything the database holds about one template. */
   async function stateOf(templateId: string) {
     const [template] = await fixture.db.query('select * from experiment_templates where id = $1', [templateId]);
-    const versions = await fixture.db.query(
-      'select * from experiment_template_versions where template_id = $1 order by version',
-      [templateId],
-    );
-    const shares = await fixture.db.query(
-      'select * from experiment_template_shares where template_id = $1 order by user_id',
-      [templateId],
-    );
+    const versions = await fixture.db.query('select * from experiment_template_versions where template_id = $1 order by version', [
+      templateId,
+    ]);
+    const shares = await fixture.db.query('select * from experiment_template_shares where template_id = $1 order by user_id', [templateId]);
     return { template, versions, shares };
   }
 
@@ -82,12 +78,8 @@ describe('template access', () => {
         expect(await service().findVisible(actor, id)).toMatchObject({ id, version: 2 });
         expect((await service().versions(actor, id)).map((v) => v.version)).toEqual([2, 1]);
         expect(await service().version(actor, id, 1)).toMatchObject({ version: 1 });
-        expect(await service().diff(actor, id, 1, 2)).toEqual([
-          { op: 'replace', path: '/description', value: 'second version' },
-        ]);
-        expect((await service().sharedWith(actor, id)).map((u) => u.id)).toEqual(
-          kind === 'private' ? [] : [w.sharedUser.userId],
-        );
+        expect(await service().diff(actor, id, 1, 2)).toEqual([{ op: 'replace', path: '/description', value: 'second version' }]);
+        expect((await service().sharedWith(actor, id)).map((u) => u.id)).toEqual(kind === 'private' ? [] : [w.sharedUser.userId]);
       } else {
         const notFound = shapeOf(await rejectionOf(service().versions(w.owner, randomUUID())));
         expect(notFound).toMatchObject({ code: ErrorCode.NotFound });
@@ -151,9 +143,7 @@ describe('template access', () => {
       ['anonymous', 'public', ErrorCode.Unauthenticated],
       ['anonymous', 'private', ErrorCode.Unauthenticated],
     ];
-    const cases = Object.keys(actions).flatMap((action) =>
-      refusals.map(([viewer, kind, code]) => [action, viewer, kind, code] as const),
-    );
+    const cases = Object.keys(actions).flatMap((action) => refusals.map(([viewer, kind, code]) => [action, viewer, kind, code] as const));
 
     it.each(cases)('%s by %s on a %s template is refused with %s and changes nothing', async (action, viewer, kind, code) => {
       const w = await world(kind);
@@ -184,10 +174,7 @@ describe('template access', () => {
       expect(rows).toHaveLength(2);
       expect(rows.map((r) => r.user_id).sort()).toEqual([w.stranger.userId, w.bystander.userId].sort());
       expect(rows.every((r) => r.shared_by === w.owner.userId)).toBe(true);
-      expect((await service().sharedWith(w.owner, w.templateId)).map((u) => u.id)).toEqual([
-        w.stranger.userId,
-        w.bystander.userId,
-      ]);
+      expect((await service().sharedWith(w.owner, w.templateId)).map((u) => u.id)).toEqual([w.stranger.userId, w.bystander.userId]);
       expect(await service().findVisible(w.stranger, w.templateId)).not.toBeNull();
     });
 
@@ -216,10 +203,7 @@ describe('template access', () => {
     ])('%s is BAD_USER_INPUT for share and unshare, and changes nothing', async (_case, ids, paths) => {
       const w = await world('shared');
       const before = await stateOf(w.templateId);
-      for (const call of [
-        () => service().share(w.owner, w.templateId, ids(w)),
-        () => service().unshare(w.owner, w.templateId, ids(w)),
-      ]) {
+      for (const call of [() => service().share(w.owner, w.templateId, ids(w)), () => service().unshare(w.owner, w.templateId, ids(w))]) {
         const error = await rejectionOf(call());
         expect(error.code).toBe(ErrorCode.BadUserInput);
         expect(pathsOf(error)).toEqual(paths);
@@ -292,9 +276,9 @@ describe('template access', () => {
       expect((after.template.updated_at as Date).getTime()).toBeGreaterThanOrEqual((before.template.updated_at as Date).getTime());
 
       // It can no longer start experiments, for anyone.
-      await expect(
-        new ExperimentService(fixture.em()).createFromTemplate(w.owner, { templateId: w.templateId }),
-      ).rejects.toMatchObject({ code: ErrorCode.Conflict });
+      await expect(new ExperimentService(fixture.em()).createFromTemplate(w.owner, { templateId: w.templateId })).rejects.toMatchObject({
+        code: ErrorCode.Conflict,
+      });
 
       const reactivated = await service().setActive(w.owner, w.templateId, true);
       expect(reactivated.isActive).toBe(true);
@@ -333,7 +317,7 @@ describe('template access', () => {
       for (const row of rows) expect(row).toMatchObject({ template_id: null, template_version: 2 });
       expect(rows.find((r) => r.id === mine.id)!.configuration).toEqual(mine.configuration);
       expect(rows.find((r) => r.id === theirs.id)!.configuration).toEqual(before.configuration);
-      expect((rows.find((r) => r.id === theirs.id)!.configuration as any).validation.folds).toBe(10);
+      expect(rows.find((r) => r.id === theirs.id)!.configuration.validation.folds).toBe(10);
     });
   });
 });

@@ -66,10 +66,7 @@ describe('template creation', () => {
       expect(stamp.getTime()).toBeLessThanOrEqual(after + 1);
     }
 
-    const snapshots = await fixture.db.query(
-      'select * from experiment_template_versions where template_id = $1',
-      [template.id],
-    );
+    const snapshots = await fixture.db.query('select * from experiment_template_versions where template_id = $1', [template.id]);
     expect(snapshots).toHaveLength(1);
     expect(snapshots[0]).toMatchObject({
       version: 1,
@@ -132,11 +129,7 @@ describe('template creation', () => {
       { configuration: validConfiguration({ model: { framework: 'sklearn' } }) },
       ['/configuration/model/type'],
     ],
-    [
-      'a configuration with an unknown section',
-      { configuration: { ...validConfiguration(), extra: {} } as never },
-      ['/configuration/extra'],
-    ],
+    ['a configuration with an unknown section', { configuration: { ...validConfiguration(), extra: {} } }, ['/configuration/extra']],
     ['a non-boolean isPublic', { isPublic: 'yes' as never }, ['/isPublic']],
     ['a change note that is not a string', { changeNote: 5 }, ['/changeNote']],
     [

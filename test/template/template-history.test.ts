@@ -138,7 +138,13 @@ describe('template history', () => {
         ]),
       );
 
-      for (const [from, to] of [[1, 2], [2, 3], [1, 3], [3, 1], [2, 1]]) {
+      for (const [from, to] of [
+        [1, 2],
+        [2, 3],
+        [1, 3],
+        [3, 1],
+        [2, 1],
+      ]) {
         const ops: Operation[] = await service().diff(owner, id, from, to);
         for (const op of ops) {
           expect(['add', 'remove', 'replace', 'move', 'copy', 'test']).toContain(op.op);

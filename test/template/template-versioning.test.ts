@@ -40,9 +40,7 @@ describe('template versioning', () => {
   it('20 concurrent updates end at version 21 with 20 new snapshots and no duplicates', async () => {
     const owner = await createUser(fixture.em());
     const template = await service().create(owner, templateInput());
-    await Promise.all(
-      Array.from({ length: 20 }, (_, i) => service().update(owner, template.id, { description: `edit ${i}` })),
-    );
+    await Promise.all(Array.from({ length: 20 }, (_, i) => service().update(owner, template.id, { description: `edit ${i}` })));
     const [row] = await fixture.db.query('select version from experiment_templates where id = $1', [template.id]);
     expect(row.version).toBe(21);
     const snapshots = await snapshotsOf(template.id);
@@ -53,9 +51,10 @@ describe('template versioning', () => {
     const owner = await createUser(fixture.em());
     const template = await service().create(owner, templateInput());
     await service().update(owner, template.id, { name: 'moved on' }, { expectedVersion: 1 });
-    await expect(
-      service().update(owner, template.id, { name: 'stale edit' }, { expectedVersion: 1 }),
-    ).rejects.toMatchObject({ code: ErrorCode.Conflict, details: { currentVersion: 2 } });
+    await expect(service().update(owner, template.id, { name: 'stale edit' }, { expectedVersion: 1 })).rejects.toMatchObject({
+      code: ErrorCode.Conflict,
+      details: { currentVersion: 2 },
+    });
     const [row] = await fixture.db.query('select name, version from experiment_templates where id = $1', [template.id]);
     expect(row).toEqual({ name: 'moved on', version: 2 });
     expect(await snapshotsOf(template.id)).toHaveLength(2);
