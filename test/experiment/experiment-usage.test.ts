@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { ErrorCode } from '../../src/errors/domain-error';
 import { ExperimentService } from '../../src/experiment/experiment.service';
-import { MAX_CONFIGURATION_BYTES } from '../../src/template/configuration-validator';
+import { MAX_JSON_BYTES as MAX_CONFIGURATION_BYTES } from '../../src/validation/storable';
 import { TemplateService } from '../../src/template/template.service';
 import { createUser, pathsOf, rejectionOf, templateInput, validConfiguration } from '../support/factories';
 import { useOrmFixture } from '../support/orm-fixture';

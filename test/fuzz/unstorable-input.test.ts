@@ -1,4 +1,4 @@
-import { MAX_JSON_DEPTH } from '../../src/db/storable';
+import { MAX_JSON_DEPTH } from '../../src/validation/storable';
 import { dataOf, useApi, type ApiUser } from '../support/api';
 import { validConfiguration } from '../support/factories';
 import { createTemplateVia } from '../support/template-data';

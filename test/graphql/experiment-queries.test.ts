@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { encodeCursor } from '../../src/graphql/pagination';
+import { encodeCursor } from '../../src/db/keyset';
 import { TemplateService } from '../../src/template/template.service';
 import { dataOf, errorOf, useApi, type ApiUser, type GraphqlResponse } from '../support/api';
 import { actorOf, createTemplate, insertExperiments, insertTemplates } from '../support/experiment-data';

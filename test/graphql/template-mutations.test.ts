@@ -128,11 +128,12 @@ describe('template mutations over HTTP', () => {
         '/name',
         '/tags/1',
       ]);
-      const missing = errorOf(await api.graphql(CREATE_TEMPLATE, { as: owner, variables: { input: {} } }));
-      expect(missing.extensions.validationErrors.map((e: { path: string }) => e.path).sort()).toEqual([
-        '/category',
-        '/configuration',
-        '/name',
+      // Required fields are required in the schema: GraphQL names each missing one before any resolver runs.
+      const missing = await api.graphql(CREATE_TEMPLATE, { as: owner, variables: { input: {} } });
+      expect(missing.body.errors?.map((e) => [e.extensions?.code, /Field "(\w+)" of required type/.exec(e.message)?.[1]])).toEqual([
+        ['BAD_USER_INPUT', 'name'],
+        ['BAD_USER_INPUT', 'category'],
+        ['BAD_USER_INPUT', 'configuration'],
       ]);
       const [{ count }] = await api.db.query('select count(*)::int as count from experiment_templates where created_by = $1', [owner.id]);
       expect(count).toBe(0);
