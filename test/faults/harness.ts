@@ -1,7 +1,11 @@
 import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtemp, rm } from 'node:fs/promises';
+import os from 'node:os';
 import path from 'node:path';
 import { signLocalToken } from '../../src/auth/local-secret';
 import type { AppConfig } from '../../src/config';
+import { createTestDatabase, type TestDatabase } from '../support/test-database';
+import { TEST_DB_CONFIG } from '../support/test-database-config';
 import { clusterPids, signal } from './cluster-processes';
 import type { ClusterCommand, ControllerReply, ControllerRequest, StartedCluster } from './fault-controller';
 
@@ -51,7 +55,7 @@ export interface Cluster {
   dispose(): Promise<void>;
 }
 
-export async function startCluster(dir: string, dbConfig: AppConfig['db']): Promise<Cluster> {
+async function startCluster(dir: string, dbConfig: AppConfig['db']): Promise<Cluster> {
   const controller = spawn(process.execPath, [CONTROLLER], { cwd: ROOT, stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
   let nextId = 0;
   const call = (command: ClusterCommand) =>
@@ -120,7 +124,7 @@ export interface ServerProcess {
 }
 
 /** `node dist/src/main.js` against `databaseUrl`, in a process group of its own; resolves once it prints its URL. */
-export async function startServer(databaseUrl: string, dataDir: string, env: Record<string, string> = {}): Promise<ServerProcess> {
+async function startServer(databaseUrl: string, dataDir: string, env: Record<string, string> = {}): Promise<ServerProcess> {
   const output: string[] = [];
   const child = spawn(process.execPath, ['dist/src/main.js'], {
     cwd: ROOT,
@@ -173,6 +177,54 @@ export async function startServer(databaseUrl: string, dataDir: string, env: Rec
       }
     },
   };
+}
+
+export interface FaultServerOptions {
+  /** Names the scratch directory. */
+  name: string;
+  /**
+   * 'own cluster': a PostgreSQL cluster of the file's own, migrated, which the test may stop, restart and freeze.
+   * 'shared': a database of the file's own on the run's PostgreSQL, for faults of the server rather than the database.
+   */
+  database: 'own cluster' | 'shared';
+  /** Server environment over the harness's (NODE_ENV, ...). */
+  env?: Record<string, string>;
+}
+
+export interface FaultServer {
+  /** Scratch directory: the server's DATA_DIR, and the data directory of an own cluster. */
+  dir: string;
+  server: ServerProcess;
+}
+
+/**
+ * The server as a process of its own on a database of the file's own, for the file's lifetime. Everything is killed
+ * and removed afterwards, however the test left it (a stopped or frozen cluster, an exited server).
+ */
+export function useFaultServer(options: FaultServerOptions & { database: 'own cluster' }): FaultServer & { cluster: Cluster };
+export function useFaultServer(options: FaultServerOptions & { database: 'shared' }): FaultServer;
+export function useFaultServer(options: FaultServerOptions): FaultServer & { cluster?: Cluster } {
+  const fixture = {} as FaultServer & { cluster?: Cluster };
+  let shared: TestDatabase | undefined;
+  beforeAll(async () => {
+    fixture.dir = await mkdtemp(path.join(os.tmpdir(), `tessera-fault-${options.name}-`));
+    let databaseUrl: string;
+    if (options.database === 'own cluster') {
+      fixture.cluster = await startCluster(fixture.dir, TEST_DB_CONFIG);
+      databaseUrl = fixture.cluster.url;
+    } else {
+      shared = await createTestDatabase();
+      databaseUrl = shared.url;
+    }
+    fixture.server = await startServer(databaseUrl, fixture.dir, options.env);
+  }, 60_000);
+  afterAll(async () => {
+    fixture.server?.kill();
+    await fixture.cluster?.dispose();
+    await shared?.drop();
+    if (fixture.dir) await rm(fixture.dir, { recursive: true, force: true });
+  }, 30_000);
+  return fixture;
 }
 
 export function tokenFor(email: string): Promise<string> {
