@@ -123,7 +123,10 @@ export interface ServerProcess {
   kill(): void;
 }
 
-/** `node dist/src/main.js` against `databaseUrl`, in a process group of its own; resolves once it prints its URL. */
+/** What src/main.ts logs, with the URL, once it listens. */
+const SERVING_MESSAGE = 'Tessera is serving GraphQL';
+
+/** `node dist/src/main.js` against `databaseUrl`, in a process group of its own; resolves once it logs its URL. */
 async function startServer(databaseUrl: string, dataDir: string, env: Record<string, string> = {}): Promise<ServerProcess> {
   const output: string[] = [];
   const child = spawn(process.execPath, ['dist/src/main.js'], {
@@ -136,7 +139,8 @@ async function startServer(databaseUrl: string, dataDir: string, env: Record<str
       HOST: '127.0.0.1',
       NODE_ENV: 'development',
       JWT_SECRET: FAULT_JWT_SECRET,
-      LOG_LEVEL: 'warn',
+      // The URL is logged at info.
+      LOG_LEVEL: 'info',
       RATE_LIMIT_PER_IP_PER_MINUTE: '0',
       RATE_LIMIT_PER_USER_PER_MINUTE: '0',
       DB_POOL_MAX: '10',
@@ -153,10 +157,19 @@ async function startServer(databaseUrl: string, dataDir: string, env: Record<str
   );
   child.stdout.on('data', (chunk: Buffer) => output.push(chunk.toString()));
   child.stderr.on('data', (chunk: Buffer) => output.push(chunk.toString()));
+  // From the structured log line, not the banner: that is printed only outside production.
   const graphqlUrl = await new Promise<string>((resolve, reject) => {
-    const onData = () => {
-      const match = /Tessera GraphQL API: (http:\/\/\S+)/.exec(output.join(''));
-      if (match) resolve(match[1]);
+    let pending = '';
+    const onData = (chunk: Buffer) => {
+      const lines = (pending + chunk.toString()).split('\n');
+      pending = lines.pop() ?? '';
+      for (const line of lines) {
+        const url = servingUrl(line);
+        if (url === undefined) continue;
+        child.stdout.off('data', onData);
+        resolve(url);
+        return;
+      }
     };
     child.stdout.on('data', onData);
     void exited.then(({ code }) => reject(new Error(`server exited early with ${code}:\n${output.join('')}`)));
@@ -177,6 +190,18 @@ async function startServer(databaseUrl: string, dataDir: string, env: Record<str
       }
     },
   };
+}
+
+/** The `url` of a JSON log line announcing the server, or undefined for any other line. */
+function servingUrl(line: string): string | undefined {
+  let entry: unknown;
+  try {
+    entry = JSON.parse(line);
+  } catch {
+    return undefined;
+  }
+  const { msg, url } = (entry ?? {}) as { msg?: unknown; url?: unknown };
+  return msg === SERVING_MESSAGE && typeof url === 'string' ? url : undefined;
 }
 
 export interface FaultServerOptions {
