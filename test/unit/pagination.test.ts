@@ -1,6 +1,12 @@
 import fc from 'fast-check';
 import { ErrorCode, ValidationError } from '../../src/errors/domain-error';
-import { checkPageSize, connectionFrom, decodeCursor, encodeCursor } from '../../src/graphql/pagination';
+import { checkPageSize, decodeCursor, encodeCursor, pageFrom } from '../../src/db/keyset';
+import { connectionOf } from '../../src/graphql/connection';
+
+/** A page of the domain as the GraphQL layer hands it to clients. */
+function connectionFrom<T>(rows: T[], first: number, cursorOf: (row: T) => unknown[], totalCount: number) {
+  return connectionOf(pageFrom(rows, first, cursorOf, totalCount));
+}
 
 /** The error `fn` throws; fails the test when it returns. */
 function thrownBy(fn: () => unknown): unknown {

@@ -1,4 +1,4 @@
-import { isTimestampText, timestampTextSql } from '../../src/db/storable';
+import { isTimestampText, timestampTextSql } from '../../src/db/keyset';
 
 describe('isTimestampText', () => {
   it.each([
