@@ -1,7 +1,7 @@
 /**
  * The authorization matrix: every query, template field and mutation, for every kind of caller and every kind of
  * template, over real HTTP against real PostgreSQL. The expected outcome of each cell comes from the rules below
- * (DESIGN.md, Rules → Access and Deletion; README, Design notes → Inactive templates), never from what the server
+ * (docs/ARCHITECTURE.md, Access; README, Design notes → Inactive templates), never from what the server
  * answers. Cells are generated: one `it` per (operation × template kind × caller).
  *
  * On top of the outcome, every cell checks two properties:
