@@ -28,6 +28,8 @@ describe('the error pipeline', () => {
         const error = errorOf(response);
         expect(error).toMatchObject({ code: 'INTERNAL_SERVER_ERROR', message: 'Internal server error' });
         expect(Object.keys(error.extensions).sort()).toEqual(['code', 'requestId']);
+        expect(error.extensions.requestId).toMatch(/^[0-9a-f-]{36}$/);
+        expect(JSON.stringify(response.body)).not.toMatch(/users|relation|select|insert|at \w+ \(/i);
         const [logged] = logLinesOf(api, error.extensions.requestId);
         expect(logged).toMatchObject({ level: 50, operation: 'Who', path: ['me'], msg: 'request failed' });
         expect(logged.err.message).toMatch(/relation "users" does not exist/);
