@@ -8,10 +8,11 @@ import type { ConfigurationSection } from '../template/configuration-schema';
 import {
   isConfigurationSection,
   parseConfiguration,
+  parseConfigurationOverrides,
   parseConfigurationSection,
   parseDraftConfiguration,
 } from '../template/configuration-validator';
-import { escapePointerSegment, throwIfInvalid } from '../validation/field-errors';
+import { throwIfInvalid } from '../validation/field-errors';
 import { parseStorableJson } from '../validation/storable';
 import { parseDescription, parseName } from '../template/template-content';
 import { findVisibleTemplates, visibleTemplates } from '../template/template-visibility';
@@ -79,7 +80,7 @@ export class ExperimentService {
     const estimated = parseSeconds(input.estimatedTrainingSeconds, '/estimatedTrainingSeconds', errors);
     const overrides = input.overrides ?? {};
     if (input.overrides !== undefined && input.overrides !== null) {
-      parseOverrides(overrides, '/overrides', errors);
+      parseConfigurationOverrides(overrides, '/overrides', errors);
     }
     throwIfInvalid(errors);
 
@@ -246,21 +247,4 @@ function parseJsonObject(value: unknown, path: string, errors: FieldError[]): Js
     return undefined;
   }
   return parseStorableJson(value as JsonObject, path, errors);
-}
-
-/**
- * Overrides are partial by nature (`{ model: { hyperparameters: { maxDepth: 4 } } }` keeps the template's model type),
- * so they cannot be held to the section schemas on their own: only their shape is checked here, an object of known
- * sections within the size limit. The merged configuration is then validated in full, with paths under `/overrides`.
- */
-function parseOverrides(overrides: unknown, path: string, errors: FieldError[]): JsonObject | undefined {
-  if (typeof overrides !== 'object' || overrides === null || Array.isArray(overrides)) {
-    errors.push({ path, message: 'must be object' });
-    return undefined;
-  }
-  // Before anything walks it recursively (the merge after).
-  if (parseStorableJson(overrides, path, errors) === undefined) return undefined;
-  const unknownSections = Object.keys(overrides).filter((key) => !isConfigurationSection(key));
-  for (const key of unknownSections) errors.push({ path: `${path}/${escapePointerSegment(key)}`, message: 'is not an allowed property' });
-  return unknownSections.length === 0 ? (overrides as JsonObject) : undefined;
 }

@@ -62,15 +62,36 @@ export function parseSectionOf(configuration: Record<string, unknown>, section: 
  * required sections may still be missing.
  */
 export function parseDraftConfiguration(value: unknown, path: string, errors: FieldError[]): Partial<Configuration> | undefined {
+  return parseSections(value, path, errors, (section, sectionValue, sectionPath) =>
+    parseConfigurationSection(section, sectionValue, sectionPath, errors),
+  );
+}
+
+/**
+ * Overrides of a template's configuration: partial by nature (`{ model: { hyperparameters: { maxDepth: 4 } } }` keeps
+ * the template's model type), so only their shape is checked, an object of known sections; the merged configuration
+ * is then validated in full.
+ */
+export function parseConfigurationOverrides(value: unknown, path: string, errors: FieldError[]): Partial<Configuration> | undefined {
+  return parseSections(value, path, errors, () => undefined);
+}
+
+/** An object of known sections that PostgreSQL can store, each section handed to `parseSection`. */
+function parseSections(
+  value: unknown,
+  path: string,
+  errors: FieldError[],
+  parseSection: (section: ConfigurationSection, value: unknown, path: string) => unknown,
+): Partial<Configuration> | undefined {
   if (typeof value !== 'object' || value === null || Array.isArray(value)) {
     errors.push({ path, message: 'must be object' });
     return undefined;
   }
   if (parseStorableJson(value, path, errors) === undefined) return undefined;
   const before = errors.length;
-  for (const [key, section] of Object.entries(value)) {
+  for (const [key, sectionValue] of Object.entries(value)) {
     const sectionPath = `${path}/${escapePointerSegment(key)}`;
-    if (isConfigurationSection(key)) parseConfigurationSection(key, section, sectionPath, errors);
+    if (isConfigurationSection(key)) parseSection(key, sectionValue, sectionPath);
     else errors.push({ path: sectionPath, message: 'is not an allowed property' });
   }
   return errors.length === before ? value : undefined;
