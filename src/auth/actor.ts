@@ -9,3 +9,6 @@ export const SERVICE_ROLE = 'service';
 export function isService(actor: Actor): boolean {
   return actor.roles.includes(SERVICE_ROLE);
 }
+
+/** The caller as per-request code sees it: looked up once, on first use; null when anonymous. */
+export type ActorLookup = () => Promise<Actor | null>;

@@ -3,7 +3,7 @@ import type { EntityManager } from '@mikro-orm/postgresql';
 import { isService } from '../auth/actor';
 import { emptyPage, type Page } from '../db/keyset';
 import { isUuid } from '../db/uuid';
-import type { ActorLookup } from '../graphql/loaders';
+import type { ActorLookup } from '../auth/actor';
 import { countByTemplate, pageByTemplate } from './experiment-list';
 import { Experiment } from './experiment.entity';
 

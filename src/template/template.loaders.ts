@@ -1,6 +1,6 @@
 import DataLoader from 'dataloader';
 import type { EntityManager } from '@mikro-orm/postgresql';
-import type { ActorLookup } from '../graphql/loaders';
+import type { ActorLookup } from '../auth/actor';
 import { User } from '../user/user.entity';
 import { TemplateVersion } from './template-version.entity';
 import { ExperimentTemplate } from './template.entity';
