@@ -1,5 +1,5 @@
-import { dataOf, useApi, type ApiUser, type GraphqlResponse } from '../support/api';
-import { validConfiguration } from '../support/factories';
+import { dataOf, useApi, type GraphqlResponse } from '../support/api';
+import { validConfiguration, type TestUser } from '../support/factories';
 import { createTemplateVia } from '../support/template-data';
 import { TEST_DB_CONFIG } from '../support/test-database-config';
 
@@ -27,8 +27,8 @@ interface Burst {
 
 describe(`${CALLERS} concurrent callers over HTTP`, () => {
   const api = useApi();
-  let owner: ApiUser;
-  let users: ApiUser[];
+  let owner: TestUser;
+  let users: TestUser[];
 
   beforeAll(async () => {
     owner = await api.user('owner');

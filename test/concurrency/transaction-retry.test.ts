@@ -2,8 +2,8 @@ import { Client } from 'pg';
 import { isRetryableTransactionError, withTransactionRetry } from '../../src/db/transaction-retry';
 import { ValidationError } from '../../src/errors/domain-error';
 import { TemplateService } from '../../src/template/template.service';
-import { dataOf, useApi, type ApiUser } from '../support/api';
-import { actorOf } from '../support/experiment-data';
+import { dataOf, useApi } from '../support/api';
+import type { TestUser } from '../support/factories';
 import { createTemplateVia } from '../support/template-data';
 import { openTestOrm } from '../support/test-database';
 
@@ -20,7 +20,7 @@ function sqlError(code: string): Error {
 
 describe('transaction retry', () => {
   const api = useApi();
-  let owner: ApiUser;
+  let owner: TestUser;
   const raw: Client[] = [];
 
   beforeAll(async () => {
@@ -196,7 +196,7 @@ describe('transaction retry', () => {
       // ...while the update reads (its snapshot is taken) and then waits for the row lock...
       const em = orm.em.fork();
       const transactional = jest.spyOn(em, 'transactional');
-      const update = new TemplateService(em).update(actorOf(owner), template.id, { name: 'Renamed' });
+      const update = new TemplateService(em).update(owner, template.id, { name: 'Renamed' });
       await serverWaitingOnLock();
       // ...which it gets once the other commits: too late for its snapshot, so PostgreSQL refuses with 40001.
       await other.query('commit');

@@ -3,16 +3,16 @@ import { ErrorCode } from '../../src/errors/domain-error';
 import { ExperimentService } from '../../src/experiment/experiment.service';
 import { MAX_CONFIGURATION_BYTES } from '../../src/template/configuration-validator';
 import { TemplateService } from '../../src/template/template.service';
-import { createUser, pathsOf, rejectionOf, templateInput, validConfiguration } from '../support/factories';
-import { useOrmFixture } from '../support/orm-fixture';
+import { useApi } from '../support/api';
+import { pathsOf, rejectionOf, templateInput, validConfiguration } from '../support/factories';
 
 describe('experiments from templates: usage', () => {
-  const fixture = useOrmFixture();
-  const templates = () => new TemplateService(fixture.em());
-  const experiments = () => new ExperimentService(fixture.em());
+  const api = useApi();
+  const templates = () => new TemplateService(api.orm.em.fork());
+  const experiments = () => new ExperimentService(api.orm.em.fork());
 
   async function usageOf(templateId: string) {
-    const [row] = await fixture.db.query<{ usage_count: number; last_used: Date | null; version: number; updated_at: Date }>(
+    const [row] = await api.db.query<{ usage_count: number; last_used: Date | null; version: number; updated_at: Date }>(
       'select usage_count, last_used, version, updated_at from experiment_templates where id = $1',
       [templateId],
     );
@@ -20,17 +20,17 @@ describe('experiments from templates: usage', () => {
   }
 
   async function experimentRows(templateId: string) {
-    return fixture.db.query('select * from ml_experiments where template_id = $1', [templateId]);
+    return api.db.query('select * from ml_experiments where template_id = $1', [templateId]);
   }
 
   async function experimentCount() {
-    const [row] = await fixture.db.query<{ n: number }>('select count(*)::int as n from ml_experiments');
+    const [row] = await api.db.query<{ n: number }>('select count(*)::int as n from ml_experiments');
     return row.n;
   }
 
   it('100 concurrent creations count exactly 100 uses and record the current version on each experiment', async () => {
-    const owner = await createUser(fixture.em(), 'owner');
-    const users = [owner, ...(await Promise.all([1, 2, 3].map((i) => createUser(fixture.em(), `user${i}`))))];
+    const owner = await api.user('owner');
+    const users = [owner, ...(await Promise.all([1, 2, 3].map((i) => api.user(`user${i}`))))];
     const template = await templates().create(owner, templateInput({ isPublic: true }));
     await templates().update(owner, template.id, { description: 'now at version 2' });
     const before = await usageOf(template.id);
@@ -39,7 +39,7 @@ describe('experiments from templates: usage', () => {
 
     const created = await Promise.all(
       Array.from({ length: 100 }, (_, i) =>
-        new ExperimentService(fixture.em()).createFromTemplate(users[i % users.length], {
+        new ExperimentService(api.orm.em.fork()).createFromTemplate(users[i % users.length], {
           templateId: template.id,
           name: `run ${i}`,
         }),
@@ -59,14 +59,14 @@ describe('experiments from templates: usage', () => {
     expect(rows).toHaveLength(100);
     expect(rows.every((r) => r.template_version === 2)).toBe(true);
     expect(new Set(rows.map((r) => r.name)).size).toBe(100);
-    const [snapshots] = await fixture.db.query('select count(*)::int as n from experiment_template_versions where template_id = $1', [
+    const [snapshots] = await api.db.query('select count(*)::int as n from experiment_template_versions where template_id = $1', [
       template.id,
     ]);
     expect(snapshots.n).toBe(2);
   });
 
   it('the effective configuration is the template merged with the overrides', async () => {
-    const owner = await createUser(fixture.em());
+    const owner = await api.user();
     const template = await templates().create(owner, templateInput());
     const overrides = {
       dataset: { format: 'csv', split: { test: 0.3 } },
@@ -89,7 +89,7 @@ describe('experiments from templates: usage', () => {
       validation: { strategy: 'kfold', folds: 10, metrics: ['roc_auc', 'f1'] },
     };
     expect(experiment.configuration).toEqual(expected);
-    const [row] = await fixture.db.query(
+    const [row] = await api.db.query(
       `select name, description, status, configuration, template_id, template_version, owner_id,
               extract(epoch from estimated_training_time)::float8 as estimated
          from ml_experiments where id = $1`,
@@ -106,12 +106,12 @@ describe('experiments from templates: usage', () => {
       estimated: 600,
     });
     // The template itself is left as it was.
-    const [stored] = await fixture.db.query('select configuration from experiment_templates where id = $1', [template.id]);
+    const [stored] = await api.db.query('select configuration from experiment_templates where id = $1', [template.id]);
     expect(stored.configuration).toEqual(validConfiguration());
   });
 
   it('a partial override of a nested object keeps the rest of it from the template', async () => {
-    const owner = await createUser(fixture.em());
+    const owner = await api.user();
     const template = await templates().create(owner, templateInput());
     const experiment = await experiments().createFromTemplate(owner, {
       templateId: template.id,
@@ -127,13 +127,13 @@ describe('experiments from templates: usage', () => {
   });
 
   it('an experiment keeps the version it was made from when the template moves on', async () => {
-    const owner = await createUser(fixture.em());
+    const owner = await api.user();
     const template = await templates().create(owner, templateInput());
     const experiment = await experiments().createFromTemplate(owner, { templateId: template.id });
     await templates().update(owner, template.id, {
       configuration: validConfiguration({ model: { type: 'xgboost' } }),
     });
-    const [row] = await fixture.db.query(
+    const [row] = await api.db.query(
       `select e.template_version, e.configuration, t.version as template_now
          from ml_experiments e join experiment_templates t on t.id = e.template_id where e.id = $1`,
       [experiment.id],
@@ -146,7 +146,7 @@ describe('experiments from templates: usage', () => {
   });
 
   it('counting uses does not bump the content version: an edit at the version read before still succeeds', async () => {
-    const owner = await createUser(fixture.em());
+    const owner = await api.user();
     const template = await templates().create(owner, templateInput());
     for (let i = 0; i < 3; i++) await experiments().createFromTemplate(owner, { templateId: template.id });
     expect(await usageOf(template.id)).toMatchObject({ usage_count: 3, version: 1 });
@@ -166,7 +166,7 @@ describe('experiments from templates: usage', () => {
     }
 
     it('invalid overrides: BAD_USER_INPUT at /overrides/...', async () => {
-      const owner = await createUser(fixture.em());
+      const owner = await api.user();
       const template = await templates().create(owner, templateInput());
       const cases: Array<[unknown, string[]]> = [
         [{ model: { framework: 'nope' } }, ['/overrides/model/framework']],
@@ -192,7 +192,7 @@ describe('experiments from templates: usage', () => {
     });
 
     it('invalid name, description or estimate: BAD_USER_INPUT', async () => {
-      const owner = await createUser(fixture.em());
+      const owner = await api.user();
       const template = await templates().create(owner, templateInput());
       const error = await expectNothingWritten(template.id, () =>
         experiments().createFromTemplate(owner, {
@@ -207,8 +207,8 @@ describe('experiments from templates: usage', () => {
     });
 
     it('a hidden template is NOT_FOUND, exactly like a missing one', async () => {
-      const owner = await createUser(fixture.em(), 'owner');
-      const stranger = await createUser(fixture.em(), 'stranger');
+      const owner = await api.user('owner');
+      const stranger = await api.user('stranger');
       const template = await templates().create(owner, templateInput());
       const hidden = await expectNothingWritten(template.id, () => experiments().createFromTemplate(stranger, { templateId: template.id }));
       expect(hidden.code).toBe(ErrorCode.NotFound);
@@ -219,7 +219,7 @@ describe('experiments from templates: usage', () => {
     });
 
     it('an inactive template is CONFLICT, for its owner too', async () => {
-      const owner = await createUser(fixture.em());
+      const owner = await api.user();
       const template = await templates().create(owner, templateInput({ isPublic: true }));
       await templates().setActive(owner, template.id, false);
       const error = await expectNothingWritten(template.id, () => experiments().createFromTemplate(owner, { templateId: template.id }));
@@ -227,7 +227,7 @@ describe('experiments from templates: usage', () => {
     });
 
     it('an anonymous caller is UNAUTHENTICATED', async () => {
-      const owner = await createUser(fixture.em());
+      const owner = await api.user();
       const template = await templates().create(owner, templateInput({ isPublic: true }));
       const error = await expectNothingWritten(template.id, () => experiments().createFromTemplate(null, { templateId: template.id }));
       expect(error.code).toBe(ErrorCode.Unauthenticated);

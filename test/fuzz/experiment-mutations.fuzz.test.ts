@@ -1,6 +1,6 @@
 import fc from 'fast-check';
-import { dataOf, useApi, type ApiUser } from '../support/api';
-import { validConfiguration } from '../support/factories';
+import { dataOf, useApi } from '../support/api';
+import { validConfiguration, type TestUser } from '../support/factories';
 import { createTemplateVia, insertTemplates } from '../support/template-data';
 import {
   ABSENT,
@@ -71,10 +71,10 @@ const base64url = (text: string) => Buffer.from(text).toString('base64url');
 
 describe('fuzzing experiment mutations over HTTP', () => {
   const api = useApi();
-  let owner: ApiUser;
-  let friend: ApiUser;
-  let stranger: ApiUser;
-  let service: ApiUser;
+  let owner: TestUser;
+  let friend: TestUser;
+  let stranger: TestUser;
+  let service: TestUser;
   const templates = {} as Record<'owned' | 'inactive' | 'shared' | 'public' | 'hidden', string>;
   const experiments = {} as Record<'draft' | 'completed' | 'foreign', string>;
   const realCursors: string[] = [];
@@ -117,7 +117,7 @@ describe('fuzzing experiment mutations over HTTP', () => {
     console.log(`fuzz experiment mutations and queries: ${reports.length} operations, ${total.runs} runs, ${total.failures} failures`);
   });
 
-  async function draft(as: ApiUser, configuration: Record<string, unknown>): Promise<string> {
+  async function draft(as: TestUser, configuration: Record<string, unknown>): Promise<string> {
     return dataOf(await api.graphql(CREATE, { as, variables: { input: { name: 'Draft', configuration } } })).createExperiment.id;
   }
 

@@ -1,7 +1,7 @@
 import fc from 'fast-check';
 import { isUuid } from '../../src/db/uuid';
-import { useApi, type ApiUser } from '../support/api';
-import { validConfiguration } from '../support/factories';
+import { useApi } from '../support/api';
+import { validConfiguration, type TestUser } from '../support/factories';
 import { createTemplateVia, insertTemplates } from '../support/template-data';
 import {
   ABSENT,
@@ -92,10 +92,10 @@ const expectedVersionValue = fc.oneof(
 
 describe('fuzzing template mutations over HTTP', () => {
   const api = useApi();
-  let owner: ApiUser;
-  let friend: ApiUser;
-  let stranger: ApiUser;
-  let service: ApiUser;
+  let owner: TestUser;
+  let friend: TestUser;
+  let stranger: TestUser;
+  let service: TestUser;
   /** owned: the owner's active template; the rest are other people's or deactivated. */
   const ids = {} as Record<'owned' | 'ownedInactive' | 'shared' | 'public' | 'hidden', string>;
   const reports: FuzzReport[] = [];

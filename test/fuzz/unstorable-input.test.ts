@@ -1,6 +1,6 @@
 import { MAX_JSON_DEPTH } from '../../src/db/storable';
-import { dataOf, useApi, type ApiUser } from '../support/api';
-import { validConfiguration } from '../support/factories';
+import { dataOf, useApi } from '../support/api';
+import { validConfiguration, type TestUser } from '../support/factories';
 import { createTemplateVia } from '../support/template-data';
 import { Deep, fingerprint, send } from './fuzz-support';
 
@@ -28,7 +28,7 @@ function nested(depth: number): Record<string, unknown> {
 
 describe('text, JSON and timestamps that PostgreSQL cannot store', () => {
   const api = useApi();
-  let owner: ApiUser;
+  let owner: TestUser;
   let templateId: string;
   let experimentId: string;
 

@@ -1,8 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import { TemplateService } from '../../src/template/template.service';
-import { dataOf, errorOf, useApi, type ApiUser, type GraphqlResponse } from '../support/api';
-import { actorOf, createTemplate, insertExperiments, usageOf } from '../support/experiment-data';
-import { validConfiguration } from '../support/factories';
+import { dataOf, errorOf, useApi, type GraphqlResponse } from '../support/api';
+import { createTemplate, insertExperiments, usageOf } from '../support/experiment-data';
+import { validConfiguration, type TestUser } from '../support/factories';
 
 const FIELDS = `
   id name description status configuration templateVersion wizardCompleted wizardStepCompleted wizardState
@@ -38,7 +38,7 @@ describe('experiment mutations over HTTP', () => {
     return row.n;
   }
 
-  async function draftOf(owner: ApiUser, configuration: Record<string, unknown> = { dataset }): Promise<string> {
+  async function draftOf(owner: TestUser, configuration: Record<string, unknown> = { dataset }): Promise<string> {
     return dataOf(await api.graphql(CREATE, { variables: { input: { name: 'Draft', configuration } }, as: owner })).createExperiment.id;
   }
 
@@ -108,9 +108,9 @@ describe('experiment mutations over HTTP', () => {
       const owner = await api.user('owner');
       const hidden = await createTemplate(api, owner);
       const inactive = await createTemplate(api, ada);
-      await new TemplateService(api.orm.em.fork()).setActive(actorOf(ada), inactive.id, false);
+      await new TemplateService(api.orm.em.fork()).setActive(ada, inactive.id, false);
 
-      const create = (templateId: string, as: ApiUser | null = ada) =>
+      const create = (templateId: string, as: TestUser | null = ada) =>
         api.graphql(CREATE_FROM_TEMPLATE, { as, variables: { input: { templateId } } });
       const hiddenResponse = await create(hidden.id);
       expect(failureOf(hiddenResponse)).toEqual({ code: 'NOT_FOUND' });

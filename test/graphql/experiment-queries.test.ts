@@ -1,9 +1,9 @@
 import { randomUUID } from 'node:crypto';
 import { encodeCursor } from '../../src/graphql/pagination';
 import { TemplateService } from '../../src/template/template.service';
-import { dataOf, errorOf, useApi, type ApiUser, type GraphqlResponse } from '../support/api';
-import { actorOf, createTemplate, insertExperiments, insertTemplates } from '../support/experiment-data';
-import { validConfiguration } from '../support/factories';
+import { dataOf, errorOf, useApi, type GraphqlResponse } from '../support/api';
+import { createTemplate, insertExperiments, insertTemplates } from '../support/experiment-data';
+import { validConfiguration, type TestUser } from '../support/factories';
 
 const EXPERIMENT = `
   query Experiment($id: ID!) {
@@ -33,7 +33,7 @@ const LINEAGE = `
 describe('experiment queries over HTTP', () => {
   const api = useApi();
 
-  async function experimentIds(user: ApiUser, variables: Record<string, unknown>): Promise<string[]> {
+  async function experimentIds(user: TestUser, variables: Record<string, unknown>): Promise<string[]> {
     const { experiments } = dataOf(await api.graphql(EXPERIMENTS, { variables, as: user }));
     expect(experiments.totalCount).toBe(experiments.edges.length);
     return experiments.edges.map((edge: { node: { id: string } }) => edge.node.id);
@@ -179,7 +179,7 @@ describe('experiment queries over HTTP', () => {
       });
 
       const service = new TemplateService(api.orm.em.fork());
-      await service.update(actorOf(ada), template.id, { name: 'Churn v2', configuration: validConfiguration({ parameters: { seed: 7 } }) });
+      await service.update(ada, template.id, { name: 'Churn v2', configuration: validConfiguration({ parameters: { seed: 7 } }) });
       expect(await lineage()).toMatchObject({
         templateVersion: 1,
         hasNewerTemplateVersion: true,
@@ -187,7 +187,7 @@ describe('experiment queries over HTTP', () => {
         templateVersionSnapshot: { version: 1, name: 'Churn v1', configuration: validConfiguration() },
       });
 
-      await new TemplateService(api.orm.em.fork()).delete(actorOf(ada), template.id);
+      await new TemplateService(api.orm.em.fork()).delete(ada, template.id);
       expect(await lineage()).toEqual({
         templateVersion: 1,
         configuration: validConfiguration(),

@@ -1,4 +1,5 @@
-import { dataOf, useApi, type ApiUser } from '../support/api';
+import { dataOf, useApi } from '../support/api';
+import type { TestUser } from '../support/factories';
 import { insertExperiments, insertTemplates } from '../support/experiment-data';
 
 const PAGE = `
@@ -18,7 +19,7 @@ const NESTED = `
 
 describe('SQL statements per experiments page', () => {
   const api = useApi();
-  let ada: ApiUser;
+  let ada: TestUser;
   let hiddenTemplates: Set<string>;
 
   beforeAll(async () => {

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
-import { validConfiguration } from '../support/factories';
-import { dataOf, errorOf, useApi, type ApiUser, type GraphqlResponse } from '../support/api';
+import { validConfiguration, type TestUser } from '../support/factories';
+import { dataOf, errorOf, useApi, type GraphqlResponse } from '../support/api';
 import { CREATE_TEMPLATE, createTemplateVia, listIds } from '../support/template-data';
 
 const UPDATE = /* GraphQL */ `
@@ -74,8 +74,8 @@ describe('template mutations over HTTP', () => {
   /** The answers of callers who may not change the template: FORBIDDEN if they can see it, else NOT_FOUND like a random id. */
   async function expectRefusedWithoutWrites(
     id: string,
-    callers: { friend: ApiUser; stranger: ApiUser },
-    send: (id: string, as: ApiUser | null) => Promise<GraphqlResponse>,
+    callers: { friend: TestUser; stranger: TestUser },
+    send: (id: string, as: TestUser | null) => Promise<GraphqlResponse>,
   ) {
     const before = await stateOf(id);
     expect(errorOf(await send(id, callers.friend)).code).toBe('FORBIDDEN');
@@ -295,7 +295,7 @@ describe('template mutations over HTTP', () => {
   describe('deactivateTemplate and reactivateTemplate', () => {
     it('takes a template out of listings and back, without a new version', async () => {
       const { owner, friend, id } = await ownedWithFriend();
-      const listed = async (as: ApiUser) => (await listIds(api, as, { filter: { scope: 'ALL_VISIBLE' } })).ids.includes(id);
+      const listed = async (as: TestUser) => (await listIds(api, as, { filter: { scope: 'ALL_VISIBLE' } })).ids.includes(id);
       expect(await listed(friend)).toBe(true);
 
       expect(dataOf(await api.graphql(DEACTIVATE, { as: owner, variables: { id } })).deactivateTemplate).toEqual({ id, isActive: false });
@@ -379,7 +379,7 @@ describe('template mutations over HTTP', () => {
   describe('setTemplatePublic', () => {
     it('shows the template to everyone, then only to its owner and shares again', async () => {
       const { owner, friend, stranger, id } = await ownedWithFriend();
-      const sees = async (as: ApiUser | null) =>
+      const sees = async (as: TestUser | null) =>
         dataOf(await api.graphql('query($id: ID!) { template(id: $id) { id } }', { as, variables: { id } })).template !== null;
 
       expect(dataOf(await api.graphql(SET_PUBLIC, { as: owner, variables: { id, isPublic: true } })).setTemplatePublic).toEqual({

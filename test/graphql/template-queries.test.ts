@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
-import { dataOf, errorOf, useApi, type ApiUser } from '../support/api';
+import { dataOf, errorOf, useApi } from '../support/api';
+import type { TestUser } from '../support/factories';
 import { createTemplateVia, insertTemplates, listIds, uniqueTag } from '../support/template-data';
 
 const TEMPLATE = /* GraphQL */ `
@@ -28,7 +29,7 @@ describe('template queries over HTTP', () => {
     return { owner, friend, stranger };
   }
 
-  const templateAs = (id: string, as: ApiUser | null) => api.graphql(TEMPLATE, { as, variables: { id } });
+  const templateAs = (id: string, as: TestUser | null) => api.graphql(TEMPLATE, { as, variables: { id } });
 
   describe('template(id)', () => {
     it('answers the owner, a user it is shared with, and anyone when public', async () => {
@@ -38,7 +39,7 @@ describe('template queries over HTTP', () => {
         { ownerId: owner.id, name: 'shared one', sharedWith: [friend.id] },
         { ownerId: owner.id, name: 'public one', isPublic: true },
       ]);
-      const seen = async (id: string, as: ApiUser | null) => dataOf(await templateAs(id, as)).template?.id ?? null;
+      const seen = async (id: string, as: TestUser | null) => dataOf(await templateAs(id, as)).template?.id ?? null;
 
       expect(await seen(privateId, owner)).toBe(privateId);
       expect(await seen(privateId, friend)).toBeNull();
@@ -168,7 +169,7 @@ describe('template queries over HTTP', () => {
         { ownerId: other.id, tags: [tag] },
         { ownerId: other.id, tags: [tag], sharedWith: [stranger.id] },
       ]);
-      const list = async (scope: string, as: ApiUser | null = me) =>
+      const list = async (scope: string, as: TestUser | null = me) =>
         new Set((await listIds(api, as, { filter: { tags: { allOf: [tag] }, scope } })).ids);
 
       expect(await list('MINE')).toEqual(new Set([mine, myPublic]));
@@ -194,7 +195,7 @@ describe('template queries over HTTP', () => {
         { ownerId: owner.id, tags: [tag], isPublic: true, sharedWith: [friend.id] },
         { ownerId: owner.id, tags: [tag], isPublic: true, sharedWith: [friend.id], isActive: false },
       ]);
-      const list = async (as: ApiUser | null, activeState?: string) =>
+      const list = async (as: TestUser | null, activeState?: string) =>
         (await listIds(api, as, { filter: { tags: { allOf: [tag] }, ...(activeState ? { activeState } : {}) } })).ids.sort();
 
       expect(await list(owner)).toEqual([active]);

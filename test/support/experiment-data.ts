@@ -1,20 +1,14 @@
-import type { Actor } from '../../src/auth/actor';
 import { TemplateService, type CreateTemplateInput } from '../../src/template/template.service';
-import type { Api, ApiUser } from './api';
-import { templateInput, validConfiguration } from './factories';
-
-/** The actor the services see for a user the API knows. */
-export function actorOf(user: ApiUser, roles: string[] = []): Actor {
-  return { userId: user.id, roles };
-}
+import type { Api } from './api';
+import { templateInput, validConfiguration, type TestUser } from './factories';
 
 /** A template made the way the API makes them (version 1 and its snapshot), through the service. */
 export async function createTemplate(
   api: Api,
-  owner: ApiUser,
+  owner: TestUser,
   input: Partial<CreateTemplateInput> = {},
 ): Promise<{ id: string; name: string }> {
-  const template = await new TemplateService(api.orm.em.fork()).create(actorOf(owner), templateInput(input));
+  const template = await new TemplateService(api.orm.em.fork()).create(owner, templateInput(input));
   return { id: template.id, name: template.name };
 }
 

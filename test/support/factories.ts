@@ -1,20 +1,18 @@
-import { randomUUID } from 'node:crypto';
-import type { EntityManager } from '@mikro-orm/postgresql';
-import type { Actor } from '../../src/auth/actor';
 import type { Configuration } from '../../src/template/configuration-schema';
 import { TemplateCategory } from '../../src/template/template-category';
 import type { CreateTemplateInput } from '../../src/template/template.service';
-import { User } from '../../src/user/user.entity';
 
-export interface TestUser extends Actor {
-  user: User;
-}
-
-export async function createUser(em: EntityManager, name = 'user', roles: string[] = []): Promise<TestUser> {
-  const tag = `${name}-${randomUUID().slice(0, 8)}`;
-  const user = em.fork().create(User, { externalId: `sub|${tag}`, email: `${tag}@example.test`, displayName: name });
-  await em.fork().persistAndFlush(user);
-  return { user, userId: user.id, roles };
+/**
+ * A user of the tests, made by `api.user()` (the server learns of them through their first authenticated request).
+ * The same value serves as the caller of a request (`token`) and as the `Actor` a service takes (`userId`, `roles`).
+ */
+export interface TestUser {
+  id: string;
+  /** The same as `id`: what a service reads of its caller. */
+  userId: string;
+  roles: string[];
+  email: string;
+  token: string;
 }
 
 export function validConfiguration(overrides: Partial<Configuration> = {}): Configuration {

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
-import type { Api, ApiUser } from './api';
+import type { Api } from './api';
 import { dataOf } from './api';
-import { validConfiguration } from './factories';
+import { validConfiguration, type TestUser } from './factories';
 
 export interface TemplateRow {
   ownerId: string;
@@ -96,7 +96,7 @@ export const CREATE_TEMPLATE = /* GraphQL */ `
 /** A template made through the API, the way clients make them. */
 export async function createTemplateVia(
   api: Api,
-  owner: ApiUser,
+  owner: TestUser,
   input: Record<string, unknown> = {},
 ): Promise<{ id: string; name: string; version: number }> {
   const response = await api.graphql(CREATE_TEMPLATE, {
@@ -118,7 +118,7 @@ export async function createTemplateVia(
 /** The ids of one `templates` page, with its page info (and the total unless `withTotal` is false), for a caller. */
 export async function listIds(
   api: Api,
-  as: ApiUser | null,
+  as: TestUser | null,
   args: { filter?: unknown; orderBy?: unknown; first?: number; after?: string | null } = {},
   { withTotal = true } = {},
 ): Promise<{ ids: string[]; hasNextPage: boolean; endCursor: string | null; totalCount?: number }> {

@@ -3,8 +3,8 @@ import type { Actor } from '../../src/auth/actor';
 import { ErrorCode } from '../../src/errors/domain-error';
 import { ExperimentService } from '../../src/experiment/experiment.service';
 import { TemplateService } from '../../src/template/template.service';
-import { createUser, pathsOf, rejectionOf, templateInput, type TestUser } from '../support/factories';
-import { useOrmFixture } from '../support/orm-fixture';
+import { useApi } from '../support/api';
+import { pathsOf, rejectionOf, templateInput, type TestUser } from '../support/factories';
 
 type Kind = 'private' | 'shared' | 'public';
 type Viewer = 'owner' | 'shared' | 'stranger' | 'anonymous';
@@ -26,13 +26,13 @@ interface World {
 }
 
 describe('template access', () => {
-  const fixture = useOrmFixture();
-  const service = () => new TemplateService(fixture.em());
+  const api = useApi();
+  const service = () => new TemplateService(api.orm.em.fork());
 
   /** Fresh users and one template of the given kind at version 2, shared with `sharedUser` unless private. */
   async function world(kind: Kind): Promise<World> {
     const [owner, sharedUser, stranger, bystander] = await Promise.all(
-      ['owner', 'shared', 'stranger', 'bystander'].map((name) => createUser(fixture.em(), name)),
+      ['owner', 'shared', 'stranger', 'bystander'].map((name) => api.user(name)),
     );
     const template = await service().create(owner, templateInput({ name: `A ${kind} template`, isPublic: kind === 'public' }));
     if (kind !== 'private') await service().share(owner, template.id, [sharedUser.userId]);
@@ -43,11 +43,9 @@ describe('template access', () => {
 
   /** Everything the database holds about one template. */
   async function stateOf(templateId: string) {
-    const [template] = await fixture.db.query('select * from experiment_templates where id = $1', [templateId]);
-    const versions = await fixture.db.query('select * from experiment_template_versions where template_id = $1 order by version', [
-      templateId,
-    ]);
-    const shares = await fixture.db.query('select * from experiment_template_shares where template_id = $1 order by user_id', [templateId]);
+    const [template] = await api.db.query('select * from experiment_templates where id = $1', [templateId]);
+    const versions = await api.db.query('select * from experiment_template_versions where template_id = $1 order by version', [templateId]);
+    const shares = await api.db.query('select * from experiment_template_shares where template_id = $1 order by user_id', [templateId]);
     return { template, versions, shares };
   }
 
@@ -167,7 +165,7 @@ describe('template access', () => {
       await service().share(w.owner, w.templateId, [w.stranger.userId]);
       await service().share(w.owner, w.templateId, [w.stranger.userId]);
       await service().share(w.owner, w.templateId, [w.bystander.userId, w.bystander.userId, w.stranger.userId]);
-      const rows = await fixture.db.query(
+      const rows = await api.db.query(
         'select user_id, shared_by from experiment_template_shares where template_id = $1 order by shared_at, user_id',
         [w.templateId],
       );
@@ -213,7 +211,7 @@ describe('template access', () => {
 
     it('unshare revokes visibility at once for a fresh EntityManager', async () => {
       const w = await world('shared');
-      const sharedUserService = new TemplateService(fixture.em());
+      const sharedUserService = new TemplateService(api.orm.em.fork());
       expect(await sharedUserService.findVisible(w.sharedUser, w.templateId)).not.toBeNull();
 
       await service().unshare(w.owner, w.templateId, [w.sharedUser.userId]);
@@ -231,7 +229,7 @@ describe('template access', () => {
       const w = await world('shared');
       const copy = await service().clone(w.sharedUser, w.templateId);
       expect(copy.createdBy.id).toBe(w.sharedUser.userId);
-      const experiment = await new ExperimentService(fixture.em()).createFromTemplate(w.sharedUser, { templateId: w.templateId });
+      const experiment = await new ExperimentService(api.orm.em.fork()).createFromTemplate(w.sharedUser, { templateId: w.templateId });
       expect(experiment.templateVersion).toBe(2);
       await expect(service().clone(w.stranger, w.templateId)).rejects.toMatchObject({ code: ErrorCode.NotFound });
     });
@@ -276,7 +274,9 @@ describe('template access', () => {
       expect((after.template.updated_at as Date).getTime()).toBeGreaterThanOrEqual((before.template.updated_at as Date).getTime());
 
       // It can no longer start experiments, for anyone.
-      await expect(new ExperimentService(fixture.em()).createFromTemplate(w.owner, { templateId: w.templateId })).rejects.toMatchObject({
+      await expect(
+        new ExperimentService(api.orm.em.fork()).createFromTemplate(w.owner, { templateId: w.templateId }),
+      ).rejects.toMatchObject({
         code: ErrorCode.Conflict,
       });
 
@@ -284,7 +284,7 @@ describe('template access', () => {
       expect(reactivated.isActive).toBe(true);
       expect(await service().findVisible(w.owner, w.templateId)).toMatchObject({ isActive: true });
       expect((await stateOf(w.templateId)).template.is_active).toBe(true);
-      const experiment = await new ExperimentService(fixture.em()).createFromTemplate(w.owner, { templateId: w.templateId });
+      const experiment = await new ExperimentService(api.orm.em.fork()).createFromTemplate(w.owner, { templateId: w.templateId });
       expect(experiment.templateVersion).toBe(2);
     });
   });
@@ -292,13 +292,13 @@ describe('template access', () => {
   describe('hard delete', () => {
     it('removes the template, its history and shares; experiments keep configuration and version, lose the link', async () => {
       const w = await world('shared');
-      const experiments = new ExperimentService(fixture.em());
+      const experiments = new ExperimentService(api.orm.em.fork());
       const mine = await experiments.createFromTemplate(w.owner, { templateId: w.templateId, name: 'mine' });
-      const theirs = await new ExperimentService(fixture.em()).createFromTemplate(w.sharedUser, {
+      const theirs = await new ExperimentService(api.orm.em.fork()).createFromTemplate(w.sharedUser, {
         templateId: w.templateId,
         overrides: { validation: { folds: 10 } },
       });
-      const [before] = await fixture.db.query('select configuration from ml_experiments where id = $1', [theirs.id]);
+      const [before] = await api.db.query('select configuration from ml_experiments where id = $1', [theirs.id]);
 
       expect(await service().delete(w.owner, w.templateId)).toBe(true);
 
@@ -309,7 +309,7 @@ describe('template access', () => {
       const after = await stateOf(w.templateId);
       expect(after).toEqual({ template: undefined, versions: [], shares: [] });
 
-      const rows = await fixture.db.query(
+      const rows = await api.db.query(
         'select id, template_id, template_version, configuration from ml_experiments where id = any($1) order by name',
         [[mine.id, theirs.id]],
       );
