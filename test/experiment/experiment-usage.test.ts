@@ -4,20 +4,12 @@ import { ExperimentService } from '../../src/experiment/experiment.service';
 import { MAX_CONFIGURATION_BYTES } from '../../src/template/configuration-validator';
 import { TemplateService } from '../../src/template/template.service';
 import { useApi } from '../support/api';
-import { pathsOf, rejectionOf, templateInput, validConfiguration } from '../support/factories';
+import { createTemplateViaService, pathsOf, rejectionOf, usageOf, validConfiguration } from '../support/factories';
 
 describe('experiments from templates: usage', () => {
   const api = useApi();
   const templates = () => new TemplateService(api.orm.em.fork());
   const experiments = () => new ExperimentService(api.orm.em.fork());
-
-  async function usageOf(templateId: string) {
-    const [row] = await api.db.query<{ usage_count: number; last_used: Date | null; version: number; updated_at: Date }>(
-      'select usage_count, last_used, version, updated_at from experiment_templates where id = $1',
-      [templateId],
-    );
-    return row;
-  }
 
   async function experimentRows(templateId: string) {
     return api.db.query('select * from ml_experiments where template_id = $1', [templateId]);
@@ -31,9 +23,9 @@ describe('experiments from templates: usage', () => {
   it('100 concurrent creations count exactly 100 uses and record the current version on each experiment', async () => {
     const owner = await api.user('owner');
     const users = [owner, ...(await Promise.all([1, 2, 3].map((i) => api.user(`user${i}`))))];
-    const template = await templates().create(owner, templateInput({ isPublic: true }));
+    const template = await createTemplateViaService(api, owner, { isPublic: true });
     await templates().update(owner, template.id, { description: 'now at version 2' });
-    const before = await usageOf(template.id);
+    const before = await usageOf(api, template.id);
     expect(before).toMatchObject({ usage_count: 0, last_used: null, version: 2 });
     const started = new Date();
 
@@ -47,7 +39,7 @@ describe('experiments from templates: usage', () => {
     );
 
     expect(new Set(created.map((e) => e.id)).size).toBe(100);
-    const after = await usageOf(template.id);
+    const after = await usageOf(api, template.id);
     expect(after.usage_count).toBe(100);
     expect(after.last_used).toBeInstanceOf(Date);
     expect(after.last_used!.getTime()).toBeGreaterThanOrEqual(started.getTime() - 1000);
@@ -67,7 +59,7 @@ describe('experiments from templates: usage', () => {
 
   it('the effective configuration is the template merged with the overrides', async () => {
     const owner = await api.user();
-    const template = await templates().create(owner, templateInput());
+    const template = await createTemplateViaService(api, owner);
     const overrides = {
       dataset: { format: 'csv', split: { test: 0.3 } },
       features: [{ name: 'age', type: 'numeric' }],
@@ -112,7 +104,7 @@ describe('experiments from templates: usage', () => {
 
   it('a partial override of a nested object keeps the rest of it from the template', async () => {
     const owner = await api.user();
-    const template = await templates().create(owner, templateInput());
+    const template = await createTemplateViaService(api, owner);
     const experiment = await experiments().createFromTemplate(owner, {
       templateId: template.id,
       overrides: { model: { hyperparameters: { maxDepth: 3 } }, dataset: { format: 'csv' } },
@@ -128,7 +120,7 @@ describe('experiments from templates: usage', () => {
 
   it('an experiment keeps the version it was made from when the template moves on', async () => {
     const owner = await api.user();
-    const template = await templates().create(owner, templateInput());
+    const template = await createTemplateViaService(api, owner);
     const experiment = await experiments().createFromTemplate(owner, { templateId: template.id });
     await templates().update(owner, template.id, {
       configuration: validConfiguration({ model: { type: 'xgboost' } }),
@@ -147,9 +139,9 @@ describe('experiments from templates: usage', () => {
 
   it('counting uses does not bump the content version: an edit at the version read before still succeeds', async () => {
     const owner = await api.user();
-    const template = await templates().create(owner, templateInput());
+    const template = await createTemplateViaService(api, owner);
     for (let i = 0; i < 3; i++) await experiments().createFromTemplate(owner, { templateId: template.id });
-    expect(await usageOf(template.id)).toMatchObject({ usage_count: 3, version: 1 });
+    expect(await usageOf(api, template.id)).toMatchObject({ usage_count: 3, version: 1 });
     const updated = await templates().update(owner, template.id, { name: 'Edited' }, { expectedVersion: 1 });
     expect(updated.version).toBe(2);
     expect(updated.usageCount).toBe(3);
@@ -157,17 +149,17 @@ describe('experiments from templates: usage', () => {
 
   describe('a rejected creation changes no counter and writes no experiment', () => {
     async function expectNothingWritten(templateId: string, attempt: () => Promise<unknown>) {
-      const usageBefore = await usageOf(templateId);
+      const usageBefore = await usageOf(api, templateId);
       const countBefore = await experimentCount();
       const error = await rejectionOf(attempt());
-      expect(await usageOf(templateId)).toEqual(usageBefore);
+      expect(await usageOf(api, templateId)).toEqual(usageBefore);
       expect(await experimentCount()).toBe(countBefore);
       return error;
     }
 
     it('invalid overrides: BAD_USER_INPUT at /overrides/...', async () => {
       const owner = await api.user();
-      const template = await templates().create(owner, templateInput());
+      const template = await createTemplateViaService(api, owner);
       const cases: Array<[unknown, string[]]> = [
         [{ model: { framework: 'nope' } }, ['/overrides/model/framework']],
         [{ model: { type: 'rf', framework: 'nope' } }, ['/overrides/model/framework']],
@@ -193,7 +185,7 @@ describe('experiments from templates: usage', () => {
 
     it('invalid name, description or estimate: BAD_USER_INPUT', async () => {
       const owner = await api.user();
-      const template = await templates().create(owner, templateInput());
+      const template = await createTemplateViaService(api, owner);
       const error = await expectNothingWritten(template.id, () =>
         experiments().createFromTemplate(owner, {
           templateId: template.id,
@@ -209,7 +201,7 @@ describe('experiments from templates: usage', () => {
     it('a hidden template is NOT_FOUND, exactly like a missing one', async () => {
       const owner = await api.user('owner');
       const stranger = await api.user('stranger');
-      const template = await templates().create(owner, templateInput());
+      const template = await createTemplateViaService(api, owner);
       const hidden = await expectNothingWritten(template.id, () => experiments().createFromTemplate(stranger, { templateId: template.id }));
       expect(hidden.code).toBe(ErrorCode.NotFound);
       for (const id of [randomUUID(), 'not-a-uuid']) {
@@ -220,7 +212,7 @@ describe('experiments from templates: usage', () => {
 
     it('an inactive template is CONFLICT, for its owner too', async () => {
       const owner = await api.user();
-      const template = await templates().create(owner, templateInput({ isPublic: true }));
+      const template = await createTemplateViaService(api, owner, { isPublic: true });
       await templates().setActive(owner, template.id, false);
       const error = await expectNothingWritten(template.id, () => experiments().createFromTemplate(owner, { templateId: template.id }));
       expect(error).toMatchObject({ code: ErrorCode.Conflict, details: { reason: 'TEMPLATE_INACTIVE' } });
@@ -228,7 +220,7 @@ describe('experiments from templates: usage', () => {
 
     it('an anonymous caller is UNAUTHENTICATED', async () => {
       const owner = await api.user();
-      const template = await templates().create(owner, templateInput({ isPublic: true }));
+      const template = await createTemplateViaService(api, owner, { isPublic: true });
       const error = await expectNothingWritten(template.id, () => experiments().createFromTemplate(null, { templateId: template.id }));
       expect(error.code).toBe(ErrorCode.Unauthenticated);
     });

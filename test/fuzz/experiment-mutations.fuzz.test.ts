@@ -1,7 +1,6 @@
 import fc from 'fast-check';
 import { dataOf, useApi } from '../support/api';
-import { validConfiguration, type TestUser } from '../support/factories';
-import { createTemplateVia, insertTemplates } from '../support/template-data';
+import { createTemplateViaApi, insertExperiments, insertTemplates, validConfiguration, type TestUser } from '../support/factories';
 import {
   ABSENT,
   anyJson,
@@ -87,7 +86,7 @@ describe('fuzzing experiment mutations over HTTP', () => {
       api.user('stranger'),
       api.user('svc', ['service']),
     ]);
-    templates.owned = (await createTemplateVia(api, owner)).id;
+    templates.owned = (await createTemplateViaApi(api, owner)).id;
     [templates.inactive, templates.shared, templates.public, templates.hidden] = await insertTemplates(api, [
       { ownerId: owner.id, name: 'Inactive', isActive: false },
       { ownerId: friend.id, name: 'Shared with owner', sharedWith: [owner.id] },
@@ -268,11 +267,8 @@ describe('fuzzing experiment mutations over HTTP', () => {
         prepare: async ({ as, id }) => {
           if (id !== 'FRESH_COMPLETE' && id !== 'FRESH_PARTIAL') return { as, variables: { id } };
           const configuration = id === 'FRESH_COMPLETE' ? validConfiguration() : { dataset: validConfiguration().dataset };
-          const [row] = await api.db.query(
-            `insert into ml_experiments (name, owner_id, configuration) values ('Fresh', $1, $2) returning id`,
-            [owner.id, configuration],
-          );
-          return { as, variables: { id: row.id }, changed: true };
+          const [fresh] = await insertExperiments(api, [{ ownerId: owner.id, name: 'Fresh', configuration }]);
+          return { as, variables: { id: fresh }, changed: true };
         },
       }),
     );

@@ -1,7 +1,6 @@
 import { MAX_JSON_DEPTH } from '../../src/db/storable';
 import { dataOf, useApi } from '../support/api';
-import { validConfiguration, type TestUser } from '../support/factories';
-import { createTemplateVia } from '../support/template-data';
+import { createTemplateViaApi, validConfiguration, type TestUser } from '../support/factories';
 import { Deep, fingerprint, send } from './fuzz-support';
 
 /**
@@ -34,7 +33,7 @@ describe('text, JSON and timestamps that PostgreSQL cannot store', () => {
 
   beforeAll(async () => {
     owner = await api.user('owner');
-    templateId = (await createTemplateVia(api, owner)).id;
+    templateId = (await createTemplateViaApi(api, owner)).id;
     experimentId = dataOf(
       await api.graphql('mutation($input: CreateExperimentInput!) { createExperiment(input: $input) { id } }', {
         as: owner,

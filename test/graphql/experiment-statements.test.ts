@@ -1,6 +1,5 @@
 import { dataOf, useApi } from '../support/api';
-import type { TestUser } from '../support/factories';
-import { insertExperiments, insertTemplates } from '../support/experiment-data';
+import { insertExperiments, insertTemplates, type TestUser } from '../support/factories';
 
 const PAGE = `
   query Page($first: Int!) {
@@ -26,9 +25,18 @@ describe('SQL statements per experiments page', () => {
     ada = await api.user('ada');
     const other = await api.user('other');
     // 100 experiments, each from its own template: hidden ones, ones that moved on (version 2), current ones (newest).
-    const current = await insertTemplates(api, { ownerId: ada.id, count: 40 });
-    const movedOn = await insertTemplates(api, { ownerId: other.id, count: 40, isPublic: true, version: 2 });
-    const hidden = await insertTemplates(api, { ownerId: other.id, count: 20 });
+    const current = await insertTemplates(
+      api,
+      Array.from({ length: 40 }, () => ({ ownerId: ada.id })),
+    );
+    const movedOn = await insertTemplates(
+      api,
+      Array.from({ length: 40 }, () => ({ ownerId: other.id, isPublic: true, version: 2 })),
+    );
+    const hidden = await insertTemplates(
+      api,
+      Array.from({ length: 20 }, () => ({ ownerId: other.id })),
+    );
     hiddenTemplates = new Set(hidden);
     await insertExperiments(
       api,

@@ -1,7 +1,6 @@
 import { randomUUID } from 'node:crypto';
-import { validConfiguration, type TestUser } from '../support/factories';
+import { CREATE_TEMPLATE, createTemplateViaApi, listIds, validConfiguration, type TestUser } from '../support/factories';
 import { dataOf, errorOf, useApi, type GraphqlResponse } from '../support/api';
-import { CREATE_TEMPLATE, createTemplateVia, listIds } from '../support/template-data';
 
 const UPDATE = /* GraphQL */ `
   mutation Update($id: ID!, $input: UpdateTemplateInput!, $expectedVersion: Int, $changeNote: String) {
@@ -66,7 +65,7 @@ describe('template mutations over HTTP', () => {
 
   async function ownedWithFriend() {
     const [owner, friend, stranger] = await Promise.all(['owner', 'friend', 'stranger'].map((name) => api.user(name)));
-    const { id } = await createTemplateVia(api, owner);
+    const { id } = await createTemplateViaApi(api, owner);
     dataOf(await api.graphql(SHARE, { as: owner, variables: { id, userIds: [friend.id] } }));
     return { owner, friend, stranger, id };
   }
@@ -336,7 +335,7 @@ describe('template mutations over HTTP', () => {
   describe('shareTemplate and unshareTemplate', () => {
     it('lets a user see the template from the next request on, and not after unsharing', async () => {
       const [owner, reader] = await Promise.all([api.user('owner'), api.user('reader')]);
-      const { id } = await createTemplateVia(api, owner);
+      const { id } = await createTemplateViaApi(api, owner);
       const sees = async () =>
         dataOf(await api.graphql('query($id: ID!) { template(id: $id) { id } }', { as: reader, variables: { id } })).template !== null;
       expect(await sees()).toBe(false);

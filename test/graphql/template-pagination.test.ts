@@ -1,7 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { errorOf, useApi } from '../support/api';
-import type { TestUser } from '../support/factories';
-import { insertTemplates, listIds, uniqueTag, type TemplateRow } from '../support/template-data';
+import { insertTemplates, listIds, uniqueTag, type TemplateRow, type TestUser } from '../support/factories';
 
 type Field = 'UPDATED_AT' | 'CREATED_AT' | 'NAME' | 'USAGE_COUNT' | 'LAST_USED';
 type Direction = 'ASC' | 'DESC';

@@ -1,7 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { dataOf, errorOf, useApi } from '../support/api';
-import type { TestUser } from '../support/factories';
-import { createTemplateVia, insertTemplates, listIds, uniqueTag } from '../support/template-data';
+import { createTemplateViaApi, insertTemplates, listIds, uniqueTag, type TestUser } from '../support/factories';
 
 const TEMPLATE = /* GraphQL */ `
   query Template($id: ID!) {
@@ -64,7 +63,7 @@ describe('template queries over HTTP', () => {
 
     it('returns the content as stored, deactivated templates included', async () => {
       const { owner } = await people();
-      const created = await createTemplateVia(api, owner, { name: 'Fraud detector', tags: ['Deep Learning', 'fraud'] });
+      const created = await createTemplateViaApi(api, owner, { name: 'Fraud detector', tags: ['Deep Learning', 'fraud'] });
       await api.db.query('update experiment_templates set is_active = false where id = $1', [created.id]);
       const { template } = dataOf(await templateAs(created.id, owner));
       expect(template).toMatchObject({
@@ -297,7 +296,7 @@ describe('template queries over HTTP', () => {
 
     async function historied() {
       const { owner, friend, stranger } = await people();
-      const { id } = await createTemplateVia(api, owner, { description: 'first', isPublic: true });
+      const { id } = await createTemplateViaApi(api, owner, { description: 'first', isPublic: true });
       const update = (input: Record<string, unknown>, changeNote: string) =>
         api.graphql(
           `mutation($id: ID!, $input: UpdateTemplateInput!, $note: String) {

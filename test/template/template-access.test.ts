@@ -4,7 +4,7 @@ import { ErrorCode } from '../../src/errors/domain-error';
 import { ExperimentService } from '../../src/experiment/experiment.service';
 import { TemplateService } from '../../src/template/template.service';
 import { useApi } from '../support/api';
-import { pathsOf, rejectionOf, templateInput, type TestUser } from '../support/factories';
+import { createTemplateViaService, pathsOf, rejectionOf, type TestUser } from '../support/factories';
 
 type Kind = 'private' | 'shared' | 'public';
 type Viewer = 'owner' | 'shared' | 'stranger' | 'anonymous';
@@ -34,7 +34,7 @@ describe('template access', () => {
     const [owner, sharedUser, stranger, bystander] = await Promise.all(
       ['owner', 'shared', 'stranger', 'bystander'].map((name) => api.user(name)),
     );
-    const template = await service().create(owner, templateInput({ name: `A ${kind} template`, isPublic: kind === 'public' }));
+    const template = await createTemplateViaService(api, owner, { name: `A ${kind} template`, isPublic: kind === 'public' });
     if (kind !== 'private') await service().share(owner, template.id, [sharedUser.userId]);
     await service().update(owner, template.id, { description: 'second version' });
     const actors: Record<Viewer, Actor | null> = { owner, shared: sharedUser, stranger, anonymous: null };

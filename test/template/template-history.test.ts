@@ -3,7 +3,7 @@ import { ErrorCode } from '../../src/errors/domain-error';
 import { TemplateCategory } from '../../src/template/template-category';
 import { TemplateService } from '../../src/template/template.service';
 import { useApi } from '../support/api';
-import { rejectionOf, templateInput, validConfiguration, type TestUser } from '../support/factories';
+import { createTemplateViaService, rejectionOf, validConfiguration, type TestUser } from '../support/factories';
 
 describe('template history', () => {
   const api = useApi();
@@ -34,7 +34,7 @@ describe('template history', () => {
 
   /** A template with three versions: created, renamed and re-modelled, retagged and re-described. */
   async function threeVersions(owner: TestUser) {
-    const template = await service().create(owner, templateInput());
+    const template = await createTemplateViaService(api, owner);
     await service().update(owner, template.id, {
       name: 'Churn v2',
       configuration: validConfiguration({ model: { type: 'xgboost', framework: 'xgboost' } }),
@@ -234,7 +234,7 @@ describe('template history', () => {
 
     it('takes a name of the caller, validated like any name', async () => {
       const owner = await api.user();
-      const template = await service().create(owner, templateInput());
+      const template = await createTemplateViaService(api, owner);
       const copy = await service().clone(owner, template.id, { name: '  My variant ' });
       expect((await templateRow(copy.id)).name).toBe('My variant');
       const error = await rejectionOf(service().clone(owner, template.id, { name: '' }));
@@ -243,7 +243,7 @@ describe('template history', () => {
 
     it('keeps a copy of a 255-character name within the limit', async () => {
       const owner = await api.user();
-      const template = await service().create(owner, templateInput({ name: 'n'.repeat(255) }));
+      const template = await createTemplateViaService(api, owner, { name: 'n'.repeat(255) });
       const copy = await service().clone(owner, template.id);
       expect((await templateRow(copy.id)).name).toHaveLength(255);
     });

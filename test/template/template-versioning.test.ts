@@ -1,7 +1,7 @@
 import { ErrorCode } from '../../src/errors/domain-error';
 import { TemplateService } from '../../src/template/template.service';
 import { useApi } from '../support/api';
-import { templateInput, validConfiguration } from '../support/factories';
+import { createTemplateViaService, validConfiguration } from '../support/factories';
 
 describe('template versioning', () => {
   const api = useApi();
@@ -16,7 +16,7 @@ describe('template versioning', () => {
 
   it('a content change bumps the version by one and writes its snapshot', async () => {
     const owner = await api.user();
-    const template = await service().create(owner, templateInput());
+    const template = await createTemplateViaService(api, owner);
     const updated = await service().update(owner, template.id, { name: 'Churn v2' }, { changeNote: 'rename' });
     expect(updated.version).toBe(2);
     expect(await snapshotsOf(template.id)).toEqual([
@@ -27,7 +27,7 @@ describe('template versioning', () => {
 
   it('an update that changes nothing creates no version', async () => {
     const owner = await api.user();
-    const template = await service().create(owner, templateInput());
+    const template = await createTemplateViaService(api, owner);
     const same = await service().update(owner, template.id, {
       name: '  Churn classifier ',
       tags: ['Churn', 'tabular', 'churn'],
@@ -39,7 +39,7 @@ describe('template versioning', () => {
 
   it('20 concurrent updates end at version 21 with 20 new snapshots and no duplicates', async () => {
     const owner = await api.user();
-    const template = await service().create(owner, templateInput());
+    const template = await createTemplateViaService(api, owner);
     await Promise.all(Array.from({ length: 20 }, (_, i) => service().update(owner, template.id, { description: `edit ${i}` })));
     const [row] = await api.db.query('select version from experiment_templates where id = $1', [template.id]);
     expect(row.version).toBe(21);
@@ -49,7 +49,7 @@ describe('template versioning', () => {
 
   it('a stale expectedVersion gets CONFLICT with the current version and writes nothing', async () => {
     const owner = await api.user();
-    const template = await service().create(owner, templateInput());
+    const template = await createTemplateViaService(api, owner);
     await service().update(owner, template.id, { name: 'moved on' }, { expectedVersion: 1 });
     await expect(service().update(owner, template.id, { name: 'stale edit' }, { expectedVersion: 1 })).rejects.toMatchObject({
       code: ErrorCode.Conflict,
