@@ -213,7 +213,8 @@ describe('text, JSON and timestamps that PostgreSQL cannot store', () => {
       as: owner,
       variables: template({ configuration: configurationWith((c) => (c.model.hyperparameters = deep)) }),
     });
-    expect(dataOf(response).createTemplate.id).toBeDefined();
+    const [row] = await api.db.query('select configuration from experiment_templates where id = $1', [dataOf(response).createTemplate.id]);
+    expect(row.configuration.model.hyperparameters).toEqual(deep);
   });
 
   it('validateConfiguration reports them as data, with their paths', async () => {

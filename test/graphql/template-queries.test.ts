@@ -179,7 +179,8 @@ describe('template queries over HTTP', () => {
       expect(await list('ALL_VISIBLE', null)).toEqual(new Set([myPublic, othersPublic]));
       expect(await list('PUBLIC', null)).toEqual(new Set([myPublic, othersPublic]));
       expect([...(await list('ALL_VISIBLE', stranger))].sort()).toEqual([myPublic, othersPublic, sharedWithStranger].sort());
-      expect(othersPrivate).toBeDefined();
+      // Hidden from the others, not missing: its owner lists it.
+      expect(await list('MINE', other)).toEqual(new Set([sharedWithMe, othersPublic, othersPrivate, sharedWithStranger]));
 
       for (const scope of ['MINE', 'SHARED_WITH_ME']) {
         const response = await api.graphql(`{ templates(filter: { scope: ${scope} }) { totalCount } }`);
