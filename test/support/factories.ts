@@ -92,20 +92,15 @@ export const CREATE_TEMPLATE = /* GraphQL */ `
   }
 `;
 
-/** A template made through the API, the way clients make them; `input` is GraphQL's (category in upper case). */
+/**
+ * A template made through the API, the way clients make them, with `templateInput()`'s content; `input` is GraphQL's
+ * (category as the enum's name: 'CLASSIFICATION').
+ */
 export async function createTemplateViaApi(api: Api, owner: TestUser, input: Record<string, unknown> = {}): Promise<CreatedTemplate> {
+  const defaults = templateInput();
   const response = await api.graphql(CREATE_TEMPLATE, {
     as: owner,
-    variables: {
-      input: {
-        name: 'Churn classifier',
-        description: 'Predicts churn from usage data',
-        category: 'CLASSIFICATION',
-        tags: ['churn', 'tabular'],
-        configuration: validConfiguration(),
-        ...input,
-      },
-    },
+    variables: { input: { ...defaults, category: String(defaults.category).toUpperCase(), ...input } },
   });
   const { id, name, version } = dataOf(response).createTemplate;
   return { id, name, version };
