@@ -1,6 +1,7 @@
 import type { Client } from 'pg';
 import type { Configuration } from '../src/template/configuration-schema';
-import { validateConfiguration } from '../src/template/configuration-validator';
+import { parseConfiguration } from '../src/template/configuration-validator';
+import type { FieldError } from '../src/errors/domain-error';
 import { TemplateCategory } from '../src/template/template-category';
 import { withClient } from './cluster';
 import { TAG_VOCABULARY } from './generate';
@@ -194,7 +195,8 @@ export async function buildOperations(databaseUrl: string, count: number): Promi
   });
 
   const configuration = makeConfiguration(1);
-  const errors = validateConfiguration(JSON.parse(JSON.stringify(configuration).replaceAll(`"${COUNTER}"`, '1')));
+  const errors: FieldError[] = [];
+  parseConfiguration(JSON.parse(JSON.stringify(configuration).replaceAll(`"${COUNTER}"`, '1')), '', errors);
   if (errors.length > 0) throw new Error(`load configuration is invalid: ${JSON.stringify(errors)}`);
 
   return [

@@ -1,6 +1,4 @@
-import { UnauthenticatedError } from '../errors/domain-error';
-
-/** Who is calling: a known user, possibly with roles from the token; `null` when anonymous. */
+/** Who is calling: a known user, possibly with roles from the token. Anonymous callers have no actor. */
 export interface Actor {
   userId: string;
   roles: readonly string[];
@@ -8,11 +6,9 @@ export interface Actor {
 
 export const SERVICE_ROLE = 'service';
 
-export function requireActor(actor: Actor | null): Actor {
-  if (!actor) throw new UnauthenticatedError();
-  return actor;
+export function isService(actor: Actor): boolean {
+  return actor.roles.includes(SERVICE_ROLE);
 }
 
-export function isService(actor: Actor | null): boolean {
-  return actor?.roles.includes(SERVICE_ROLE) ?? false;
-}
+/** The caller as per-request code sees it: looked up once, on first use; null when anonymous. */
+export type ActorLookup = () => Promise<Actor | null>;

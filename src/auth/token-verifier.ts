@@ -47,6 +47,9 @@ export class TokenVerifier {
       ({ payload } =
         this.key instanceof Uint8Array ? await jwtVerify(token, this.key, verifyOptions) : await jwtVerify(token, this.key, verifyOptions));
     } catch (error) {
+      // The identity provider's key set out of reach is our failure, not the caller's: it goes up unmasked here and
+      // reaches the client as INTERNAL_SERVER_ERROR, the log with its cause.
+      if (isKeySetUnavailable(error)) throw error;
       throw new UnauthenticatedError(describeJoseError(error));
     }
     return claimsOf(payload);
@@ -64,6 +67,11 @@ function claimsOf(payload: JWTPayload): TokenClaims {
     displayName: text(payload.name),
     roles,
   };
+}
+
+function isKeySetUnavailable(error: unknown): boolean {
+  if (!(error instanceof joseErrors.JOSEError)) return true;
+  return error instanceof joseErrors.JWKSTimeout || error instanceof joseErrors.JWKSInvalid || error.code === 'ERR_JOSE_GENERIC';
 }
 
 function describeJoseError(error: unknown): string {

@@ -1,10 +1,11 @@
 import { raw } from '@mikro-orm/core';
 import type { EntityManager, QueryBuilder } from '@mikro-orm/postgresql';
 import type { Actor } from '../auth/actor';
-import { checkText, isTimestampText, timestampTextSql } from '../db/storable';
+import { checkPageSize, decodeCursor, isTimestampText, pageFrom, timestampTextSql, type Page, type PageRequest } from '../db/keyset';
 import { isUuid } from '../db/uuid';
 import { ValidationError, type FieldError } from '../errors/domain-error';
-import { checkPageSize, connectionFrom, decodeCursor, type Connection } from '../graphql/pagination';
+import { throwIfInvalid } from '../validation/field-errors';
+import { parseStorableText } from '../validation/storable';
 import { isTemplateCategory, TEMPLATE_CATEGORIES, type TemplateCategory } from '../template/template-category';
 import { visibleTemplates } from '../template/template-visibility';
 import { Experiment } from './experiment.entity';
@@ -14,11 +15,6 @@ export interface ExperimentFilter {
   templateCategory?: TemplateCategory | null;
   status?: string | null;
   wizardCompleted?: boolean | null;
-}
-
-export interface Page {
-  first: number;
-  after?: string | null;
 }
 
 /** The keyset: (created_at desc, id desc). created_at travels at full microsecond precision, which a JS Date lacks. */
@@ -34,11 +30,13 @@ export async function listExperiments(
   em: EntityManager,
   actor: Actor,
   filter: ExperimentFilter,
-  page: Page,
-): Promise<Connection<Experiment>> {
+  page: PageRequest,
+): Promise<Page<Experiment>> {
   const first = checkPageSize(page.first);
   const cursor = page.after ? parseCursor(page.after) : null;
-  checkFilter(filter);
+  const errors: FieldError[] = [];
+  parseFilter(filter, '/filter', errors);
+  throwIfInvalid(errors);
 
   const rowsQuery = filtered(em, actor, filter).select(['*', raw(`${CURSOR_CREATED_AT} as cursor_created_at`)]);
   if (cursor) rowsQuery.andWhere('(e.created_at, e.id) < (?, ?)', cursor);
@@ -48,7 +46,7 @@ export async function listExperiments(
     rowsQuery.execute<ExperimentRow[]>('all', false),
     filtered(em, actor, filter).getCount('e.id'),
   ]);
-  return toConnection(em, rows, first, totalCount);
+  return toPage(em, rows, first, totalCount);
 }
 
 /**
@@ -59,13 +57,13 @@ export async function pageByTemplate(
   em: EntityManager,
   actor: Actor,
   templateIds: string[],
-  page: Page,
+  page: PageRequest,
   counts: Map<string, number>,
-): Promise<Map<string, Connection<Experiment>>> {
+): Promise<Map<string, Page<Experiment>>> {
   const first = checkPageSize(page.first);
   const cursor = page.after ? parseCursor(page.after) : null;
   const wanted = templateIds.filter(isUuid);
-  const pages = new Map<string, Connection<Experiment>>(templateIds.map((id) => [id, toConnection(em, [], first, 0)]));
+  const pages = new Map<string, Page<Experiment>>(templateIds.map((id) => [id, toPage(em, [], first, 0)]));
   if (wanted.length === 0) return pages;
 
   const ranked = em
@@ -90,7 +88,7 @@ export async function pageByTemplate(
   const rows = await em.execute<Array<ExperimentRow & { template_id: string }>>(cut);
   const byTemplate = new Map<string, ExperimentRow[]>(wanted.map((id) => [id, []]));
   for (const row of rows) byTemplate.get(row.template_id)?.push(row);
-  for (const [id, own] of byTemplate) pages.set(id, toConnection(em, own, first, counts.get(id) ?? 0));
+  for (const [id, own] of byTemplate) pages.set(id, toPage(em, own, first, counts.get(id) ?? 0));
   return pages;
 }
 
@@ -105,10 +103,6 @@ export async function countByTemplate(em: EntityManager, actor: Actor, templateI
     .groupBy('e.template_id')
     .execute<Array<{ template_id: string; count: number }>>('all', false);
   return new Map(rows.map((row) => [row.template_id, row.count]));
-}
-
-export function emptyConnection<T>(): Connection<T> {
-  return connectionFrom<T>([], 1, () => [], 0);
 }
 
 /** A cursor must decode to values of the keyset's types before it goes anywhere near SQL. */
@@ -133,27 +127,27 @@ function filtered(em: EntityManager, actor: Actor, filter: ExperimentFilter): Qu
   return query;
 }
 
-function checkFilter(filter: ExperimentFilter): void {
-  const errors: FieldError[] = [];
+function parseFilter(filter: ExperimentFilter, path: string, errors: FieldError[]): ExperimentFilter | undefined {
+  const before = errors.length;
   if (filter.templateId !== undefined && filter.templateId !== null && !isUuid(filter.templateId)) {
-    errors.push({ path: '/filter/templateId', message: 'must be a UUID' });
+    errors.push({ path: `${path}/templateId`, message: 'must be a UUID' });
   }
   if (filter.templateCategory !== undefined && filter.templateCategory !== null && !isTemplateCategory(filter.templateCategory)) {
-    errors.push({ path: '/filter/templateCategory', message: `must be one of: ${TEMPLATE_CATEGORIES.join(', ')}` });
+    errors.push({ path: `${path}/templateCategory`, message: `must be one of: ${TEMPLATE_CATEGORIES.join(', ')}` });
   }
   if (typeof filter.status === 'string' && filter.status.length > STATUS_MAX_LENGTH) {
-    errors.push({ path: '/filter/status', message: `must be at most ${STATUS_MAX_LENGTH} characters` });
+    errors.push({ path: `${path}/status`, message: `must be at most ${STATUS_MAX_LENGTH} characters` });
   }
-  checkText(filter.status, '/filter/status', errors);
-  if (errors.length > 0) throw new ValidationError(errors);
+  parseStorableText(filter.status, `${path}/status`, errors);
+  return errors.length === before ? filter : undefined;
 }
 
-function toConnection(em: EntityManager, rows: ExperimentRow[], first: number, totalCount: number): Connection<Experiment> {
+function toPage(em: EntityManager, rows: ExperimentRow[], first: number, totalCount: number): Page<Experiment> {
   const cursors = new Map<Experiment, ExperimentCursor>();
   const experiments = rows.map((row) => {
     const experiment = em.map(Experiment, row);
     cursors.set(experiment, [row.cursor_created_at, row.id]);
     return experiment;
   });
-  return connectionFrom(experiments, first, (experiment) => cursors.get(experiment)!, totalCount);
+  return pageFrom(experiments, first, (experiment) => cursors.get(experiment)!, totalCount);
 }

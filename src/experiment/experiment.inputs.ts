@@ -47,7 +47,7 @@ export class CreateExperimentFromTemplateInput implements Partial<Experiment> {
 
 @InputType({ description: 'A draft experiment without a template; sections left out are filled in by the wizard' })
 export class CreateExperimentInput implements Partial<Experiment> {
-  @Field(() => String)
+  @Field(() => String, { description: '1 to 255 characters' })
   name!: string;
 
   @Field(() => String, { nullable: true })

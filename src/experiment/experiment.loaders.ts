@@ -1,9 +1,11 @@
 import DataLoader from 'dataloader';
 import type { EntityManager } from '@mikro-orm/postgresql';
-import type { Actor } from '../auth/actor';
-import type { Connection } from '../graphql/pagination';
-import { countByTemplate, emptyConnection, pageByTemplate } from './experiment-list';
-import type { Experiment } from './experiment.entity';
+import { isService } from '../auth/actor';
+import { emptyPage, type Page } from '../db/keyset';
+import { isUuid } from '../db/uuid';
+import type { ActorLookup } from '../auth/actor';
+import { countByTemplate, pageByTemplate } from './experiment-list';
+import { Experiment } from './experiment.entity';
 
 export interface TemplateExperimentsKey {
   templateId: string;
@@ -13,14 +15,28 @@ export interface TemplateExperimentsKey {
 
 const pageKeyOf = (key: TemplateExperimentsKey) => `${key.first}|${key.after ?? ''}`;
 
-/** Per-request batch loaders for experiments; only ever the caller's own. */
-export function createExperimentLoaders(em: EntityManager, actor: Actor | null) {
+/** Per-request batch loaders for experiments; only ever the caller's own (any, for a service token). */
+export function createExperimentLoaders(em: EntityManager, actor: ActorLookup) {
   return {
+    /** An experiment the caller may see, else null: another owner's experiment looks like a missing one. */
+    visibleExperimentById: new DataLoader<string, Experiment | null>(async (ids) => {
+      const caller = await actor();
+      const wanted = ids.filter(isUuid);
+      if (!caller || wanted.length === 0) return ids.map(() => null);
+      const experiments = await em.find(
+        Experiment,
+        isService(caller) ? { id: { $in: wanted } } : { id: { $in: wanted }, owner: caller.userId },
+      );
+      const byId = new Map(experiments.map((experiment) => [experiment.id, experiment]));
+      return ids.map((id) => byId.get(id) ?? null);
+    }),
+
     /** A page of the caller's experiments per template: one statement per distinct (first, after), one for all counts. */
-    experimentsByTemplate: new DataLoader<TemplateExperimentsKey, Connection<Experiment>, string>(
+    experimentsByTemplate: new DataLoader<TemplateExperimentsKey, Page<Experiment>, string>(
       async (keys) => {
-        if (!actor) return keys.map(() => emptyConnection<Experiment>());
-        const counts = await countByTemplate(em, actor, [...new Set(keys.map((key) => key.templateId))]);
+        const caller = await actor();
+        if (!caller) return keys.map(() => emptyPage<Experiment>());
+        const counts = await countByTemplate(em, caller, [...new Set(keys.map((key) => key.templateId))]);
         const groups = new Map<string, TemplateExperimentsKey[]>();
         for (const key of keys) groups.set(pageKeyOf(key), [...(groups.get(pageKeyOf(key)) ?? []), key]);
         const pages = new Map(
@@ -28,7 +44,7 @@ export function createExperimentLoaders(em: EntityManager, actor: Actor | null) 
             [...groups].map(async ([pageKey, group]) => {
               const byTemplate = await pageByTemplate(
                 em,
-                actor,
+                caller,
                 group.map((key) => key.templateId),
                 group[0],
                 counts,

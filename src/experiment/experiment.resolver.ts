@@ -1,7 +1,8 @@
-import { Arg, Args, Ctx, FieldResolver, Float, ID, Mutation, Query, Resolver, Root } from 'type-graphql';
-import { requireActor } from '../auth/actor';
+import { Arg, Args, Authorized, Ctx, FieldResolver, Float, ID, Mutation, Query, Resolver, Root } from 'type-graphql';
+import type { Actor } from '../auth/actor';
+import { CurrentActor } from '../graphql/authorization';
+import { connectionOf, ConnectionType, PageArgs, type Connection } from '../graphql/connection';
 import type { Context } from '../graphql/context';
-import { ConnectionType, PageArgs, type Connection } from '../graphql/pagination';
 import { TemplateVersion } from '../template/template-version.entity';
 import { ExperimentTemplate } from '../template/template.entity';
 import { User } from '../user/user.entity';
@@ -14,24 +15,25 @@ import {
   ExperimentFilterInput,
   SaveWizardStepInput,
 } from './experiment.inputs';
-import { ExperimentService } from './experiment.service';
 
 export const ExperimentConnection = ConnectionType(Experiment, 'Experiment');
 
 @Resolver(() => Experiment)
 export class ExperimentResolver {
   @Query(() => Experiment, { nullable: true, description: "One of the caller's experiments (any, for a service token); null otherwise" })
-  async experiment(@Arg('id', () => ID) id: string, @Ctx() { em, actor }: Context): Promise<Experiment | null> {
-    return new ExperimentService(em).findVisible(actor, id);
+  async experiment(@Arg('id', () => ID) id: string, @Ctx() { loaders }: Context): Promise<Experiment | null> {
+    return loaders.visibleExperimentById.load(id);
   }
 
+  @Authorized()
   @Query(() => ExperimentConnection, { description: "The caller's experiments, newest first" })
   async experiments(
     @Arg('filter', () => ExperimentFilterInput, { nullable: true }) filter: ExperimentFilterInput | null,
     @Args() { first, after }: PageArgs,
-    @Ctx() { em, actor }: Context,
+    @CurrentActor() actor: Actor,
+    @Ctx() { em }: Context,
   ): Promise<Connection<Experiment>> {
-    return listExperiments(em, requireActor(actor), filter ?? {}, { first, after });
+    return connectionOf(await listExperiments(em, actor, filter ?? {}, { first, after }));
   }
 
   @FieldResolver(() => ExperimentTemplate, {
@@ -66,51 +68,62 @@ export class ExperimentResolver {
     return template !== null && experiment.templateVersion != null && template.version > experiment.templateVersion;
   }
 
+  @Authorized()
   @Mutation(() => Experiment, { description: "Starts an experiment from a visible, active template; counts the template's use" })
   async createExperimentFromTemplate(
     @Arg('input', () => CreateExperimentFromTemplateInput) input: CreateExperimentFromTemplateInput,
-    @Ctx() { em, actor }: Context,
+    @CurrentActor() actor: Actor,
+    @Ctx() { services }: Context,
   ): Promise<Experiment> {
-    return new ExperimentService(em).createFromTemplate(actor, input);
+    return services.experiments.createFromTemplate(actor, input);
   }
 
+  @Authorized()
   @Mutation(() => Experiment, { description: 'Starts a draft experiment without a template' })
   async createExperiment(
     @Arg('input', () => CreateExperimentInput) input: CreateExperimentInput,
-    @Ctx() { em, actor }: Context,
+    @CurrentActor() actor: Actor,
+    @Ctx() { services }: Context,
   ): Promise<Experiment> {
-    return new ExperimentService(em).createFromScratch(actor, input);
+    return services.experiments.createFromScratch(actor, input);
   }
 
+  @Authorized()
   @Mutation(() => Experiment, { description: "Saves the wizard's progress and state, and optionally one configuration section" })
   async saveWizardStep(
     @Arg('id', () => ID) id: string,
     @Arg('input', () => SaveWizardStepInput) input: SaveWizardStepInput,
-    @Ctx() { em, actor }: Context,
+    @CurrentActor() actor: Actor,
+    @Ctx() { services }: Context,
   ): Promise<Experiment> {
-    return new ExperimentService(em).saveWizardStep(actor, id, input);
+    return services.experiments.saveWizardStep(actor, id, input);
   }
 
+  @Authorized()
   @Mutation(() => Experiment, { description: 'Finishes the wizard: the whole configuration must be valid; a draft is queued' })
-  async completeWizard(@Arg('id', () => ID) id: string, @Ctx() { em, actor }: Context): Promise<Experiment> {
-    return new ExperimentService(em).completeWizard(actor, id);
+  async completeWizard(@Arg('id', () => ID) id: string, @CurrentActor() actor: Actor, @Ctx() { services }: Context): Promise<Experiment> {
+    return services.experiments.completeWizard(actor, id);
   }
 
+  @Authorized()
   @Mutation(() => Experiment, { description: 'Writes analysis results, as the owner or with a service token' })
   async writeAnalysisMetadata(
     @Arg('id', () => ID) id: string,
     @Arg('input', () => AnalysisMetadataInput) input: AnalysisMetadataInput,
-    @Ctx() { em, actor }: Context,
+    @CurrentActor() actor: Actor,
+    @Ctx() { services }: Context,
   ): Promise<Experiment> {
-    return new ExperimentService(em).writeAnalysisMetadata(actor, id, input);
+    return services.experiments.writeAnalysisMetadata(actor, id, input);
   }
 
+  @Authorized()
   @Mutation(() => Experiment, { description: 'Records how long training took, as the owner or with a service token' })
   async recordTrainingTime(
     @Arg('id', () => ID) id: string,
     @Arg('actualTrainingSeconds', () => Float) actualTrainingSeconds: number,
-    @Ctx() { em, actor }: Context,
+    @CurrentActor() actor: Actor,
+    @Ctx() { services }: Context,
   ): Promise<Experiment> {
-    return new ExperimentService(em).recordTrainingTime(actor, id, actualTrainingSeconds);
+    return services.experiments.recordTrainingTime(actor, id, actualTrainingSeconds);
   }
 }

@@ -1,6 +1,7 @@
 import { Args, Ctx, FieldResolver, Resolver, Root } from 'type-graphql';
+import { checkPageSize } from '../db/keyset';
+import { connectionOf, PageArgs, type Connection } from '../graphql/connection';
 import type { Context } from '../graphql/context';
-import { checkPageSize, PageArgs, type Connection } from '../graphql/pagination';
 import { ExperimentTemplate } from '../template/template.entity';
 import { parseCursor } from './experiment-list';
 import type { Experiment } from './experiment.entity';
@@ -20,6 +21,6 @@ export class TemplateExperimentsResolver {
     // Checked here so one bad argument fails its own field, not the whole batch.
     checkPageSize(first);
     if (after) parseCursor(after);
-    return loaders.experimentsByTemplate.load({ templateId: template.id, first, after: after ?? null });
+    return connectionOf(await loaders.experimentsByTemplate.load({ templateId: template.id, first, after: after ?? null }));
   }
 }

@@ -1,15 +1,42 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
 import type { Actor } from '../auth/actor';
+import type { Authenticator } from '../auth/authenticator';
 import type { TokenClaims } from '../auth/token-verifier';
-import type { Loaders } from './loaders';
+import { ExperimentService } from '../experiment/experiment.service';
+import { TemplateService } from '../template/template.service';
+import { createLoaders, type Loaders } from './loaders';
 
-/** Built fresh for every request: its own identity map, its own caller, its own loaders. */
+export interface Services {
+  templates: TemplateService;
+  experiments: ExperimentService;
+}
+
+/** One per request, built once and complete from the start: nothing is swapped in later. */
 export interface Context {
-  requestId: string;
-  em: EntityManager;
-  /** The verified token's claims; the caller's row is looked up only once the operation passed every check. */
-  claims: TokenClaims | null;
-  /** Set, with `loaders`, just before execution. */
-  actor: Actor | null;
-  loaders: Loaders;
+  readonly requestId: string;
+  /** The verified token's claims; null when anonymous. */
+  readonly claims: TokenClaims | null;
+  /** The request's own identity map. */
+  readonly em: EntityManager;
+  /**
+   * The caller, looked up on first use and remembered: a query refused by validation or limits never runs it, so it
+   * costs no SQL. Null when anonymous.
+   */
+  actor(): Promise<Actor | null>;
+  /** Fresh for the request, never shared: a revoked share takes effect on the very next request. */
+  readonly loaders: Loaders;
+  readonly services: Services;
+}
+
+export function createContext(requestId: string, claims: TokenClaims | null, em: EntityManager, authenticator: Authenticator): Context {
+  let caller: Promise<Actor | null> | undefined;
+  const actor = () => (caller ??= authenticator.identify(em, claims));
+  return {
+    requestId,
+    claims,
+    em,
+    actor,
+    loaders: createLoaders(em, actor),
+    services: { templates: new TemplateService(em), experiments: new ExperimentService(em) },
+  };
 }

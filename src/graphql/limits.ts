@@ -1,8 +1,9 @@
 import type { ApolloServerPlugin } from '@apollo/server';
 import { ApolloArmor } from '@escape.tech/graphql-armor';
-import { getNullableType, GraphQLError, isListType, type DocumentNode, type GraphQLSchema } from 'graphql';
+import { getNullableType, isListType, type DocumentNode, type GraphQLSchema } from 'graphql';
 import { getComplexity, simpleEstimator, type ComplexityEstimator } from 'graphql-query-complexity';
-import { DEFAULT_PAGE_SIZE } from './pagination';
+import { DEFAULT_PAGE_SIZE } from '../db/keyset';
+import { QUERY_TOO_COMPLEX, requestError } from './errors';
 
 /** Every bound a query must stay within, checked before anything runs. */
 export const QUERY_LIMITS = {
@@ -15,8 +16,6 @@ export const QUERY_LIMITS = {
   /** The weight of a list without a page size (a template's shares or versions). */
   unpagedListWeight: 10,
 } as const;
-
-export const QUERY_TOO_COMPLEX = 'QUERY_TOO_COMPLEX';
 
 /**
  * Depth, aliases and directives from graphql-armor; tokens from the parser; cost from graphql-query-complexity, because armor's cost
@@ -80,8 +79,10 @@ function costLimitPlugin(schema: GraphQLSchema): ApolloServerPlugin {
             return;
           }
           if (cost > QUERY_LIMITS.maxCost) {
-            throw new GraphQLError(`Query cost ${cost} exceeds the limit of ${QUERY_LIMITS.maxCost}`, {
-              extensions: { code: QUERY_TOO_COMPLEX, cost, maxCost: QUERY_LIMITS.maxCost, http: { status: 400 } },
+            throw requestError(QUERY_TOO_COMPLEX, `Query cost ${cost} exceeds the limit of ${QUERY_LIMITS.maxCost}`, {
+              cost,
+              maxCost: QUERY_LIMITS.maxCost,
+              http: { status: 400 },
             });
           }
         },

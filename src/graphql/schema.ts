@@ -6,6 +6,7 @@ import { ConfigurationResolver } from '../template/configuration.resolver';
 import { TemplateVersionResolver } from '../template/template-version.resolver';
 import { TemplateResolver } from '../template/template.resolver';
 import { UserResolver } from '../user/user.resolver';
+import { authChecker } from './authorization';
 
 export const resolvers = [
   UserResolver,
@@ -19,6 +20,7 @@ export const resolvers = [
 export async function buildAppSchema(): Promise<GraphQLSchema> {
   return buildSchema({
     resolvers,
+    authChecker,
     validate: false,
     emitSchemaFile: false,
   });

@@ -1,17 +1,14 @@
 import { randomUUID } from 'node:crypto';
-import { ApolloServer, HeaderMap, type ApolloServerPlugin } from '@apollo/server';
+import { ApolloServer } from '@apollo/server';
 import { ApolloServerPluginLandingPageDisabled } from '@apollo/server/plugin/disabled';
 import fastifyApollo, { fastifyApolloDrainPlugin } from '@as-integrations/fastify';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
-import { GraphQLError } from 'graphql';
 import type { Authenticator } from '../auth/authenticator';
 import type { TokenClaims } from '../auth/token-verifier';
 import type { AppConfig } from '../config';
 import type { Database } from '../db/database';
-import { DomainError } from '../errors/domain-error';
-import type { Context } from '../graphql/context';
-import { formatError, INTERNAL_SERVER_ERROR, isMaskedError } from '../graphql/error-formatting';
-import { createLoaders } from '../graphql/loaders';
+import { createContext, type Context } from '../graphql/context';
+import { contextCreationFailure, errorPipelinePlugin, errorResponseBody, formatError, RATE_LIMITED, requestError } from '../graphql/errors';
 import { queryLimits } from '../graphql/limits';
 import { buildAppSchema } from '../graphql/schema';
 import { RateLimiter } from './rate-limit';
@@ -25,12 +22,11 @@ export interface ServerDependencies {
 
 declare module 'fastify' {
   interface FastifyRequest {
-    /** The bearer token, verified once per request before rate limiting; `error` is answered as 401 by GraphQL. */
-    credentials?: { claims: TokenClaims | null; error?: unknown };
+    /** The bearer token, verified once per request before rate limiting; `error` is answered by the context. */
+    credentials?: Credentials;
   }
 }
 
-export const RATE_LIMITED = 'RATE_LIMITED';
 export const MAX_BODY_BYTES = 1024 * 1024;
 const READINESS_TIMEOUT_MS = 2_000;
 
@@ -49,25 +45,15 @@ export async function createServer({ config, database, authenticator, logger }: 
   const limiter = new RateLimiter(config.rateLimits);
   app.addHook('onRequest', async (request, reply) => {
     if (request.routeOptions.url !== config.graphqlPath) return;
-    try {
-      request.credentials = { claims: await authenticator.verify(request.headers.authorization) };
-    } catch (error) {
-      request.credentials = { claims: null, error };
-    }
-    const claims = request.credentials.claims;
+    request.credentials = await credentialsOf(authenticator, request.headers.authorization);
+    const claims = 'claims' in request.credentials ? request.credentials.claims : null;
     const decision = await limiter.take(request.ip, claims ? `sub:${claims.externalId}` : undefined);
     if (decision.allowed) return;
-    return reply
-      .code(429)
-      .header('retry-after', String(decision.retryAfterSeconds))
-      .send({
-        errors: [
-          {
-            message: `Too many requests: retry in ${decision.retryAfterSeconds} s`,
-            extensions: { code: RATE_LIMITED, scope: decision.scope, retryAfterSeconds: decision.retryAfterSeconds },
-          },
-        ],
-      });
+    const refusal = requestError(RATE_LIMITED, `Too many requests: retry in ${decision.retryAfterSeconds} s`, {
+      scope: decision.scope,
+      retryAfterSeconds: decision.retryAfterSeconds,
+    });
+    return reply.code(429).header('retry-after', String(decision.retryAfterSeconds)).send(errorResponseBody(refusal));
   });
 
   app.get('/healthz', async () => ({ status: 'ok' }));
@@ -93,9 +79,8 @@ export async function createServer({ config, database, authenticator, logger }: 
     logger,
     plugins: [
       fastifyApolloDrainPlugin(app),
-      errorLoggingPlugin(),
+      errorPipelinePlugin(logger),
       ...limits.plugins,
-      identifyCallerPlugin(authenticator),
       ...(production ? [ApolloServerPluginLandingPageDisabled()] : []),
     ],
   });
@@ -104,84 +89,26 @@ export async function createServer({ config, database, authenticator, logger }: 
   await app.register(fastifyApollo(apollo), {
     path: config.graphqlPath,
     context: async (request): Promise<Context> => {
+      const credentials = request.credentials ?? (await credentialsOf(authenticator, request.headers.authorization));
+      if ('error' in credentials) throw contextCreationFailure(request.id, credentials.error);
       try {
-        const { claims, error } = request.credentials ?? { claims: await authenticator.verify(request.headers.authorization) };
-        if (error) throw error as Error;
-        const em = database.orm.em.fork();
-        return { requestId: request.id, em, claims, actor: null, loaders: createLoaders(em, null) };
+        return createContext(request.id, credentials.claims, database.orm.em.fork(), authenticator);
       } catch (error) {
-        if (error instanceof DomainError) {
-          throw new GraphQLError(error.message, { extensions: { code: error.code, http: { status: 401 } } });
-        }
-        request.log.error({ err: error, requestId: request.id }, `request ${request.id} failed before resolving`);
-        throw new GraphQLError('Internal server error', {
-          extensions: { code: INTERNAL_SERVER_ERROR, requestId: request.id, http: { status: 500 } },
-        });
+        throw contextCreationFailure(request.id, error);
       }
     },
   });
   return app;
 }
 
-/**
- * Looks the caller up only once the operation has passed parsing, validation and every limit, so a rejected query
- * costs no SQL at all. Hooked at `responseForOperation`, the last step before execution.
- */
-function identifyCallerPlugin(authenticator: Authenticator): ApolloServerPlugin<Context> {
-  return {
-    async requestDidStart() {
-      return {
-        async responseForOperation({ contextValue, logger }) {
-          try {
-            contextValue.actor = await authenticator.identify(contextValue.em, contextValue.claims);
-            contextValue.loaders = createLoaders(contextValue.em, contextValue.actor);
-            return null;
-          } catch (error) {
-            logger.error(`request ${contextValue.requestId} failed identifying the caller: ${String(error)}`);
-            return {
-              http: { status: 500, headers: new HeaderMap() },
-              body: {
-                kind: 'single',
-                singleResult: {
-                  errors: [
-                    { message: 'Internal server error', extensions: { code: INTERNAL_SERVER_ERROR, requestId: contextValue.requestId } },
-                  ],
-                },
-              },
-            };
-          }
-        },
-      };
-    },
-  };
-}
+type Credentials = { claims: TokenClaims | null } | { error: unknown };
 
-/** Logs what the client will only see masked, under the request id it is given to quote. */
-function errorLoggingPlugin(): ApolloServerPlugin<Context> {
-  return {
-    async requestDidStart() {
-      return {
-        async didEncounterErrors({ errors, contextValue, logger }) {
-          for (const error of errors) {
-            const cause = error.originalError ?? error;
-            if (!(cause instanceof DomainError) && !error.extensions?.code?.toString().startsWith('GRAPHQL_')) {
-              logger.error(
-                `request ${contextValue?.requestId} failed: ${JSON.stringify({ path: error.path, error: String(cause), stack: cause.stack })}`,
-              );
-            }
-          }
-        },
-        async willSendResponse({ response, contextValue }) {
-          if (response.body.kind !== 'single') return;
-          for (const error of response.body.singleResult.errors ?? []) {
-            if (isMaskedError(error) && contextValue?.requestId) {
-              (error.extensions as Record<string, unknown>).requestId = contextValue.requestId;
-            }
-          }
-        },
-      };
-    },
-  };
+async function credentialsOf(authenticator: Authenticator, authorization: string | undefined): Promise<Credentials> {
+  try {
+    return { claims: await authenticator.verify(authorization) };
+  } catch (error) {
+    return { error };
+  }
 }
 
 function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {

@@ -1,10 +1,14 @@
 import Ajv, { type ErrorObject, type ValidateFunction } from 'ajv';
-import { jsonProblems } from '../db/storable';
 import type { FieldError } from '../errors/domain-error';
-import { CONFIGURATION_SCHEMA_ID, CONFIGURATION_SECTIONS, configurationSchema, type ConfigurationSection } from './configuration-schema';
-
-/** A configuration is stored as jsonb and sent to the browser: keep it well under what a page can handle. */
-export const MAX_CONFIGURATION_BYTES = 256 * 1024;
+import { escapePointerSegment } from '../validation/field-errors';
+import { parseStorableJson } from '../validation/storable';
+import {
+  CONFIGURATION_SCHEMA_ID,
+  CONFIGURATION_SECTIONS,
+  configurationSchema,
+  type Configuration,
+  type ConfigurationSection,
+} from './configuration-schema';
 
 // The schema is ours and fixed: user input is only ever data, never schema, and `$data` stays off.
 const ajv = new Ajv({ allErrors: true, strict: true, $data: false });
@@ -18,65 +22,79 @@ const sectionValidators = new Map<ConfigurationSection, ValidateFunction>(
   ]),
 );
 
-export function isConfigurationSection(value: string): value is ConfigurationSection {
-  return (CONFIGURATION_SECTIONS as readonly string[]).includes(value);
+export function isConfigurationSection(value: unknown): value is ConfigurationSection {
+  return (CONFIGURATION_SECTIONS as readonly unknown[]).includes(value);
 }
 
-/** Full check of a configuration; paths are JSON pointers into it (`/model/type`). */
-export function validateConfiguration(configuration: unknown): FieldError[] {
-  const unstorable = checkStorable(configuration, '');
-  if (unstorable.length > 0) return unstorable;
-  return validateWhole(configuration) ? [] : toFieldErrors(validateWhole.errors, '');
+/**
+ * A whole configuration, checked against the schema; errors are JSON pointers under `path` (`/configuration/model/type`).
+ * What PostgreSQL could not store is refused first: ajv recurses, and a deeply nested value would overflow the stack.
+ */
+export function parseConfiguration(value: unknown, path: string, errors: FieldError[]): Configuration | undefined {
+  if (parseStorableJson(value, path, errors) === undefined) return undefined;
+  if (validateWhole(value)) return value as Configuration;
+  errors.push(...toFieldErrors(validateWhole.errors, path));
+  return undefined;
 }
 
-/** Check of one section, for one wizard step; paths still start at the configuration's root (`/model/type`). */
-export function validateConfigurationSection(section: ConfigurationSection, value: unknown): FieldError[] {
-  const prefix = `/${section}`;
-  const unstorable = checkStorable(value, prefix);
-  if (unstorable.length > 0) return unstorable;
+/** One section of a configuration, for one wizard step; errors are JSON pointers under `path`. */
+export function parseConfigurationSection(section: ConfigurationSection, value: unknown, path: string, errors: FieldError[]): unknown {
+  if (parseStorableJson(value, path, errors) === undefined) return undefined;
   const validate = sectionValidators.get(section)!;
-  return validate(value) ? [] : toFieldErrors(validate.errors, prefix);
+  if (validate(value)) return value;
+  errors.push(...toFieldErrors(validate.errors, path));
+  return undefined;
 }
 
 /**
  * The wizard's check of one step: only `section` of a (partial) configuration is checked. A missing section is an
- * error only when the whole configuration requires it.
+ * error only when the whole configuration requires it. Paths start at the configuration's root (`/model/type`).
  */
-export function validateSectionOf(configuration: Record<string, unknown>, section: ConfigurationSection): FieldError[] {
+export function parseSectionOf(configuration: Record<string, unknown>, section: ConfigurationSection, errors: FieldError[]): void {
   const value = configuration[section];
-  if (value !== undefined) return validateConfigurationSection(section, value);
-  return (configurationSchema.required as readonly string[]).includes(section) ? [{ path: `/${section}`, message: 'is required' }] : [];
+  if (value !== undefined) parseConfigurationSection(section, value, `/${section}`, errors);
+  else if ((configurationSchema.required as readonly string[]).includes(section))
+    errors.push({ path: `/${section}`, message: 'is required' });
 }
 
 /**
- * Check of an unfinished configuration (a draft): every section present must be valid and no unknown
- * section may appear, but required sections may still be missing.
+ * An unfinished configuration (a draft): every section present must be valid and no unknown section may appear, but
+ * required sections may still be missing.
  */
-export function validateDraftConfiguration(configuration: unknown): FieldError[] {
-  if (typeof configuration !== 'object' || configuration === null || Array.isArray(configuration)) {
-    return [{ path: '', message: 'must be object' }];
-  }
-  const unstorable = checkStorable(configuration, '');
-  if (unstorable.length > 0) return unstorable;
-  return Object.entries(configuration).flatMap(([key, value]) =>
-    isConfigurationSection(key)
-      ? validateConfigurationSection(key, value)
-      : [{ path: `/${escapePointer(key)}`, message: 'is not an allowed property' }],
+export function parseDraftConfiguration(value: unknown, path: string, errors: FieldError[]): Partial<Configuration> | undefined {
+  return parseSections(value, path, errors, (section, sectionValue, sectionPath) =>
+    parseConfigurationSection(section, sectionValue, sectionPath, errors),
   );
 }
 
 /**
- * What must hold before the schema is even looked at: a value PostgreSQL can store in jsonb (no NUL, no lone
- * surrogates, bounded nesting: see src/db/storable.ts), within the size limit. The nesting is checked first, without
- * recursion: serialising (for the size) or comparing (ajv's `uniqueItems`) a deeply nested value overflows the stack.
+ * Overrides of a template's configuration: partial by nature (`{ model: { hyperparameters: { maxDepth: 4 } } }` keeps
+ * the template's model type), so only their shape is checked, an object of known sections; the merged configuration
+ * is then validated in full.
  */
-function checkStorable(value: unknown, path: string): FieldError[] {
-  const problems = jsonProblems(value, path);
-  if (problems.length > 0) return problems;
-  const bytes = Buffer.byteLength(JSON.stringify(value ?? null));
-  return bytes > MAX_CONFIGURATION_BYTES
-    ? [{ path, message: `must be at most ${MAX_CONFIGURATION_BYTES} bytes of JSON (got ${bytes})` }]
-    : [];
+export function parseConfigurationOverrides(value: unknown, path: string, errors: FieldError[]): Partial<Configuration> | undefined {
+  return parseSections(value, path, errors, () => undefined);
+}
+
+/** An object of known sections that PostgreSQL can store, each section handed to `parseSection`. */
+function parseSections(
+  value: unknown,
+  path: string,
+  errors: FieldError[],
+  parseSection: (section: ConfigurationSection, value: unknown, path: string) => unknown,
+): Partial<Configuration> | undefined {
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) {
+    errors.push({ path, message: 'must be object' });
+    return undefined;
+  }
+  if (parseStorableJson(value, path, errors) === undefined) return undefined;
+  const before = errors.length;
+  for (const [key, sectionValue] of Object.entries(value)) {
+    const sectionPath = `${path}/${escapePointerSegment(key)}`;
+    if (isConfigurationSection(key)) parseSection(key, sectionValue, sectionPath);
+    else errors.push({ path: sectionPath, message: 'is not an allowed property' });
+  }
+  return errors.length === before ? value : undefined;
 }
 
 function toFieldErrors(errors: ErrorObject[] | null | undefined, prefix: string): FieldError[] {
@@ -84,12 +102,12 @@ function toFieldErrors(errors: ErrorObject[] | null | undefined, prefix: string)
     switch (error.keyword) {
       case 'required':
         return {
-          path: `${prefix}${error.instancePath}/${escapePointer(error.params.missingProperty as string)}`,
+          path: `${prefix}${error.instancePath}/${escapePointerSegment(error.params.missingProperty as string)}`,
           message: 'is required',
         };
       case 'additionalProperties':
         return {
-          path: `${prefix}${error.instancePath}/${escapePointer(error.params.additionalProperty as string)}`,
+          path: `${prefix}${error.instancePath}/${escapePointerSegment(error.params.additionalProperty as string)}`,
           message: 'is not an allowed property',
         };
       case 'enum':
@@ -101,8 +119,4 @@ function toFieldErrors(errors: ErrorObject[] | null | undefined, prefix: string)
         return { path: `${prefix}${error.instancePath}`, message: error.message ?? 'is invalid' };
     }
   });
-}
-
-function escapePointer(segment: string): string {
-  return segment.replace(/~/g, '~0').replace(/\//g, '~1');
 }

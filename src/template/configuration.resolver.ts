@@ -1,7 +1,8 @@
 import { GraphQLJSONObject } from 'graphql-scalars';
 import { Arg, Query, Resolver } from 'type-graphql';
 import { configurationSchema, type ConfigurationSection } from './configuration-schema';
-import { validateConfiguration, validateSectionOf } from './configuration-validator';
+import type { FieldError } from '../errors/domain-error';
+import { parseConfiguration, parseSectionOf } from './configuration-validator';
 import { ConfigurationSectionEnum, ConfigurationValidation } from './configuration.types';
 
 /** The wizard's validation: the same schema and validator the server enforces, open to anonymous callers. */
@@ -19,7 +20,9 @@ export class ConfigurationResolver {
     @Arg('configuration', () => GraphQLJSONObject) configuration: Record<string, unknown>,
     @Arg('section', () => ConfigurationSectionEnum, { nullable: true }) section?: ConfigurationSection | null,
   ): ConfigurationValidation {
-    const errors = section ? validateSectionOf(configuration, section) : validateConfiguration(configuration);
+    const errors: FieldError[] = [];
+    if (section) parseSectionOf(configuration, section, errors);
+    else parseConfiguration(configuration, '', errors);
     return { valid: errors.length === 0, errors };
   }
 }

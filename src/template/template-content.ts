@@ -1,9 +1,9 @@
 import { isDeepStrictEqual } from 'node:util';
 import { compare, type Operation } from 'fast-json-patch';
-import { checkText, textProblem } from '../db/storable';
-import { nestErrors, ValidationError, type FieldError } from '../errors/domain-error';
+import type { FieldError } from '../errors/domain-error';
+import { parseStorableText } from '../validation/storable';
 import type { Configuration } from './configuration-schema';
-import { validateConfiguration } from './configuration-validator';
+import { parseConfiguration } from './configuration-validator';
 import { isTemplateCategory, TEMPLATE_CATEGORIES, type TemplateCategory } from './template-category';
 
 /** What a version snapshots: everything but ownership, visibility and usage. */
@@ -36,42 +36,38 @@ export function normalizeTag(tag: string): string {
   return tag.trim().toLowerCase().replace(/\s+/g, '-');
 }
 
-/** The content of a new template: every field checked, every problem reported at once. */
-export function parseTemplateContent(input: TemplateContentInput): TemplateContent {
-  const errors: FieldError[] = [];
+/** The content of a new template: every field checked, every problem reported. */
+export function parseTemplateContent(input: TemplateContentInput, errors: FieldError[]): TemplateContent {
   const content = {
-    name: parseName(input.name, errors),
-    description: parseDescription(input.description, errors),
-    category: parseCategory(input.category, errors),
-    tags: input.tags === undefined || input.tags === null ? [] : parseTags(input.tags, errors),
-    configuration: parseConfiguration(input.configuration, errors),
+    name: parseName(input.name, '/name', errors),
+    description: parseDescription(input.description, '/description', errors),
+    category: parseCategory(input.category, '/category', errors),
+    tags: input.tags === undefined || input.tags === null ? [] : parseTags(input.tags, '/tags', errors),
+    configuration: parseRequiredConfiguration(input.configuration, errors),
   };
-  if (errors.length > 0) throw new ValidationError(errors);
   return content as TemplateContent;
 }
 
 /** A change to some fields of a template's content; fields left out (undefined) stay as they are. */
-export function parseTemplateContentPatch(input: TemplateContentInput): Partial<TemplateContent> {
-  const errors: FieldError[] = [];
+export function parseTemplateContentPatch(input: TemplateContentInput, errors: FieldError[]): Partial<TemplateContent> {
   const patch: Partial<TemplateContent> = {};
-  if (input.name !== undefined) patch.name = parseName(input.name, errors);
-  if (input.description !== undefined) patch.description = parseDescription(input.description, errors);
-  if (input.category !== undefined) patch.category = parseCategory(input.category, errors);
-  if (input.tags !== undefined) patch.tags = input.tags === null ? [] : parseTags(input.tags, errors);
-  if (input.configuration !== undefined) patch.configuration = parseConfiguration(input.configuration, errors);
-  if (errors.length > 0) throw new ValidationError(errors);
+  if (input.name !== undefined) patch.name = parseName(input.name, '/name', errors);
+  if (input.description !== undefined) patch.description = parseDescription(input.description, '/description', errors);
+  if (input.category !== undefined) patch.category = parseCategory(input.category, '/category', errors);
+  if (input.tags !== undefined) patch.tags = input.tags === null ? [] : parseTags(input.tags, '/tags', errors);
+  if (input.configuration !== undefined) patch.configuration = parseRequiredConfiguration(input.configuration, errors);
   return patch;
 }
 
-export function parseChangeNote(note: unknown): string | null {
+export function parseChangeNote(note: unknown, path: string, errors: FieldError[]): string | null {
   if (note === undefined || note === null) return null;
-  if (typeof note !== 'string') throw ValidationError.at('/changeNote', 'must be a string');
-  const problem = textProblem(note);
-  if (problem) throw ValidationError.at('/changeNote', problem);
-  const trimmed = note.trim();
-  if (trimmed.length > CHANGE_NOTE_MAX_LENGTH) {
-    throw ValidationError.at('/changeNote', `must be at most ${CHANGE_NOTE_MAX_LENGTH} characters`);
+  if (typeof note !== 'string') {
+    errors.push({ path, message: 'must be a string' });
+    return null;
   }
+  if (parseStorableText(note, path, errors) === undefined) return null;
+  const trimmed = note.trim();
+  if (trimmed.length > CHANGE_NOTE_MAX_LENGTH) errors.push({ path, message: `must be at most ${CHANGE_NOTE_MAX_LENGTH} characters` });
   return trimmed || null;
 }
 
@@ -94,67 +90,66 @@ export function sameContent(a: TemplateContent, b: TemplateContent): boolean {
   return isDeepStrictEqual(contentOf(a), contentOf(b));
 }
 
-export function parseName(value: unknown, errors: FieldError[]): string | undefined {
+export function parseName(value: unknown, path: string, errors: FieldError[]): string | undefined {
   if (typeof value !== 'string') {
-    errors.push({ path: '/name', message: value === undefined ? 'is required' : 'must be a string' });
+    errors.push({ path, message: value === undefined ? 'is required' : 'must be a string' });
     return undefined;
   }
-  if (!checkText(value, '/name', errors)) return undefined;
+  if (parseStorableText(value, path, errors) === undefined) return undefined;
   const name = value.trim();
-  if (name.length === 0) errors.push({ path: '/name', message: 'must not be empty' });
-  else if (name.length > NAME_MAX_LENGTH) errors.push({ path: '/name', message: `must be at most ${NAME_MAX_LENGTH} characters` });
+  if (name.length === 0) errors.push({ path, message: 'must not be empty' });
+  else if (name.length > NAME_MAX_LENGTH) errors.push({ path, message: `must be at most ${NAME_MAX_LENGTH} characters` });
   return name;
 }
 
-export function parseDescription(value: unknown, errors: FieldError[]): string | null {
+export function parseDescription(value: unknown, path: string, errors: FieldError[]): string | null {
   if (value === undefined || value === null) return null;
   if (typeof value !== 'string') {
-    errors.push({ path: '/description', message: 'must be a string' });
+    errors.push({ path, message: 'must be a string' });
     return null;
   }
-  if (!checkText(value, '/description', errors)) return null;
+  if (parseStorableText(value, path, errors) === undefined) return null;
   const description = value.trim();
   if (description.length > DESCRIPTION_MAX_LENGTH) {
-    errors.push({ path: '/description', message: `must be at most ${DESCRIPTION_MAX_LENGTH} characters` });
+    errors.push({ path, message: `must be at most ${DESCRIPTION_MAX_LENGTH} characters` });
   }
   return description || null;
 }
 
-function parseCategory(value: unknown, errors: FieldError[]): TemplateCategory | undefined {
+function parseCategory(value: unknown, path: string, errors: FieldError[]): TemplateCategory | undefined {
   if (isTemplateCategory(value)) return value;
   errors.push({
-    path: '/category',
+    path,
     message: value === undefined ? 'is required' : `must be one of: ${TEMPLATE_CATEGORIES.join(', ')}`,
   });
   return undefined;
 }
 
-function parseTags(value: unknown, errors: FieldError[]): string[] {
+function parseTags(value: unknown, path: string, errors: FieldError[]): string[] {
   if (!Array.isArray(value)) {
-    errors.push({ path: '/tags', message: 'must be an array of strings' });
+    errors.push({ path, message: 'must be an array of strings' });
     return [];
   }
   const tags: string[] = [];
   value.forEach((raw, index) => {
-    const path = `/tags/${index}`;
-    if (typeof raw !== 'string') return errors.push({ path, message: 'must be a string' });
+    const tagPath = `${path}/${index}`;
+    if (typeof raw !== 'string') return errors.push({ path: tagPath, message: 'must be a string' });
     const tag = normalizeTag(raw);
-    if (tag.length === 0) return errors.push({ path, message: 'must not be empty' });
-    if (tag.length > TAG_MAX_LENGTH) return errors.push({ path, message: `must be at most ${TAG_MAX_LENGTH} characters` });
+    if (tag.length === 0) return errors.push({ path: tagPath, message: 'must not be empty' });
+    if (tag.length > TAG_MAX_LENGTH) return errors.push({ path: tagPath, message: `must be at most ${TAG_MAX_LENGTH} characters` });
     if (!TAG_PATTERN.test(tag)) {
-      return errors.push({ path, message: 'may hold letters, digits and . _ + # - only, starting with a letter or digit' });
+      return errors.push({ path: tagPath, message: 'may hold letters, digits and . _ + # - only, starting with a letter or digit' });
     }
     if (!tags.includes(tag)) tags.push(tag);
   });
-  if (tags.length > TAGS_MAX_COUNT) errors.push({ path: '/tags', message: `must hold at most ${TAGS_MAX_COUNT} tags` });
+  if (tags.length > TAGS_MAX_COUNT) errors.push({ path, message: `must hold at most ${TAGS_MAX_COUNT} tags` });
   return tags;
 }
 
-function parseConfiguration(value: unknown, errors: FieldError[]): Configuration | undefined {
+function parseRequiredConfiguration(value: unknown, errors: FieldError[]): Configuration | undefined {
   if (value === undefined) {
     errors.push({ path: '/configuration', message: 'is required' });
     return undefined;
   }
-  errors.push(...nestErrors('/configuration', validateConfiguration(value)));
-  return value as Configuration;
+  return parseConfiguration(value, '/configuration', errors);
 }

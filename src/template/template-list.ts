@@ -1,11 +1,20 @@
 import { ReferenceKind, SCALAR_TYPES, type EntityData, type EntityMetadata } from '@mikro-orm/core';
 import type { EntityManager } from '@mikro-orm/postgresql';
-import { requireActor, type Actor } from '../auth/actor';
-import { isTimestampText, textProblem, timestampTextSql } from '../db/storable';
+import type { Actor } from '../auth/actor';
+import {
+  checkPageSize,
+  decodeCursor,
+  isTimestampText,
+  OrderDirection,
+  pageFrom,
+  timestampTextSql,
+  type Page,
+  type PageRequest,
+} from '../db/keyset';
 import { isUuid } from '../db/uuid';
-import { ValidationError } from '../errors/domain-error';
-import { OrderDirection } from '../graphql/order-direction';
-import { checkPageSize, connectionFrom, decodeCursor, type Connection } from '../graphql/pagination';
+import { UnauthenticatedError, ValidationError, type FieldError } from '../errors/domain-error';
+import { throwIfInvalid } from '../validation/field-errors';
+import { isStorableText, parseStorableText } from '../validation/storable';
 import type { TemplateCategory } from './template-category';
 import { normalizeTag, TAGS_MAX_COUNT } from './template-content';
 import { ExperimentTemplate } from './template.entity';
@@ -43,8 +52,6 @@ export interface TemplateListFilter {
 export interface TemplateListQuery {
   filter?: TemplateListFilter | null;
   orderBy?: { field?: TemplateOrderField | null; direction?: OrderDirection | null } | null;
-  first: number;
-  after?: string | null;
 }
 
 export interface TemplateListOptions {
@@ -93,7 +100,7 @@ const ORDERS: Record<TemplateOrderField, OrderSpec> = {
     fromCursor: '?',
     defaultDirection: OrderDirection.ASC,
     // Text PostgreSQL cannot take (a NUL) would fail the query: such a cursor is as malformed as any other.
-    isCursorValue: (value) => typeof value === 'string' && value.length <= 255 && textProblem(value) === undefined,
+    isCursorValue: (value) => typeof value === 'string' && value.length <= 255 && isStorableText(value),
   },
   [TemplateOrderField.USAGE_COUNT]: {
     key: 't.usage_count',
@@ -136,9 +143,10 @@ export async function listTemplates(
   em: EntityManager,
   actor: Actor | null,
   query: TemplateListQuery,
+  pageRequest: PageRequest,
   options: TemplateListOptions = {},
-): Promise<Connection<ExperimentTemplate>> {
-  const first = checkPageSize(query.first);
+): Promise<Page<ExperimentTemplate>> {
+  const first = checkPageSize(pageRequest.first);
   const field = query.orderBy?.field ?? TemplateOrderField.UPDATED_AT;
   if (!Object.hasOwn(ORDERS, field)) throw ValidationError.at('/orderBy/field', 'is not a known ordering');
   const order = ORDERS[field];
@@ -150,8 +158,8 @@ export async function listTemplates(
 
   const page = new Conditions();
   page.add(filtered.sql, filtered.params);
-  if (query.after !== undefined && query.after !== null) {
-    const [tag, value, id] = decodeCursor(query.after, 3);
+  if (pageRequest.after !== undefined && pageRequest.after !== null) {
+    const [tag, value, id] = decodeCursor(pageRequest.after, 3);
     if (tag !== orderTag || !isUuid(id) || !order.isCursorValue(value)) {
       throw ValidationError.at('/after', 'is not a cursor of this list (it may belong to another ordering)');
     }
@@ -183,7 +191,7 @@ export async function listTemplates(
     cursorValues.set(template, cursorValue);
     return template;
   });
-  return connectionFrom(templates, first, (template) => [orderTag, cursorValues.get(template), template.id], totalCount);
+  return pageFrom(templates, first, (template) => [orderTag, cursorValues.get(template), template.id], totalCount);
 }
 
 let listColumnsSql: string | undefined;
@@ -239,12 +247,12 @@ function filterConditions(actor: Actor | null, filter: TemplateListFilter): Cond
 
   switch (filter.scope ?? TemplateScope.ALL_VISIBLE) {
     case TemplateScope.MINE:
-      where.add('t.created_by = ?', [requireActor(actor).userId]);
+      where.add('t.created_by = ?', [callerOf(actor).userId]);
       break;
     case TemplateScope.SHARED_WITH_ME:
       where.add(
         'exists (select 1 from experiment_template_shares scope_share where scope_share.template_id = t.id and scope_share.user_id = ?)',
-        [requireActor(actor).userId],
+        [callerOf(actor).userId],
       );
       break;
     case TemplateScope.PUBLIC:
@@ -271,9 +279,13 @@ function filterConditions(actor: Actor | null, filter: TemplateListFilter): Cond
   // An empty list filters nothing, like a list left out: "no category ticked" means "any category".
   if (filter.categories?.length) where.add('t.category in (?)', [filter.categories]);
 
-  const allOf = tagList(filter.tags?.allOf, '/filter/tags/allOf');
+  const errors: FieldError[] = [];
+  const allOf = parseTagFilter(filter.tags?.allOf, '/filter/tags/allOf', errors);
+  const anyOf = parseTagFilter(filter.tags?.anyOf, '/filter/tags/anyOf', errors);
+  const search = parseSearch(filter.search, '/filter/search', errors);
+  throwIfInvalid(errors);
+
   if (allOf.length > 0) where.add('t.tags @> ?::jsonb', [JSON.stringify(allOf)]);
-  const anyOf = tagList(filter.tags?.anyOf, '/filter/tags/anyOf');
   // One containment test per tag, OR-ed: each is served by the GIN index on tags, and no `?|` operator has to
   // survive the driver's `?` placeholders.
   if (anyOf.length > 0)
@@ -282,29 +294,36 @@ function filterConditions(actor: Actor | null, filter: TemplateListFilter): Cond
       anyOf.map((tag) => JSON.stringify([tag])),
     );
 
-  const search = filter.search?.trim() ?? '';
-  if (search.length > SEARCH_MAX_LENGTH) {
-    throw ValidationError.at('/filter/search', `must be at most ${SEARCH_MAX_LENGTH} characters`);
-  }
-  const searchProblem = textProblem(search);
-  if (searchProblem) throw ValidationError.at('/filter/search', searchProblem);
-  if (search.length > 0) {
+  if (search) {
     // The same expression as the trigram index experiment_templates_search_index, so the index can serve it.
     where.add(`(t.name || ' ' || coalesce(t.description, '')) ilike ?`, [`%${escapeLike(search)}%`]);
   }
   return where;
 }
 
+/** A scope of the caller's own needs a caller. */
+function callerOf(actor: Actor | null): Actor {
+  if (!actor) throw new UnauthenticatedError();
+  return actor;
+}
+
 /** Tags as the templates store them (normalised), so that a filter on "Deep Learning" finds "deep-learning". */
-function tagList(tags: string[] | null | undefined, path: string): string[] {
+function parseTagFilter(tags: string[] | null | undefined, path: string, errors: FieldError[]): string[] {
   if (!tags) return [];
-  if (tags.length > TAGS_MAX_COUNT) throw ValidationError.at(path, `must list at most ${TAGS_MAX_COUNT} tags`);
+  if (tags.length > TAGS_MAX_COUNT) {
+    errors.push({ path, message: `must list at most ${TAGS_MAX_COUNT} tags` });
+    return [];
+  }
   // A NUL or a lone surrogate would reach jsonb (which refuses both) as an escape: a client error, not a failed query.
-  tags.forEach((tag, index) => {
-    const problem = textProblem(tag);
-    if (problem) throw ValidationError.at(`${path}/${index}`, problem);
-  });
-  return [...new Set(tags.map(normalizeTag).filter((tag) => tag.length > 0))];
+  const storable = tags.filter((tag, index) => parseStorableText(tag, `${path}/${index}`, errors) !== undefined);
+  return [...new Set(storable.map(normalizeTag).filter((tag) => tag.length > 0))];
+}
+
+function parseSearch(text: string | null | undefined, path: string, errors: FieldError[]): string | undefined {
+  const search = text?.trim() ?? '';
+  if (search.length > SEARCH_MAX_LENGTH) errors.push({ path, message: `must be at most ${SEARCH_MAX_LENGTH} characters` });
+  else if (search.length > 0) return parseStorableText(search, path, errors);
+  return undefined;
 }
 
 function escapeLike(text: string): string {

@@ -1,7 +1,7 @@
 import { GraphQLJSONObject } from 'graphql-scalars';
 import { ArgsType, Field, ID, InputType, Int, registerEnumType } from 'type-graphql';
-import { OrderDirection } from '../graphql/order-direction';
-import { PageArgs } from '../graphql/pagination';
+import { OrderDirection } from '../db/keyset';
+import { PageArgs } from '../graphql/connection';
 import type { Configuration } from './configuration-schema';
 import { TemplateCategory } from './template-category';
 import { SEARCH_MAX_LENGTH, TemplateActiveState, TemplateOrderField, TemplateScope } from './template-list';
@@ -31,24 +31,24 @@ registerEnumType(TemplateOrderField, {
   },
 });
 
-// Content fields are typed loosely on purpose: the service checks them all at once and answers BAD_USER_INPUT with
-// the path of every problem (`/name`, `/configuration/model/type`), which the wizard shows next to its fields.
+// The service checks every field's content at once and answers BAD_USER_INPUT with the path of every problem
+// (`/name`, `/configuration/model/type`), which the wizard shows next to its fields; presence is GraphQL's to check.
 @InputType({ description: 'A new template; it starts at version 1, owned by the caller' })
 export class CreateTemplateInput implements Partial<ExperimentTemplate> {
-  @Field(() => String, { nullable: true, description: 'Required: 1 to 255 characters' })
-  name?: string;
+  @Field(() => String, { description: '1 to 255 characters' })
+  name!: string;
 
   @Field(() => String, { nullable: true })
   description?: string | null;
 
-  @Field(() => TemplateCategory, { nullable: true, description: 'Required' })
-  category?: TemplateCategory;
+  @Field(() => TemplateCategory)
+  category!: TemplateCategory;
 
   @Field(() => [String], { nullable: true, description: 'Normalised: lower-case, dashes for spaces, no duplicates' })
   tags?: string[];
 
-  @Field(() => GraphQLJSONObject, { nullable: true, description: 'Required; validated against `configurationSchema`' })
-  configuration?: Configuration;
+  @Field(() => GraphQLJSONObject, { description: 'Validated against `configurationSchema`' })
+  configuration!: Configuration;
 
   @Field(() => Boolean, { defaultValue: false })
   isPublic?: boolean;

@@ -1,6 +1,6 @@
 import DataLoader from 'dataloader';
 import type { EntityManager } from '@mikro-orm/postgresql';
-import type { Actor } from '../auth/actor';
+import type { ActorLookup } from '../auth/actor';
 import { User } from '../user/user.entity';
 import { TemplateVersion } from './template-version.entity';
 import { ExperimentTemplate } from './template.entity';
@@ -12,11 +12,11 @@ export interface VersionKey {
 }
 
 /** Per-request batch loaders for templates and what hangs off them; each batch is one SQL statement. */
-export function createTemplateLoaders(em: EntityManager, actor: Actor | null) {
+export function createTemplateLoaders(em: EntityManager, actor: ActorLookup) {
   return {
     /** Only templates the caller may see: a hidden one loads as null, like a missing one. */
     visibleTemplateById: new DataLoader<string, ExperimentTemplate | null>(async (ids) => {
-      const templates = await findVisibleTemplates(em, actor, ids);
+      const templates = await findVisibleTemplates(em, await actor(), ids);
       const byId = new Map(templates.map((template) => [template.id, template]));
       return ids.map((id) => byId.get(id) ?? null);
     }),

@@ -1,9 +1,11 @@
 import type { GraphQLResolveInfo } from 'graphql';
-import { Arg, Args, Ctx, FieldResolver, ID, Info, Int, Mutation, Query, Resolver, Root } from 'type-graphql';
-import { requireActor } from '../auth/actor';
+import { Arg, Args, Authorized, Ctx, FieldResolver, ID, Info, Int, Mutation, Query, Resolver, Root } from 'type-graphql';
+import type { Actor } from '../auth/actor';
+import { checkPageSize } from '../db/keyset';
 import { NotFoundError } from '../errors/domain-error';
+import { CurrentActor, OptionalActor } from '../graphql/authorization';
+import { connectionOf, ConnectionType, type Connection } from '../graphql/connection';
 import type { Context } from '../graphql/context';
-import { checkPageSize, ConnectionType, type Connection } from '../graphql/pagination';
 import { selectsField, selectsPath } from '../graphql/selection';
 import { User } from '../user/user.entity';
 import { PatchOperation } from './patch-operation.type';
@@ -21,7 +23,7 @@ import {
   TemplatesArgs,
   UpdateTemplateArgs,
 } from './template.inputs';
-import { TemplateService } from './template.service';
+import { listTemplates } from './template-list';
 
 export const TemplateConnection = ConnectionType(ExperimentTemplate, 'Template');
 
@@ -35,14 +37,18 @@ export class TemplateResolver {
   @Query(() => TemplateConnection, { description: 'Templates the caller may see, one keyset page at a time' })
   async templates(
     @Args() { filter, orderBy, first, after }: TemplatesArgs,
-    @Ctx() { em, actor }: Context,
+    @OptionalActor() actor: Actor | null,
+    @Ctx() { em }: Context,
     @Info() info: GraphQLResolveInfo,
   ): Promise<Connection<ExperimentTemplate>> {
-    return new TemplateService(em).list(
+    const page = await listTemplates(
+      em,
       actor,
-      { filter, orderBy, first, after },
+      { filter, orderBy },
+      { first, after },
       { withTotalCount: selectsField(info, 'totalCount'), withConfiguration: selectsPath(info, ['edges', 'node', 'configuration']) },
     );
+    return connectionOf(page);
   }
 
   @FieldResolver(() => User)
@@ -55,7 +61,11 @@ export class TemplateResolver {
   // Who else has a template is the owner's business: showing it to everyone the template is shared with (or to the
   // whole world, for a public one) would leak other users' identities. Only the owner gets the list; others get [].
   @FieldResolver(() => [User], { description: 'The users it is shared with, in sharing order; empty unless the caller owns it' })
-  async sharedWith(@Root() template: ExperimentTemplate, @Ctx() { actor, loaders }: Context): Promise<User[]> {
+  async sharedWith(
+    @Root() template: ExperimentTemplate,
+    @OptionalActor() actor: Actor | null,
+    @Ctx() { loaders }: Context,
+  ): Promise<User[]> {
     if (!actor || template.createdBy.id !== actor.userId) return [];
     return loaders.sharedUsersByTemplateId.load(template.id);
   }
@@ -94,59 +104,81 @@ export class TemplateResolver {
     return contentPatch(source, target);
   }
 
+  @Authorized()
   @Mutation(() => ExperimentTemplate, { description: 'A new template owned by the caller, at version 1' })
-  async createTemplate(@Arg('input', () => CreateTemplateInput) input: CreateTemplateInput, @Ctx() { em, actor }: Context) {
-    return new TemplateService(em).create(requireActor(actor), input);
+  async createTemplate(
+    @Arg('input', () => CreateTemplateInput) input: CreateTemplateInput,
+    @CurrentActor() actor: Actor,
+    @Ctx() { services }: Context,
+  ) {
+    return services.templates.create(actor, input);
   }
 
+  @Authorized()
   @Mutation(() => ExperimentTemplate, { description: 'Changes content (owner only): the next version when anything changed' })
-  async updateTemplate(@Args() { id, input, expectedVersion, changeNote }: UpdateTemplateArgs, @Ctx() { em, actor }: Context) {
-    return new TemplateService(em).update(requireActor(actor), id, input, { expectedVersion: expectedVersion ?? undefined, changeNote });
+  async updateTemplate(
+    @Args() { id, input, expectedVersion, changeNote }: UpdateTemplateArgs,
+    @CurrentActor() actor: Actor,
+    @Ctx() { services }: Context,
+  ) {
+    return services.templates.update(actor, id, input, { expectedVersion: expectedVersion ?? undefined, changeNote });
   }
 
+  @Authorized()
   @Mutation(() => ExperimentTemplate, { description: "Writes an old version's content as the next version (owner only)" })
-  async revertTemplate(@Args() { id, toVersion, expectedVersion, changeNote }: RevertTemplateArgs, @Ctx() { em, actor }: Context) {
-    return new TemplateService(em).revert(requireActor(actor), id, toVersion, {
+  async revertTemplate(
+    @Args() { id, toVersion, expectedVersion, changeNote }: RevertTemplateArgs,
+    @CurrentActor() actor: Actor,
+    @Ctx() { services }: Context,
+  ) {
+    return services.templates.revert(actor, id, toVersion, {
       expectedVersion: expectedVersion ?? undefined,
       changeNote,
     });
   }
 
+  @Authorized()
   @Mutation(() => ExperimentTemplate, { description: 'A private copy of a visible template, owned by the caller, at version 1' })
-  async cloneTemplate(@Args() { id, name }: CloneTemplateArgs, @Ctx() { em, actor }: Context) {
-    return new TemplateService(em).clone(requireActor(actor), id, { name: name ?? undefined });
+  async cloneTemplate(@Args() { id, name }: CloneTemplateArgs, @CurrentActor() actor: Actor, @Ctx() { services }: Context) {
+    return services.templates.clone(actor, id, { name: name ?? undefined });
   }
 
+  @Authorized()
   @Mutation(() => ExperimentTemplate, { description: 'Takes it out of listings and out of use (owner only); history and experiments stay' })
-  async deactivateTemplate(@Args() { id }: TemplateIdArgs, @Ctx() { em, actor }: Context) {
-    return new TemplateService(em).setActive(requireActor(actor), id, false);
+  async deactivateTemplate(@Args() { id }: TemplateIdArgs, @CurrentActor() actor: Actor, @Ctx() { services }: Context) {
+    return services.templates.setActive(actor, id, false);
   }
 
+  @Authorized()
   @Mutation(() => ExperimentTemplate, { description: 'Brings a deactivated template back (owner only)' })
-  async reactivateTemplate(@Args() { id }: TemplateIdArgs, @Ctx() { em, actor }: Context) {
-    return new TemplateService(em).setActive(requireActor(actor), id, true);
+  async reactivateTemplate(@Args() { id }: TemplateIdArgs, @CurrentActor() actor: Actor, @Ctx() { services }: Context) {
+    return services.templates.setActive(actor, id, true);
   }
 
+  @Authorized()
   @Mutation(() => ID, {
     description: 'Deletes it with its history and shares (owner only); experiments keep their data and lose the link. Returns the id',
   })
-  async deleteTemplate(@Args() { id }: TemplateIdArgs, @Ctx() { em, actor }: Context): Promise<string> {
-    await new TemplateService(em).delete(requireActor(actor), id);
+  async deleteTemplate(@Args() { id }: TemplateIdArgs, @CurrentActor() actor: Actor, @Ctx() { services }: Context): Promise<string> {
+    await services.templates.delete(actor, id);
     return id;
   }
 
+  @Authorized()
   @Mutation(() => ExperimentTemplate, { description: 'Shares it with users (owner only); sharing twice is harmless' })
-  async shareTemplate(@Args() { id, userIds }: ShareTemplateArgs, @Ctx() { em, actor }: Context) {
-    return new TemplateService(em).share(requireActor(actor), id, userIds);
+  async shareTemplate(@Args() { id, userIds }: ShareTemplateArgs, @CurrentActor() actor: Actor, @Ctx() { services }: Context) {
+    return services.templates.share(actor, id, userIds);
   }
 
+  @Authorized()
   @Mutation(() => ExperimentTemplate, { description: 'Stops sharing it with users (owner only)' })
-  async unshareTemplate(@Args() { id, userIds }: ShareTemplateArgs, @Ctx() { em, actor }: Context) {
-    return new TemplateService(em).unshare(requireActor(actor), id, userIds);
+  async unshareTemplate(@Args() { id, userIds }: ShareTemplateArgs, @CurrentActor() actor: Actor, @Ctx() { services }: Context) {
+    return services.templates.unshare(actor, id, userIds);
   }
 
+  @Authorized()
   @Mutation(() => ExperimentTemplate, { description: 'Makes it visible to everyone, or only to its owner and shares again (owner only)' })
-  async setTemplatePublic(@Args() { id, isPublic }: SetTemplatePublicArgs, @Ctx() { em, actor }: Context) {
-    return new TemplateService(em).setPublic(requireActor(actor), id, isPublic);
+  async setTemplatePublic(@Args() { id, isPublic }: SetTemplatePublicArgs, @CurrentActor() actor: Actor, @Ctx() { services }: Context) {
+    return services.templates.setPublic(actor, id, isPublic);
   }
 }

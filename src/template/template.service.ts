@@ -1,11 +1,10 @@
 import { LockMode } from '@mikro-orm/core';
 import type { EntityManager } from '@mikro-orm/postgresql';
-import type { Operation } from 'fast-json-patch';
-import { requireActor, type Actor } from '../auth/actor';
+import type { Actor } from '../auth/actor';
 import { withTransactionRetry } from '../db/transaction-retry';
 import { isUuid } from '../db/uuid';
-import { ConflictError, ForbiddenError, NotFoundError, ValidationError } from '../errors/domain-error';
-import type { Connection } from '../graphql/pagination';
+import { ConflictError, ForbiddenError, NotFoundError, ValidationError, type FieldError } from '../errors/domain-error';
+import { throwIfInvalid } from '../validation/field-errors';
 import { User } from '../user/user.entity';
 import { TemplateShare } from './template-share.entity';
 import { TemplateVersion } from './template-version.entity';
@@ -13,7 +12,6 @@ import { ExperimentTemplate } from './template.entity';
 import {
   NAME_MAX_LENGTH,
   contentOf,
-  contentPatch,
   parseChangeNote,
   parseTemplateContent,
   parseTemplateContentPatch,
@@ -21,7 +19,6 @@ import {
   type TemplateContent,
   type TemplateContentInput,
 } from './template-content';
-import { listTemplates, type TemplateListOptions, type TemplateListQuery } from './template-list';
 import { findVisibleTemplates } from './template-visibility';
 
 export interface CreateTemplateInput extends TemplateContentInput {
@@ -40,24 +37,13 @@ export const MAX_SHARES_PER_CALL = 100;
 export class TemplateService {
   constructor(private readonly em: EntityManager) {}
 
-  /** The template if `actor` may see it, else null: a hidden template and a missing one look the same. */
-  async findVisible(actor: Actor | null, id: string): Promise<ExperimentTemplate | null> {
-    const [template] = await findVisibleTemplates(this.em, actor, [id]);
-    return template ?? null;
-  }
-
-  /** The visible templates matching a filter, one keyset page at a time. */
-  async list(actor: Actor | null, query: TemplateListQuery, options: TemplateListOptions = {}): Promise<Connection<ExperimentTemplate>> {
-    return listTemplates(this.em, actor, query, options);
-  }
-
-  async create(actorOrNull: Actor | null, input: CreateTemplateInput): Promise<ExperimentTemplate> {
-    const actor = requireActor(actorOrNull);
-    const content = parseTemplateContent(input);
-    const changeNote = parseChangeNote(input.changeNote);
-    if (input.isPublic !== undefined && typeof input.isPublic !== 'boolean') {
-      throw ValidationError.at('/isPublic', 'must be a boolean');
-    }
+  async create(actor: Actor, input: CreateTemplateInput): Promise<ExperimentTemplate> {
+    const errors: FieldError[] = [];
+    const content = parseTemplateContent(input, errors);
+    const changeNote = parseChangeNote(input.changeNote, '/changeNote', errors);
+    if (input.isPublic !== undefined && typeof input.isPublic !== 'boolean')
+      errors.push({ path: '/isPublic', message: 'must be a boolean' });
+    throwIfInvalid(errors);
     return withTransactionRetry(this.em, async (em) => {
       const owner = em.getReference(User, actor.userId);
       const template = em.create(ExperimentTemplate, { ...content, createdBy: owner, isPublic: input.isPublic ?? false });
@@ -70,55 +56,36 @@ export class TemplateService {
    * Changes content and writes the next version in one transaction. The template row stays locked from read to
    * commit, so concurrent updates queue up: none is lost, no version number is taken twice.
    */
-  async update(actor: Actor | null, id: string, input: TemplateContentInput, options: ChangeOptions = {}): Promise<ExperimentTemplate> {
-    const patch = parseTemplateContentPatch(input);
-    const changeNote = parseChangeNote(options.changeNote);
+  async update(actor: Actor, id: string, input: TemplateContentInput, options: ChangeOptions = {}): Promise<ExperimentTemplate> {
+    const errors: FieldError[] = [];
+    const patch = parseTemplateContentPatch(input, errors);
+    const changeNote = parseChangeNote(options.changeNote, '/changeNote', errors);
+    throwIfInvalid(errors);
     return withTransactionRetry(this.em, async (em) => {
       const template = await this.lockOwned(em, actor, id, options.expectedVersion);
-      const next = { ...contentOf(template), ...patch };
-      await this.writeNextVersion(em, template, next, requireActor(actor), changeNote);
+      this.writeNextVersion(em, template, { ...contentOf(template), ...patch }, actor, changeNote);
       return template;
     });
   }
 
   /** Writes an old version's content as a new version: history is never rewritten. */
-  async revert(actor: Actor | null, id: string, toVersion: number, options: ChangeOptions = {}): Promise<ExperimentTemplate> {
-    const changeNote = parseChangeNote(options.changeNote);
+  async revert(actor: Actor, id: string, toVersion: number, options: ChangeOptions = {}): Promise<ExperimentTemplate> {
+    const errors: FieldError[] = [];
+    const changeNote = parseChangeNote(options.changeNote, '/changeNote', errors);
+    throwIfInvalid(errors);
     return withTransactionRetry(this.em, async (em) => {
       const template = await this.lockOwned(em, actor, id, options.expectedVersion);
       const snapshot = await em.findOne(TemplateVersion, { template, version: toVersion });
       if (!snapshot) throw new NotFoundError(`Version ${toVersion} of the template`);
-      await this.writeNextVersion(em, template, contentOf(snapshot), requireActor(actor), changeNote ?? `Reverted to version ${toVersion}`);
+      this.writeNextVersion(em, template, contentOf(snapshot), actor, changeNote ?? `Reverted to version ${toVersion}`);
       return template;
     });
   }
 
-  async versions(actor: Actor | null, id: string): Promise<TemplateVersion[]> {
-    const template = await this.requireVisible(actor, id);
-    return this.em.find(TemplateVersion, { template }, { orderBy: { version: 'desc' } });
-  }
-
-  async version(actor: Actor | null, id: string, version: number): Promise<TemplateVersion | null> {
-    const template = await this.requireVisible(actor, id);
-    return this.em.findOne(TemplateVersion, { template, version });
-  }
-
-  /** JSON Patch (RFC 6902) turning version `from`'s content into version `to`'s. */
-  async diff(actor: Actor | null, id: string, from: number, to: number): Promise<Operation[]> {
-    const template = await this.requireVisible(actor, id);
-    const snapshots = await this.em.find(TemplateVersion, { template, version: { $in: [from, to] } });
-    const at = (version: number) => {
-      const snapshot = snapshots.find((s) => s.version === version);
-      if (!snapshot) throw new NotFoundError(`Version ${version} of the template`);
-      return contentOf(snapshot);
-    };
-    return contentPatch(at(from), at(to));
-  }
-
   /** A private copy owned by the caller, starting its own history at version 1. */
-  async clone(actorOrNull: Actor | null, id: string, options: { name?: unknown } = {}): Promise<ExperimentTemplate> {
-    const actor = requireActor(actorOrNull);
-    const source = await this.requireVisible(actor, id);
+  async clone(actor: Actor, id: string, options: { name?: unknown } = {}): Promise<ExperimentTemplate> {
+    const [source] = await findVisibleTemplates(this.em, actor, [id]);
+    if (!source) throw new NotFoundError('Template');
     if (!source.isActive && source.createdBy.id !== actor.userId) {
       throw new ConflictError('Template is inactive', { reason: 'TEMPLATE_INACTIVE' });
     }
@@ -130,30 +97,30 @@ export class TemplateService {
     });
   }
 
-  async setActive(actor: Actor | null, id: string, isActive: boolean): Promise<ExperimentTemplate> {
+  async setActive(actor: Actor, id: string, isActive: boolean): Promise<ExperimentTemplate> {
     return this.changeSettings(actor, id, (template) => {
       template.isActive = isActive;
     });
   }
 
-  async setPublic(actor: Actor | null, id: string, isPublic: boolean): Promise<ExperimentTemplate> {
+  async setPublic(actor: Actor, id: string, isPublic: boolean): Promise<ExperimentTemplate> {
     return this.changeSettings(actor, id, (template) => {
       template.isPublic = isPublic;
     });
   }
 
   /** Hard delete: history and shares go with it; experiments keep their data and lose the link. */
-  async delete(actor: Actor | null, id: string): Promise<boolean> {
-    return withTransactionRetry(this.em, async (em) => {
+  async delete(actor: Actor, id: string): Promise<void> {
+    await withTransactionRetry(this.em, async (em) => {
       const template = await this.lockOwned(em, actor, id);
       await em.nativeDelete(ExperimentTemplate, { id: template.id });
-      return true;
     });
   }
 
-  async share(actor: Actor | null, id: string, userIds: string[]): Promise<ExperimentTemplate> {
-    const owner = requireActor(actor);
-    checkUserIds(userIds);
+  async share(owner: Actor, id: string, userIds: string[]): Promise<ExperimentTemplate> {
+    const errors: FieldError[] = [];
+    parseUserIds(userIds, '/userIds', errors);
+    throwIfInvalid(errors);
     return withTransactionRetry(this.em, async (em) => {
       const template = await this.lockOwned(em, owner, id);
       const recipients = userIds.filter((userId) => userId !== owner.userId);
@@ -173,32 +140,18 @@ export class TemplateService {
     });
   }
 
-  async unshare(actor: Actor | null, id: string, userIds: string[]): Promise<ExperimentTemplate> {
-    checkUserIds(userIds);
+  async unshare(owner: Actor, id: string, userIds: string[]): Promise<ExperimentTemplate> {
+    const errors: FieldError[] = [];
+    parseUserIds(userIds, '/userIds', errors);
+    throwIfInvalid(errors);
     return withTransactionRetry(this.em, async (em) => {
-      const template = await this.lockOwned(em, actor, id);
+      const template = await this.lockOwned(em, owner, id);
       await em.nativeDelete(TemplateShare, { template: template.id, user: { $in: userIds } });
       return template;
     });
   }
 
-  async sharedWith(actor: Actor | null, id: string): Promise<User[]> {
-    const template = await this.requireVisible(actor, id);
-    const shares = await this.em.find(TemplateShare, { template }, { populate: ['user'], orderBy: { sharedAt: 'asc' } });
-    return shares.map((share) => share.user as User);
-  }
-
-  async requireVisible(actor: Actor | null, id: string): Promise<ExperimentTemplate> {
-    const template = await this.findVisible(actor, id);
-    if (!template) throw new NotFoundError('Template');
-    return template;
-  }
-
-  private async changeSettings(
-    actor: Actor | null,
-    id: string,
-    change: (template: ExperimentTemplate) => void,
-  ): Promise<ExperimentTemplate> {
+  private async changeSettings(actor: Actor, id: string, change: (template: ExperimentTemplate) => void): Promise<ExperimentTemplate> {
     return withTransactionRetry(this.em, async (em) => {
       const template = await this.lockOwned(em, actor, id);
       const before = { isActive: template.isActive, isPublic: template.isPublic };
@@ -212,8 +165,7 @@ export class TemplateService {
    * Locks the template row for the rest of the transaction after checking the caller may change it. Hidden
    * templates are NOT_FOUND; visible ones the caller does not own are FORBIDDEN.
    */
-  private async lockOwned(em: EntityManager, actorOrNull: Actor | null, id: string, expectedVersion?: number): Promise<ExperimentTemplate> {
-    const actor = requireActor(actorOrNull);
+  private async lockOwned(em: EntityManager, actor: Actor, id: string, expectedVersion?: number): Promise<ExperimentTemplate> {
     const [visible] = await findVisibleTemplates(em, actor, [id]);
     if (!visible) throw new NotFoundError('Template');
     if (visible.createdBy.id !== actor.userId) throw new ForbiddenError();
@@ -227,13 +179,13 @@ export class TemplateService {
   }
 
   /** Content unchanged: nothing is written. Otherwise version + 1 and its snapshot, in the caller's transaction. */
-  private async writeNextVersion(
+  private writeNextVersion(
     em: EntityManager,
     template: ExperimentTemplate,
     next: TemplateContent,
     actor: Actor,
     changeNote: string | null,
-  ): Promise<void> {
+  ): void {
     if (sameContent(contentOf(template), next)) return;
     Object.assign(template, next);
     template.version += 1;
@@ -248,13 +200,14 @@ export class TemplateService {
   }
 }
 
-function checkUserIds(userIds: unknown): asserts userIds is string[] {
-  if (!Array.isArray(userIds) || userIds.length === 0) throw ValidationError.at('/userIds', 'must list at least one user');
-  if (userIds.length > MAX_SHARES_PER_CALL) {
-    throw ValidationError.at('/userIds', `must list at most ${MAX_SHARES_PER_CALL} users`);
+function parseUserIds(userIds: string[], path: string, errors: FieldError[]): string[] | undefined {
+  if (userIds.length === 0) errors.push({ path, message: 'must list at least one user' });
+  else if (userIds.length > MAX_SHARES_PER_CALL) errors.push({ path, message: `must list at most ${MAX_SHARES_PER_CALL} users` });
+  else if (userIds.every((userId) => isUuid(userId))) return userIds;
+  else {
+    userIds.forEach((userId, index) => {
+      if (!isUuid(userId)) errors.push({ path: `${path}/${index}`, message: 'must be a user id (UUID)' });
+    });
   }
-  const malformed = userIds.flatMap((userId, index) =>
-    isUuid(userId) ? [] : [{ path: `/userIds/${index}`, message: 'must be a user id (UUID)' }],
-  );
-  if (malformed.length > 0) throw new ValidationError(malformed);
+  return undefined;
 }

@@ -1,11 +1,13 @@
 import { Ctx, Query, Resolver } from 'type-graphql';
+import type { Actor } from '../auth/actor';
+import { OptionalActor } from '../graphql/authorization';
 import type { Context } from '../graphql/context';
 import { User } from './user.entity';
 
 @Resolver(() => User)
 export class UserResolver {
   @Query(() => User, { nullable: true, description: 'The caller, or null when anonymous' })
-  async me(@Ctx() { em, actor }: Context): Promise<User | null> {
-    return actor ? em.findOne(User, { id: actor.userId }) : null;
+  async me(@OptionalActor() actor: Actor | null, @Ctx() { loaders }: Context): Promise<User | null> {
+    return actor ? loaders.userById.load(actor.userId) : null;
   }
 }

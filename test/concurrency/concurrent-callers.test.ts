@@ -1,6 +1,5 @@
-import { dataOf, useApi, type ApiUser, type GraphqlResponse } from '../support/api';
-import { validConfiguration } from '../support/factories';
-import { createTemplateVia } from '../support/template-data';
+import { dataOf, useApi, type GraphqlResponse } from '../support/api';
+import { createTemplateViaApi, validConfiguration, type TestUser } from '../support/factories';
 import { TEST_DB_CONFIG } from '../support/test-database-config';
 
 /**
@@ -27,8 +26,8 @@ interface Burst {
 
 describe(`${CALLERS} concurrent callers over HTTP`, () => {
   const api = useApi();
-  let owner: ApiUser;
-  let users: ApiUser[];
+  let owner: TestUser;
+  let users: TestUser[];
 
   beforeAll(async () => {
     owner = await api.user('owner');
@@ -107,7 +106,7 @@ describe(`${CALLERS} concurrent callers over HTTP`, () => {
   }
 
   it(`usage: ${CALLERS} concurrent createExperimentFromTemplate count exactly ${CALLERS} uses, each at the current version`, async () => {
-    const template = await createTemplateVia(api, owner, { name: 'Popular' });
+    const template = await createTemplateViaApi(api, owner, { name: 'Popular' });
     dataOf(await api.graphql(SET_PUBLIC, { as: owner, variables: { id: template.id, isPublic: true } }));
     dataOf(await api.graphql(UPDATE, { as: owner, variables: { id: template.id, input: { description: 'version 2' } } }));
     const before = await templateRow(template.id);
@@ -141,7 +140,7 @@ describe(`${CALLERS} concurrent callers over HTTP`, () => {
   });
 
   it(`versions: ${CALLERS} concurrent content changes of one template end at version ${CALLERS + 1}, 1..${CALLERS + 1} each once`, async () => {
-    const template = await createTemplateVia(api, owner, { name: 'Busy' });
+    const template = await createTemplateViaApi(api, owner, { name: 'Busy' });
 
     const result = await burst(
       'versions',
@@ -180,7 +179,7 @@ describe(`${CALLERS} concurrent callers over HTTP`, () => {
   });
 
   it(`shares: ${CALLERS} concurrent share/unshare of distinct users, and the same user shared 50 times at once, end in the exact set`, async () => {
-    const template = await createTemplateVia(api, owner, { name: 'Shared' });
+    const template = await createTemplateViaApi(api, owner, { name: 'Shared' });
     const recipients = await newUsers(CALLERS + 1);
     const toShare = recipients.slice(0, CALLERS / 2);
     const toUnshare = recipients.slice(CALLERS / 2, CALLERS);
@@ -211,7 +210,7 @@ describe(`${CALLERS} concurrent callers over HTTP`, () => {
   });
 
   it('mixed: updates, experiment creations, shares and visibility changes on one template at once', async () => {
-    const template = await createTemplateVia(api, owner, { name: 'Everything at once' });
+    const template = await createTemplateViaApi(api, owner, { name: 'Everything at once' });
     dataOf(await api.graphql(SET_PUBLIC, { as: owner, variables: { id: template.id, isPublic: true } }));
     const recipients = await newUsers(40);
     const UPDATES = 60;

@@ -2,9 +2,8 @@ import { Client } from 'pg';
 import { isRetryableTransactionError, withTransactionRetry } from '../../src/db/transaction-retry';
 import { ValidationError } from '../../src/errors/domain-error';
 import { TemplateService } from '../../src/template/template.service';
-import { dataOf, useApi, type ApiUser } from '../support/api';
-import { actorOf } from '../support/experiment-data';
-import { createTemplateVia } from '../support/template-data';
+import { dataOf, useApi } from '../support/api';
+import { createTemplateViaApi, type TestUser } from '../support/factories';
 import { openTestOrm } from '../support/test-database';
 
 /**
@@ -20,7 +19,7 @@ function sqlError(code: string): Error {
 
 describe('transaction retry', () => {
   const api = useApi();
-  let owner: ApiUser;
+  let owner: TestUser;
   const raw: Client[] = [];
 
   beforeAll(async () => {
@@ -130,7 +129,7 @@ describe('transaction retry', () => {
     });
 
     it('rolls back a failed attempt whole: only the last attempt is written', async () => {
-      const template = await createTemplateVia(api, owner);
+      const template = await createTemplateViaApi(api, owner);
       let calls = 0;
       await withTransactionRetry(
         api.orm.em.fork(),
@@ -147,7 +146,7 @@ describe('transaction retry', () => {
   });
 
   it('a deadlock between a share over HTTP and another transaction: PostgreSQL aborts the share, which is retried and succeeds', async () => {
-    const template = await createTemplateVia(api, owner);
+    const template = await createTemplateViaApi(api, owner);
     const recipient = await api.user('recipient');
     const before = await deadlocksDetected();
 
@@ -182,7 +181,7 @@ describe('transaction retry', () => {
 
   // Last: it changes the database's default isolation, which new pooled connections pick up.
   it('a serialization failure (REPEATABLE READ by default, as a pooler or a DBA may set) is retried through the service', async () => {
-    const template = await createTemplateVia(api, owner);
+    const template = await createTemplateViaApi(api, owner);
     await api.db.query(`alter database ${api.db.name} set default_transaction_isolation to 'repeatable read'`);
     const orm = await openTestOrm(api.db);
     try {
@@ -196,7 +195,7 @@ describe('transaction retry', () => {
       // ...while the update reads (its snapshot is taken) and then waits for the row lock...
       const em = orm.em.fork();
       const transactional = jest.spyOn(em, 'transactional');
-      const update = new TemplateService(em).update(actorOf(owner), template.id, { name: 'Renamed' });
+      const update = new TemplateService(em).update(owner, template.id, { name: 'Renamed' });
       await serverWaitingOnLock();
       // ...which it gets once the other commits: too late for its snapshot, so PostgreSQL refuses with 40001.
       await other.query('commit');

@@ -1,6 +1,7 @@
 import type { MikroORM } from '@mikro-orm/postgresql';
 import { Client } from 'pg';
 import type { AppConfig } from '../../src/config';
+import { rejectionOf } from '../support/factories';
 import type { TestDatabase } from '../support/test-database';
 
 import { migrationsList } from '../../migrations';
@@ -559,15 +560,12 @@ describe('migrations', () => {
           await blocker.query('select * from ml_experiments limit 1'); // ACCESS SHARE until the transaction ends
 
           const started = Date.now();
-          const error = await migrator.up({ to: LINK }).then(
-            () => undefined,
-            (e: unknown) => e as Error & { cause?: { code?: string; message?: string } },
-          );
+          const error: Error & { cause?: { code?: string; message?: string } } = await rejectionOf(migrator.up({ to: LINK }));
           const elapsed = Date.now() - started;
-          expect(error).toBeDefined();
-          expect(error!.message).toContain(LINK);
-          expect(error!.cause).toMatchObject({ code: '55P03' });
-          expect(error!.cause!.message).toMatch(/lock timeout/);
+          expect(error).toBeInstanceOf(Error);
+          expect(error.message).toContain(LINK);
+          expect(error.cause).toMatchObject({ code: '55P03' });
+          expect(error.cause!.message).toMatch(/lock timeout/);
           expect(elapsed).toBeGreaterThanOrEqual(400);
           expect(elapsed).toBeLessThan(5_000);
           expect(await executedNames(db)).toEqual([BASELINE, TEMPLATES]);

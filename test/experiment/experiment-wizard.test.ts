@@ -2,21 +2,21 @@ import { randomUUID } from 'node:crypto';
 import { ErrorCode } from '../../src/errors/domain-error';
 import { Experiment } from '../../src/experiment/experiment.entity';
 import { ExperimentService, type AnalysisMetadataInput } from '../../src/experiment/experiment.service';
-import { createUser, pathsOf, rejectionOf, validConfiguration, type TestUser } from '../support/factories';
-import { useOrmFixture } from '../support/orm-fixture';
+import { dataOf, errorOf, useApi } from '../support/api';
+import { pathsOf, rejectionOf, validConfiguration, type TestUser } from '../support/factories';
 
 describe('experiment wizard and analysis metadata', () => {
-  const fixture = useOrmFixture();
-  const experiments = () => new ExperimentService(fixture.em());
+  const api = useApi();
+  const experiments = () => new ExperimentService(api.orm.em.fork());
   const { dataset, features, model } = validConfiguration();
 
   /** The experiment as a new request would load it. */
   async function reload(id: string): Promise<Experiment> {
-    return fixture.em().findOneOrFail(Experiment, { id });
+    return api.orm.em.fork().findOneOrFail(Experiment, { id });
   }
 
   async function rowOf(id: string) {
-    const [row] = await fixture.db.query('select * from ml_experiments where id = $1', [id]);
+    const [row] = await api.db.query('select * from ml_experiments where id = $1', [id]);
     return row;
   }
 
@@ -24,14 +24,19 @@ describe('experiment wizard and analysis metadata', () => {
     return experiments().createFromScratch(owner, { name: 'From scratch', configuration: { dataset } });
   }
 
+  /** What `experiment(id)` shows a caller (null when it is not theirs to see). */
+  async function experimentAs(as: TestUser, id: string) {
+    return dataOf(await api.graphql('query($id: ID!) { experiment(id: $id) { id owner { id } } }', { as, variables: { id } })).experiment;
+  }
+
   async function experimentCount() {
-    const [row] = await fixture.db.query<{ n: number }>('select count(*)::int as n from ml_experiments');
+    const [row] = await api.db.query<{ n: number }>('select count(*)::int as n from ml_experiments');
     return row.n;
   }
 
   describe('createFromScratch', () => {
     it('accepts a partial configuration and starts a draft at step 0', async () => {
-      const owner = await createUser(fixture.em());
+      const owner = await api.user();
       const experiment = await experiments().createFromScratch(owner, {
         name: '  Scratch ',
         description: 'no template',
@@ -54,7 +59,7 @@ describe('experiment wizard and analysis metadata', () => {
     });
 
     it('accepts no configuration at all', async () => {
-      const owner = await createUser(fixture.em());
+      const owner = await api.user();
       const experiment = await experiments().createFromScratch(owner, { name: 'Empty' });
       expect((await rowOf(experiment.id)).configuration).toEqual({});
     });
@@ -65,24 +70,18 @@ describe('experiment wizard and analysis metadata', () => {
       ['an invalid present section', { dataset: { format: 'csv' } }, ['/configuration/dataset/source']],
       ['a non-object configuration', ['dataset'], ['/configuration']],
     ])('rejects %s at its path and writes nothing', async (_case, configuration, paths) => {
-      const owner = await createUser(fixture.em());
+      const owner = await api.user();
       const before = await experimentCount();
       const error = await rejectionOf(experiments().createFromScratch(owner, { name: 'Bad', configuration }));
       expect(error.code).toBe(ErrorCode.BadUserInput);
       expect(pathsOf(error)).toEqual(paths);
       expect(await experimentCount()).toBe(before);
     });
-
-    it('rejects an anonymous caller', async () => {
-      await expect(experiments().createFromScratch(null, { name: 'x' })).rejects.toMatchObject({
-        code: ErrorCode.Unauthenticated,
-      });
-    });
   });
 
   describe('saveWizardStep', () => {
     it('persists step, state and a section across EntityManagers', async () => {
-      const owner = await createUser(fixture.em());
+      const owner = await api.user();
       const experiment = await draft(owner);
       const state = { answers: { goal: 'churn', nested: [{ a: 1 }, { b: [true, null] }] }, currentPage: 'features' };
 
@@ -97,7 +96,7 @@ describe('experiment wizard and analysis metadata', () => {
     });
 
     it('keeps the furthest step reached, while still saving state and sections of an earlier step', async () => {
-      const owner = await createUser(fixture.em());
+      const owner = await api.user();
       const experiment = await draft(owner);
       await experiments().saveWizardStep(owner, experiment.id, { step: 3, state: { at: 3 } });
       await experiments().saveWizardStep(owner, experiment.id, { step: 2, state: { at: 2 }, section: 'model', value: model });
@@ -108,7 +107,7 @@ describe('experiment wizard and analysis metadata', () => {
     });
 
     it('replaces a section saved again, and leaves the state alone when none is given', async () => {
-      const owner = await createUser(fixture.em());
+      const owner = await api.user();
       const experiment = await draft(owner);
       await experiments().saveWizardStep(owner, experiment.id, { step: 1, state: { kept: true }, section: 'model', value: model });
       await experiments().saveWizardStep(owner, experiment.id, { step: 1, section: 'model', value: { type: 'kmeans' } });
@@ -132,7 +131,7 @@ describe('experiment wizard and analysis metadata', () => {
       ['a step that is not a number', { step: '2' }, ['/step']],
       ['a state that is not an object', { step: 1, state: [1, 2] }, ['/state']],
     ])('rejects %s with BAD_USER_INPUT and writes nothing', async (_case, input, paths) => {
-      const owner = await createUser(fixture.em());
+      const owner = await api.user();
       const experiment = await draft(owner);
       await experiments().saveWizardStep(owner, experiment.id, { step: 1, state: { before: true } });
       const before = await rowOf(experiment.id);
@@ -145,7 +144,7 @@ describe('experiment wizard and analysis metadata', () => {
 
   describe('completeWizard', () => {
     it('fails while sections are missing, writing nothing; succeeds once they are saved and queues the experiment', async () => {
-      const owner = await createUser(fixture.em());
+      const owner = await api.user();
       const experiment = await draft(owner);
       const before = await rowOf(experiment.id);
 
@@ -169,7 +168,7 @@ describe('experiment wizard and analysis metadata', () => {
     });
 
     it('after completion, saving a step is CONFLICT and completing again changes nothing', async () => {
-      const owner = await createUser(fixture.em());
+      const owner = await api.user();
       const experiment = await experiments().createFromScratch(owner, { name: 'Full', configuration: { dataset, features, model } });
       await experiments().completeWizard(owner, experiment.id);
       const done = await rowOf(experiment.id);
@@ -184,9 +183,9 @@ describe('experiment wizard and analysis metadata', () => {
     });
 
     it("a stranger's or a service's saveWizardStep / completeWizard is NOT_FOUND, like a missing id", async () => {
-      const owner = await createUser(fixture.em(), 'owner');
-      const stranger = await createUser(fixture.em(), 'stranger');
-      const service = await createUser(fixture.em(), 'analysis', ['service']);
+      const owner = await api.user('owner');
+      const stranger = await api.user('stranger');
+      const service = await api.user('analysis', ['service']);
       const experiment = await experiments().createFromScratch(owner, { name: 'Mine', configuration: { dataset, features, model } });
       const before = await rowOf(experiment.id);
       for (const actor of [stranger, service]) {
@@ -201,9 +200,10 @@ describe('experiment wizard and analysis metadata', () => {
           });
         }
       }
-      await expect(experiments().completeWizard(null, experiment.id)).rejects.toMatchObject({ code: ErrorCode.Unauthenticated });
+      const anonymous = await api.graphql('mutation($id: ID!) { completeWizard(id: $id) { id } }', { variables: { id: experiment.id } });
+      expect(errorOf(anonymous).code).toBe('UNAUTHENTICATED');
       expect(await rowOf(experiment.id)).toEqual(before);
-      expect(await experiments().findVisible(stranger, experiment.id)).toBeNull();
+      expect(await experimentAs(stranger, experiment.id)).toBeNull();
     });
   });
 
@@ -230,7 +230,7 @@ describe('experiment wizard and analysis metadata', () => {
     };
 
     it('round-trips all five fields and both training times, through the ORM and raw SQL', async () => {
-      const owner = await createUser(fixture.em());
+      const owner = await api.user();
       const experiment = await draft(owner);
 
       await experiments().writeAnalysisMetadata(owner, experiment.id, { ...metadata, estimatedTrainingSeconds: 5400 });
@@ -247,7 +247,7 @@ describe('experiment wizard and analysis metadata', () => {
       expect(reloaded.estimatedTrainingSeconds).toBe(5400);
       expect(reloaded.actualTrainingSeconds).toBe(3723.5);
 
-      const [row] = await fixture.db.query(
+      const [row] = await api.db.query(
         `select configuration_metadata, dataset_statistics, feature_importance, model_recommendations, resource_requirements,
                 actual_training_time = interval '3723.5 seconds' as actual_ok,
                 actual_training_time = interval '1 hour 2 minutes 3.5 seconds' as actual_hms_ok,
@@ -268,7 +268,7 @@ describe('experiment wizard and analysis metadata', () => {
     });
 
     it('replaces only the fields given', async () => {
-      const owner = await createUser(fixture.em());
+      const owner = await api.user();
       const experiment = await draft(owner);
       await experiments().writeAnalysisMetadata(owner, experiment.id, metadata);
       await experiments().writeAnalysisMetadata(owner, experiment.id, { featureImportance: { only: 1 } });
@@ -279,9 +279,9 @@ describe('experiment wizard and analysis metadata', () => {
     });
 
     it("a service actor may write onto someone else's experiment; a plain stranger gets NOT_FOUND", async () => {
-      const owner = await createUser(fixture.em(), 'owner');
-      const service = await createUser(fixture.em(), 'analysis-service', ['service']);
-      const stranger = await createUser(fixture.em(), 'stranger');
+      const owner = await api.user('owner');
+      const service = await api.user('analysis-service', ['service']);
+      const stranger = await api.user('stranger');
       const experiment = await draft(owner);
 
       const strangerBefore = await rowOf(experiment.id);
@@ -291,20 +291,22 @@ describe('experiment wizard and analysis metadata', () => {
       await expect(experiments().recordTrainingTime(stranger, experiment.id, 10)).rejects.toMatchObject({
         code: ErrorCode.NotFound,
       });
-      await expect(experiments().writeAnalysisMetadata(null, experiment.id, metadata)).rejects.toMatchObject({
-        code: ErrorCode.Unauthenticated,
-      });
+      const anonymous = await api.graphql(
+        'mutation($id: ID!, $input: AnalysisMetadataInput!) { writeAnalysisMetadata(id: $id, input: $input) { id } }',
+        { variables: { id: experiment.id, input: metadata } },
+      );
+      expect(errorOf(anonymous).code).toBe('UNAUTHENTICATED');
       expect(await rowOf(experiment.id)).toEqual(strangerBefore);
 
       await experiments().writeAnalysisMetadata(service, experiment.id, { datasetStatistics: metadata.datasetStatistics });
       await experiments().recordTrainingTime(service, experiment.id, 3723.5);
-      const [row] = await fixture.db.query(
+      const [row] = await api.db.query(
         `select owner_id, dataset_statistics, actual_training_time = interval '3723.5 seconds' as actual_ok
            from ml_experiments where id = $1`,
         [experiment.id],
       );
       expect(row).toEqual({ owner_id: owner.userId, dataset_statistics: metadata.datasetStatistics, actual_ok: true });
-      expect(await experiments().findVisible(service, experiment.id)).not.toBeNull();
+      expect(await experimentAs(service, experiment.id)).toEqual({ id: experiment.id, owner: { id: owner.id } });
       await expect(experiments().writeAnalysisMetadata(service, randomUUID(), metadata)).rejects.toMatchObject({
         code: ErrorCode.NotFound,
       });
@@ -320,7 +322,7 @@ describe('experiment wizard and analysis metadata', () => {
       ['a non-numeric estimate', { estimatedTrainingSeconds: '60' }, ['/estimatedTrainingSeconds']],
       ['nothing at all', {}, ['']],
     ])('metadata given as %s is BAD_USER_INPUT at its path, and nothing is written', async (_case, input, paths) => {
-      const owner = await createUser(fixture.em());
+      const owner = await api.user();
       const experiment = await draft(owner);
       const before = await rowOf(experiment.id);
       const error = await rejectionOf(experiments().writeAnalysisMetadata(owner, experiment.id, input));
@@ -332,7 +334,7 @@ describe('experiment wizard and analysis metadata', () => {
     it.each([-1, -0.5, Number.NaN, Number.POSITIVE_INFINITY, '3600', undefined, 11 * 365 * 24 * 3600])(
       'recordTrainingTime(%p) is BAD_USER_INPUT at /actualTrainingSeconds, and nothing is written',
       async (seconds) => {
-        const owner = await createUser(fixture.em());
+        const owner = await api.user();
         const experiment = await draft(owner);
         const before = await rowOf(experiment.id);
         const error = await rejectionOf(experiments().recordTrainingTime(owner, experiment.id, seconds));
@@ -343,7 +345,7 @@ describe('experiment wizard and analysis metadata', () => {
     );
 
     it('records zero seconds', async () => {
-      const owner = await createUser(fixture.em());
+      const owner = await api.user();
       const experiment = await draft(owner);
       await experiments().recordTrainingTime(owner, experiment.id, 0);
       expect((await reload(experiment.id)).actualTrainingSeconds).toBe(0);

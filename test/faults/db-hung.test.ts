@@ -1,8 +1,4 @@
-import { mkdtemp, rm } from 'node:fs/promises';
-import os from 'node:os';
-import path from 'node:path';
 import { CLIENT_QUERY_DEADLINE_SLACK_MS } from '../../mikro-orm.config';
-import { TEST_DB_CONFIG } from '../support/test-database-config';
 import {
   FAULT_DB_TIMEOUTS,
   graphql,
@@ -11,14 +7,11 @@ import {
   readyz,
   signal,
   sleep,
-  startCluster,
   startLoad,
-  startServer,
   summarize,
   tokenFor,
+  useFaultServer,
   waitFor,
-  type Cluster,
-  type ServerProcess,
 } from './harness';
 
 /**
@@ -33,9 +26,7 @@ const READINESS_BOUND_MS = 2_000 + 1_000;
 const FROZEN_MS = 7_000;
 
 describe('PostgreSQL hung (SIGSTOP)', () => {
-  let dir: string;
-  let cluster: Cluster | undefined;
-  let server: ServerProcess | undefined;
+  const fault = useFaultServer({ name: 'hung', database: 'own cluster' });
   let frozen: number[] = [];
 
   const thaw = () => {
@@ -43,21 +34,8 @@ describe('PostgreSQL hung (SIGSTOP)', () => {
     frozen = [];
   };
 
-  beforeAll(async () => {
-    dir = await mkdtemp(path.join(os.tmpdir(), 'tessera-fault-hung-'));
-    cluster = await startCluster(dir, TEST_DB_CONFIG);
-    server = await startServer(cluster.url, dir);
-  }, 60_000);
-
-  afterAll(async () => {
-    thaw();
-    server?.kill();
-    await cluster?.dispose();
-    await rm(dir, { recursive: true, force: true });
-  }, 30_000);
-
   it('answers every request with a masked error within the configured timeouts, reports not-ready, and recovers', async () => {
-    const { graphqlUrl, origin } = server!;
+    const { graphqlUrl, origin } = fault.server;
     const token = await tokenFor('hung@example.com');
     expect(isOk(await graphql(graphqlUrl, token))).toBe(true);
 
@@ -72,11 +50,11 @@ describe('PostgreSQL hung (SIGSTOP)', () => {
     let lastReadyz: Awaited<ReturnType<typeof readyz>>;
     try {
       // The postmaster first, so that it forks nothing new, then everything it forked.
-      const [postmaster] = cluster!.pids();
+      const [postmaster] = fault.cluster.pids();
       expect(postmaster).toBeGreaterThan(0);
       signal(postmaster, 'SIGSTOP');
       frozen.push(postmaster);
-      for (const pid of cluster!.pids().slice(1)) if (signal(pid, 'SIGSTOP')) frozen.push(pid);
+      for (const pid of fault.cluster.pids().slice(1)) if (signal(pid, 'SIGSTOP')) frozen.push(pid);
       frozenAt = Date.now();
       frozenCount = frozen.length;
       expect(frozenCount).toBeGreaterThan(3);
@@ -126,6 +104,6 @@ describe('PostgreSQL hung (SIGSTOP)', () => {
     expect(readyAgainMs + queryOkMs).toBeLessThan(5_000);
     expect(afterRecovery.length).toBeGreaterThan(0);
     expect(afterRecovery.every(isOk)).toBe(true);
-    expect(server!.child.exitCode).toBeNull();
+    expect(fault.server.child.exitCode).toBeNull();
   }, 60_000);
 });

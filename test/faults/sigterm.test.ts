@@ -1,10 +1,6 @@
 import http from 'node:http';
-import { mkdtemp, rm } from 'node:fs/promises';
 import net from 'node:net';
-import os from 'node:os';
-import path from 'node:path';
-import { createTestDatabase, type TestDatabase } from '../support/test-database';
-import { graphql, isOk, ME_QUERY, sleep, startServer, tokenFor, waitFor, within, type ServerProcess } from './harness';
+import { graphql, isOk, ME_QUERY, sleep, tokenFor, useFaultServer, waitFor, within } from './harness';
 
 const IN_FLIGHT = 50;
 const EXTRA = 20;
@@ -96,24 +92,10 @@ function connectAttempt(port: number): Promise<string> {
 const isCompleteOk = (o: HttpOutcome) => o.complete && o.status === 200 && typeof o.body?.data?.me?.id === 'string' && !o.body.errors;
 
 describe('SIGTERM under load', () => {
-  let dir: string;
-  let db: TestDatabase | undefined;
-  let server: ServerProcess | undefined;
-
-  beforeAll(async () => {
-    dir = await mkdtemp(path.join(os.tmpdir(), 'tessera-fault-sigterm-'));
-    db = await createTestDatabase();
-    server = await startServer(db.url, dir);
-  }, 60_000);
-
-  afterAll(async () => {
-    server?.kill();
-    await db?.drop();
-    await rm(dir, { recursive: true, force: true });
-  }, 30_000);
+  const fault = useFaultServer({ name: 'sigterm', database: 'shared' });
 
   it('drains every accepted request with a complete 200, refuses new connections, and exits 0', async () => {
-    const { graphqlUrl } = server!;
+    const { graphqlUrl } = fault.server;
     const port = Number(new URL(graphqlUrl).port);
     const token = await tokenFor('sigterm@example.com');
     expect(isOk(await graphql(graphqlUrl, token))).toBe(true);
@@ -126,18 +108,18 @@ describe('SIGTERM under load', () => {
     await within(Promise.all(extras.map((request) => request.connected)), 5_000);
 
     const signalledAt = Date.now();
-    process.kill(server!.child.pid!, 'SIGTERM');
+    process.kill(fault.server.child.pid!, 'SIGTERM');
     // The listening socket closes at once, while the held requests keep the process draining.
     const refusedAfterMs = await waitFor(async () => (await connectAttempt(port)) === 'ECONNREFUSED', 3_000, 20);
     await sleep(300);
-    const aliveWhileDraining = server!.child.exitCode === null;
+    const aliveWhileDraining = fault.server.child.exitCode === null;
     const refusedWhileDraining = await connectAttempt(port);
 
     const bodiesSentAt = Date.now();
     for (const request of held) request.send();
     const heldOutcomes = await Promise.all(held.map((request) => request.result));
     const extraOutcomes = await Promise.all(extras.map((request) => request.result));
-    const exit = await within(server!.exited, 10_000);
+    const exit = await within(fault.server.exited, 10_000);
     const exitedAt = Date.now();
 
     const heldOk = heldOutcomes.filter(isCompleteOk).length;

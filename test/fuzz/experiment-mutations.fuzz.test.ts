@@ -1,7 +1,6 @@
 import fc from 'fast-check';
-import { dataOf, useApi, type ApiUser } from '../support/api';
-import { validConfiguration } from '../support/factories';
-import { createTemplateVia, insertTemplates } from '../support/template-data';
+import { dataOf, useApi } from '../support/api';
+import { createTemplateViaApi, insertExperiments, insertTemplates, validConfiguration, type TestUser } from '../support/factories';
 import {
   ABSENT,
   anyJson,
@@ -71,10 +70,10 @@ const base64url = (text: string) => Buffer.from(text).toString('base64url');
 
 describe('fuzzing experiment mutations over HTTP', () => {
   const api = useApi();
-  let owner: ApiUser;
-  let friend: ApiUser;
-  let stranger: ApiUser;
-  let service: ApiUser;
+  let owner: TestUser;
+  let friend: TestUser;
+  let stranger: TestUser;
+  let service: TestUser;
   const templates = {} as Record<'owned' | 'inactive' | 'shared' | 'public' | 'hidden', string>;
   const experiments = {} as Record<'draft' | 'completed' | 'foreign', string>;
   const realCursors: string[] = [];
@@ -87,7 +86,7 @@ describe('fuzzing experiment mutations over HTTP', () => {
       api.user('stranger'),
       api.user('svc', ['service']),
     ]);
-    templates.owned = (await createTemplateVia(api, owner)).id;
+    templates.owned = (await createTemplateViaApi(api, owner)).id;
     [templates.inactive, templates.shared, templates.public, templates.hidden] = await insertTemplates(api, [
       { ownerId: owner.id, name: 'Inactive', isActive: false },
       { ownerId: friend.id, name: 'Shared with owner', sharedWith: [owner.id] },
@@ -117,7 +116,7 @@ describe('fuzzing experiment mutations over HTTP', () => {
     console.log(`fuzz experiment mutations and queries: ${reports.length} operations, ${total.runs} runs, ${total.failures} failures`);
   });
 
-  async function draft(as: ApiUser, configuration: Record<string, unknown>): Promise<string> {
+  async function draft(as: TestUser, configuration: Record<string, unknown>): Promise<string> {
     return dataOf(await api.graphql(CREATE, { as, variables: { input: { name: 'Draft', configuration } } })).createExperiment.id;
   }
 
@@ -268,11 +267,8 @@ describe('fuzzing experiment mutations over HTTP', () => {
         prepare: async ({ as, id }) => {
           if (id !== 'FRESH_COMPLETE' && id !== 'FRESH_PARTIAL') return { as, variables: { id } };
           const configuration = id === 'FRESH_COMPLETE' ? validConfiguration() : { dataset: validConfiguration().dataset };
-          const [row] = await api.db.query(
-            `insert into ml_experiments (name, owner_id, configuration) values ('Fresh', $1, $2) returning id`,
-            [owner.id, configuration],
-          );
-          return { as, variables: { id: row.id }, changed: true };
+          const [fresh] = await insertExperiments(api, [{ ownerId: owner.id, name: 'Fresh', configuration }]);
+          return { as, variables: { id: fresh }, changed: true };
         },
       }),
     );

@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import fc from 'fast-check';
-import type { Api, ApiUser } from '../support/api';
-import { validConfiguration } from '../support/factories';
+import type { Api } from '../support/api';
+import { validConfiguration, type TestUser } from '../support/factories';
 
 /**
  * Shared pieces of the bad-input fuzz tests: hostile values, mutated configurations, a database fingerprint, and a
@@ -325,7 +325,7 @@ export interface SendResult {
   ms: number;
 }
 
-export async function send(api: Api, query: string, variables: Record<string, unknown>, as: ApiUser | null): Promise<SendResult> {
+export async function send(api: Api, query: string, variables: Record<string, unknown>, as: TestUser | null): Promise<SendResult> {
   const headers: Record<string, string> = { 'content-type': 'application/json' };
   if (as) headers.authorization = `Bearer ${as.token}`;
   const started = performance.now();
@@ -399,7 +399,7 @@ export async function fingerprint(api: Api): Promise<Record<string, string>> {
 
 export interface FuzzCall {
   variables: Record<string, unknown>;
-  as: ApiUser | null;
+  as: TestUser | null;
   /** Set when preparing the call wrote to the database: the last fingerprint is stale. */
   changed?: boolean;
 }

@@ -1,8 +1,7 @@
 import fc from 'fast-check';
 import { isUuid } from '../../src/db/uuid';
-import { useApi, type ApiUser } from '../support/api';
-import { validConfiguration } from '../support/factories';
-import { createTemplateVia, insertTemplates } from '../support/template-data';
+import { useApi } from '../support/api';
+import { createTemplateViaApi, insertExperiments, insertTemplates, validConfiguration, type TestUser } from '../support/factories';
 import {
   ABSENT,
   failuresOf,
@@ -92,10 +91,10 @@ const expectedVersionValue = fc.oneof(
 
 describe('fuzzing template mutations over HTTP', () => {
   const api = useApi();
-  let owner: ApiUser;
-  let friend: ApiUser;
-  let stranger: ApiUser;
-  let service: ApiUser;
+  let owner: TestUser;
+  let friend: TestUser;
+  let stranger: TestUser;
+  let service: TestUser;
   /** owned: the owner's active template; the rest are other people's or deactivated. */
   const ids = {} as Record<'owned' | 'ownedInactive' | 'shared' | 'public' | 'hidden', string>;
   const reports: FuzzReport[] = [];
@@ -107,8 +106,8 @@ describe('fuzzing template mutations over HTTP', () => {
       api.user('stranger'),
       api.user('svc', ['service']),
     ]);
-    ids.owned = (await createTemplateVia(api, owner)).id;
-    ids.ownedInactive = (await createTemplateVia(api, owner, { name: 'Inactive' })).id;
+    ids.owned = (await createTemplateViaApi(api, owner)).id;
+    ids.ownedInactive = (await createTemplateViaApi(api, owner, { name: 'Inactive' })).id;
     await api.db.query('update experiment_templates set is_active = false where id = $1', [ids.ownedInactive]);
     [ids.shared, ids.public, ids.hidden] = await insertTemplates(api, [
       { ownerId: friend.id, name: 'Shared with owner', sharedWith: [owner.id] },
@@ -314,10 +313,7 @@ describe('fuzzing template mutations over HTTP', () => {
         prepare: async ({ as, id }) => {
           if (id !== FRESH) return { as, variables: { id } };
           const [fresh] = await insertTemplates(api, [{ ownerId: owner.id, name: 'To delete', sharedWith: [friend.id] }]);
-          await api.db.query(
-            `insert into ml_experiments (name, owner_id, template_id, template_version, configuration) values ('from it', $1, $2, 1, '{}')`,
-            [owner.id, fresh],
-          );
+          await insertExperiments(api, [{ ownerId: owner.id, name: 'from it', templateId: fresh, templateVersion: 1, configuration: {} }]);
           return { as, variables: { id: fresh }, changed: true };
         },
       }),

@@ -1,7 +1,6 @@
-import { MAX_JSON_DEPTH } from '../../src/db/storable';
-import { dataOf, useApi, type ApiUser } from '../support/api';
-import { validConfiguration } from '../support/factories';
-import { createTemplateVia } from '../support/template-data';
+import { MAX_JSON_DEPTH } from '../../src/validation/storable';
+import { dataOf, useApi } from '../support/api';
+import { createTemplateViaApi, validConfiguration, type TestUser } from '../support/factories';
 import { Deep, fingerprint, send } from './fuzz-support';
 
 /**
@@ -28,13 +27,13 @@ function nested(depth: number): Record<string, unknown> {
 
 describe('text, JSON and timestamps that PostgreSQL cannot store', () => {
   const api = useApi();
-  let owner: ApiUser;
+  let owner: TestUser;
   let templateId: string;
   let experimentId: string;
 
   beforeAll(async () => {
     owner = await api.user('owner');
-    templateId = (await createTemplateVia(api, owner)).id;
+    templateId = (await createTemplateViaApi(api, owner)).id;
     experimentId = dataOf(
       await api.graphql('mutation($input: CreateExperimentInput!) { createExperiment(input: $input) { id } }', {
         as: owner,
@@ -214,7 +213,8 @@ describe('text, JSON and timestamps that PostgreSQL cannot store', () => {
       as: owner,
       variables: template({ configuration: configurationWith((c) => (c.model.hyperparameters = deep)) }),
     });
-    expect(dataOf(response).createTemplate.id).toBeDefined();
+    const [row] = await api.db.query('select configuration from experiment_templates where id = $1', [dataOf(response).createTemplate.id]);
+    expect(row.configuration.model.hyperparameters).toEqual(deep);
   });
 
   it('validateConfiguration reports them as data, with their paths', async () => {

@@ -1,7 +1,7 @@
 /**
  * The authorization matrix: every query, template field and mutation, for every kind of caller and every kind of
  * template, over real HTTP against real PostgreSQL. The expected outcome of each cell comes from the rules below
- * (DESIGN.md, Rules → Access and Deletion; README, Design notes → Inactive templates), never from what the server
+ * (docs/ARCHITECTURE.md, Access; README, Design notes → Inactive templates), never from what the server
  * answers. Cells are generated: one `it` per (operation × template kind × caller).
  *
  * On top of the outcome, every cell checks two properties:
@@ -11,8 +11,8 @@
  *   included) and the row counts of every table are the same before and after.
  */
 import { randomUUID } from 'node:crypto';
-import { dataOf, errorOf, useApi, type Api, type ApiUser, type GraphqlResponse } from '../support/api';
-import { validConfiguration } from '../support/factories';
+import { dataOf, errorOf, useApi, type Api, type GraphqlResponse } from '../support/api';
+import { validConfiguration, type TestUser } from '../support/factories';
 
 // ---------------------------------------------------------------------------------------------------------------
 // The world: who calls, what kinds of template there are
@@ -170,7 +170,7 @@ interface TemplateFixture {
 }
 
 interface Context extends Cell {
-  as: ApiUser | null;
+  as: TestUser | null;
   users: Users;
   db: Api['db'];
   template: TemplateFixture;
@@ -200,7 +200,7 @@ interface Operation {
   checkOk(data: any, context: Context): void | Promise<void>;
 }
 
-type Users = Record<Exclude<Caller, 'anonymous'>, ApiUser> & { bystander: ApiUser };
+type Users = Record<Exclude<Caller, 'anonymous'>, TestUser> & { bystander: TestUser };
 
 const byId = (id: string) => ({ id });
 
@@ -477,7 +477,7 @@ describe('access matrix over HTTP', () => {
   /** No row has this id: what every caller gets for an operation on something that does not exist. */
   const UNKNOWN_ID = randomUUID();
 
-  const as = (caller: Caller): ApiUser | null => (caller === 'anonymous' ? null : users[caller]);
+  const as = (caller: Caller): TestUser | null => (caller === 'anonymous' ? null : users[caller]);
 
   /** A template of one kind at version 2 (description 'first version' → 'second version'), with its shares and experiments. */
   async function templateOf(kind: Kind, tag = newTag()): Promise<TemplateFixture> {
@@ -528,7 +528,7 @@ describe('access matrix over HTTP', () => {
   }
 
   /** A draft experiment with a complete configuration, made from `templateId` at version 1. */
-  async function experimentOf(user: ApiUser, templateId: string): Promise<string> {
+  async function experimentOf(user: TestUser, templateId: string): Promise<string> {
     const [{ id }] = await api.db.query<{ id: string }>(
       `insert into ml_experiments (name, owner_id, template_id, template_version, status, configuration)
        values ('Matrix experiment', $1, $2, 1, 'draft', $3) returning id`,

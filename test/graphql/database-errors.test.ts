@@ -1,5 +1,6 @@
 import { Client } from 'pg';
-import { dataOf, errorOf, useApi, type Api, type ApiUser, type GraphqlResponse } from '../support/api';
+import { dataOf, errorOf, useApi, type Api, type GraphqlResponse } from '../support/api';
+import type { TestUser } from '../support/factories';
 
 const CREATE = `mutation($input: CreateTemplateInput!) { createTemplate(input: $input) { id version } }`;
 const UPDATE = `mutation($id: ID!, $input: UpdateTemplateInput!) { updateTemplate(id: $id, input: $input) { id version } }`;
@@ -34,7 +35,7 @@ async function lockTemplate(api: Api, templateId: string): Promise<() => Promise
 describe('database errors reach clients masked', () => {
   describe('with the usual pool', () => {
     const api = useApi();
-    let owner: ApiUser;
+    let owner: TestUser;
     beforeAll(async () => {
       owner = await api.user('owner');
     });

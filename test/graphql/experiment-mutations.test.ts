@@ -1,8 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { TemplateService } from '../../src/template/template.service';
-import { dataOf, errorOf, useApi, type ApiUser, type GraphqlResponse } from '../support/api';
-import { actorOf, createTemplate, insertExperiments, usageOf } from '../support/experiment-data';
-import { validConfiguration } from '../support/factories';
+import { dataOf, errorOf, useApi, type GraphqlResponse } from '../support/api';
+import { createTemplateViaService, insertExperiments, usageOf, validConfiguration, type TestUser } from '../support/factories';
 
 const FIELDS = `
   id name description status configuration templateVersion wizardCompleted wizardStepCompleted wizardState
@@ -38,14 +37,14 @@ describe('experiment mutations over HTTP', () => {
     return row.n;
   }
 
-  async function draftOf(owner: ApiUser, configuration: Record<string, unknown> = { dataset }): Promise<string> {
+  async function draftOf(owner: TestUser, configuration: Record<string, unknown> = { dataset }): Promise<string> {
     return dataOf(await api.graphql(CREATE, { variables: { input: { name: 'Draft', configuration } }, as: owner })).createExperiment.id;
   }
 
   describe('createExperimentFromTemplate', () => {
     it('merges the overrides into the template, records its version and counts the use once', async () => {
       const ada = await api.user('ada');
-      const template = await createTemplate(api, ada, { name: 'Churn' });
+      const template = await createTemplateViaService(api, ada, { name: 'Churn' });
       const before = await usageOf(api, template.id);
 
       const response = await api.graphql(CREATE_FROM_TEMPLATE, {
@@ -66,7 +65,7 @@ describe('experiment mutations over HTTP', () => {
         wizardCompleted: false,
         estimatedTrainingSeconds: 3600,
         owner: { id: ada.id },
-        template: template,
+        template: { id: template.id, name: template.name },
         hasNewerTemplateVersion: false,
       });
       expect(created.configuration).toEqual({
@@ -88,7 +87,7 @@ describe('experiment mutations over HTTP', () => {
 
     it('refuses invalid overrides at their paths and counts nothing', async () => {
       const ada = await api.user('ada');
-      const template = await createTemplate(api, ada);
+      const template = await createTemplateViaService(api, ada);
       const cases: Array<[Record<string, unknown>, string[]]> = [
         [{ overrides: { model: { framework: 'scikit' } } }, ['/overrides/model/framework']],
         [{ overrides: { extra: {} } }, ['/overrides/extra']],
@@ -106,11 +105,11 @@ describe('experiment mutations over HTTP', () => {
     it('answers NOT_FOUND for a hidden or unknown template and CONFLICT for an inactive one, counting nothing', async () => {
       const ada = await api.user('ada');
       const owner = await api.user('owner');
-      const hidden = await createTemplate(api, owner);
-      const inactive = await createTemplate(api, ada);
-      await new TemplateService(api.orm.em.fork()).setActive(actorOf(ada), inactive.id, false);
+      const hidden = await createTemplateViaService(api, owner);
+      const inactive = await createTemplateViaService(api, ada);
+      await new TemplateService(api.orm.em.fork()).setActive(ada, inactive.id, false);
 
-      const create = (templateId: string, as: ApiUser | null = ada) =>
+      const create = (templateId: string, as: TestUser | null = ada) =>
         api.graphql(CREATE_FROM_TEMPLATE, { as, variables: { input: { templateId } } });
       const hiddenResponse = await create(hidden.id);
       expect(failureOf(hiddenResponse)).toEqual({ code: 'NOT_FOUND' });
@@ -166,7 +165,7 @@ describe('experiment mutations over HTTP', () => {
   describe('the wizard', () => {
     it('runs end to end: a draft from a template, three saved steps, completion; state persists across requests', async () => {
       const ada = await api.user('ada');
-      const template = await createTemplate(api, ada);
+      const template = await createTemplateViaService(api, ada);
       const { id } = dataOf(
         await api.graphql(CREATE_FROM_TEMPLATE, { as: ada, variables: { input: { templateId: template.id, name: 'Wizard run' } } }),
       ).createExperimentFromTemplate;

@@ -1,9 +1,8 @@
 import { randomUUID } from 'node:crypto';
-import { encodeCursor } from '../../src/graphql/pagination';
+import { encodeCursor } from '../../src/db/keyset';
 import { TemplateService } from '../../src/template/template.service';
-import { dataOf, errorOf, useApi, type ApiUser, type GraphqlResponse } from '../support/api';
-import { actorOf, createTemplate, insertExperiments, insertTemplates } from '../support/experiment-data';
-import { validConfiguration } from '../support/factories';
+import { dataOf, errorOf, useApi, type GraphqlResponse } from '../support/api';
+import { createTemplateViaService, insertExperiments, insertTemplates, validConfiguration, type TestUser } from '../support/factories';
 
 const EXPERIMENT = `
   query Experiment($id: ID!) {
@@ -33,7 +32,7 @@ const LINEAGE = `
 describe('experiment queries over HTTP', () => {
   const api = useApi();
 
-  async function experimentIds(user: ApiUser, variables: Record<string, unknown>): Promise<string[]> {
+  async function experimentIds(user: TestUser, variables: Record<string, unknown>): Promise<string[]> {
     const { experiments } = dataOf(await api.graphql(EXPERIMENTS, { variables, as: user }));
     expect(experiments.totalCount).toBe(experiments.edges.length);
     return experiments.edges.map((edge: { node: { id: string } }) => edge.node.id);
@@ -76,8 +75,8 @@ describe('experiment queries over HTTP', () => {
     it("lists only the caller's own experiments, by each filter", async () => {
       const ada = await api.user('ada');
       const bob = await api.user('bob');
-      const [classifier] = await insertTemplates(api, { ownerId: ada.id, count: 1, category: 'classification' });
-      const [regressor] = await insertTemplates(api, { ownerId: ada.id, count: 1, category: 'regression', isPublic: true });
+      const [classifier] = await insertTemplates(api, [{ ownerId: ada.id, category: 'classification' }]);
+      const [regressor] = await insertTemplates(api, [{ ownerId: ada.id, category: 'regression', isPublic: true }]);
       const [fromClassifier, fromRegressor, scratchDone, scratchQueued] = await insertExperiments(api, [
         { ownerId: ada.id, templateId: classifier, status: 'draft' },
         { ownerId: ada.id, templateId: regressor, status: 'draft', wizardCompleted: true },
@@ -103,7 +102,7 @@ describe('experiment queries over HTTP', () => {
     it('filters by category only through templates the caller may still see', async () => {
       const ada = await api.user('ada');
       const owner = await api.user('template-owner');
-      const [hidden] = await insertTemplates(api, { ownerId: owner.id, count: 1, category: 'nlp' });
+      const [hidden] = await insertTemplates(api, [{ ownerId: owner.id, category: 'nlp' }]);
       const [id] = await insertExperiments(api, [{ ownerId: ada.id, templateId: hidden }]);
       expect(await experimentIds(ada, { filter: { templateId: hidden } })).toEqual([id]);
       expect(await experimentIds(ada, { filter: { templateCategory: 'NLP' } })).toEqual([]);
@@ -167,7 +166,7 @@ describe('experiment queries over HTTP', () => {
   describe('template lineage', () => {
     it('tells whether the template moved on, and keeps the snapshot it was made from', async () => {
       const ada = await api.user('ada');
-      const template = await createTemplate(api, ada, { name: 'Churn v1' });
+      const template = await createTemplateViaService(api, ada, { name: 'Churn v1' });
       const [id] = await insertExperiments(api, [{ ownerId: ada.id, templateId: template.id, templateVersion: 1 }]);
 
       const lineage = async () => dataOf(await api.graphql(LINEAGE, { variables: { id }, as: ada })).experiment;
@@ -179,7 +178,7 @@ describe('experiment queries over HTTP', () => {
       });
 
       const service = new TemplateService(api.orm.em.fork());
-      await service.update(actorOf(ada), template.id, { name: 'Churn v2', configuration: validConfiguration({ parameters: { seed: 7 } }) });
+      await service.update(ada, template.id, { name: 'Churn v2', configuration: validConfiguration({ parameters: { seed: 7 } }) });
       expect(await lineage()).toMatchObject({
         templateVersion: 1,
         hasNewerTemplateVersion: true,
@@ -187,7 +186,7 @@ describe('experiment queries over HTTP', () => {
         templateVersionSnapshot: { version: 1, name: 'Churn v1', configuration: validConfiguration() },
       });
 
-      await new TemplateService(api.orm.em.fork()).delete(actorOf(ada), template.id);
+      await new TemplateService(api.orm.em.fork()).delete(ada, template.id);
       expect(await lineage()).toEqual({
         templateVersion: 1,
         configuration: validConfiguration(),
@@ -200,7 +199,7 @@ describe('experiment queries over HTTP', () => {
     it('shows nothing of a template the caller can no longer see', async () => {
       const ada = await api.user('ada');
       const owner = await api.user('template-owner');
-      const [hidden] = await insertTemplates(api, { ownerId: owner.id, count: 1, version: 3 });
+      const [hidden] = await insertTemplates(api, [{ ownerId: owner.id, version: 3 }]);
       const [id] = await insertExperiments(api, [{ ownerId: ada.id, templateId: hidden, templateVersion: 1 }]);
       expect(dataOf(await api.graphql(LINEAGE, { variables: { id }, as: ada })).experiment).toMatchObject({
         templateVersion: 1,
@@ -234,7 +233,10 @@ describe('experiment queries over HTTP', () => {
     it("lists the caller's experiments made from the template, newest first, in pages", async () => {
       const ada = await api.user('ada');
       const bob = await api.user('bob');
-      const [shared, other] = await insertTemplates(api, { ownerId: ada.id, count: 2, isPublic: true });
+      const [shared, other] = await insertTemplates(
+        api,
+        Array.from({ length: 2 }, () => ({ ownerId: ada.id, isPublic: true })),
+      );
       const [oldest, middle, newest] = await insertExperiments(api, [
         { ownerId: ada.id, templateId: shared, createdAt: '2026-01-01T00:00:01Z' },
         { ownerId: ada.id, templateId: shared, createdAt: '2026-01-01T00:00:02Z' },
@@ -262,7 +264,10 @@ describe('experiment queries over HTTP', () => {
 
     it('gives each template of a page its own experiments', async () => {
       const ada = await api.user('ada');
-      const templates = await insertTemplates(api, { ownerId: ada.id, count: 3 });
+      const templates = await insertTemplates(
+        api,
+        Array.from({ length: 3 }, () => ({ ownerId: ada.id })),
+      );
       const ids = await insertExperiments(
         api,
         templates.flatMap((templateId, t) =>
@@ -286,7 +291,7 @@ describe('experiment queries over HTTP', () => {
 
     it('refuses a bad page size or cursor as BAD_USER_INPUT', async () => {
       const ada = await api.user('ada');
-      const [publicTemplate] = await insertTemplates(api, { ownerId: ada.id, count: 1, isPublic: true });
+      const [publicTemplate] = await insertTemplates(api, [{ ownerId: ada.id, isPublic: true }]);
       const [id] = await insertExperiments(api, [{ ownerId: ada.id, templateId: publicTemplate }]);
       const bad = await api.graphql('query Bad($id: ID!) { experiment(id: $id) { template { experiments(first: 500) { totalCount } } } }', {
         variables: { id },

@@ -1,5 +1,5 @@
-import { dataOf, useApi, type ApiUser } from '../support/api';
-import { insertExperiments, insertTemplates } from '../support/experiment-data';
+import { dataOf, useApi } from '../support/api';
+import { insertExperiments, insertTemplates, type TestUser } from '../support/factories';
 
 const PAGE = `
   query Page($first: Int!) {
@@ -18,16 +18,25 @@ const NESTED = `
 
 describe('SQL statements per experiments page', () => {
   const api = useApi();
-  let ada: ApiUser;
+  let ada: TestUser;
   let hiddenTemplates: Set<string>;
 
   beforeAll(async () => {
     ada = await api.user('ada');
     const other = await api.user('other');
     // 100 experiments, each from its own template: hidden ones, ones that moved on (version 2), current ones (newest).
-    const current = await insertTemplates(api, { ownerId: ada.id, count: 40 });
-    const movedOn = await insertTemplates(api, { ownerId: other.id, count: 40, isPublic: true, version: 2 });
-    const hidden = await insertTemplates(api, { ownerId: other.id, count: 20 });
+    const current = await insertTemplates(
+      api,
+      Array.from({ length: 40 }, () => ({ ownerId: ada.id })),
+    );
+    const movedOn = await insertTemplates(
+      api,
+      Array.from({ length: 40 }, () => ({ ownerId: other.id, isPublic: true, version: 2 })),
+    );
+    const hidden = await insertTemplates(
+      api,
+      Array.from({ length: 20 }, () => ({ ownerId: other.id })),
+    );
     hiddenTemplates = new Set(hidden);
     await insertExperiments(
       api,

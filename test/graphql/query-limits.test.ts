@@ -1,7 +1,8 @@
 import { Lexer, parse, Source, TokenKind } from 'graphql';
 import { QUERY_LIMITS, queryCost } from '../../src/graphql/limits';
 import { buildAppSchema } from '../../src/graphql/schema';
-import { errorOf, useApi, type ApiUser } from '../support/api';
+import { errorOf, useApi } from '../support/api';
+import type { TestUser } from '../support/factories';
 
 /** `experiments { edges { node { template { experiments ...` cut to `depth` levels of fields. */
 function nestedQuery(depth: number): string {
@@ -32,7 +33,7 @@ function queryOfTokens(tokens: number): string {
 
 describe('query limits', () => {
   const api = useApi();
-  let user: ApiUser;
+  let user: TestUser;
   beforeAll(async () => {
     user = await api.user('limits');
   });

@@ -1,6 +1,5 @@
 import { dataOf, useApi } from '../support/api';
-import { insertTemplates, uniqueTag } from '../support/template-data';
-import { validConfiguration } from '../support/factories';
+import { insertTemplates, uniqueTag, validConfiguration } from '../support/factories';
 
 const pageStatement = (statements: string[]) => {
   const page = statements.filter((sql) => /from experiment_templates t\b/.test(sql) && /cursor_value/.test(sql));

@@ -1,7 +1,6 @@
 import { randomUUID } from 'node:crypto';
-import { validConfiguration } from '../support/factories';
-import { dataOf, errorOf, useApi, type ApiUser, type GraphqlResponse } from '../support/api';
-import { CREATE_TEMPLATE, createTemplateVia, listIds } from '../support/template-data';
+import { CREATE_TEMPLATE, createTemplateViaApi, listIds, validConfiguration, type TestUser } from '../support/factories';
+import { dataOf, errorOf, useApi, type GraphqlResponse } from '../support/api';
 
 const UPDATE = /* GraphQL */ `
   mutation Update($id: ID!, $input: UpdateTemplateInput!, $expectedVersion: Int, $changeNote: String) {
@@ -66,7 +65,7 @@ describe('template mutations over HTTP', () => {
 
   async function ownedWithFriend() {
     const [owner, friend, stranger] = await Promise.all(['owner', 'friend', 'stranger'].map((name) => api.user(name)));
-    const { id } = await createTemplateVia(api, owner);
+    const { id } = await createTemplateViaApi(api, owner);
     dataOf(await api.graphql(SHARE, { as: owner, variables: { id, userIds: [friend.id] } }));
     return { owner, friend, stranger, id };
   }
@@ -74,8 +73,8 @@ describe('template mutations over HTTP', () => {
   /** The answers of callers who may not change the template: FORBIDDEN if they can see it, else NOT_FOUND like a random id. */
   async function expectRefusedWithoutWrites(
     id: string,
-    callers: { friend: ApiUser; stranger: ApiUser },
-    send: (id: string, as: ApiUser | null) => Promise<GraphqlResponse>,
+    callers: { friend: TestUser; stranger: TestUser },
+    send: (id: string, as: TestUser | null) => Promise<GraphqlResponse>,
   ) {
     const before = await stateOf(id);
     expect(errorOf(await send(id, callers.friend)).code).toBe('FORBIDDEN');
@@ -128,11 +127,12 @@ describe('template mutations over HTTP', () => {
         '/name',
         '/tags/1',
       ]);
-      const missing = errorOf(await api.graphql(CREATE_TEMPLATE, { as: owner, variables: { input: {} } }));
-      expect(missing.extensions.validationErrors.map((e: { path: string }) => e.path).sort()).toEqual([
-        '/category',
-        '/configuration',
-        '/name',
+      // Required fields are required in the schema: GraphQL names each missing one before any resolver runs.
+      const missing = await api.graphql(CREATE_TEMPLATE, { as: owner, variables: { input: {} } });
+      expect(missing.body.errors?.map((e) => [e.extensions?.code, /Field "(\w+)" of required type/.exec(e.message)?.[1]])).toEqual([
+        ['BAD_USER_INPUT', 'name'],
+        ['BAD_USER_INPUT', 'category'],
+        ['BAD_USER_INPUT', 'configuration'],
       ]);
       const [{ count }] = await api.db.query('select count(*)::int as count from experiment_templates where created_by = $1', [owner.id]);
       expect(count).toBe(0);
@@ -295,7 +295,7 @@ describe('template mutations over HTTP', () => {
   describe('deactivateTemplate and reactivateTemplate', () => {
     it('takes a template out of listings and back, without a new version', async () => {
       const { owner, friend, id } = await ownedWithFriend();
-      const listed = async (as: ApiUser) => (await listIds(api, as, { filter: { scope: 'ALL_VISIBLE' } })).ids.includes(id);
+      const listed = async (as: TestUser) => (await listIds(api, as, { filter: { scope: 'ALL_VISIBLE' } })).ids.includes(id);
       expect(await listed(friend)).toBe(true);
 
       expect(dataOf(await api.graphql(DEACTIVATE, { as: owner, variables: { id } })).deactivateTemplate).toEqual({ id, isActive: false });
@@ -336,7 +336,7 @@ describe('template mutations over HTTP', () => {
   describe('shareTemplate and unshareTemplate', () => {
     it('lets a user see the template from the next request on, and not after unsharing', async () => {
       const [owner, reader] = await Promise.all([api.user('owner'), api.user('reader')]);
-      const { id } = await createTemplateVia(api, owner);
+      const { id } = await createTemplateViaApi(api, owner);
       const sees = async () =>
         dataOf(await api.graphql('query($id: ID!) { template(id: $id) { id } }', { as: reader, variables: { id } })).template !== null;
       expect(await sees()).toBe(false);
@@ -379,7 +379,7 @@ describe('template mutations over HTTP', () => {
   describe('setTemplatePublic', () => {
     it('shows the template to everyone, then only to its owner and shares again', async () => {
       const { owner, friend, stranger, id } = await ownedWithFriend();
-      const sees = async (as: ApiUser | null) =>
+      const sees = async (as: TestUser | null) =>
         dataOf(await api.graphql('query($id: ID!) { template(id: $id) { id } }', { as, variables: { id } })).template !== null;
 
       expect(dataOf(await api.graphql(SET_PUBLIC, { as: owner, variables: { id, isPublic: true } })).setTemplatePublic).toEqual({

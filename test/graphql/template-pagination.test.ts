@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
-import { errorOf, useApi, type ApiUser } from '../support/api';
-import { insertTemplates, listIds, uniqueTag, type TemplateRow } from '../support/template-data';
+import { errorOf, useApi } from '../support/api';
+import { insertTemplates, listIds, uniqueTag, type TemplateRow, type TestUser } from '../support/factories';
 
 type Field = 'UPDATED_AT' | 'CREATED_AT' | 'NAME' | 'USAGE_COUNT' | 'LAST_USED';
 type Direction = 'ASC' | 'DESC';
@@ -32,7 +32,7 @@ describe('templates pagination over HTTP', () => {
   const api = useApi();
 
   interface World {
-    viewer: ApiUser;
+    viewer: TestUser;
     tag: string;
     /** What the viewer may list, in no particular order. */
     visibleIds: string[];
@@ -93,7 +93,7 @@ describe('templates pagination over HTTP', () => {
 
   /** Every page, in order, checking each page's size, next-page flag and total. */
   async function walk(
-    viewer: ApiUser,
+    viewer: TestUser,
     args: { filter: unknown; orderBy: unknown; first: number },
     between?: (pagesSoFar: string[][]) => Promise<void>,
   ) {

@@ -1,5 +1,5 @@
 import { dataOf, useApi } from '../support/api';
-import { insertTemplates, uniqueTag } from '../support/template-data';
+import { insertTemplates, uniqueTag } from '../support/factories';
 
 const PAGE = /* GraphQL */ `
   query Page($first: Int!, $filter: TemplateFilter) {

@@ -6,15 +6,10 @@ import { createApp, type App } from '../../src/app';
 import { signLocalToken } from '../../src/auth/local-secret';
 import { loadConfig, type AppConfig } from '../../src/config';
 import { databaseOf } from '../../src/db/database';
+import type { TestUser } from './factories';
 import { createTestDatabase, openTestOrm, type TestDatabase } from './test-database';
 
 export const TEST_JWT_SECRET = 'tessera-test-secret-0123456789-abcdefghij';
-
-export interface ApiUser {
-  id: string;
-  email: string;
-  token: string;
-}
 
 export interface GraphqlResponse<T = any> {
   status: number;
@@ -24,7 +19,7 @@ export interface GraphqlResponse<T = any> {
 export interface GraphqlOptions {
   variables?: Record<string, unknown>;
   /** The caller; omitted or null: anonymous. */
-  as?: ApiUser | null;
+  as?: Pick<TestUser, 'token'> | null;
   headers?: Record<string, string>;
 }
 
@@ -35,8 +30,8 @@ export interface Api {
   app: App;
   /** Log lines the server wrote (JSON), for asserting what was logged instead of shown. */
   logs: string[];
-  /** A new user, known to the server through its first authenticated request. */
-  user(name?: string, roles?: string[]): Promise<ApiUser>;
+  /** A new user, known to the server through its first authenticated request: the one way tests make users. */
+  user(name?: string, roles?: string[]): Promise<TestUser>;
   graphql<T = any>(query: string, options?: GraphqlOptions): Promise<GraphqlResponse<T>>;
   /** Runs `work` and reports the SQL statements the server sent meanwhile (requests must not overlap). */
   countStatements<T>(work: () => Promise<T>): Promise<{ result: T; statements: string[] }>;
@@ -105,10 +100,10 @@ export function useApi(options: ApiOptions = {}): Api {
       issuer: options.env?.JWT_ISSUER,
       audience: options.env?.JWT_AUDIENCE,
     });
-    const response = await api.graphql('{ me { id } }', { as: { id: '', email, token } });
+    const response = await api.graphql('{ me { id } }', { as: { token } });
     const id = response.body.data?.me?.id;
     if (!id) throw new Error(`could not create user: ${JSON.stringify(response.body)}`);
-    return { id, email, token };
+    return { id, userId: id, roles, email, token };
   };
 
   api.countStatements = async (work) => {

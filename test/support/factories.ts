@@ -1,21 +1,29 @@
 import { randomUUID } from 'node:crypto';
-import type { EntityManager } from '@mikro-orm/postgresql';
-import type { Actor } from '../../src/auth/actor';
 import type { Configuration } from '../../src/template/configuration-schema';
 import { TemplateCategory } from '../../src/template/template-category';
-import type { CreateTemplateInput } from '../../src/template/template.service';
-import { User } from '../../src/user/user.entity';
+import { TemplateService, type CreateTemplateInput } from '../../src/template/template.service';
+import { dataOf, type Api } from './api';
 
-export interface TestUser extends Actor {
-  user: User;
+// ---------------------------------------------------------------------------------------------------------------
+// Users
+// ---------------------------------------------------------------------------------------------------------------
+
+/**
+ * A user of the tests, made by `api.user()` (the server learns of them through their first authenticated request).
+ * The same value serves as the caller of a request (`token`) and as the `Actor` a service takes (`userId`, `roles`).
+ */
+export interface TestUser {
+  id: string;
+  /** The same as `id`: what a service reads of its caller. */
+  userId: string;
+  roles: string[];
+  email: string;
+  token: string;
 }
 
-export async function createUser(em: EntityManager, name = 'user', roles: string[] = []): Promise<TestUser> {
-  const tag = `${name}-${randomUUID().slice(0, 8)}`;
-  const user = em.fork().create(User, { externalId: `sub|${tag}`, email: `${tag}@example.test`, displayName: name });
-  await em.fork().persistAndFlush(user);
-  return { user, userId: user.id, roles };
-}
+// ---------------------------------------------------------------------------------------------------------------
+// Input
+// ---------------------------------------------------------------------------------------------------------------
 
 export function validConfiguration(overrides: Partial<Configuration> = {}): Configuration {
   return {
@@ -31,6 +39,7 @@ export function validConfiguration(overrides: Partial<Configuration> = {}): Conf
   };
 }
 
+/** A template as the service takes it (category as stored: lower case). */
 export function templateInput(overrides: Partial<CreateTemplateInput> = {}): CreateTemplateInput {
   return {
     name: 'Churn classifier',
@@ -41,6 +50,224 @@ export function templateInput(overrides: Partial<CreateTemplateInput> = {}): Cre
     ...overrides,
   };
 }
+
+/** A tag no other test uses: filtering on it keeps a test to its own rows, public ones of other tests included. */
+export function uniqueTag(prefix = 'test'): string {
+  return `${prefix}-${randomUUID().slice(0, 8)}`;
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Templates
+// ---------------------------------------------------------------------------------------------------------------
+
+export interface CreatedTemplate {
+  id: string;
+  name: string;
+  version: number;
+}
+
+/** A template made through the service (version 1 and its snapshot), for tests below the API. */
+export async function createTemplateViaService(
+  api: Api,
+  owner: TestUser,
+  input: Partial<CreateTemplateInput> = {},
+): Promise<CreatedTemplate> {
+  const template = await new TemplateService(api.orm.em.fork()).create(owner, templateInput(input));
+  return { id: template.id, name: template.name, version: template.version };
+}
+
+export const CREATE_TEMPLATE = /* GraphQL */ `
+  mutation Create($input: CreateTemplateInput!) {
+    createTemplate(input: $input) {
+      id
+      name
+      version
+      isPublic
+      isActive
+      tags
+      owner {
+        id
+      }
+    }
+  }
+`;
+
+/**
+ * A template made through the API, the way clients make them, with `templateInput()`'s content; `input` is GraphQL's
+ * (category as the enum's name: 'CLASSIFICATION').
+ */
+export async function createTemplateViaApi(api: Api, owner: TestUser, input: Record<string, unknown> = {}): Promise<CreatedTemplate> {
+  const defaults = templateInput();
+  const response = await api.graphql(CREATE_TEMPLATE, {
+    as: owner,
+    variables: { input: { ...defaults, category: String(defaults.category).toUpperCase(), ...input } },
+  });
+  const { id, name, version } = dataOf(response).createTemplate;
+  return { id, name, version };
+}
+
+export interface TemplateRow {
+  ownerId: string;
+  name?: string;
+  description?: string | null;
+  category?: string;
+  tags?: string[];
+  isPublic?: boolean;
+  isActive?: boolean;
+  /** Its current version: it gets snapshots 1..version, all with its content. Default 1. */
+  version?: number;
+  usageCount?: number;
+  /** SQL timestamptz literals; `lastUsed` null means never used. Defaults: now(), null. */
+  lastUsed?: string | null;
+  createdAt?: string;
+  updatedAt?: string;
+  /** Users it is shared with. */
+  sharedWith?: string[];
+}
+
+/**
+ * Templates straight into the tables, for data whose creation is not what a test is about: each gets its snapshots
+ * and its shares. Returns the ids in the order given.
+ */
+export async function insertTemplates(api: Api, rows: TemplateRow[]): Promise<string[]> {
+  const ids = rows.map(() => randomUUID());
+  await api.db.query(
+    `insert into experiment_templates
+       (id, name, description, category, tags, configuration, version, created_by, is_public, is_active, usage_count, last_used,
+        created_at, updated_at)
+     select id, name, description, category, tags, $2, version, created_by, is_public, is_active, usage_count, last_used,
+            coalesce(created_at, now()), coalesce(updated_at, now())
+     from jsonb_to_recordset($1::jsonb) as r(
+       id uuid, name text, description text, category text, tags jsonb, version int, created_by uuid, is_public boolean,
+       is_active boolean, usage_count int, last_used timestamptz, created_at timestamptz, updated_at timestamptz)`,
+    [
+      JSON.stringify(
+        rows.map((row, index) => ({
+          id: ids[index],
+          name: row.name ?? `Template ${index + 1}`,
+          description: row.description ?? null,
+          category: row.category ?? 'classification',
+          tags: row.tags ?? [],
+          version: row.version ?? 1,
+          created_by: row.ownerId,
+          is_public: row.isPublic ?? false,
+          is_active: row.isActive ?? true,
+          usage_count: row.usageCount ?? 0,
+          last_used: row.lastUsed ?? null,
+          created_at: row.createdAt ?? null,
+          updated_at: row.updatedAt ?? null,
+        })),
+      ),
+      validConfiguration(),
+    ],
+  );
+  await api.db.query(
+    `insert into experiment_template_versions (template_id, version, name, description, category, tags, configuration, created_by)
+     select t.id, v, t.name, t.description, t.category, t.tags, t.configuration, t.created_by
+     from experiment_templates t cross join generate_series(1, t.version) v
+     where t.id = any($1::uuid[])`,
+    [ids],
+  );
+  const shares = rows.flatMap((row, index) => (row.sharedWith ?? []).map((userId) => ({ template_id: ids[index], user_id: userId })));
+  if (shares.length > 0) {
+    await api.db.query(
+      `insert into experiment_template_shares (template_id, user_id, shared_by)
+       select s.template_id, s.user_id, t.created_by
+       from jsonb_to_recordset($1::jsonb) as s(template_id uuid, user_id uuid)
+       join experiment_templates t on t.id = s.template_id`,
+      [JSON.stringify(shares)],
+    );
+  }
+  return ids;
+}
+
+/** How often a template was used, as stored, with its version and last edit (counting a use is not an edit). */
+export async function usageOf(
+  api: Api,
+  templateId: string,
+): Promise<{ usage_count: number; last_used: Date | null; version: number; updated_at: Date }> {
+  const [row] = await api.db.query<{ usage_count: number; last_used: Date | null; version: number; updated_at: Date }>(
+    'select usage_count, last_used, version, updated_at from experiment_templates where id = $1',
+    [templateId],
+  );
+  return row;
+}
+
+/** The ids of one `templates` page, with its page info (and the total unless `withTotal` is false), for a caller. */
+export async function listIds(
+  api: Api,
+  as: TestUser | null,
+  args: { filter?: unknown; orderBy?: unknown; first?: number; after?: string | null } = {},
+  { withTotal = true } = {},
+): Promise<{ ids: string[]; hasNextPage: boolean; endCursor: string | null; totalCount?: number }> {
+  const response = await api.graphql(
+    `query List($filter: TemplateFilter, $orderBy: TemplateOrder, $first: Int, $after: String) {
+       templates(filter: $filter, orderBy: $orderBy, first: $first, after: $after) {
+         edges { cursor node { id } }
+         pageInfo { hasNextPage endCursor }
+         ${withTotal ? 'totalCount' : ''}
+       }
+     }`,
+    { as, variables: { first: 100, ...args } },
+  );
+  const { templates } = dataOf(response);
+  return {
+    ids: templates.edges.map((edge: { node: { id: string } }) => edge.node.id),
+    hasNextPage: templates.pageInfo.hasNextPage,
+    endCursor: templates.pageInfo.endCursor,
+    totalCount: templates.totalCount,
+  };
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Experiments
+// ---------------------------------------------------------------------------------------------------------------
+
+export interface ExperimentRow {
+  ownerId: string;
+  name?: string;
+  templateId?: string | null;
+  templateVersion?: number | null;
+  status?: string;
+  wizardCompleted?: boolean;
+  /** Default: `validConfiguration()`. */
+  configuration?: object;
+  /** An SQL timestamptz literal; defaults to now(). */
+  createdAt?: string;
+}
+
+/** Experiments with SQL; returns their ids in the order given. Rows without `createdAt` share one now(). */
+export async function insertExperiments(api: Api, rows: ExperimentRow[]): Promise<string[]> {
+  const inserted = await api.db.query<{ id: string }>(
+    `insert into ml_experiments (name, owner_id, template_id, template_version, status, wizard_completed, configuration, created_at)
+     select r.name, r.owner_id, r.template_id, r.template_version, r.status, r.wizard_completed, coalesce(r.configuration, $2),
+            coalesce(r.created_at, now())
+     from jsonb_to_recordset($1::jsonb) as r(
+       name text, owner_id uuid, template_id uuid, template_version int, status text, wizard_completed boolean, configuration jsonb,
+       created_at timestamptz)
+     returning id`,
+    [
+      JSON.stringify(
+        rows.map((row, index) => ({
+          name: row.name ?? `Experiment ${index + 1}`,
+          owner_id: row.ownerId,
+          template_id: row.templateId ?? null,
+          template_version: row.templateVersion ?? (row.templateId ? 1 : null),
+          status: row.status ?? 'draft',
+          wizard_completed: row.wizardCompleted ?? false,
+          configuration: row.configuration ?? null,
+          created_at: row.createdAt ?? null,
+        })),
+      ),
+      validConfiguration(),
+    ],
+  );
+  return inserted.map((row) => row.id);
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Assertions
+// ---------------------------------------------------------------------------------------------------------------
 
 /** The error a promise rejects with; fails the test when the promise resolves instead. */
 export async function rejectionOf(promise: Promise<unknown>): Promise<any> {

@@ -1,11 +1,20 @@
 import { mergeConfiguration } from '../../src/experiment/configuration-merge';
-import {
-  MAX_CONFIGURATION_BYTES,
-  validateConfiguration,
-  validateConfigurationSection,
-  validateDraftConfiguration,
-} from '../../src/template/configuration-validator';
+import type { FieldError } from '../../src/errors/domain-error';
+import type { ConfigurationSection } from '../../src/template/configuration-schema';
+import { parseConfiguration, parseConfigurationSection, parseDraftConfiguration } from '../../src/template/configuration-validator';
+import { MAX_JSON_BYTES as MAX_CONFIGURATION_BYTES } from '../../src/validation/storable';
 import { validConfiguration } from '../support/factories';
+
+/** The problems a parser reports for a value, paths from the configuration's root. */
+function problemsOf(parse: (errors: FieldError[]) => unknown): FieldError[] {
+  const errors: FieldError[] = [];
+  parse(errors);
+  return errors;
+}
+const validateConfiguration = (value: unknown) => problemsOf((errors) => parseConfiguration(value, '', errors));
+const validateConfigurationSection = (section: ConfigurationSection, value: unknown) =>
+  problemsOf((errors) => parseConfigurationSection(section, value, `/${section}`, errors));
+const validateDraftConfiguration = (value: unknown) => problemsOf((errors) => parseDraftConfiguration(value, '', errors));
 
 /** A valid configuration with one part replaced (or removed, with `undefined`). */
 function withPart(key: string, value: unknown): Record<string, unknown> {

@@ -3,17 +3,16 @@ import type { Actor } from '../../src/auth/actor';
 import { ErrorCode } from '../../src/errors/domain-error';
 import { ExperimentService } from '../../src/experiment/experiment.service';
 import { TemplateService } from '../../src/template/template.service';
-import { createUser, pathsOf, rejectionOf, templateInput, type TestUser } from '../support/factories';
-import { useOrmFixture } from '../support/orm-fixture';
+import { dataOf, useApi } from '../support/api';
+import { createTemplateViaService, pathsOf, rejectionOf, type TestUser } from '../support/factories';
+
+/**
+ * Changes made through the service, and what callers see afterwards read through the API. Who may see what is
+ * test/graphql/template-access.test.ts; anonymous callers are refused in test/graphql/access-matrix.test.ts.
+ */
 
 type Kind = 'private' | 'shared' | 'public';
-type Viewer = 'owner' | 'shared' | 'stranger' | 'anonymous';
-
-const VISIBLE_TO: Record<Kind, Viewer[]> = {
-  private: ['owner'],
-  shared: ['owner', 'shared'],
-  public: ['owner', 'shared', 'stranger', 'anonymous'],
-};
+type Viewer = 'owner' | 'shared' | 'stranger';
 
 interface World {
   owner: TestUser;
@@ -21,110 +20,45 @@ interface World {
   stranger: TestUser;
   /** Someone nobody has shared anything with yet, for share calls. */
   bystander: TestUser;
-  actor(viewer: Viewer): Actor | null;
+  actor(viewer: Viewer): Actor;
   templateId: string;
 }
 
 describe('template access', () => {
-  const fixture = useOrmFixture();
-  const service = () => new TemplateService(fixture.em());
+  const api = useApi();
+  const service = () => new TemplateService(api.orm.em.fork());
 
   /** Fresh users and one template of the given kind at version 2, shared with `sharedUser` unless private. */
   async function world(kind: Kind): Promise<World> {
     const [owner, sharedUser, stranger, bystander] = await Promise.all(
-      ['owner', 'shared', 'stranger', 'bystander'].map((name) => createUser(fixture.em(), name)),
+      ['owner', 'shared', 'stranger', 'bystander'].map((name) => api.user(name)),
     );
-    const template = await service().create(owner, templateInput({ name: `A ${kind} template`, isPublic: kind === 'public' }));
+    const template = await createTemplateViaService(api, owner, { name: `A ${kind} template`, isPublic: kind === 'public' });
     if (kind !== 'private') await service().share(owner, template.id, [sharedUser.userId]);
     await service().update(owner, template.id, { description: 'second version' });
-    const actors: Record<Viewer, Actor | null> = { owner, shared: sharedUser, stranger, anonymous: null };
+    const actors: Record<Viewer, Actor> = { owner, shared: sharedUser, stranger };
     return { owner, sharedUser, stranger, bystander, actor: (viewer) => actors[viewer], templateId: template.id };
   }
 
   /** Everything the database holds about one template. */
   async function stateOf(templateId: string) {
-    const [template] = await fixture.db.query('select * from experiment_templates where id = $1', [templateId]);
-    const versions = await fixture.db.query('select * from experiment_template_versions where template_id = $1 order by version', [
-      templateId,
-    ]);
-    const shares = await fixture.db.query('select * from experiment_template_shares where template_id = $1 order by user_id', [templateId]);
+    const [template] = await api.db.query('select * from experiment_templates where id = $1', [templateId]);
+    const versions = await api.db.query('select * from experiment_template_versions where template_id = $1 order by version', [templateId]);
+    const shares = await api.db.query('select * from experiment_template_shares where template_id = $1 order by user_id', [templateId]);
     return { template, versions, shares };
   }
 
-  /** What a caller can observe of an error. */
-  function shapeOf(error: any) {
-    return {
-      class: error?.constructor?.name,
-      name: error?.name,
-      code: error?.code,
-      message: error?.message,
-      details: error?.details,
-    };
+  /** What `template(id)` shows a caller of the template (null when hidden from them). */
+  async function seen(as: TestUser | null, templateId: string) {
+    const response = await api.graphql(
+      'query($id: ID!) { template(id: $id) { id version isActive isPublic sharedWith { id } versions { version } } }',
+      { as, variables: { id: templateId } },
+    );
+    return dataOf(response).template;
   }
 
-  describe('visibility', () => {
-    const cases = (Object.keys(VISIBLE_TO) as Kind[]).flatMap((kind) =>
-      (['owner', 'shared', 'stranger', 'anonymous'] as Viewer[]).map(
-        (viewer) => [kind, viewer, VISIBLE_TO[kind].includes(viewer)] as const,
-      ),
-    );
-
-    it.each(cases)('a %s template, seen by %s: visible = %s', async (kind, viewer, visible) => {
-      const w = await world(kind);
-      const actor = w.actor(viewer);
-      const id = w.templateId;
-
-      if (visible) {
-        expect(await service().findVisible(actor, id)).toMatchObject({ id, version: 2 });
-        expect((await service().versions(actor, id)).map((v) => v.version)).toEqual([2, 1]);
-        expect(await service().version(actor, id, 1)).toMatchObject({ version: 1 });
-        expect(await service().diff(actor, id, 1, 2)).toEqual([{ op: 'replace', path: '/description', value: 'second version' }]);
-        expect((await service().sharedWith(actor, id)).map((u) => u.id)).toEqual(kind === 'private' ? [] : [w.sharedUser.userId]);
-      } else {
-        const notFound = shapeOf(await rejectionOf(service().versions(w.owner, randomUUID())));
-        expect(notFound).toMatchObject({ code: ErrorCode.NotFound });
-        expect(await service().findVisible(actor, id)).toBeNull();
-        for (const read of [
-          () => service().versions(actor, id),
-          () => service().version(actor, id, 1),
-          () => service().diff(actor, id, 1, 2),
-          () => service().sharedWith(actor, id),
-        ]) {
-          expect(shapeOf(await rejectionOf(read()))).toEqual(notFound);
-        }
-      }
-    });
-
-    it("a hidden template's error is identical to a random UUID's and to a non-UUID string's", async () => {
-      const w = await world('private');
-      const ids = [w.templateId, randomUUID(), 'not-a-uuid', "' or 1=1 --", ''];
-      const someone = [w.bystander.userId];
-      const operations: Record<string, (id: string) => Promise<unknown>> = {
-        versions: (id) => service().versions(w.stranger, id),
-        version: (id) => service().version(w.stranger, id, 1),
-        diff: (id) => service().diff(w.stranger, id, 1, 2),
-        sharedWith: (id) => service().sharedWith(w.stranger, id),
-        clone: (id) => service().clone(w.stranger, id),
-        update: (id) => service().update(w.stranger, id, { name: 'x' }),
-        revert: (id) => service().revert(w.stranger, id, 1),
-        setActive: (id) => service().setActive(w.stranger, id, false),
-        setPublic: (id) => service().setPublic(w.stranger, id, true),
-        delete: (id) => service().delete(w.stranger, id),
-        share: (id) => service().share(w.stranger, id, someone),
-        unshare: (id) => service().unshare(w.stranger, id, someone),
-      };
-      for (const [name, operation] of Object.entries(operations)) {
-        const shapes: Array<ReturnType<typeof shapeOf>> = [];
-        for (const id of ids) shapes.push(shapeOf(await rejectionOf(operation(id))));
-        expect({ name, shapes }).toEqual({ name, shapes: ids.map(() => shapes[1]) });
-        expect(shapes[1]).toMatchObject({ code: ErrorCode.NotFound });
-      }
-      for (const id of ids) expect(await service().findVisible(w.stranger, id)).toBeNull();
-    });
-  });
-
   describe('owner-only actions', () => {
-    const actions: Record<string, (actor: Actor | null, w: World, kind: Kind) => Promise<unknown>> = {
+    const actions: Record<string, (actor: Actor, w: World, kind: Kind) => Promise<unknown>> = {
       update: (actor, w) => service().update(actor, w.templateId, { name: 'Hijacked', description: 'mine' }),
       revert: (actor, w) => service().revert(actor, w.templateId, 1),
       setActive: (actor, w) => service().setActive(actor, w.templateId, false),
@@ -140,8 +74,6 @@ describe('template access', () => {
       ['shared', 'private', ErrorCode.NotFound],
       ['stranger', 'private', ErrorCode.NotFound],
       ['stranger', 'shared', ErrorCode.NotFound],
-      ['anonymous', 'public', ErrorCode.Unauthenticated],
-      ['anonymous', 'private', ErrorCode.Unauthenticated],
     ];
     const cases = Object.keys(actions).flatMap((action) => refusals.map(([viewer, kind, code]) => [action, viewer, kind, code] as const));
 
@@ -167,15 +99,15 @@ describe('template access', () => {
       await service().share(w.owner, w.templateId, [w.stranger.userId]);
       await service().share(w.owner, w.templateId, [w.stranger.userId]);
       await service().share(w.owner, w.templateId, [w.bystander.userId, w.bystander.userId, w.stranger.userId]);
-      const rows = await fixture.db.query(
+      const rows = await api.db.query(
         'select user_id, shared_by from experiment_template_shares where template_id = $1 order by shared_at, user_id',
         [w.templateId],
       );
       expect(rows).toHaveLength(2);
       expect(rows.map((r) => r.user_id).sort()).toEqual([w.stranger.userId, w.bystander.userId].sort());
       expect(rows.every((r) => r.shared_by === w.owner.userId)).toBe(true);
-      expect((await service().sharedWith(w.owner, w.templateId)).map((u) => u.id)).toEqual([w.stranger.userId, w.bystander.userId]);
-      expect(await service().findVisible(w.stranger, w.templateId)).not.toBeNull();
+      expect((await seen(w.owner, w.templateId)).sharedWith).toEqual([{ id: w.stranger.id }, { id: w.bystander.id }]);
+      expect(await seen(w.stranger, w.templateId)).toMatchObject({ id: w.templateId });
     });
 
     it('sharing with the owner is a no-op', async () => {
@@ -211,17 +143,14 @@ describe('template access', () => {
       expect(await stateOf(w.templateId)).toEqual(before);
     });
 
-    it('unshare revokes visibility at once for a fresh EntityManager', async () => {
+    it('unshare revokes visibility from the next request on', async () => {
       const w = await world('shared');
-      const sharedUserService = new TemplateService(fixture.em());
-      expect(await sharedUserService.findVisible(w.sharedUser, w.templateId)).not.toBeNull();
+      expect(await seen(w.sharedUser, w.templateId)).toMatchObject({ id: w.templateId });
 
       await service().unshare(w.owner, w.templateId, [w.sharedUser.userId]);
 
-      expect(await service().findVisible(w.sharedUser, w.templateId)).toBeNull();
-      // Even the EntityManager that already holds the template in its identity map asks the database again.
-      expect(await sharedUserService.findVisible(w.sharedUser, w.templateId)).toBeNull();
-      await expect(service().versions(w.sharedUser, w.templateId)).rejects.toMatchObject({ code: ErrorCode.NotFound });
+      // Gone for them, history included.
+      expect(await seen(w.sharedUser, w.templateId)).toBeNull();
       expect((await stateOf(w.templateId)).shares).toEqual([]);
       // Unsharing someone who has no share is harmless.
       await service().unshare(w.owner, w.templateId, [w.sharedUser.userId, w.stranger.userId]);
@@ -231,7 +160,7 @@ describe('template access', () => {
       const w = await world('shared');
       const copy = await service().clone(w.sharedUser, w.templateId);
       expect(copy.createdBy.id).toBe(w.sharedUser.userId);
-      const experiment = await new ExperimentService(fixture.em()).createFromTemplate(w.sharedUser, { templateId: w.templateId });
+      const experiment = await new ExperimentService(api.orm.em.fork()).createFromTemplate(w.sharedUser, { templateId: w.templateId });
       expect(experiment.templateVersion).toBe(2);
       await expect(service().clone(w.stranger, w.templateId)).rejects.toMatchObject({ code: ErrorCode.NotFound });
     });
@@ -240,22 +169,23 @@ describe('template access', () => {
   describe('publishing', () => {
     it('setPublic makes a template visible to strangers and anonymous callers, and back', async () => {
       const w = await world('private');
-      expect(await service().findVisible(w.stranger, w.templateId)).toBeNull();
-      expect(await service().findVisible(null, w.templateId)).toBeNull();
+      expect(await seen(w.stranger, w.templateId)).toBeNull();
+      expect(await seen(null, w.templateId)).toBeNull();
 
       const published = await service().setPublic(w.owner, w.templateId, true);
       expect(published.isPublic).toBe(true);
-      expect(await service().findVisible(w.stranger, w.templateId)).toMatchObject({ id: w.templateId, isPublic: true });
-      expect(await service().findVisible(null, w.templateId)).toMatchObject({ id: w.templateId });
-      expect((await service().versions(null, w.templateId)).map((v) => v.version)).toEqual([2, 1]);
+      expect(await seen(w.stranger, w.templateId)).toMatchObject({ id: w.templateId, isPublic: true });
+      const anonymously = await seen(null, w.templateId);
+      expect(anonymously).toMatchObject({ id: w.templateId });
+      expect(anonymously.versions.map((v: { version: number }) => v.version)).toEqual([2, 1]);
       const copy = await service().clone(w.stranger, w.templateId);
       expect(copy.createdBy.id).toBe(w.stranger.userId);
       // Publishing is not content: no new version.
       expect((await stateOf(w.templateId)).template).toMatchObject({ version: 2, is_public: true });
 
       await service().setPublic(w.owner, w.templateId, false);
-      expect(await service().findVisible(w.stranger, w.templateId)).toBeNull();
-      expect(await service().findVisible(null, w.templateId)).toBeNull();
+      expect(await seen(w.stranger, w.templateId)).toBeNull();
+      expect(await seen(null, w.templateId)).toBeNull();
     });
   });
 
@@ -266,8 +196,7 @@ describe('template access', () => {
 
       const deactivated = await service().setActive(w.owner, w.templateId, false);
       expect(deactivated.isActive).toBe(false);
-      const seen = await service().findVisible(w.owner, w.templateId);
-      expect(seen).toMatchObject({ id: w.templateId, isActive: false, version: 2 });
+      expect(await seen(w.owner, w.templateId)).toMatchObject({ id: w.templateId, isActive: false, version: 2 });
       const after = await stateOf(w.templateId);
       expect(after.template.is_active).toBe(false);
       expect(after.template.version).toBe(2);
@@ -276,15 +205,17 @@ describe('template access', () => {
       expect((after.template.updated_at as Date).getTime()).toBeGreaterThanOrEqual((before.template.updated_at as Date).getTime());
 
       // It can no longer start experiments, for anyone.
-      await expect(new ExperimentService(fixture.em()).createFromTemplate(w.owner, { templateId: w.templateId })).rejects.toMatchObject({
+      await expect(
+        new ExperimentService(api.orm.em.fork()).createFromTemplate(w.owner, { templateId: w.templateId }),
+      ).rejects.toMatchObject({
         code: ErrorCode.Conflict,
       });
 
       const reactivated = await service().setActive(w.owner, w.templateId, true);
       expect(reactivated.isActive).toBe(true);
-      expect(await service().findVisible(w.owner, w.templateId)).toMatchObject({ isActive: true });
+      expect(await seen(w.owner, w.templateId)).toMatchObject({ isActive: true });
       expect((await stateOf(w.templateId)).template.is_active).toBe(true);
-      const experiment = await new ExperimentService(fixture.em()).createFromTemplate(w.owner, { templateId: w.templateId });
+      const experiment = await new ExperimentService(api.orm.em.fork()).createFromTemplate(w.owner, { templateId: w.templateId });
       expect(experiment.templateVersion).toBe(2);
     });
   });
@@ -292,24 +223,24 @@ describe('template access', () => {
   describe('hard delete', () => {
     it('removes the template, its history and shares; experiments keep configuration and version, lose the link', async () => {
       const w = await world('shared');
-      const experiments = new ExperimentService(fixture.em());
+      const experiments = new ExperimentService(api.orm.em.fork());
       const mine = await experiments.createFromTemplate(w.owner, { templateId: w.templateId, name: 'mine' });
-      const theirs = await new ExperimentService(fixture.em()).createFromTemplate(w.sharedUser, {
+      const theirs = await new ExperimentService(api.orm.em.fork()).createFromTemplate(w.sharedUser, {
         templateId: w.templateId,
         overrides: { validation: { folds: 10 } },
       });
-      const [before] = await fixture.db.query('select configuration from ml_experiments where id = $1', [theirs.id]);
+      const [before] = await api.db.query('select configuration from ml_experiments where id = $1', [theirs.id]);
 
-      expect(await service().delete(w.owner, w.templateId)).toBe(true);
+      await service().delete(w.owner, w.templateId);
 
-      expect(await service().findVisible(w.owner, w.templateId)).toBeNull();
-      expect(await service().findVisible(w.sharedUser, w.templateId)).toBeNull();
-      await expect(service().versions(w.owner, w.templateId)).rejects.toMatchObject({ code: ErrorCode.NotFound });
+      // Gone for everyone, history included.
+      expect(await seen(w.owner, w.templateId)).toBeNull();
+      expect(await seen(w.sharedUser, w.templateId)).toBeNull();
       await expect(service().delete(w.owner, w.templateId)).rejects.toMatchObject({ code: ErrorCode.NotFound });
       const after = await stateOf(w.templateId);
       expect(after).toEqual({ template: undefined, versions: [], shares: [] });
 
-      const rows = await fixture.db.query(
+      const rows = await api.db.query(
         'select id, template_id, template_version, configuration from ml_experiments where id = any($1) order by name',
         [[mine.id, theirs.id]],
       );

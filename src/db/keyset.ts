@@ -1,0 +1,84 @@
+import { ValidationError } from '../errors/domain-error';
+
+/**
+ * Keyset pagination, the one paginator of every list: a page continues strictly after its cursor (the sort key values
+ * of the last row seen, opaque to clients), so there is no OFFSET, and rows added between two fetches neither repeat
+ * nor shift what follows.
+ */
+
+export const DEFAULT_PAGE_SIZE = 20;
+export const MAX_PAGE_SIZE = 100;
+
+export enum OrderDirection {
+  ASC = 'ASC',
+  DESC = 'DESC',
+}
+
+/** What a client asks of a list: a page size and where the previous page ended. */
+export interface PageRequest {
+  first: number;
+  after?: string | null;
+}
+
+/** One page of a list, each row with the cursor that continues after it. */
+export interface Page<T> {
+  rows: Array<{ node: T; cursor: string }>;
+  hasNextPage: boolean;
+  /** Rows matching the filter across all pages; 0 when the caller did not ask for it. */
+  totalCount: number;
+}
+
+export function checkPageSize(first: number, limit = MAX_PAGE_SIZE): number {
+  if (!Number.isInteger(first) || first < 1 || first > limit) {
+    throw ValidationError.at('/first', `must be an integer from 1 to ${limit}`);
+  }
+  return first;
+}
+
+export function encodeCursor(values: unknown[]): string {
+  return Buffer.from(JSON.stringify(values)).toString('base64url');
+}
+
+export function decodeCursor(cursor: string, expectedLength: number, path = '/after'): unknown[] {
+  try {
+    const values: unknown = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8'));
+    if (Array.isArray(values) && values.length === expectedLength) return values;
+  } catch {
+    // fall through: any malformed cursor gets the same answer
+  }
+  throw ValidationError.at(path, 'is not a cursor of this list (it may belong to another ordering)');
+}
+
+/** The page from up to `first + 1` rows fetched in order: the extra row only tells there is a next page. */
+export function pageFrom<T>(rows: T[], first: number, cursorOf: (row: T) => unknown[], totalCount: number): Page<T> {
+  return {
+    rows: rows.slice(0, first).map((node) => ({ node, cursor: encodeCursor(cursorOf(node)) })),
+    hasNextPage: rows.length > first,
+    totalCount,
+  };
+}
+
+export function emptyPage<T>(): Page<T> {
+  return { rows: [], hasNextPage: false, totalCount: 0 };
+}
+
+const TIMESTAMP_TEXT = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{6}Z$/;
+
+/**
+ * SQL writing a timestamp column the way cursors carry it: UTC with PostgreSQL's microseconds
+ * (`2024-05-01T12:00:00.123456Z`), a precision a JS Date lacks.
+ */
+export function timestampTextSql(column: string): string {
+  return `to_char(${column} at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"')`;
+}
+
+/**
+ * A cursor timestamp PostgreSQL will take as a timestamptz: a real calendar time (no month 15, no February 30) in
+ * years 1 to 9999 (PostgreSQL has no year 0). Anything else would fail the query ("date/time field value out of range").
+ */
+export function isTimestampText(value: unknown): value is string {
+  if (typeof value !== 'string' || !TIMESTAMP_TEXT.test(value) || value.startsWith('0000')) return false;
+  const millis = `${value.slice(0, 23)}Z`;
+  const date = new Date(millis);
+  return !Number.isNaN(date.getTime()) && date.toISOString() === millis;
+}

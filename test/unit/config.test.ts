@@ -1,0 +1,258 @@
+import path from 'node:path';
+import { ConfigError, loadConfig } from '../../src/config';
+
+type Env = Record<string, string | undefined>;
+
+/** The problems `loadConfig` reports for `env`; fails the test when it accepts it. */
+function problemsOf(env: Env): string[] {
+  try {
+    loadConfig(env);
+  } catch (error) {
+    if (error instanceof ConfigError) return error.problems;
+    throw error;
+  }
+  throw new Error('expected a ConfigError, but loadConfig accepted the environment');
+}
+
+const SECRET = 's'.repeat(32);
+const DATABASE_URL = 'postgres://tessera:pw@db.internal:5432/tessera';
+
+describe('loadConfig', () => {
+  it('has defaults for everything with an empty environment', () => {
+    expect(loadConfig({})).toStrictEqual({
+      nodeEnv: 'development',
+      host: '127.0.0.1',
+      port: 4000,
+      graphqlPath: '/graphql',
+      databaseUrl: undefined,
+      dataDir: path.resolve('.data'),
+      db: { poolMax: 10, statementTimeoutMs: 5_000, lockTimeoutMs: 2_000, acquireTimeoutMs: 3_000, connectTimeoutMs: 5_000 },
+      auth: { jwtSecret: undefined, jwksUrl: undefined, issuer: undefined, audience: undefined },
+      rateLimits: { perIpPerMinute: 1_200, perUserPerMinute: 600 },
+      logLevel: 'info',
+    });
+  });
+
+  it('reads the environment it is given, not process.env', () => {
+    expect(process.env.NODE_ENV).toBe('test');
+    expect(loadConfig({}).nodeEnv).toBe('development');
+  });
+
+  it('takes blank and whitespace-only variables as unset, and trims values', () => {
+    const config = loadConfig({ HOST: '   ', PORT: '', DB_POOL_MAX: ' 25 ', LOG_LEVEL: '\tdebug\n', JWT_ISSUER: '  ' });
+    expect(config.host).toBe('127.0.0.1');
+    expect(config.port).toBe(4000);
+    expect(config.db.poolMax).toBe(25);
+    expect(config.logLevel).toBe('debug');
+    expect(config.auth.issuer).toBeUndefined();
+  });
+
+  it('reads every variable', () => {
+    expect(
+      loadConfig({
+        NODE_ENV: 'production',
+        HOST: '0.0.0.0',
+        PORT: '8080',
+        DATABASE_URL,
+        DATA_DIR: '/var/lib/tessera',
+        DB_POOL_MAX: '50',
+        DB_STATEMENT_TIMEOUT_MS: '10000',
+        DB_LOCK_TIMEOUT_MS: '500',
+        DB_ACQUIRE_TIMEOUT_MS: '1000',
+        DB_CONNECT_TIMEOUT_MS: '2000',
+        JWT_SECRET: SECRET,
+        JWT_ISSUER: 'https://issuer.example',
+        JWT_AUDIENCE: 'tessera',
+        RATE_LIMIT_PER_IP_PER_MINUTE: '0',
+        RATE_LIMIT_PER_USER_PER_MINUTE: '1000000',
+        LOG_LEVEL: 'warn',
+      }),
+    ).toStrictEqual({
+      nodeEnv: 'production',
+      host: '0.0.0.0',
+      port: 8080,
+      graphqlPath: '/graphql',
+      databaseUrl: DATABASE_URL,
+      dataDir: '/var/lib/tessera',
+      db: { poolMax: 50, statementTimeoutMs: 10_000, lockTimeoutMs: 500, acquireTimeoutMs: 1_000, connectTimeoutMs: 2_000 },
+      auth: { jwtSecret: SECRET, jwksUrl: undefined, issuer: 'https://issuer.example', audience: 'tessera' },
+      rateLimits: { perIpPerMinute: 0, perUserPerMinute: 1_000_000 },
+      logLevel: 'warn',
+    });
+  });
+
+  it('resolves a relative DATA_DIR against the working directory', () => {
+    expect(loadConfig({ DATA_DIR: 'var/pg' }).dataDir).toBe(path.resolve('var/pg'));
+  });
+
+  describe('integers', () => {
+    it.each([
+      ['PORT', 0, 65535, (c: ReturnType<typeof loadConfig>) => c.port],
+      ['DB_POOL_MAX', 1, 500, (c: ReturnType<typeof loadConfig>) => c.db.poolMax],
+      ['DB_STATEMENT_TIMEOUT_MS', 100, 600_000, (c: ReturnType<typeof loadConfig>) => c.db.statementTimeoutMs],
+      ['DB_LOCK_TIMEOUT_MS', 10, 600_000, (c: ReturnType<typeof loadConfig>) => c.db.lockTimeoutMs],
+      ['DB_ACQUIRE_TIMEOUT_MS', 100, 120_000, (c: ReturnType<typeof loadConfig>) => c.db.acquireTimeoutMs],
+      ['DB_CONNECT_TIMEOUT_MS', 100, 120_000, (c: ReturnType<typeof loadConfig>) => c.db.connectTimeoutMs],
+      ['RATE_LIMIT_PER_IP_PER_MINUTE', 0, 1_000_000, (c: ReturnType<typeof loadConfig>) => c.rateLimits.perIpPerMinute],
+      ['RATE_LIMIT_PER_USER_PER_MINUTE', 0, 1_000_000, (c: ReturnType<typeof loadConfig>) => c.rateLimits.perUserPerMinute],
+    ])('%s takes %p to %p and refuses what lies outside', (name, min, max, read) => {
+      expect(read(loadConfig({ [name]: String(min) }))).toBe(min);
+      expect(read(loadConfig({ [name]: String(max) }))).toBe(max);
+      for (const raw of [String(min - 1), String(max + 1)]) {
+        expect(problemsOf({ [name]: raw })).toEqual([`${name} must be an integer between ${min} and ${max} (got "${raw}")`]);
+      }
+    });
+
+    it.each(['abc', '80.5', '80px', 'NaN', 'Infinity'])('refuses PORT=%p as not an integer', (raw) => {
+      expect(problemsOf({ PORT: raw })).toEqual([`PORT must be an integer between 0 and 65535 (got "${raw}")`]);
+    });
+
+    it('quotes the trimmed value in the problem', () => {
+      expect(problemsOf({ DB_POOL_MAX: '  0  ' })).toEqual(['DB_POOL_MAX must be an integer between 1 and 500 (got "0")']);
+    });
+  });
+
+  describe('enumerations', () => {
+    it.each(['development', 'production', 'test'] as const)('takes NODE_ENV=%s', (nodeEnv) => {
+      const env: Env = { NODE_ENV: nodeEnv, DATABASE_URL, JWT_SECRET: SECRET };
+      expect(loadConfig(env).nodeEnv).toBe(nodeEnv);
+    });
+
+    it('refuses any other NODE_ENV, case included', () => {
+      expect(problemsOf({ NODE_ENV: 'staging' })).toEqual(['NODE_ENV must be one of development, production, test (got "staging")']);
+      expect(problemsOf({ NODE_ENV: 'Production' })).toEqual(['NODE_ENV must be one of development, production, test (got "Production")']);
+    });
+
+    it.each(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'])('takes LOG_LEVEL=%s', (level) => {
+      expect(loadConfig({ LOG_LEVEL: level }).logLevel).toBe(level);
+    });
+
+    it('refuses any other LOG_LEVEL', () => {
+      expect(problemsOf({ LOG_LEVEL: 'verbose' })).toEqual([
+        'LOG_LEVEL must be one of fatal, error, warn, info, debug, trace, silent (got "verbose")',
+      ]);
+    });
+  });
+
+  describe('URLs', () => {
+    it.each(['postgres://u:p@h:5432/d', 'postgresql://h/d'])('takes DATABASE_URL=%s as given', (url) => {
+      expect(loadConfig({ DATABASE_URL: url }).databaseUrl).toBe(url);
+    });
+
+    it('refuses a DATABASE_URL of another protocol, or not a URL at all', () => {
+      expect(problemsOf({ DATABASE_URL: 'mysql://h/d' })).toEqual(['DATABASE_URL must use postgres: or postgresql: (got "mysql:")']);
+      expect(problemsOf({ DATABASE_URL: 'db.internal:5432' })).toEqual([
+        'DATABASE_URL must use postgres: or postgresql: (got "db.internal:")',
+      ]);
+      expect(problemsOf({ DATABASE_URL: 'not a url' })).toEqual(['DATABASE_URL is not a valid URL']);
+    });
+
+    it.each(['https://issuer.example/.well-known/jwks.json', 'http://localhost:8080/jwks'])('takes JWT_JWKS_URL=%s', (url) => {
+      expect(loadConfig({ JWT_JWKS_URL: url }).auth.jwksUrl).toBe(url);
+    });
+
+    it('refuses a JWT_JWKS_URL of another protocol, or not a URL at all', () => {
+      expect(problemsOf({ JWT_JWKS_URL: 'ftp://issuer.example/jwks' })).toEqual(['JWT_JWKS_URL must use https: or http: (got "ftp:")']);
+      expect(problemsOf({ JWT_JWKS_URL: '/jwks.json' })).toEqual(['JWT_JWKS_URL is not a valid URL']);
+    });
+  });
+
+  describe('JWT settings', () => {
+    it('takes a JWT_SECRET of 32 characters and refuses one of 31', () => {
+      expect(loadConfig({ JWT_SECRET: SECRET }).auth.jwtSecret).toBe(SECRET);
+      expect(problemsOf({ JWT_SECRET: 's'.repeat(31) })).toEqual(['JWT_SECRET must be at least 32 characters']);
+    });
+
+    it('refuses JWT_SECRET together with JWT_JWKS_URL', () => {
+      expect(problemsOf({ JWT_SECRET: SECRET, JWT_JWKS_URL: 'https://issuer.example/jwks' })).toEqual([
+        'set JWT_SECRET or JWT_JWKS_URL, not both',
+      ]);
+    });
+
+    it('reports a short JWT_SECRET and its JWT_JWKS_URL companion together', () => {
+      expect(problemsOf({ JWT_SECRET: 'short', JWT_JWKS_URL: 'https://issuer.example/jwks' })).toEqual([
+        'JWT_SECRET must be at least 32 characters',
+        'set JWT_SECRET or JWT_JWKS_URL, not both',
+      ]);
+    });
+  });
+
+  describe('production', () => {
+    it('requires DATABASE_URL and a way to verify tokens', () => {
+      expect(problemsOf({ NODE_ENV: 'production' })).toEqual([
+        'DATABASE_URL is required in production',
+        'JWT_SECRET or JWT_JWKS_URL is required in production',
+      ]);
+      expect(problemsOf({ NODE_ENV: 'production', JWT_SECRET: SECRET })).toEqual(['DATABASE_URL is required in production']);
+      expect(problemsOf({ NODE_ENV: 'production', DATABASE_URL })).toEqual(['JWT_SECRET or JWT_JWKS_URL is required in production']);
+    });
+
+    it('takes either JWT_SECRET or JWT_JWKS_URL', () => {
+      expect(loadConfig({ NODE_ENV: 'production', DATABASE_URL, JWT_SECRET: SECRET }).auth).toStrictEqual({
+        jwtSecret: SECRET,
+        jwksUrl: undefined,
+        issuer: undefined,
+        audience: undefined,
+      });
+      expect(loadConfig({ NODE_ENV: 'production', DATABASE_URL, JWT_JWKS_URL: 'https://issuer.example/jwks' }).auth).toStrictEqual({
+        jwtSecret: undefined,
+        jwksUrl: 'https://issuer.example/jwks',
+        issuer: undefined,
+        audience: undefined,
+      });
+    });
+
+    it('requires nothing of the sort outside production', () => {
+      expect(loadConfig({ NODE_ENV: 'development' }).databaseUrl).toBeUndefined();
+      expect(loadConfig({ NODE_ENV: 'test' }).auth.jwtSecret).toBeUndefined();
+    });
+
+    it('does not apply when NODE_ENV is misspelt: that alone is reported', () => {
+      expect(problemsOf({ NODE_ENV: 'prod' })).toEqual(['NODE_ENV must be one of development, production, test (got "prod")']);
+    });
+  });
+
+  describe('ConfigError', () => {
+    it('reports every problem at once, in the order the variables are read', () => {
+      expect(problemsOf({ PORT: 'abc', DB_POOL_MAX: '0' })).toEqual([
+        'PORT must be an integer between 0 and 65535 (got "abc")',
+        'DB_POOL_MAX must be an integer between 1 and 500 (got "0")',
+      ]);
+    });
+
+    it('lists all problems of a thoroughly broken production environment', () => {
+      expect(
+        problemsOf({
+          NODE_ENV: 'production',
+          PORT: '-1',
+          DB_LOCK_TIMEOUT_MS: '9',
+          JWT_SECRET: 'too short',
+          JWT_JWKS_URL: 'file:///etc/jwks.json',
+          LOG_LEVEL: 'loud',
+        }),
+      ).toEqual([
+        'PORT must be an integer between 0 and 65535 (got "-1")',
+        'DB_LOCK_TIMEOUT_MS must be an integer between 10 and 600000 (got "9")',
+        'JWT_JWKS_URL must use https: or http: (got "file:")',
+        'LOG_LEVEL must be one of fatal, error, warn, info, debug, trace, silent (got "loud")',
+        'JWT_SECRET must be at least 32 characters',
+        'set JWT_SECRET or JWT_JWKS_URL, not both',
+        'DATABASE_URL is required in production',
+      ]);
+    });
+
+    it('is an Error named ConfigError whose message lists the problems', () => {
+      expect(() => loadConfig({ PORT: 'abc', DB_POOL_MAX: '0' })).toThrow(
+        expect.objectContaining({
+          name: 'ConfigError',
+          message:
+            'Invalid configuration:\n' +
+            '- PORT must be an integer between 0 and 65535 (got "abc")\n' +
+            '- DB_POOL_MAX must be an integer between 1 and 500 (got "0")',
+        }),
+      );
+      expect(() => loadConfig({ PORT: 'abc' })).toThrow(ConfigError);
+      expect(() => loadConfig({ PORT: 'abc' })).toThrow(Error);
+    });
+  });
+});
