@@ -1,9 +1,8 @@
 import DataLoader from 'dataloader';
 import type { EntityManager } from '@mikro-orm/postgresql';
-import { isService } from '../auth/actor';
+import { isService, type ActorLookup } from '../auth/actor';
 import { emptyPage, type Page } from '../db/keyset';
 import { isUuid } from '../db/uuid';
-import type { ActorLookup } from '../auth/actor';
 import { countByTemplate, pageByTemplate } from './experiment-list';
 import { Experiment } from './experiment.entity';
 
