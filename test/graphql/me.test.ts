@@ -15,6 +15,15 @@ describe('me and authentication over HTTP', () => {
     expect(count).toBe(1);
   });
 
+  it('costs a known caller with unchanged claims one read: no write, no row lock', async () => {
+    const ada = await api.user('ada');
+    const { statements } = await api.countStatements(() => api.graphql('{ me { id } }', { as: ada }));
+    expect(statements.filter((sql) => /^\s*(with|insert|update)\b/i.test(sql))).toEqual([]);
+    // A row lock (the old upsert's `do update ... where <unchanged>`) would leave the locker's id in xmax.
+    const [row] = await api.db.query('select xmax::text as xmax from users where id = $1', [ada.id]);
+    expect(row.xmax).toBe('0');
+  });
+
   it('refuses a bad token with 401 UNAUTHENTICATED, whatever the query', async () => {
     const response = await api.graphql('{ __typename }', { headers: { authorization: 'Bearer not-a-token' } });
     expect(response.status).toBe(401);
