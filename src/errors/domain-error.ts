@@ -64,8 +64,3 @@ export class UnauthenticatedError extends DomainError {
     this.name = 'UnauthenticatedError';
   }
 }
-
-/** Prefixes every field path, for errors raised on a nested part of an input. */
-export function nestErrors(prefix: string, errors: FieldError[]): FieldError[] {
-  return errors.map((error) => ({ path: `${prefix}${error.path}`, message: error.message }));
-}

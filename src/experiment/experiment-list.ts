@@ -1,7 +1,16 @@
 import { raw } from '@mikro-orm/core';
 import type { EntityManager, QueryBuilder } from '@mikro-orm/postgresql';
 import type { Actor } from '../auth/actor';
-import { checkPageSize, decodeCursor, isTimestampText, pageFrom, timestampTextSql, type Page, type PageRequest } from '../db/keyset';
+import {
+  checkPageSize,
+  decodeCursor,
+  emptyPage,
+  isTimestampText,
+  pageFrom,
+  timestampTextSql,
+  type Page,
+  type PageRequest,
+} from '../db/keyset';
 import { isUuid } from '../db/uuid';
 import { ValidationError, type FieldError } from '../errors/domain-error';
 import { throwIfInvalid } from '../validation/field-errors';
@@ -63,7 +72,7 @@ export async function pageByTemplate(
   const first = checkPageSize(page.first);
   const cursor = page.after ? parseCursor(page.after) : null;
   const wanted = templateIds.filter(isUuid);
-  const pages = new Map<string, Page<Experiment>>(templateIds.map((id) => [id, toPage(em, [], first, 0)]));
+  const pages = new Map<string, Page<Experiment>>(templateIds.map((id) => [id, emptyPage<Experiment>()]));
   if (wanted.length === 0) return pages;
 
   const ranked = em

@@ -132,7 +132,7 @@ export class ExperimentService {
     if (input.state !== undefined && input.state !== null) parseJsonObject(input.state, '/state', errors);
     let section: ConfigurationSection | undefined;
     if (input.section !== undefined && input.section !== null) {
-      if (typeof input.section !== 'string' || !isConfigurationSection(input.section)) {
+      if (!isConfigurationSection(input.section)) {
         errors.push({ path: '/section', message: 'must be one of: dataset, features, model, parameters, validation' });
       } else {
         section = input.section;

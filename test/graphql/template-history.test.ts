@@ -1,6 +1,6 @@
 import { applyPatch, deepClone, type Operation } from 'fast-json-patch';
 import { dataOf, errorOf, useApi } from '../support/api';
-import { createTemplateViaApi, validConfiguration, type TestUser } from '../support/factories';
+import { createTemplateViaApi, snapshotContent, validConfiguration, type TestUser } from '../support/factories';
 
 const UPDATE = 'mutation($id: ID!, $input: UpdateTemplateInput!) { updateTemplate(id: $id, input: $input) { version } }';
 const DIFF = 'query($id: ID!, $from: Int!, $to: Int!) { template(id: $id) { diff(from: $from, to: $to) { op path from value } } }';
@@ -8,15 +8,7 @@ const DIFF = 'query($id: ID!, $from: Int!, $to: Int!) { template(id: $id) { diff
 describe('template history over HTTP', () => {
   const api = useApi();
 
-  const CONTENT_COLUMNS = 'name, description, category, tags, configuration';
-
-  async function contentAt(templateId: string, version: number) {
-    const [row] = await api.db.query(
-      `select ${CONTENT_COLUMNS} from experiment_template_versions where template_id = $1 and version = $2`,
-      [templateId, version],
-    );
-    return row;
-  }
+  const contentAt = (templateId: string, version: number) => snapshotContent(api, templateId, version);
 
   /** A template with three versions: created, renamed and re-modelled, retagged and re-described. */
   async function threeVersions(owner: TestUser) {

@@ -182,6 +182,15 @@ export async function insertTemplates(api: Api, rows: TemplateRow[]): Promise<st
 }
 
 /** How often a template was used, as stored, with its version and last edit (counting a use is not an edit). */
+/** The content columns of a template's snapshot at `version`, as stored. */
+export async function snapshotContent(api: Api, templateId: string, version: number): Promise<Record<string, unknown>> {
+  const [row] = await api.db.query(
+    'select name, description, category, tags, configuration from experiment_template_versions where template_id = $1 and version = $2',
+    [templateId, version],
+  );
+  return row;
+}
+
 export async function usageOf(
   api: Api,
   templateId: string,

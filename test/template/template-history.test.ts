@@ -2,7 +2,7 @@ import { ErrorCode } from '../../src/errors/domain-error';
 import { TemplateCategory } from '../../src/template/template-category';
 import { TemplateService } from '../../src/template/template.service';
 import { dataOf, useApi } from '../support/api';
-import { createTemplateViaService, rejectionOf, validConfiguration, type TestUser } from '../support/factories';
+import { createTemplateViaService, rejectionOf, snapshotContent, validConfiguration, type TestUser } from '../support/factories';
 
 describe('template history', () => {
   const api = useApi();
@@ -18,13 +18,7 @@ describe('template history', () => {
     );
   }
 
-  async function contentAt(templateId: string, version: number) {
-    const [row] = await api.db.query(
-      `select ${CONTENT_COLUMNS} from experiment_template_versions where template_id = $1 and version = $2`,
-      [templateId, version],
-    );
-    return row;
-  }
+  const contentAt = (templateId: string, version: number) => snapshotContent(api, templateId, version);
 
   async function templateRow(templateId: string) {
     const [row] = await api.db.query('select * from experiment_templates where id = $1', [templateId]);
