@@ -3,9 +3,12 @@ import { MikroORM } from '@mikro-orm/postgresql';
 import { createOrmConfig } from '../../mikro-orm.config';
 import type { AppConfig } from '../config';
 import { ensureDatabase, startEmbeddedDatabase, type EmbeddedDatabase } from './embedded-database';
+import { publishOrmStatements, SqlReader } from './sql';
 
 export interface Database {
   orm: MikroORM;
+  /** The read path: bound, prepared statements returning plain rows, over the ORM's pool. */
+  reader: SqlReader;
   url: string;
   embedded?: EmbeddedDatabase;
   isReady(): Promise<boolean>;
@@ -40,8 +43,10 @@ export async function openDatabase(config: AppConfig, log: (message: string) => 
 }
 
 export function databaseOf(orm: MikroORM, url: string, embedded?: EmbeddedDatabase): Database {
+  publishOrmStatements(orm);
   return {
     orm,
+    reader: new SqlReader(orm),
     url,
     embedded,
     async isReady() {

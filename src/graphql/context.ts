@@ -2,6 +2,7 @@ import type { EntityManager } from '@mikro-orm/postgresql';
 import type { Actor } from '../auth/actor';
 import type { Authenticator } from '../auth/authenticator';
 import type { TokenClaims } from '../auth/token-verifier';
+import type { SqlReader } from '../db/sql';
 import { ExperimentService } from '../experiment/experiment.service';
 import { TemplateService } from '../template/template.service';
 import { createLoaders, type Loaders } from './loaders';
@@ -16,8 +17,10 @@ export interface Context {
   readonly requestId: string;
   /** The verified token's claims; null when anonymous. */
   readonly claims: TokenClaims | null;
-  /** The request's own identity map. */
+  /** The request's own identity map, for writes. */
   readonly em: EntityManager;
+  /** Reads: plain rows through bound, prepared statements. */
+  readonly reader: SqlReader;
   /**
    * The caller, looked up on first use and remembered: a query refused by validation or limits never runs it, so it
    * costs no SQL. Null when anonymous.
@@ -28,13 +31,20 @@ export interface Context {
   readonly services: Services;
 }
 
-export function createContext(requestId: string, claims: TokenClaims | null, em: EntityManager, authenticator: Authenticator): Context {
+export interface RequestDependencies {
+  em: EntityManager;
+  reader: SqlReader;
+  authenticator: Authenticator;
+}
+
+export function createContext(requestId: string, claims: TokenClaims | null, { em, reader, authenticator }: RequestDependencies): Context {
   let caller: Promise<Actor | null> | undefined;
   const actor = () => (caller ??= authenticator.identify(em, claims));
   return {
     requestId,
     claims,
     em,
+    reader,
     actor,
     loaders: createLoaders(em, actor),
     services: { templates: new TemplateService(em), experiments: new ExperimentService(em) },

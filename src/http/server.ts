@@ -92,7 +92,7 @@ export async function createServer({ config, database, authenticator, logger }: 
       const credentials = request.credentials ?? (await credentialsOf(authenticator, request.headers.authorization));
       if ('error' in credentials) throw contextCreationFailure(request.id, credentials.error);
       try {
-        return createContext(request.id, credentials.claims, database.orm.em.fork(), authenticator);
+        return createContext(request.id, credentials.claims, { em: database.orm.em.fork(), reader: database.reader, authenticator });
       } catch (error) {
         throw contextCreationFailure(request.id, error);
       }

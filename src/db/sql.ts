@@ -1,0 +1,117 @@
+import { createHash } from 'node:crypto';
+import diagnosticsChannel from 'node:diagnostics_channel';
+import type { MikroORM } from '@mikro-orm/postgresql';
+import type { QueryConfig, QueryResult, QueryResultRow } from 'pg';
+
+/**
+ * Every SQL statement the server sends, whichever way it goes (the read path below or the ORM's writes), is published
+ * on these channels: tests count statements and round trips from them, the bench records them, and nothing pays for
+ * it while nobody subscribes.
+ */
+export interface StatementStart {
+  id: number;
+  sql: string;
+  values: readonly unknown[];
+}
+
+export interface StatementEnd {
+  id: number;
+  failed: boolean;
+}
+
+export const statementStarted = diagnosticsChannel.channel('tessera:sql:start');
+export const statementEnded = diagnosticsChannel.channel('tessera:sql:end');
+
+let lastStatementId = 0;
+
+function published<T>(sql: string, values: readonly unknown[], run: () => Promise<T>): Promise<T> {
+  if (!statementStarted.hasSubscribers && !statementEnded.hasSubscribers) return run();
+  const id = ++lastStatementId;
+  statementStarted.publish({ id, sql, values } satisfies StatementStart);
+  return run().then(
+    (result) => {
+      statementEnded.publish({ id, failed: false } satisfies StatementEnd);
+      return result;
+    },
+    (error: unknown) => {
+      statementEnded.publish({ id, failed: true } satisfies StatementEnd);
+      throw error;
+    },
+  );
+}
+
+/** Publishes the statements the ORM sends (through knex, which numbers them) on the same channels. */
+export function publishOrmStatements(orm: MikroORM): void {
+  const knex = orm.em.getConnection().getKnex();
+  const ids = new Map<string, number>();
+  const end = (query: { __knexQueryUid?: string }, failed: boolean) => {
+    const id = query.__knexQueryUid === undefined ? undefined : ids.get(query.__knexQueryUid);
+    if (id === undefined) return;
+    ids.delete(query.__knexQueryUid!);
+    statementEnded.publish({ id, failed } satisfies StatementEnd);
+  };
+  knex.on('query', (query: { sql: string; bindings?: unknown[]; __knexQueryUid?: string }) => {
+    if (!statementStarted.hasSubscribers || query.__knexQueryUid === undefined) return;
+    const id = ++lastStatementId;
+    ids.set(query.__knexQueryUid, id);
+    statementStarted.publish({ id, sql: query.sql, values: query.bindings ?? [] } satisfies StatementStart);
+  });
+  knex.on('query-response', (_response: unknown, query: { __knexQueryUid?: string }) => end(query, false));
+  knex.on('query-error', (_error: unknown, query: { __knexQueryUid?: string }) => end(query, true));
+}
+
+/** A pooled node-postgres connection as the ORM's pool hands it out. */
+interface PooledConnection {
+  query<Row extends QueryResultRow>(config: QueryConfig): Promise<QueryResult<Row>>;
+  /** The pool's mark for a connection it must destroy instead of handing it out again. */
+  __knex__disposed?: unknown;
+}
+
+interface ConnectionPool {
+  acquireConnection(): Promise<PooledConnection>;
+  releaseConnection(connection: PooledConnection): Promise<void>;
+}
+
+const statementNames = new Map<string, string>();
+
+/** A name per statement text: each connection parses and plans a text once, then only binds and executes it. */
+function statementName(text: string): string {
+  let name = statementNames.get(text);
+  if (!name) {
+    name = `r_${createHash('sha1').update(text).digest('base64url')}`;
+    statementNames.set(text, name);
+  }
+  return name;
+}
+
+/**
+ * The read path's SQL: parameters bound (`$1`, `$2`...), never inlined, each statement text prepared once per
+ * connection under a name of its own, rows returned as node-postgres builds them (plain objects, no entities). It
+ * borrows connections from the ORM's pool, so there is one pool and one set of connection settings (timeouts) for
+ * reads and writes alike. Statement texts must come from code, never from input: each distinct text is prepared
+ * and kept on every connection that runs it.
+ */
+export class SqlReader {
+  private readonly pool: ConnectionPool;
+
+  constructor(orm: MikroORM) {
+    const knex: { client: unknown } = orm.em.getConnection().getKnex();
+    this.pool = knex.client as ConnectionPool;
+  }
+
+  async rows<Row extends QueryResultRow>(text: string, values: readonly unknown[] = []): Promise<Row[]> {
+    const connection = await this.pool.acquireConnection();
+    try {
+      const result = await published(text, values, () =>
+        connection.query<Row>({ name: statementName(text), text, values: values as unknown[] }),
+      );
+      return result.rows;
+    } catch (error) {
+      // After a client-side deadline the server may still answer on this connection, out of turn: never reuse it.
+      connection.__knex__disposed = error;
+      throw error;
+    } finally {
+      await this.pool.releaseConnection(connection);
+    }
+  }
+}
