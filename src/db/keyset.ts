@@ -1,4 +1,6 @@
 import { ValidationError } from '../errors/domain-error';
+import type { SqlValues } from './sql';
+import { isUuid } from './uuid';
 
 /**
  * Keyset pagination, the one paginator of every list: a page continues strictly after its cursor (the sort key values
@@ -46,16 +48,86 @@ export function decodeCursor(cursor: string, expectedLength: number, path = '/af
   } catch {
     // fall through: any malformed cursor gets the same answer
   }
-  throw ValidationError.at(path, 'is not a cursor of this list (it may belong to another ordering)');
+  throw notACursor(path);
+}
+
+/** One ordering of a list, as SQL over the list's alias. */
+export interface KeysetOrder {
+  /** Names the ordering in its cursors, so that a cursor of another ordering is refused rather than misread. */
+  tag: string;
+  /** The sort key. */
+  key: string;
+  /** The sort key of a row as its cursor carries it: exact and JSON-safe. */
+  cursorValue: string;
+  /** The cursor's value (at `placeholder`) turned back into something comparable with `key`. */
+  fromCursor(placeholder: string): string;
+  isCursorValue(value: unknown): boolean;
+  direction: OrderDirection;
+  /** The unique tie-break: rows with equal keys keep one order across pages. */
+  id: string;
+}
+
+/** The SQL of one keyset page: what continues after the cursor, the ORDER BY, and the LIMIT's placeholder. */
+export interface KeysetClauses {
+  first: number;
+  /** A condition to AND into the WHERE clause, or null on the first page. */
+  after: string | null;
+  orderBy: string;
+  limit: string;
+}
+
+/** The key columns a page query selects, under these names, for `keysetPage` to build cursors from. */
+export interface KeysetRow {
+  cursor_value: unknown;
+  cursor_id: string;
+}
+
+export function keysetColumns(order: KeysetOrder): string {
+  return `${order.cursorValue} as cursor_value, ${order.id} as cursor_id`;
+}
+
+/** The page clauses for `request` under `order`; a cursor that is not one of this ordering is BAD_USER_INPUT. */
+export function keysetClauses(order: KeysetOrder, request: PageRequest, values: SqlValues, path = '/after'): KeysetClauses {
+  const first = checkPageSize(request.first);
+  let after: string | null = null;
+  if (request.after !== undefined && request.after !== null) {
+    const [tag, value, id] = decodeCursor(request.after, 3, path);
+    if (tag !== order.tag || !isUuid(id) || !order.isCursorValue(value)) throw notACursor(path);
+    const comparison = order.direction === OrderDirection.DESC ? '<' : '>';
+    after = `(${order.key}, ${order.id}) ${comparison} (${order.fromCursor(values.bind(value))}, ${values.bind(id)}::uuid)`;
+  }
+  return {
+    first,
+    after,
+    orderBy: `${order.key} ${order.direction}, ${order.id} ${order.direction}`,
+    limit: values.bind(first + 1),
+  };
+}
+
+/** Checks a cursor of `order` without running anything: one bad argument fails its own field, not a whole batch. */
+export function checkCursor(order: KeysetOrder, after: string | null | undefined, path = '/after'): void {
+  if (after === undefined || after === null) return;
+  const [tag, value, id] = decodeCursor(after, 3, path);
+  if (tag !== order.tag || !isUuid(id) || !order.isCursorValue(value)) throw notACursor(path);
 }
 
 /** The page from up to `first + 1` rows fetched in order: the extra row only tells there is a next page. */
-export function pageFrom<T>(rows: T[], first: number, cursorOf: (row: T) => unknown[], totalCount: number): Page<T> {
+export function keysetPage<Row extends KeysetRow, T>(
+  rows: Row[],
+  order: KeysetOrder,
+  first: number,
+  totalCount: number,
+  nodeOf: (row: Row) => T,
+): Page<T> {
   return {
-    rows: rows.slice(0, first).map((node) => ({ node, cursor: encodeCursor(cursorOf(node)) })),
+    rows: rows.slice(0, first).map((row) => ({ node: nodeOf(row), cursor: encodeCursor([order.tag, row.cursor_value, row.cursor_id]) })),
     hasNextPage: rows.length > first,
     totalCount,
   };
+}
+
+function notACursor(path: string): ValidationError {
+  return ValidationError.at(path, 'is not a cursor of this list (it may belong to another ordering)');
 }
 
 export function emptyPage<T>(): Page<T> {

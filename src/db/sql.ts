@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import diagnosticsChannel from 'node:diagnostics_channel';
 import type { MikroORM } from '@mikro-orm/postgresql';
-import type { QueryConfig, QueryResult, QueryResultRow } from 'pg';
+import { types, type QueryConfig, type QueryResult, type QueryResultRow } from 'pg';
 
 /**
  * Every SQL statement the server sends, whichever way it goes (the read path below or the ORM's writes), is published
@@ -103,7 +103,8 @@ export class SqlReader {
     const connection = await this.pool.acquireConnection();
     try {
       const result = await published(text, values, () =>
-        connection.query<Row>({ name: statementName(text), text, values: values as unknown[] }),
+        // node-postgres' own parsers (timestamps as Dates): the ORM's connections keep them as text for its mapping.
+        connection.query<Row>({ name: statementName(text), text, values: values as unknown[], types }),
       );
       return result.rows;
     } catch (error) {
@@ -113,5 +114,22 @@ export class SqlReader {
     } finally {
       await this.pool.releaseConnection(connection);
     }
+  }
+}
+
+/**
+ * A statement's values and their placeholders, in the style of whoever runs it: `$1`, `$2`... for SqlReader (bound
+ * by PostgreSQL), `?` for the ORM's `em.execute` inside a write's transaction. SQL shared by both (the visibility
+ * rule) is written once against this.
+ */
+export class SqlValues {
+  readonly values: unknown[] = [];
+
+  constructor(private readonly style: 'numbered' | 'question' = 'numbered') {}
+
+  /** The placeholder standing for `value`. */
+  bind(value: unknown): string {
+    this.values.push(value);
+    return this.style === 'numbered' ? `$${this.values.length}` : '?';
   }
 }

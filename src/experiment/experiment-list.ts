@@ -1,23 +1,26 @@
-import { raw } from '@mikro-orm/core';
-import type { EntityManager, QueryBuilder } from '@mikro-orm/postgresql';
 import type { Actor } from '../auth/actor';
 import {
-  checkPageSize,
-  decodeCursor,
+  checkCursor,
   emptyPage,
   isTimestampText,
-  pageFrom,
+  keysetClauses,
+  keysetColumns,
+  keysetPage,
+  OrderDirection,
   timestampTextSql,
+  type KeysetOrder,
+  type KeysetRow,
   type Page,
   type PageRequest,
 } from '../db/keyset';
+import { SqlValues, type SqlReader } from '../db/sql';
 import { isUuid } from '../db/uuid';
-import { ValidationError, type FieldError } from '../errors/domain-error';
+import { type FieldError } from '../errors/domain-error';
 import { throwIfInvalid } from '../validation/field-errors';
 import { parseStorableText } from '../validation/storable';
 import { isTemplateCategory, TEMPLATE_CATEGORIES, type TemplateCategory } from '../template/template-category';
 import { visibleTemplates } from '../template/template-visibility';
-import { Experiment } from './experiment.entity';
+import { EXPERIMENT_COLUMNS, experimentOf, type ExperimentRecord, type ExperimentRow } from './experiment-rows';
 
 export interface ExperimentFilter {
   templateId?: string | null;
@@ -26,36 +29,49 @@ export interface ExperimentFilter {
   wizardCompleted?: boolean | null;
 }
 
-/** The keyset: (created_at desc, id desc). created_at travels at full microsecond precision, which a JS Date lacks. */
-type ExperimentCursor = [createdAt: string, id: string];
+/** Newest first; created_at travels at full microsecond precision, which a JS Date lacks. */
+export const NEWEST_FIRST: KeysetOrder = {
+  tag: 'CREATED_AT:DESC',
+  key: 'e.created_at',
+  cursorValue: timestampTextSql('e.created_at'),
+  fromCursor: (value) => `${value}::timestamptz`,
+  isCursorValue: isTimestampText,
+  direction: OrderDirection.DESC,
+  id: 'e.id',
+};
 
-const CURSOR_CREATED_AT = timestampTextSql('e.created_at');
 const STATUS_MAX_LENGTH = 32;
 
-type ExperimentRow = Record<string, unknown> & { id: string; cursor_created_at: string };
+type ListedRow = ExperimentRow & KeysetRow;
 
-/** The caller's own experiments, newest first, in keyset pages: one statement for the page, one COUNT. */
+/** The caller's own experiments, newest first, in keyset pages: one statement for the page, one COUNT alongside. */
 export async function listExperiments(
-  em: EntityManager,
+  reader: SqlReader,
   actor: Actor,
   filter: ExperimentFilter,
-  page: PageRequest,
-): Promise<Page<Experiment>> {
-  const first = checkPageSize(page.first);
-  const cursor = page.after ? parseCursor(page.after) : null;
+  pageRequest: PageRequest,
+): Promise<Page<ExperimentRecord>> {
   const errors: FieldError[] = [];
   parseFilter(filter, '/filter', errors);
   throwIfInvalid(errors);
+  const values = new SqlValues();
+  const where = filterConditions(actor, filter, values);
+  const page = keysetClauses(NEWEST_FIRST, pageRequest, values);
+  const countValues = new SqlValues();
+  const countWhere = filterConditions(actor, filter, countValues);
 
-  const rowsQuery = filtered(em, actor, filter).select(['*', raw(`${CURSOR_CREATED_AT} as cursor_created_at`)]);
-  if (cursor) rowsQuery.andWhere('(e.created_at, e.id) < (?, ?)', cursor);
-  rowsQuery.orderBy({ createdAt: 'desc', id: 'desc' }).limit(first + 1);
-
-  const [rows, totalCount] = await Promise.all([
-    rowsQuery.execute<ExperimentRow[]>('all', false),
-    filtered(em, actor, filter).getCount('e.id'),
+  const [rows, [{ count }]] = await Promise.all([
+    reader.rows<ListedRow>(
+      `select ${EXPERIMENT_COLUMNS}, ${keysetColumns(NEWEST_FIRST)}
+       from ml_experiments e
+       where ${page.after ? `${where} and ${page.after}` : where}
+       order by ${page.orderBy}
+       limit ${page.limit}`,
+      values.values,
+    ),
+    reader.rows<{ count: number }>(`select count(*)::integer as count from ml_experiments e where ${countWhere}`, countValues.values),
   ]);
-  return toPage(em, rows, first, totalCount);
+  return keysetPage(rows, NEWEST_FIRST, page.first, count, experimentOf);
 }
 
 /**
@@ -63,77 +79,67 @@ export async function listExperiments(
  * in one statement: rows are numbered per template and cut at `first + 1`. Counts come from `countByTemplate`.
  */
 export async function pageByTemplate(
-  em: EntityManager,
+  reader: SqlReader,
   actor: Actor,
   templateIds: string[],
-  page: PageRequest,
+  pageRequest: PageRequest,
   counts: Map<string, number>,
-): Promise<Map<string, Page<Experiment>>> {
-  const first = checkPageSize(page.first);
-  const cursor = page.after ? parseCursor(page.after) : null;
+): Promise<Map<string, Page<ExperimentRecord>>> {
   const wanted = templateIds.filter(isUuid);
-  const pages = new Map<string, Page<Experiment>>(templateIds.map((id) => [id, emptyPage<Experiment>()]));
+  const pages = new Map<string, Page<ExperimentRecord>>(templateIds.map((id) => [id, emptyPage<ExperimentRecord>()]));
   if (wanted.length === 0) return pages;
-
-  const ranked = em
-    .createQueryBuilder(Experiment, 'e')
-    .select([
-      '*',
-      raw(`${CURSOR_CREATED_AT} as cursor_created_at`),
-      raw('row_number() over (partition by e.template_id order by e.created_at desc, e.id desc) as row_in_template'),
-    ])
-    .where({ owner: actor.userId, template: { $in: wanted } });
-  if (cursor) ranked.andWhere('(e.created_at, e.id) < (?, ?)', cursor);
-  const cut = em
-    .getKnex()
-    .select('*')
-    .from(ranked.getKnexQuery().as('ranked'))
-    .where('ranked.row_in_template', '<=', first + 1)
-    .orderBy([
-      { column: 'ranked.created_at', order: 'desc' },
-      { column: 'ranked.id', order: 'desc' },
-    ]);
-  // `e.*` and the ORM's converted interval columns share names; node-postgres keeps the later, converted value.
-  const rows = await em.execute<Array<ExperimentRow & { template_id: string }>>(cut);
-  const byTemplate = new Map<string, ExperimentRow[]>(wanted.map((id) => [id, []]));
-  for (const row of rows) byTemplate.get(row.template_id)?.push(row);
-  for (const [id, own] of byTemplate) pages.set(id, toPage(em, own, first, counts.get(id) ?? 0));
+  const values = new SqlValues();
+  const where = `e.owner_id = ${values.bind(actor.userId)}::uuid and e.template_id = any(${values.bind(wanted)}::uuid[])`;
+  const page = keysetClauses(NEWEST_FIRST, pageRequest, values);
+  const rows = await reader.rows<ListedRow & { row_in_template: string }>(
+    `select * from (
+       select ${EXPERIMENT_COLUMNS}, ${keysetColumns(NEWEST_FIRST)},
+              row_number() over (partition by e.template_id order by ${page.orderBy}) as row_in_template
+       from ml_experiments e
+       where ${page.after ? `${where} and ${page.after}` : where}
+     ) ranked
+     where ranked.row_in_template <= ${page.limit}
+     order by ranked."createdAt" desc, ranked.id desc`,
+    values.values,
+  );
+  const byTemplate = new Map<string, ListedRow[]>(wanted.map((id) => [id, []]));
+  for (const row of rows) byTemplate.get(row.templateId!)?.push(row);
+  for (const [id, own] of byTemplate) pages.set(id, keysetPage(own, NEWEST_FIRST, page.first, counts.get(id) ?? 0, experimentOf));
   return pages;
 }
 
 /** How many of the caller's experiments each template started, in one statement. */
-export async function countByTemplate(em: EntityManager, actor: Actor, templateIds: string[]): Promise<Map<string, number>> {
+export async function countByTemplate(reader: SqlReader, actor: Actor, templateIds: string[]): Promise<Map<string, number>> {
   const wanted = templateIds.filter(isUuid);
   if (wanted.length === 0) return new Map();
-  const rows = await em
-    .createQueryBuilder(Experiment, 'e')
-    .select(['e.template_id', raw('count(*)::int as count')])
-    .where({ owner: actor.userId, template: { $in: wanted } })
-    .groupBy('e.template_id')
-    .execute<Array<{ template_id: string; count: number }>>('all', false);
-  return new Map(rows.map((row) => [row.template_id, row.count]));
+  const rows = await reader.rows<{ templateId: string; count: number }>(
+    `select e.template_id as "templateId", count(*)::integer as count
+     from ml_experiments e
+     where e.owner_id = $1::uuid and e.template_id = any($2::uuid[])
+     group by e.template_id`,
+    [actor.userId, wanted],
+  );
+  return new Map(rows.map((row) => [row.templateId, row.count]));
 }
 
 /** A cursor must decode to values of the keyset's types before it goes anywhere near SQL. */
-export function parseCursor(after: string): ExperimentCursor {
-  const [createdAt, id] = decodeCursor(after, 2);
-  if (!isTimestampText(createdAt) || !isUuid(id)) {
-    throw ValidationError.at('/after', 'is not a cursor of this list (it may belong to another ordering)');
-  }
-  return [createdAt, id];
+export function checkExperimentCursor(after: string | null | undefined): void {
+  checkCursor(NEWEST_FIRST, after);
 }
 
-function filtered(em: EntityManager, actor: Actor, filter: ExperimentFilter): QueryBuilder<Experiment> {
-  const query = em.createQueryBuilder(Experiment, 'e').where({ owner: actor.userId });
-  if (filter.templateId) query.andWhere({ template: filter.templateId });
-  if (filter.status) query.andWhere({ status: filter.status });
-  if (typeof filter.wizardCompleted === 'boolean') query.andWhere({ wizardCompleted: filter.wizardCompleted });
+function filterConditions(actor: Actor, filter: ExperimentFilter, values: SqlValues): string {
+  const where = [`e.owner_id = ${values.bind(actor.userId)}::uuid`];
+  if (filter.templateId) where.push(`e.template_id = ${values.bind(filter.templateId)}::uuid`);
+  if (filter.status) where.push(`e.status = ${values.bind(filter.status)}::text`);
+  if (typeof filter.wizardCompleted === 'boolean') where.push(`e.wizard_completed = ${values.bind(filter.wizardCompleted)}::boolean`);
   if (filter.templateCategory) {
     // The template's category counts only while the caller may still see the template, as for `Experiment.template`.
-    const visible = visibleTemplates('t', actor);
-    query.join('e.template', 't').andWhere({ 't.category': filter.templateCategory }).andWhere(visible.sql, visible.params);
+    where.push(
+      `exists (select 1 from experiment_templates t where t.id = e.template_id ` +
+        `and t.category = ${values.bind(filter.templateCategory)}::text and ${visibleTemplates('t', actor, values)})`,
+    );
   }
-  return query;
+  return where.map((condition) => `(${condition})`).join(' and ');
 }
 
 function parseFilter(filter: ExperimentFilter, path: string, errors: FieldError[]): ExperimentFilter | undefined {
@@ -149,14 +155,4 @@ function parseFilter(filter: ExperimentFilter, path: string, errors: FieldError[
   }
   parseStorableText(filter.status, `${path}/status`, errors);
   return errors.length === before ? filter : undefined;
-}
-
-function toPage(em: EntityManager, rows: ExperimentRow[], first: number, totalCount: number): Page<Experiment> {
-  const cursors = new Map<Experiment, ExperimentCursor>();
-  const experiments = rows.map((row) => {
-    const experiment = em.map(Experiment, row);
-    cursors.set(experiment, [row.cursor_created_at, row.id]);
-    return experiment;
-  });
-  return pageFrom(experiments, first, (experiment) => cursors.get(experiment)!, totalCount);
 }

@@ -1,10 +1,10 @@
 import DataLoader from 'dataloader';
-import type { EntityManager } from '@mikro-orm/postgresql';
 import { isService, type ActorLookup } from '../auth/actor';
 import { emptyPage, type Page } from '../db/keyset';
+import type { SqlReader } from '../db/sql';
 import { isUuid } from '../db/uuid';
 import { countByTemplate, pageByTemplate } from './experiment-list';
-import { Experiment } from './experiment.entity';
+import { EXPERIMENT_COLUMNS, experimentOf, type ExperimentRecord, type ExperimentRow } from './experiment-rows';
 
 export interface TemplateExperimentsKey {
   templateId: string;
@@ -15,34 +15,36 @@ export interface TemplateExperimentsKey {
 const pageKeyOf = (key: TemplateExperimentsKey) => `${key.first}|${key.after ?? ''}`;
 
 /** Per-request batch loaders for experiments; only ever the caller's own (any, for a service token). */
-export function createExperimentLoaders(em: EntityManager, actor: ActorLookup) {
+export function createExperimentLoaders(reader: SqlReader, actor: ActorLookup) {
   return {
     /** An experiment the caller may see, else null: another owner's experiment looks like a missing one. */
-    visibleExperimentById: new DataLoader<string, Experiment | null>(async (ids) => {
+    visibleExperimentById: new DataLoader<string, ExperimentRecord | null>(async (ids) => {
       const caller = await actor();
       const wanted = ids.filter(isUuid);
       if (!caller || wanted.length === 0) return ids.map(() => null);
-      const experiments = await em.find(
-        Experiment,
-        isService(caller) ? { id: { $in: wanted } } : { id: { $in: wanted }, owner: caller.userId },
-      );
-      const byId = new Map(experiments.map((experiment) => [experiment.id, experiment]));
+      const rows = isService(caller)
+        ? await reader.rows<ExperimentRow>(`select ${EXPERIMENT_COLUMNS} from ml_experiments e where e.id = any($1::uuid[])`, [wanted])
+        : await reader.rows<ExperimentRow>(
+            `select ${EXPERIMENT_COLUMNS} from ml_experiments e where e.id = any($1::uuid[]) and e.owner_id = $2::uuid`,
+            [wanted, caller.userId],
+          );
+      const byId = new Map(rows.map((row) => [row.id, experimentOf(row)]));
       return ids.map((id) => byId.get(id) ?? null);
     }),
 
     /** A page of the caller's experiments per template: one statement per distinct (first, after), one for all counts. */
-    experimentsByTemplate: new DataLoader<TemplateExperimentsKey, Page<Experiment>, string>(
+    experimentsByTemplate: new DataLoader<TemplateExperimentsKey, Page<ExperimentRecord>, string>(
       async (keys) => {
         const caller = await actor();
-        if (!caller) return keys.map(() => emptyPage<Experiment>());
-        const counts = await countByTemplate(em, caller, [...new Set(keys.map((key) => key.templateId))]);
+        if (!caller) return keys.map(() => emptyPage<ExperimentRecord>());
+        const counts = await countByTemplate(reader, caller, [...new Set(keys.map((key) => key.templateId))]);
         const groups = new Map<string, TemplateExperimentsKey[]>();
         for (const key of keys) groups.set(pageKeyOf(key), [...(groups.get(pageKeyOf(key)) ?? []), key]);
         const pages = new Map(
           await Promise.all(
             [...groups].map(async ([pageKey, group]) => {
               const byTemplate = await pageByTemplate(
-                em,
+                reader,
                 caller,
                 group.map((key) => key.templateId),
                 group[0],

@@ -1,13 +1,19 @@
-import { Arg, Args, Authorized, Ctx, FieldResolver, Float, ID, Mutation, Query, Resolver, Root } from 'type-graphql';
+import type { GraphQLResolveInfo } from 'graphql';
+import { Arg, Args, Authorized, Ctx, FieldResolver, Float, ID, Info, Mutation, Query, Resolver, Root } from 'type-graphql';
 import type { Actor } from '../auth/actor';
 import { CurrentActor } from '../graphql/authorization';
 import { connectionOf, ConnectionType, PageArgs, type Connection } from '../graphql/connection';
 import type { Context } from '../graphql/context';
+import type { Loaders } from '../graphql/loaders';
 import { TemplateVersion } from '../template/template-version.entity';
 import { ExperimentTemplate } from '../template/template.entity';
+import { selectsField } from '../graphql/selection';
+import type { TemplateRecord, VersionContentRecord } from '../template/template-rows';
 import { User } from '../user/user.entity';
+import type { UserRecord } from '../user/user-rows';
 import { listExperiments } from './experiment-list';
 import { Experiment } from './experiment.entity';
+import type { ExperimentRecord } from './experiment-rows';
 import {
   AnalysisMetadataInput,
   CreateExperimentFromTemplateInput,
@@ -21,7 +27,7 @@ export const ExperimentConnection = ConnectionType(Experiment, 'Experiment');
 @Resolver(() => Experiment)
 export class ExperimentResolver {
   @Query(() => Experiment, { nullable: true, description: "One of the caller's experiments (any, for a service token); null otherwise" })
-  async experiment(@Arg('id', () => ID) id: string, @Ctx() { loaders }: Context): Promise<Experiment | null> {
+  async experiment(@Arg('id', () => ID) id: string, @Ctx() { loaders }: Context): Promise<ExperimentRecord | null> {
     return loaders.visibleExperimentById.load(id);
   }
 
@@ -31,22 +37,25 @@ export class ExperimentResolver {
     @Arg('filter', () => ExperimentFilterInput, { nullable: true }) filter: ExperimentFilterInput | null,
     @Args() { first, after }: PageArgs,
     @CurrentActor() actor: Actor,
-    @Ctx() { em }: Context,
-  ): Promise<Connection<Experiment>> {
-    return connectionOf(await listExperiments(em, actor, filter ?? {}, { first, after }));
+    @Ctx() { reader }: Context,
+  ): Promise<Connection<ExperimentRecord>> {
+    return connectionOf(await listExperiments(reader, actor, filter ?? {}, { first, after }));
   }
 
   @FieldResolver(() => ExperimentTemplate, {
     nullable: true,
     description: 'The template it was made from; null once that template is deleted or no longer visible to the caller',
   })
-  async template(@Root() experiment: Experiment, @Ctx() { loaders }: Context): Promise<ExperimentTemplate | null> {
-    const templateId = experiment.template?.id;
-    return templateId ? loaders.visibleTemplateById.load(templateId) : null;
+  async template(
+    @Root() experiment: ExperimentRecord,
+    @Ctx() { loaders }: Context,
+    @Info() info: GraphQLResolveInfo,
+  ): Promise<TemplateRecord | null> {
+    return visibleTemplateOf(experiment, loaders, selectsField(info, 'configuration'));
   }
 
   @FieldResolver(() => User)
-  async owner(@Root() experiment: Experiment, @Ctx() { loaders }: Context): Promise<User> {
+  async owner(@Root() experiment: ExperimentRecord, @Ctx() { loaders }: Context): Promise<UserRecord> {
     const owner = await loaders.userById.load(experiment.owner.id);
     if (!owner) throw new Error(`owner ${experiment.owner.id} of experiment ${experiment.id} is missing`);
     return owner;
@@ -56,15 +65,15 @@ export class ExperimentResolver {
     nullable: true,
     description: 'The template as it was at `templateVersion`, while the template is visible to the caller',
   })
-  async templateVersionSnapshot(@Root() experiment: Experiment, @Ctx() context: Context): Promise<TemplateVersion | null> {
-    const template = await this.template(experiment, context);
+  async templateVersionSnapshot(@Root() experiment: ExperimentRecord, @Ctx() { loaders }: Context): Promise<VersionContentRecord | null> {
+    const template = await visibleTemplateOf(experiment, loaders);
     if (!template || experiment.templateVersion == null) return null;
-    return context.loaders.templateVersion.load({ templateId: template.id, version: experiment.templateVersion });
+    return loaders.templateVersion.load({ templateId: template.id, version: experiment.templateVersion });
   }
 
   @FieldResolver(() => Boolean, { description: 'Whether its (visible) template has moved past `templateVersion`' })
-  async hasNewerTemplateVersion(@Root() experiment: Experiment, @Ctx() context: Context): Promise<boolean> {
-    const template = await this.template(experiment, context);
+  async hasNewerTemplateVersion(@Root() experiment: ExperimentRecord, @Ctx() { loaders }: Context): Promise<boolean> {
+    const template = await visibleTemplateOf(experiment, loaders);
     return template !== null && experiment.templateVersion != null && template.version > experiment.templateVersion;
   }
 
@@ -126,4 +135,10 @@ export class ExperimentResolver {
   ): Promise<Experiment> {
     return services.experiments.recordTrainingTime(actor, id, actualTrainingSeconds);
   }
+}
+
+/** The template an experiment was made from, while the caller may see it. */
+function visibleTemplateOf(experiment: ExperimentRecord, loaders: Loaders, withConfiguration = false): Promise<TemplateRecord | null> {
+  const id = experiment.template?.id;
+  return id ? loaders.visibleTemplateById.load({ id, withConfiguration }) : Promise.resolve(null);
 }

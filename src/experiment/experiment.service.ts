@@ -2,6 +2,7 @@ import { LockMode } from '@mikro-orm/core';
 import type { EntityManager } from '@mikro-orm/postgresql';
 import { isService, type Actor } from '../auth/actor';
 import { withTransactionRetry } from '../db/transaction-retry';
+import { SqlValues } from '../db/sql';
 import { isUuid } from '../db/uuid';
 import { ConflictError, NotFoundError, type FieldError } from '../errors/domain-error';
 import type { ConfigurationSection } from '../template/configuration-schema';
@@ -216,13 +217,14 @@ export class ExperimentService {
 
   private async countUse(em: EntityManager, actor: Actor, templateId: string): Promise<UsedTemplateRow> {
     if (!isUuid(templateId)) throw new NotFoundError('Template');
-    const visible = visibleTemplates('t', actor);
+    const values = new SqlValues('question');
+    const where = `t.id = ${values.bind(templateId)} and t.is_active and ${visibleTemplates('t', actor, values)}`;
     const [used] = await em.execute<UsedTemplateRow[]>(
       `update experiment_templates t
          set usage_count = t.usage_count + 1, last_used = now()
-       where t.id = ? and t.is_active and ${visible.sql}
+       where ${where}
        returning t.id, t.version, t.configuration, t.name`,
-      [templateId, ...visible.params],
+      values.values,
     );
     if (used) return used;
     const [template] = await findVisibleTemplates(em, actor, [templateId]);

@@ -2,9 +2,10 @@ import { Args, Ctx, FieldResolver, Resolver, Root } from 'type-graphql';
 import { checkPageSize } from '../db/keyset';
 import { connectionOf, PageArgs, type Connection } from '../graphql/connection';
 import type { Context } from '../graphql/context';
+import type { TemplateRecord } from '../template/template-rows';
 import { ExperimentTemplate } from '../template/template.entity';
-import { parseCursor } from './experiment-list';
-import type { Experiment } from './experiment.entity';
+import { checkExperimentCursor } from './experiment-list';
+import type { ExperimentRecord } from './experiment-rows';
 import { ExperimentConnection } from './experiment.resolver';
 
 /** `Template.experiments`, kept with experiments: type-graphql merges it into the Template type. */
@@ -14,13 +15,13 @@ export class TemplateExperimentsResolver {
     description: "The caller's experiments made from this template, newest first (empty when anonymous)",
   })
   async experiments(
-    @Root() template: ExperimentTemplate,
+    @Root() template: TemplateRecord,
     @Args() { first, after }: PageArgs,
     @Ctx() { loaders }: Context,
-  ): Promise<Connection<Experiment>> {
+  ): Promise<Connection<ExperimentRecord>> {
     // Checked here so one bad argument fails its own field, not the whole batch.
     checkPageSize(first);
-    if (after) parseCursor(after);
+    checkExperimentCursor(after);
     return connectionOf(await loaders.experimentsByTemplate.load({ templateId: template.id, first, after: after ?? null }));
   }
 }

@@ -46,7 +46,7 @@ export function createContext(requestId: string, claims: TokenClaims | null, { e
     em,
     reader,
     actor,
-    loaders: createLoaders(em, actor),
+    loaders: createLoaders(reader, actor),
     services: { templates: new TemplateService(em), experiments: new ExperimentService(em) },
   };
 }

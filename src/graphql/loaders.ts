@@ -1,15 +1,16 @@
-import type { EntityManager } from '@mikro-orm/postgresql';
 import type { ActorLookup } from '../auth/actor';
+import type { SqlReader } from '../db/sql';
 import { createExperimentLoaders } from '../experiment/experiment.loaders';
 import { createTemplateLoaders } from '../template/template.loaders';
 import { createUserLoaders } from '../user/user.loaders';
 
 /** Built fresh for every request, never shared: a revoked share takes effect on the very next request. */
-export function createLoaders(em: EntityManager, actor: ActorLookup) {
+export function createLoaders(reader: SqlReader, actor: ActorLookup) {
+  const users = createUserLoaders(reader);
   return {
-    ...createUserLoaders(em),
-    ...createTemplateLoaders(em, actor),
-    ...createExperimentLoaders(em, actor),
+    ...users,
+    ...createTemplateLoaders(reader, actor, users.usersSeen),
+    ...createExperimentLoaders(reader, actor),
   };
 }
 

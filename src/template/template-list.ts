@@ -1,25 +1,25 @@
-import { ReferenceKind, SCALAR_TYPES, type EntityData, type EntityMetadata } from '@mikro-orm/core';
-import type { EntityManager } from '@mikro-orm/postgresql';
 import type { Actor } from '../auth/actor';
 import {
-  checkPageSize,
-  decodeCursor,
   isTimestampText,
+  keysetClauses,
+  keysetColumns,
+  keysetPage,
   OrderDirection,
-  pageFrom,
   timestampTextSql,
+  type KeysetOrder,
+  type KeysetRow,
   type Page,
   type PageRequest,
 } from '../db/keyset';
-import { isUuid } from '../db/uuid';
+import { SqlValues, type SqlReader } from '../db/sql';
 import { UnauthenticatedError, ValidationError, type FieldError } from '../errors/domain-error';
+import { userColumns, userOf, type UserRecord } from '../user/user-rows';
 import { throwIfInvalid } from '../validation/field-errors';
 import { isStorableText, parseStorableText } from '../validation/storable';
 import type { TemplateCategory } from './template-category';
 import { normalizeTag, TAGS_MAX_COUNT } from './template-content';
-import { ExperimentTemplate } from './template.entity';
+import { templateColumns, templateOf, type TemplateRecord, type TemplateRow } from './template-rows';
 import { visibleTemplates } from './template-visibility';
-
 export enum TemplateScope {
   MINE = 'MINE',
   SHARED_WITH_ME = 'SHARED_WITH_ME',
@@ -57,47 +57,38 @@ export interface TemplateListQuery {
 export interface TemplateListOptions {
   /** Count the matching rows too (one COUNT, run alongside the page): leave it off when nobody reads the total. */
   withTotalCount?: boolean;
-  /**
-   * Read each row's configuration (a few KB of jsonb) too; on by default. Leave it off when nobody reads it: the
-   * templates then come without `configuration`.
-   */
+  /** Read each row's configuration (a few KB of jsonb) too: leave it off when nobody reads it. */
   withConfiguration?: boolean;
+  /** Read each row's owner in the same statement, and hand each to `ownerSeen`. */
+  ownerSeen?: (owner: UserRecord) => void;
 }
 
 export const SEARCH_MAX_LENGTH = 200;
 
 const MAX_INTEGER = 2_147_483_647;
 
-interface OrderSpec {
-  /** The sort key over alias `t`. */
-  key: string;
-  /** What the cursor stores for a row: the key's exact value, JSON-safe. */
-  cursorValue: string;
-  /** The cursor's stored value turned back into something comparable with `key`. */
-  fromCursor: string;
-  defaultDirection: OrderDirection;
-  isCursorValue(value: unknown): boolean;
-}
+/** An ordering of templates, whichever its direction. */
+type TemplateOrder = Pick<KeysetOrder, 'key' | 'cursorValue' | 'fromCursor' | 'isCursorValue'> & { defaultDirection: OrderDirection };
 
-const ORDERS: Record<TemplateOrderField, OrderSpec> = {
+const ORDERS: Record<TemplateOrderField, TemplateOrder> = {
   [TemplateOrderField.UPDATED_AT]: {
     key: 't.updated_at',
     cursorValue: timestampTextSql('t.updated_at'),
-    fromCursor: '?::timestamptz',
+    fromCursor: (value) => `${value}::timestamptz`,
     defaultDirection: OrderDirection.DESC,
     isCursorValue: isTimestampText,
   },
   [TemplateOrderField.CREATED_AT]: {
     key: 't.created_at',
     cursorValue: timestampTextSql('t.created_at'),
-    fromCursor: '?::timestamptz',
+    fromCursor: (value) => `${value}::timestamptz`,
     defaultDirection: OrderDirection.DESC,
     isCursorValue: isTimestampText,
   },
   [TemplateOrderField.NAME]: {
     key: 't.name',
     cursorValue: 't.name',
-    fromCursor: '?',
+    fromCursor: (value) => `${value}::text`,
     defaultDirection: OrderDirection.ASC,
     // Text PostgreSQL cannot take (a NUL) would fail the query: such a cursor is as malformed as any other.
     isCursorValue: (value) => typeof value === 'string' && value.length <= 255 && isStorableText(value),
@@ -105,7 +96,7 @@ const ORDERS: Record<TemplateOrderField, OrderSpec> = {
   [TemplateOrderField.USAGE_COUNT]: {
     key: 't.usage_count',
     cursorValue: 't.usage_count',
-    fromCursor: '?::integer',
+    fromCursor: (value) => `${value}::integer`,
     defaultDirection: OrderDirection.DESC,
     isCursorValue: (value) => Number.isSafeInteger(value) && (value as number) >= 0 && (value as number) <= MAX_INTEGER,
   },
@@ -114,149 +105,87 @@ const ORDERS: Record<TemplateOrderField, OrderSpec> = {
   [TemplateOrderField.LAST_USED]: {
     key: `coalesce(t.last_used, '-infinity'::timestamptz)`,
     cursorValue: timestampTextSql('t.last_used'),
-    fromCursor: `coalesce(?::timestamptz, '-infinity'::timestamptz)`,
+    fromCursor: (value) => `coalesce(${value}::timestamptz, '-infinity'::timestamptz)`,
     defaultDirection: OrderDirection.DESC,
     isCursorValue: (value) => value === null || isTimestampText(value),
   },
 };
 
-/** SQL conditions joined by `and`, with their parameters in order. */
-class Conditions {
-  private readonly parts: string[] = [];
-  readonly params: unknown[] = [];
-
-  add(sql: string, params: unknown[] = []): void {
-    this.parts.push(sql);
-    this.params.push(...params);
-  }
-
-  get sql(): string {
-    return this.parts.length > 0 ? this.parts.map((part) => `(${part})`).join(' and ') : 'true';
-  }
+function orderOf(query: TemplateListQuery): KeysetOrder {
+  const field = query.orderBy?.field ?? TemplateOrderField.UPDATED_AT;
+  if (!Object.hasOwn(ORDERS, field)) throw ValidationError.at('/orderBy/field', 'is not a known ordering');
+  const order = ORDERS[field];
+  // Both end up in the SQL text: only ever one of the known values.
+  const direction = (query.orderBy?.direction ?? order.defaultDirection) === OrderDirection.ASC ? OrderDirection.ASC : OrderDirection.DESC;
+  return { ...order, tag: `${field}:${direction}`, direction, id: 't.id' };
 }
+
+type ListedRow = TemplateRow & KeysetRow & Record<string, unknown>;
 
 /**
  * Lists the templates `actor` may see, keyset-paginated: a page continues strictly after its cursor (the sort key and
- * the id as a tie-break), so no OFFSET, and rows added between two fetches neither repeat nor shift the rest.
+ * the id as a tie-break), so no OFFSET, and rows added between two fetches neither repeat nor shift the rest. One
+ * statement for the page (with the owners when asked for), one COUNT alongside it when asked for.
  */
 export async function listTemplates(
-  em: EntityManager,
+  reader: SqlReader,
   actor: Actor | null,
   query: TemplateListQuery,
   pageRequest: PageRequest,
   options: TemplateListOptions = {},
-): Promise<Page<ExperimentTemplate>> {
-  const first = checkPageSize(pageRequest.first);
-  const field = query.orderBy?.field ?? TemplateOrderField.UPDATED_AT;
-  if (!Object.hasOwn(ORDERS, field)) throw ValidationError.at('/orderBy/field', 'is not a known ordering');
-  const order = ORDERS[field];
-  // Both are interpolated into the SQL below: only ever one of the known values.
-  const requested = query.orderBy?.direction ?? order.defaultDirection;
-  const direction = requested === OrderDirection.ASC ? OrderDirection.ASC : OrderDirection.DESC;
-  const orderTag = `${field}:${direction}`;
-  const filtered = filterConditions(actor, query.filter ?? {});
-
-  const page = new Conditions();
-  page.add(filtered.sql, filtered.params);
-  if (pageRequest.after !== undefined && pageRequest.after !== null) {
-    const [tag, value, id] = decodeCursor(pageRequest.after, 3);
-    if (tag !== orderTag || !isUuid(id) || !order.isCursorValue(value)) {
-      throw ValidationError.at('/after', 'is not a cursor of this list (it may belong to another ordering)');
-    }
-    page.add(`(${order.key}, t.id) ${direction === OrderDirection.DESC ? '<' : '>'} (${order.fromCursor}, ?::uuid)`, [value, id]);
-  }
+): Promise<Page<TemplateRecord>> {
+  const order = orderOf(query);
+  const filter = query.filter ?? {};
+  const values = new SqlValues();
+  const where = filterConditions(actor, filter, values);
+  const page = keysetClauses(order, pageRequest, values);
+  const owner = options.ownerSeen
+    ? { columns: `, ${userColumns('owner', 'owner_')}`, join: 'join users owner on owner.id = t.created_by' }
+    : null;
 
   const [rows, totalCount] = await Promise.all([
-    em.execute<Array<Record<string, unknown>>>(
-      `select ${options.withConfiguration === false ? listColumns(em) : 't.*'}, ${order.cursorValue} as cursor_value
-       from experiment_templates t
-       where ${page.sql}
-       order by ${order.key} ${direction}, t.id ${direction}
-       limit ?`,
-      [...page.params, first + 1],
+    reader.rows<ListedRow>(
+      `select ${templateColumns(options.withConfiguration ?? false)}, ${keysetColumns(order)}${owner?.columns ?? ''}
+       from experiment_templates t ${owner?.join ?? ''}
+       where ${page.after ? `${where} and ${page.after}` : where}
+       order by ${page.orderBy}
+       limit ${page.limit}`,
+      values.values,
     ),
-    options.withTotalCount
-      ? em
-          .execute<Array<{ count: number }>>(
-            `select count(*)::integer as count from experiment_templates t where ${filtered.sql}`,
-            filtered.params,
-          )
-          .then(([{ count }]) => count)
-      : // Not selected by the client, so never sent.
-        Promise.resolve(0),
+    options.withTotalCount ? countTemplates(reader, actor, filter) : Promise.resolve(0),
   ]);
-  const cursorValues = new Map<ExperimentTemplate, unknown>();
-  const templates = rows.map(({ cursor_value: cursorValue, ...columns }) => {
-    const template = mapListRow(em, columns);
-    cursorValues.set(template, cursorValue);
-    return template;
+  return keysetPage(rows, order, page.first, totalCount, (row) => {
+    if (options.ownerSeen) options.ownerSeen(userOf(row, 'owner_')!);
+    return templateOf(row);
   });
-  return pageFrom(templates, first, (template) => [orderTag, cursorValues.get(template), template.id], totalCount);
 }
 
-let listColumnsSql: string | undefined;
-
-/** Every column of experiment_templates the entity maps, over alias `t`, but the configuration. */
-function listColumns(em: EntityManager): string {
-  listColumnsSql ??= em
-    .getMetadata()
-    .get<ExperimentTemplate>(ExperimentTemplate.name)
-    .props.filter((prop) => (prop.kind === ReferenceKind.SCALAR || prop.kind === ReferenceKind.MANY_TO_ONE) && prop.persist !== false)
-    .filter((prop) => prop.name !== 'configuration')
-    .flatMap((prop) => prop.fieldNames.map((column) => `t.${column}`))
-    .join(', ');
-  return listColumnsSql;
-}
-
-/**
- * A page row as an entity, as `em.map` would build it, but without registering it with the unit of work: a listing
- * never changes its rows, so neither the identity map entry nor the change-tracking snapshot (a deep copy of the
- * jsonb columns) is worth its CPU. A template this request already manages is refreshed through `em.map` as before,
- * so that one id never stands for two objects. A later `findOne` of a listed template loads it anew, managed.
- */
-function mapListRow(em: EntityManager, columns: Record<string, unknown>): ExperimentTemplate {
-  const meta = em.getMetadata().get<ExperimentTemplate>(ExperimentTemplate.name);
-  const data = em.getDriver().mapResult(columns, meta) as EntityData<ExperimentTemplate>;
-  if (em.getUnitOfWork().getById(meta.className, data.id)) return em.map(ExperimentTemplate, columns);
-  validateScalars(em, meta, data);
-  return em.getEntityFactory().create(ExperimentTemplate, data, { merge: false, refresh: true, convertCustomTypes: true });
-}
-
-/** The scalar checks `em.map` applies before hydrating. */
-function validateScalars(em: EntityManager, meta: EntityMetadata<ExperimentTemplate>, data: EntityData<ExperimentTemplate>): void {
-  const validator = em.getValidator();
-  const record = data as Record<string, unknown>;
-  for (const key of Object.keys(record)) {
-    const prop = (meta.properties as Record<string, (typeof meta.props)[number] | undefined>)[key];
-    if (
-      prop?.kind === ReferenceKind.SCALAR &&
-      SCALAR_TYPES.includes(prop.runtimeType) &&
-      !prop.customType &&
-      (prop.setter || !prop.getter)
-    ) {
-      record[key] = validator.validateProperty(prop, record[key], record);
-    }
-  }
+async function countTemplates(reader: SqlReader, actor: Actor | null, filter: TemplateListFilter): Promise<number> {
+  const values = new SqlValues();
+  const where = filterConditions(actor, filter, values);
+  const [{ count }] = await reader.rows<{ count: number }>(
+    `select count(*)::integer as count from experiment_templates t where ${where}`,
+    values.values,
+  );
+  return count;
 }
 
 /** The filter, always intersected with visibility; inactive templates only ever reach their owner. */
-function filterConditions(actor: Actor | null, filter: TemplateListFilter): Conditions {
-  const where = new Conditions();
-  const visible = visibleTemplates('t', actor);
-  where.add(visible.sql, visible.params);
+function filterConditions(actor: Actor | null, filter: TemplateListFilter, values: SqlValues): string {
+  const where = [visibleTemplates('t', actor, values)];
 
   switch (filter.scope ?? TemplateScope.ALL_VISIBLE) {
     case TemplateScope.MINE:
-      where.add('t.created_by = ?', [callerOf(actor).userId]);
+      where.push(`t.created_by = ${values.bind(callerOf(actor).userId)}::uuid`);
       break;
     case TemplateScope.SHARED_WITH_ME:
-      where.add(
-        'exists (select 1 from experiment_template_shares scope_share where scope_share.template_id = t.id and scope_share.user_id = ?)',
-        [callerOf(actor).userId],
+      where.push(
+        'exists (select 1 from experiment_template_shares scope_share ' +
+          `where scope_share.template_id = t.id and scope_share.user_id = ${values.bind(callerOf(actor).userId)}::uuid)`,
       );
       break;
     case TemplateScope.PUBLIC:
-      where.add('t.is_public');
+      where.push('t.is_public');
       break;
     case TemplateScope.ALL_VISIBLE:
       break;
@@ -264,20 +193,18 @@ function filterConditions(actor: Actor | null, filter: TemplateListFilter): Cond
 
   switch (filter.activeState ?? TemplateActiveState.ACTIVE) {
     case TemplateActiveState.ACTIVE:
-      where.add('t.is_active');
+      where.push('t.is_active');
       break;
     case TemplateActiveState.INACTIVE:
-      if (actor) where.add('not t.is_active and t.created_by = ?', [actor.userId]);
-      else where.add('false');
+      where.push(actor ? `not t.is_active and t.created_by = ${values.bind(actor.userId)}::uuid` : 'false');
       break;
     case TemplateActiveState.ALL:
-      if (actor) where.add('t.is_active or t.created_by = ?', [actor.userId]);
-      else where.add('t.is_active');
+      where.push(actor ? `(t.is_active or t.created_by = ${values.bind(actor.userId)}::uuid)` : 't.is_active');
       break;
   }
 
   // An empty list filters nothing, like a list left out: "no category ticked" means "any category".
-  if (filter.categories?.length) where.add('t.category in (?)', [filter.categories]);
+  if (filter.categories?.length) where.push(`t.category = any(${values.bind(filter.categories)}::text[])`);
 
   const errors: FieldError[] = [];
   const allOf = parseTagFilter(filter.tags?.allOf, '/filter/tags/allOf', errors);
@@ -285,20 +212,15 @@ function filterConditions(actor: Actor | null, filter: TemplateListFilter): Cond
   const search = parseSearch(filter.search, '/filter/search', errors);
   throwIfInvalid(errors);
 
-  if (allOf.length > 0) where.add('t.tags @> ?::jsonb', [JSON.stringify(allOf)]);
-  // One containment test per tag, OR-ed: each is served by the GIN index on tags, and no `?|` operator has to
-  // survive the driver's `?` placeholders.
-  if (anyOf.length > 0)
-    where.add(
-      anyOf.map(() => 't.tags @> ?::jsonb').join(' or '),
-      anyOf.map((tag) => JSON.stringify([tag])),
-    );
+  if (allOf.length > 0) where.push(`t.tags @> ${values.bind(JSON.stringify(allOf))}::jsonb`);
+  // One containment test per tag, OR-ed: each is served by the GIN index on tags.
+  if (anyOf.length > 0) where.push(`(${anyOf.map((tag) => `t.tags @> ${values.bind(JSON.stringify([tag]))}::jsonb`).join(' or ')})`);
 
   if (search) {
     // The same expression as the trigram index experiment_templates_search_index, so the index can serve it.
-    where.add(`(t.name || ' ' || coalesce(t.description, '')) ilike ?`, [`%${escapeLike(search)}%`]);
+    where.push(`(t.name || ' ' || coalesce(t.description, '')) ilike ${values.bind(`%${escapeLike(search)}%`)}`);
   }
-  return where;
+  return where.map((condition) => `(${condition})`).join(' and ');
 }
 
 /** A scope of the caller's own needs a caller. */

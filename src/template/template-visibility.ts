@@ -1,37 +1,36 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
 import type { Actor } from '../auth/actor';
+import { SqlValues } from '../db/sql';
 import { isUuid } from '../db/uuid';
 import { ExperimentTemplate } from './template.entity';
 
-export interface SqlFragment {
-  sql: string;
-  params: unknown[];
+/**
+ * The one visibility rule, as SQL over a template alias: the owner, users it is shared with, and everyone when
+ * public. Every read of templates goes through it, on the read path and inside writes alike.
+ */
+export function visibleTemplates(alias: string, actor: Actor | null, values: SqlValues): string {
+  if (!actor) return `${alias}.is_public`;
+  // Bound twice: a `?` placeholder stands for one use of one value.
+  return (
+    `(${alias}.is_public or ${alias}.created_by = ${values.bind(actor.userId)}::uuid or exists (` +
+    `select 1 from experiment_template_shares visible_share ` +
+    `where visible_share.template_id = ${alias}.id and visible_share.user_id = ${values.bind(actor.userId)}::uuid))`
+  );
 }
 
 /**
- * The one visibility rule, as SQL over a template alias: the owner, users it is shared with, and everyone when
- * public. Every read of templates goes through it.
+ * The templates among `ids` that `actor` may see, as entities of a write's unit of work, in one statement; ids that
+ * are not UUIDs match nothing. Reads load them through the request's loader instead.
  */
-export function visibleTemplates(alias: string, actor: Actor | null): SqlFragment {
-  if (!actor) return { sql: `${alias}.is_public`, params: [] };
-  return {
-    sql:
-      `(${alias}.is_public or ${alias}.created_by = ? or exists (` +
-      `select 1 from experiment_template_shares visible_share ` +
-      `where visible_share.template_id = ${alias}.id and visible_share.user_id = ?))`,
-    params: [actor.userId, actor.userId],
-  };
-}
-
-/** The templates among `ids` that `actor` may see, in one statement; ids that are not UUIDs match nothing. */
 export async function findVisibleTemplates(em: EntityManager, actor: Actor | null, ids: readonly string[]): Promise<ExperimentTemplate[]> {
   const wanted = ids.filter(isUuid);
   if (wanted.length === 0) return [];
-  const visible = visibleTemplates('t', actor);
+  const values = new SqlValues('question');
+  const visible = visibleTemplates('t', actor, values);
   return em
     .createQueryBuilder(ExperimentTemplate, 't')
     .select('*')
     .where({ id: { $in: wanted } })
-    .andWhere(visible.sql, visible.params)
+    .andWhere(visible, values.values)
     .getResultList();
 }

@@ -1,53 +1,131 @@
 import DataLoader from 'dataloader';
-import type { EntityManager } from '@mikro-orm/postgresql';
 import type { ActorLookup } from '../auth/actor';
-import { User } from '../user/user.entity';
-import { TemplateVersion } from './template-version.entity';
-import { ExperimentTemplate } from './template.entity';
-import { findVisibleTemplates } from './template-visibility';
+import { SqlValues, type SqlReader } from '../db/sql';
+import { isUuid } from '../db/uuid';
+import type { Configuration } from './configuration-schema';
+import { userColumns, userOf, type UserRecord } from '../user/user-rows';
+import {
+  templateColumns,
+  templateOf,
+  versionColumns,
+  versionOf,
+  type TemplateRecord,
+  type TemplateRow,
+  type UsersSeen,
+  type VersionContentRecord,
+  type VersionRecord,
+  type VersionRow,
+} from './template-rows';
+import { visibleTemplates } from './template-visibility';
+
+/** A template by id; its configuration read only when some field of the request needs it. */
+export interface TemplateKey {
+  id: string;
+  withConfiguration: boolean;
+}
+
+/** A template's history, newest first: the `first` versions, or all of them. */
+export interface VersionsKey {
+  templateId: string;
+  first: number | null;
+  withConfiguration: boolean;
+}
 
 export interface VersionKey {
   templateId: string;
   version: number;
 }
 
-/** Per-request batch loaders for templates and what hangs off them; each batch is one SQL statement. */
-export function createTemplateLoaders(em: EntityManager, actor: ActorLookup) {
+/**
+ * Per-request batch loaders for templates and what hangs off them; each batch is one statement. Users a statement
+ * reads along the way (version authors) go to `usersSeen`, so that nobody loads them again.
+ */
+export function createTemplateLoaders(reader: SqlReader, actor: ActorLookup, usersSeen: UsersSeen) {
   return {
     /** Only templates the caller may see: a hidden one loads as null, like a missing one. */
-    visibleTemplateById: new DataLoader<string, ExperimentTemplate | null>(async (ids) => {
-      const templates = await findVisibleTemplates(em, await actor(), ids);
-      const byId = new Map(templates.map((template) => [template.id, template]));
-      return ids.map((id) => byId.get(id) ?? null);
-    }),
-
-    // One statement: the share rows joined to their users, in sharing order.
-    sharedUsersByTemplateId: new DataLoader<string, User[]>(async (templateIds) => {
-      const rows = await em.execute<Array<Record<string, unknown> & { share_template_id: string }>>(
-        `select s.template_id as share_template_id, u.*
-         from experiment_template_shares s join users u on u.id = s.user_id
-         where s.template_id in (${templateIds.map(() => '?').join(', ')})
-         order by s.shared_at, s.user_id`,
-        [...templateIds],
-      );
-      const byTemplate = new Map<string, User[]>(templateIds.map((id) => [id, []]));
-      for (const { share_template_id: templateId, ...user } of rows) byTemplate.get(templateId)!.push(em.map(User, user));
-      return templateIds.map((id) => byTemplate.get(id)!);
-    }),
-
-    versionsByTemplateId: new DataLoader<string, TemplateVersion[]>(async (templateIds) => {
-      const versions = await em.find(TemplateVersion, { template: { $in: [...templateIds] } }, { orderBy: { version: 'desc' } });
-      const byTemplate = new Map<string, TemplateVersion[]>(templateIds.map((id) => [id, []]));
-      for (const version of versions) byTemplate.get(version.template.id)!.push(version);
-      return templateIds.map((id) => byTemplate.get(id)!);
-    }),
-
-    templateVersion: new DataLoader<VersionKey, TemplateVersion | null, string>(
+    visibleTemplateById: new DataLoader<TemplateKey, TemplateRecord | null, string>(
       async (keys) => {
-        const versions = await em.find(TemplateVersion, {
-          $or: keys.map((key) => ({ template: key.templateId, version: key.version })),
-        });
-        const byKey = new Map(versions.map((v) => [`${v.template.id}:${v.version}`, v]));
+        const ids = [...new Set(keys.map((key) => key.id).filter(isUuid))];
+        if (ids.length === 0) return keys.map(() => null);
+        const values = new SqlValues();
+        const wanted = values.bind(ids);
+        const rows = await reader.rows<TemplateRow>(
+          `select ${templateColumns(keys.some((key) => key.withConfiguration))}
+           from experiment_templates t
+           where t.id = any(${wanted}::uuid[]) and ${visibleTemplates('t', await actor(), values)}`,
+          values.values,
+        );
+        const byId = new Map(rows.map((row) => [row.id, templateOf(row)]));
+        return keys.map((key) => byId.get(key.id) ?? null);
+      },
+      { cacheKeyFn: (key) => `${key.id}|${key.withConfiguration}` },
+    ),
+
+    /** The users each template is shared with, in sharing order: one statement for every template of the batch. */
+    sharedUsersByTemplateId: new DataLoader<string, UserRecord[]>(async (templateIds) => {
+      const rows = await reader.rows<Record<string, unknown> & { templateId: string }>(
+        `select s.template_id as "templateId", ${userColumns('u')}
+         from experiment_template_shares s join users u on u.id = s.user_id
+         where s.template_id = any($1::uuid[])
+         order by s.shared_at, s.user_id`,
+        [templateIds],
+      );
+      const byTemplate = new Map<string, UserRecord[]>(templateIds.map((id) => [id, []]));
+      for (const row of rows) byTemplate.get(row.templateId)!.push(userOf(row, '')!);
+      return templateIds.map((id) => byTemplate.get(id)!);
+    }),
+
+    /**
+     * Histories, newest first, with their authors: one statement per page size in the batch, reading only the
+     * versions it returns (the latest `first` of each template, through the (template_id, version) index).
+     */
+    versionsByTemplateId: new DataLoader<VersionsKey, VersionRecord[], string>(
+      async (keys) => {
+        const groups = new Map<number | null, VersionsKey[]>();
+        for (const key of keys) groups.set(key.first, [...(groups.get(key.first) ?? []), key]);
+        const histories = new Map<string, VersionRecord[]>();
+        await Promise.all(
+          [...groups].map(async ([first, group]) => {
+            const templateIds = [...new Set(group.map((key) => key.templateId))];
+            const values = new SqlValues();
+            const wanted = values.bind(templateIds);
+            const limit = first === null ? '' : `limit ${values.bind(first)}`;
+            const rows = await reader.rows<VersionRow & Record<string, unknown>>(
+              `select ${versionColumns(group.some((key) => key.withConfiguration))}, ${userColumns('author', 'author_')}
+               from unnest(${wanted}::uuid[]) as wanted(template_id)
+               cross join lateral (
+                 select * from experiment_template_versions history
+                 where history.template_id = wanted.template_id
+                 order by history.version desc ${limit}
+               ) v
+               left join users author on author.id = v.created_by
+               order by v.template_id, v.version desc`,
+              values.values,
+            );
+            for (const id of templateIds) histories.set(`${first}|${id}`, []);
+            for (const row of rows) {
+              const author = userOf(row, 'author_');
+              if (author) usersSeen(author);
+              histories.get(`${first}|${row.templateId}`)!.push(versionOf(row));
+            }
+          }),
+        );
+        return keys.map((key) => histories.get(`${key.first}|${key.templateId}`)!);
+      },
+      { cacheKeyFn: (key) => `${key.templateId}|${key.first}|${key.withConfiguration}` },
+    ),
+
+    templateVersion: new DataLoader<VersionKey, VersionContentRecord | null, string>(
+      async (keys) => {
+        const rows = await reader.rows<VersionRow & { configuration: Configuration }>(
+          `select ${versionColumns(true)}
+           from unnest($1::uuid[], $2::integer[]) as wanted(template_id, version)
+           join experiment_template_versions v on v.template_id = wanted.template_id and v.version = wanted.version`,
+          [keys.map((key) => key.templateId), keys.map((key) => key.version)],
+        );
+        const byKey = new Map(
+          rows.map((row) => [`${row.templateId}:${row.version}`, { ...versionOf(row), configuration: row.configuration }]),
+        );
         return keys.map((key) => byKey.get(`${key.templateId}:${key.version}`) ?? null);
       },
       { cacheKeyFn: (key) => `${key.templateId}:${key.version}` },

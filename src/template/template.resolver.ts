@@ -8,6 +8,7 @@ import { connectionOf, ConnectionType, type Connection } from '../graphql/connec
 import type { Context } from '../graphql/context';
 import { selectsField, selectsPath } from '../graphql/selection';
 import { User } from '../user/user.entity';
+import type { UserRecord } from '../user/user-rows';
 import { PatchOperation } from './patch-operation.type';
 import { contentPatch } from './template-content';
 import { TemplateVersion } from './template-version.entity';
@@ -24,35 +25,44 @@ import {
   UpdateTemplateArgs,
 } from './template.inputs';
 import { listTemplates } from './template-list';
+import type { TemplateRecord, VersionContentRecord, VersionRecord } from './template-rows';
 
 export const TemplateConnection = ConnectionType(ExperimentTemplate, 'Template');
 
 @Resolver(() => ExperimentTemplate)
 export class TemplateResolver {
   @Query(() => ExperimentTemplate, { nullable: true, description: 'A template the caller may see; null otherwise, as for an unknown id' })
-  async template(@Arg('id', () => ID) id: string, @Ctx() { loaders }: Context): Promise<ExperimentTemplate | null> {
-    return loaders.visibleTemplateById.load(id);
+  async template(
+    @Arg('id', () => ID) id: string,
+    @Ctx() { loaders }: Context,
+    @Info() info: GraphQLResolveInfo,
+  ): Promise<TemplateRecord | null> {
+    return loaders.visibleTemplateById.load({ id, withConfiguration: selectsField(info, 'configuration') });
   }
 
   @Query(() => TemplateConnection, { description: 'Templates the caller may see, one keyset page at a time' })
   async templates(
     @Args() { filter, orderBy, first, after }: TemplatesArgs,
     @OptionalActor() actor: Actor | null,
-    @Ctx() { em }: Context,
+    @Ctx() { reader, loaders }: Context,
     @Info() info: GraphQLResolveInfo,
-  ): Promise<Connection<ExperimentTemplate>> {
+  ): Promise<Connection<TemplateRecord>> {
     const page = await listTemplates(
-      em,
+      reader,
       actor,
       { filter, orderBy },
       { first, after },
-      { withTotalCount: selectsField(info, 'totalCount'), withConfiguration: selectsPath(info, ['edges', 'node', 'configuration']) },
+      {
+        withTotalCount: selectsField(info, 'totalCount'),
+        withConfiguration: selectsPath(info, ['edges', 'node', 'configuration']),
+        ownerSeen: selectsPath(info, ['edges', 'node', 'owner']) ? loaders.usersSeen : undefined,
+      },
     );
     return connectionOf(page);
   }
 
   @FieldResolver(() => User)
-  async owner(@Root() template: ExperimentTemplate, @Ctx() { loaders }: Context): Promise<User> {
+  async owner(@Root() template: TemplateRecord, @Ctx() { loaders }: Context): Promise<UserRecord> {
     const owner = await loaders.userById.load(template.createdBy.id);
     if (!owner) throw new Error(`owner ${template.createdBy.id} of template ${template.id} is missing`);
     return owner;
@@ -62,32 +72,36 @@ export class TemplateResolver {
   // whole world, for a public one) would leak other users' identities. Only the owner gets the list; others get [].
   @FieldResolver(() => [User], { description: 'The users it is shared with, in sharing order; empty unless the caller owns it' })
   async sharedWith(
-    @Root() template: ExperimentTemplate,
+    @Root() template: TemplateRecord,
     @OptionalActor() actor: Actor | null,
     @Ctx() { loaders }: Context,
-  ): Promise<User[]> {
+  ): Promise<UserRecord[]> {
     if (!actor || template.createdBy.id !== actor.userId) return [];
     return loaders.sharedUsersByTemplateId.load(template.id);
   }
 
   @FieldResolver(() => [TemplateVersion], { description: 'Its history, newest first' })
   async versions(
-    @Root() template: ExperimentTemplate,
+    @Root() template: TemplateRecord,
     @Arg('first', () => Int, { nullable: true, description: 'At most this many (1 to 100); all when left out' }) first: number | null,
     @Ctx() { loaders }: Context,
-  ): Promise<TemplateVersion[]> {
+    @Info() info: GraphQLResolveInfo,
+  ): Promise<VersionRecord[]> {
     if (first !== null && first !== undefined) checkPageSize(first);
-    const versions = await loaders.versionsByTemplateId.load(template.id);
-    return first ? versions.slice(0, first) : versions;
+    return loaders.versionsByTemplateId.load({
+      templateId: template.id,
+      first: first ?? null,
+      withConfiguration: selectsField(info, 'configuration'),
+    });
   }
 
   // Not `version(n)`: `version` is already the field holding the current version number.
   @FieldResolver(() => TemplateVersion, { nullable: true, description: 'One version of its history; null when there is no such version' })
   async versionSnapshot(
-    @Root() template: ExperimentTemplate,
+    @Root() template: TemplateRecord,
     @Arg('version', () => Int) version: number,
     @Ctx() { loaders }: Context,
-  ): Promise<TemplateVersion | null> {
+  ): Promise<VersionContentRecord | null> {
     return loaders.templateVersion.load({ templateId: template.id, version });
   }
 
@@ -95,7 +109,7 @@ export class TemplateResolver {
     nullable: true,
     description: 'The JSON Patch (RFC 6902) turning version `from` into version `to`; NOT_FOUND when either is missing',
   })
-  async diff(@Root() template: ExperimentTemplate, @Args() { from, to }: DiffArgs, @Ctx() { loaders }: Context): Promise<PatchOperation[]> {
+  async diff(@Root() template: TemplateRecord, @Args() { from, to }: DiffArgs, @Ctx() { loaders }: Context): Promise<PatchOperation[]> {
     const [source, target] = await Promise.all(
       [from, to].map((version) => loaders.templateVersion.load({ templateId: template.id, version })),
     );

@@ -6,6 +6,7 @@ import { createApp, type App } from '../../src/app';
 import { signLocalToken } from '../../src/auth/local-secret';
 import { loadConfig, type AppConfig } from '../../src/config';
 import { databaseOf } from '../../src/db/database';
+import { statementEnded, statementStarted, type StatementStart } from '../../src/db/sql';
 import type { TestUser } from './factories';
 import { createTestDatabase, openTestOrm, type TestDatabase } from './test-database';
 
@@ -33,8 +34,11 @@ export interface Api {
   /** A new user, known to the server through its first authenticated request: the one way tests make users. */
   user(name?: string, roles?: string[]): Promise<TestUser>;
   graphql<T = any>(query: string, options?: GraphqlOptions): Promise<GraphqlResponse<T>>;
-  /** Runs `work` and reports the SQL statements the server sent meanwhile (requests must not overlap). */
-  countStatements<T>(work: () => Promise<T>): Promise<{ result: T; statements: string[] }>;
+  /**
+   * Runs `work` and reports the SQL statements the server sent meanwhile (requests must not overlap), and in how many
+   * round trips: a statement sent before any earlier one was answered travels with it, one sent after starts the next.
+   */
+  countStatements<T>(work: () => Promise<T>): Promise<{ result: T; statements: string[]; sent: StatementStart[]; roundTrips: number }>;
 }
 
 export interface ApiOptions {
@@ -47,15 +51,24 @@ export interface ApiOptions {
 /** The real server over real HTTP, on a migrated database of the test file's own. */
 export function useApi(options: ApiOptions = {}): Api {
   const api = { logs: [] as string[] } as Api;
-  let statements: string[] | undefined;
+  let recording: { sent: StatementStart[]; roundTrips: number; answeredSinceLastTrip: boolean } | undefined;
+  const onStart = (message: unknown) => {
+    if (!recording) return;
+    recording.sent.push(message as StatementStart);
+    if (recording.roundTrips === 0 || recording.answeredSinceLastTrip) {
+      recording.roundTrips += 1;
+      recording.answeredSinceLastTrip = false;
+    }
+  };
+  const onEnd = () => {
+    if (recording) recording.answeredSinceLastTrip = true;
+  };
 
   beforeAll(async () => {
     api.db = await createTestDatabase();
     api.orm = await openTestOrm(api.db, options.db);
-    api.orm.em
-      .getConnection()
-      .getKnex()
-      .on('query', (query: { sql: string }) => statements?.push(query.sql));
+    statementStarted.subscribe(onStart);
+    statementEnded.subscribe(onEnd);
     const config = loadConfig({
       NODE_ENV: 'test',
       JWT_SECRET: TEST_JWT_SECRET,
@@ -75,6 +88,8 @@ export function useApi(options: ApiOptions = {}): Api {
   });
 
   afterAll(async () => {
+    statementStarted.unsubscribe(onStart);
+    statementEnded.unsubscribe(onEnd);
     await api.app?.server.close();
     await api.orm?.close(true);
     await api.db?.drop();
@@ -107,12 +122,13 @@ export function useApi(options: ApiOptions = {}): Api {
   };
 
   api.countStatements = async (work) => {
-    statements = [];
+    const current = { sent: [] as StatementStart[], roundTrips: 0, answeredSinceLastTrip: false };
+    recording = current;
     try {
       const result = await work();
-      return { result, statements };
+      return { result, statements: current.sent.map(({ sql }) => sql), sent: current.sent, roundTrips: current.roundTrips };
     } finally {
-      statements = undefined;
+      recording = undefined;
     }
   };
 

@@ -1,11 +1,37 @@
 import fc from 'fast-check';
 import { ErrorCode, ValidationError } from '../../src/errors/domain-error';
-import { checkPageSize, decodeCursor, encodeCursor, pageFrom } from '../../src/db/keyset';
+import {
+  checkPageSize,
+  decodeCursor,
+  encodeCursor,
+  isTimestampText,
+  keysetClauses,
+  keysetPage,
+  OrderDirection,
+  type KeysetOrder,
+} from '../../src/db/keyset';
+import { SqlValues } from '../../src/db/sql';
 import { connectionOf } from '../../src/graphql/connection';
 
-/** A page of the domain as the GraphQL layer hands it to clients. */
-function connectionFrom<T>(rows: T[], first: number, cursorOf: (row: T) => unknown[], totalCount: number) {
-  return connectionOf(pageFrom(rows, first, cursorOf, totalCount));
+const NEWEST_FIRST: KeysetOrder = {
+  tag: 'CREATED_AT:DESC',
+  key: 'x.created_at',
+  cursorValue: 'x.created_text',
+  fromCursor: (value) => `${value}::timestamptz`,
+  isCursorValue: isTimestampText,
+  direction: OrderDirection.DESC,
+  id: 'x.id',
+};
+
+interface Row {
+  id: string;
+  createdAt: string;
+}
+
+/** A page of the domain as the GraphQL layer hands it to clients, from rows as a page query returns them. */
+function connectionFrom(rows: Row[], first: number, totalCount: number) {
+  const fetched = rows.map((row) => ({ ...row, cursor_value: row.createdAt, cursor_id: row.id }));
+  return connectionOf(keysetPage(fetched, NEWEST_FIRST, first, totalCount, ({ id, createdAt }) => ({ id, createdAt })));
 }
 
 /** The error `fn` throws; fails the test when it returns. */
@@ -110,47 +136,86 @@ describe('checkPageSize', () => {
   });
 });
 
-describe('connectionFrom', () => {
-  interface Row {
-    id: string;
-    createdAt: string;
-  }
+describe('keysetClauses', () => {
+  const ID = '00000000-0000-4000-8000-000000000001';
+
+  it('orders by the key and the id, and fetches one row more than the page to tell whether there is a next one', () => {
+    const values = new SqlValues();
+    expect(keysetClauses(NEWEST_FIRST, { first: 20 }, values)).toEqual({
+      first: 20,
+      after: null,
+      orderBy: 'x.created_at DESC, x.id DESC',
+      limit: '$1',
+    });
+    expect(values.values).toEqual([21]);
+  });
+
+  it('continues strictly after the cursor, with its values bound, never in the SQL text', () => {
+    const values = new SqlValues();
+    values.bind('an earlier value');
+    const after = encodeCursor(['CREATED_AT:DESC', '2024-05-01T12:00:00.123456Z', ID]);
+    expect(keysetClauses(NEWEST_FIRST, { first: 5, after }, values).after).toBe('(x.created_at, x.id) < ($2::timestamptz, $3::uuid)');
+    expect(values.values).toEqual(['an earlier value', '2024-05-01T12:00:00.123456Z', ID, 6]);
+  });
+
+  it('compares upwards in ascending order', () => {
+    const ascending = { ...NEWEST_FIRST, tag: 'CREATED_AT:ASC', direction: OrderDirection.ASC };
+    const after = encodeCursor(['CREATED_AT:ASC', '2024-05-01T12:00:00.123456Z', ID]);
+    expect(keysetClauses(ascending, { first: 5, after }, new SqlValues()).after).toContain(') > (');
+  });
+
+  it.each([
+    ['of another ordering', encodeCursor(['NAME:ASC', '2024-05-01T12:00:00.123456Z', ID])],
+    ['with a key value of the wrong type', encodeCursor(['CREATED_AT:DESC', 'yesterday', ID])],
+    ['with an id that is not a UUID', encodeCursor(['CREATED_AT:DESC', '2024-05-01T12:00:00.123456Z', 'id-1'])],
+    ['of the old two-value shape', encodeCursor(['2024-05-01T12:00:00.123456Z', ID])],
+  ])('refuses a cursor %s at the path given', (_case, after) => {
+    const values = new SqlValues();
+    expectValidationError(
+      thrownBy(() => keysetClauses(NEWEST_FIRST, { first: 5, after }, values, '/experiments/after')),
+      '/experiments/after',
+      NOT_A_CURSOR,
+    );
+  });
+});
+
+describe('keysetPage', () => {
   const row = (n: number): Row => ({ id: `id-${n}`, createdAt: `2024-05-0${n}T00:00:00.000000Z` });
-  const cursorOf = (r: Row) => [r.createdAt, r.id];
+  const cursorOf = (r: Row) => ['CREATED_AT:DESC', r.createdAt, r.id];
 
   it('keeps only `first` edges when the extra row is there, and tells there is a next page', () => {
     const rows = [row(1), row(2), row(3)];
-    const connection = connectionFrom(rows, 2, cursorOf, 7);
+    const connection = connectionFrom(rows, 2, 7);
     expect(connection).toEqual({
       edges: [
-        { node: rows[0], cursor: encodeCursor(['2024-05-01T00:00:00.000000Z', 'id-1']) },
-        { node: rows[1], cursor: encodeCursor(['2024-05-02T00:00:00.000000Z', 'id-2']) },
+        { node: rows[0], cursor: encodeCursor(cursorOf(rows[0])) },
+        { node: rows[1], cursor: encodeCursor(cursorOf(rows[1])) },
       ],
       totalCount: 7,
       pageInfo: {
         hasNextPage: true,
         hasPreviousPage: false,
-        startCursor: encodeCursor(['2024-05-01T00:00:00.000000Z', 'id-1']),
-        endCursor: encodeCursor(['2024-05-02T00:00:00.000000Z', 'id-2']),
+        startCursor: encodeCursor(cursorOf(rows[0])),
+        endCursor: encodeCursor(cursorOf(rows[1])),
       },
     });
-    expect(connection.edges[0].node).toBe(rows[0]);
   });
 
-  it('gives cursors that decode back to the sort key of their row', () => {
-    const { pageInfo } = connectionFrom([row(1), row(2), row(3)], 2, cursorOf, 3);
-    expect(decodeCursor(pageInfo.startCursor!, 2)).toEqual(['2024-05-01T00:00:00.000000Z', 'id-1']);
-    expect(decodeCursor(pageInfo.endCursor!, 2)).toEqual(['2024-05-02T00:00:00.000000Z', 'id-2']);
+  it('gives cursors that decode back to the ordering, the sort key and the id of their row', () => {
+    const { pageInfo } = connectionFrom([row(1), row(2), row(3)], 2, 3);
+    expect(decodeCursor(pageInfo.startCursor!, 3)).toEqual(['CREATED_AT:DESC', '2024-05-01T00:00:00.000000Z', 'id-1']);
+    expect(decodeCursor(pageInfo.endCursor!, 3)).toEqual(['CREATED_AT:DESC', '2024-05-02T00:00:00.000000Z', 'id-2']);
   });
 
-  it('makes no cursor of the extra row', () => {
-    const spy = jest.fn(cursorOf);
-    connectionFrom([row(1), row(2), row(3)], 2, spy, 3);
-    expect(spy.mock.calls.map(([r]) => r.id)).toEqual(['id-1', 'id-2']);
+  it('makes no node of the extra row', () => {
+    const nodeOf = jest.fn((r: Row & { cursor_value: unknown; cursor_id: string }) => r.id);
+    const fetched = [row(1), row(2), row(3)].map((r) => ({ ...r, cursor_value: r.createdAt, cursor_id: r.id }));
+    keysetPage(fetched, NEWEST_FIRST, 2, 3, nodeOf);
+    expect(nodeOf.mock.calls.map(([r]) => r.id)).toEqual(['id-1', 'id-2']);
   });
 
   it('has no next page when exactly `first` rows came back', () => {
-    const connection = connectionFrom([row(1), row(2)], 2, cursorOf, 2);
+    const connection = connectionFrom([row(1), row(2)], 2, 2);
     expect(connection.edges.map((edge) => edge.node.id)).toEqual(['id-1', 'id-2']);
     expect(connection.pageInfo).toEqual({
       hasNextPage: false,
@@ -161,7 +226,7 @@ describe('connectionFrom', () => {
   });
 
   it('has the same start and end cursor on a page of one', () => {
-    const { pageInfo } = connectionFrom([row(4)], 5, cursorOf, 1);
+    const { pageInfo } = connectionFrom([row(4)], 5, 1);
     expect(pageInfo).toEqual({
       hasNextPage: false,
       hasPreviousPage: false,
@@ -171,7 +236,7 @@ describe('connectionFrom', () => {
   });
 
   it('gives null cursors and no next page on an empty page', () => {
-    expect(connectionFrom<Row>([], 20, cursorOf, 0)).toEqual({
+    expect(connectionFrom([], 20, 0)).toEqual({
       edges: [],
       totalCount: 0,
       pageInfo: { hasNextPage: false, hasPreviousPage: false, startCursor: null, endCursor: null },

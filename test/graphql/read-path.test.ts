@@ -1,0 +1,137 @@
+import type { StatementStart } from '../../src/db/sql';
+import { dataOf, useApi, type Api } from '../support/api';
+import { createTemplateViaApi, insertExperiments, insertTemplates, uniqueTag, type TestUser } from '../support/factories';
+
+const PAGE = /* GraphQL */ `
+  query Page($first: Int!, $filter: TemplateFilter) {
+    templates(first: $first, filter: $filter) {
+      edges {
+        node {
+          id
+          name
+          owner {
+            id
+            displayName
+          }
+          sharedWith {
+            id
+            displayName
+          }
+        }
+      }
+      pageInfo {
+        hasNextPage
+      }
+    }
+  }
+`;
+
+const HISTORY = /* GraphQL */ `
+  query History($id: ID!, $first: Int) {
+    template(id: $id) {
+      id
+      versions(first: $first) {
+        version
+        createdAt
+        createdBy {
+          id
+          displayName
+        }
+      }
+    }
+  }
+`;
+
+/** Statements that write or lock: a read must send none of them, nor open a transaction. */
+const WRITES_OR_LOCKS =
+  /^\s*(insert|update|delete|merge|begin|start transaction|savepoint)\b|\bfor (no key )?update\b|\bfor (key )?share\b/i;
+
+/** Rows the plan of `statement` read from `table`, from EXPLAIN ANALYZE of the statement as sent, with its values. */
+async function rowsRead(api: Api, statement: StatementStart, table: string): Promise<number> {
+  const [{ 'QUERY PLAN': plans }] = await api.db.query(`explain (analyze, format json) ${statement.sql}`, [...statement.values]);
+  let rows = 0;
+  const visit = (node: Record<string, any>) => {
+    if (node['Relation Name'] === table) rows += node['Actual Rows'] * node['Actual Loops'];
+    for (const child of node.Plans ?? []) visit(child);
+  };
+  visit(plans[0].Plan);
+  return rows;
+}
+
+describe('the read path', () => {
+  const api = useApi();
+  let owner: TestUser;
+  let readers: TestUser[];
+  const tag = uniqueTag();
+
+  beforeAll(async () => {
+    [owner, ...readers] = await Promise.all(['owner', 'reader1', 'reader2', 'reader3'].map((name) => api.user(name)));
+    await insertTemplates(
+      api,
+      Array.from({ length: 60 }, (_, i) => ({ ownerId: owner.id, tags: [tag], sharedWith: [readers[i % 3].id, readers[(i + 1) % 3].id] })),
+    );
+  });
+
+  it('serves a page with owners and shares in at most 2 round trips, whatever its size', async () => {
+    for (const first of [1, 20, 50]) {
+      const { result, roundTrips, statements } = await api.countStatements(() =>
+        api.graphql(PAGE, { as: owner, variables: { first, filter: { tags: { allOf: [tag] } } } }),
+      );
+      const { edges } = dataOf(result).templates;
+      expect(edges).toHaveLength(first);
+      for (const { node } of edges) {
+        expect(node.owner).toEqual({ id: owner.id, displayName: expect.any(String) });
+        expect(node.sharedWith).toHaveLength(2);
+      }
+      // The caller, the page with its owners, then the shares of the whole page.
+      expect({ first, roundTrips, statements: statements.length }).toEqual({ first, roundTrips: 3, statements: 3 });
+    }
+  });
+
+  it('reads only the versions it returns for versions(first:), with their authors in the same statement', async () => {
+    const template = await createTemplateViaApi(api, owner);
+    for (let version = 2; version <= 6; version += 1) {
+      dataOf(
+        await api.graphql(`mutation($id: ID!, $name: String!) { updateTemplate(id: $id, input: { name: $name }) { version } }`, {
+          as: owner,
+          variables: { id: template.id, name: `name ${version}` },
+        }),
+      );
+    }
+    const { result, sent, roundTrips } = await api.countStatements(() =>
+      api.graphql(HISTORY, { as: owner, variables: { id: template.id, first: 3 } }),
+    );
+    expect(dataOf(result).template.versions.map(({ version, createdBy }: any) => [version, createdBy.id])).toEqual([
+      [6, owner.id],
+      [5, owner.id],
+      [4, owner.id],
+    ]);
+    expect(roundTrips).toBe(3);
+    const history = sent.filter(({ sql }) => /experiment_template_versions/.test(sql));
+    expect(history).toHaveLength(1);
+    expect(await rowsRead(api, history[0], 'experiment_template_versions')).toBe(3);
+
+    const everything = await api.countStatements(() => api.graphql(HISTORY, { as: owner, variables: { id: template.id } }));
+    expect(dataOf(everything.result).template.versions.map(({ version }: any) => version)).toEqual([6, 5, 4, 3, 2, 1]);
+  });
+
+  it('sends nothing that writes or locks for the reads of a known caller whose claims did not change', async () => {
+    const [templateId] = await insertTemplates(api, [{ ownerId: owner.id, tags: [tag] }]);
+    await insertExperiments(api, [{ ownerId: owner.id, templateId }]);
+    const reads = [
+      ['{ me { id email displayName createdAt } }', {}],
+      [PAGE, { first: 20, filter: { tags: { allOf: [tag] } } }],
+      [HISTORY, { id: templateId, first: 10 }],
+      [
+        'query($id: ID!) { template(id: $id) { id configuration experiments(first: 5) { totalCount edges { node { id } } } } }',
+        { id: templateId },
+      ],
+      ['{ experiments(first: 10) { totalCount edges { node { id name template { id name } owner { id } } } } }', {}],
+    ] as const;
+    for (const [query, variables] of reads) {
+      const { result, statements } = await api.countStatements(() => api.graphql(query, { as: owner, variables }));
+      dataOf(result);
+      expect({ query, writes: statements.filter((sql) => WRITES_OR_LOCKS.test(sql)) }).toEqual({ query, writes: [] });
+    }
+  });
+});
