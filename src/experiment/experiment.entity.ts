@@ -10,7 +10,7 @@ import { ExperimentStatus } from './experiment-status';
 export type JsonObject = Record<string, unknown>;
 
 @Entity({ tableName: 'ml_experiments' })
-@ObjectType('Experiment', { description: 'An ML experiment, possibly created from a template' })
+@ObjectType('Experiment', { description: 'An ML experiment, possibly created from a template', simpleResolvers: true })
 export class Experiment {
   [OptionalProps]?:
     | 'description'

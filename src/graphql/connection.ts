@@ -3,7 +3,7 @@ import { DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, OrderDirection, type Page, type PageR
 
 registerEnumType(OrderDirection, { name: 'OrderDirection', description: 'Sort direction of a list' });
 
-@ObjectType({ description: 'Relay page information' })
+@ObjectType({ description: 'Relay page information', simpleResolvers: true })
 export class PageInfo {
   @Field(() => Boolean)
   hasNextPage!: boolean;
@@ -36,7 +36,7 @@ export interface Connection<T> {
 
 /** A Relay connection type for `node`: `<Name>Connection` with `<Name>Edge`s, page info and the total count. */
 export function ConnectionType<T extends object>(node: ClassType<T>, name: string) {
-  @ObjectType(`${name}Edge`)
+  @ObjectType(`${name}Edge`, { simpleResolvers: true })
   class EdgeType {
     @Field(() => String)
     cursor!: string;
@@ -45,7 +45,7 @@ export function ConnectionType<T extends object>(node: ClassType<T>, name: strin
     node!: T;
   }
 
-  @ObjectType(`${name}Connection`)
+  @ObjectType(`${name}Connection`, { simpleResolvers: true })
   class ConnectionClass {
     @Field(() => [EdgeType])
     edges!: EdgeType[];

@@ -11,7 +11,7 @@ registerEnumType(ConfigurationSectionEnum, {
   description: 'A top-level section of an experiment configuration: what one wizard step edits',
 });
 
-@ObjectType('FieldError', { description: 'A problem with one field of an input' })
+@ObjectType('FieldError', { description: 'A problem with one field of an input', simpleResolvers: true })
 export class FieldErrorType {
   @Field(() => String, { description: 'JSON pointer to the field, e.g. `/model/type`' })
   path!: string;
@@ -20,7 +20,7 @@ export class FieldErrorType {
   message!: string;
 }
 
-@ObjectType({ description: 'The result of checking a configuration: problems are data here, not errors' })
+@ObjectType({ description: 'The result of checking a configuration: problems are data here, not errors', simpleResolvers: true })
 export class ConfigurationValidation {
   @Field(() => Boolean)
   valid!: boolean;

@@ -2,7 +2,7 @@ import { GraphQLJSON } from 'graphql-scalars';
 import { Field, ObjectType } from 'type-graphql';
 
 /** One RFC 6902 operation, as `fast-json-patch` produces it; a client can apply a list of them as is. */
-@ObjectType({ description: 'One JSON Patch (RFC 6902) operation' })
+@ObjectType({ description: 'One JSON Patch (RFC 6902) operation', simpleResolvers: true })
 export class PatchOperation {
   @Field(() => String, { description: 'add, remove, replace, move, copy or test' })
   op!: string;

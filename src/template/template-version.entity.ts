@@ -9,7 +9,7 @@ import type { Configuration } from './configuration-schema';
 
 /** One immutable snapshot of a template's content: the audit trail. */
 @Entity({ tableName: 'experiment_template_versions' })
-@ObjectType('TemplateVersion', { description: "An immutable snapshot of a template's content" })
+@ObjectType('TemplateVersion', { description: "An immutable snapshot of a template's content", simpleResolvers: true })
 @Unique({ properties: ['template', 'version'] })
 export class TemplateVersion {
   [OptionalProps]?: 'description' | 'tags' | 'createdBy' | 'createdAt' | 'changeNote';

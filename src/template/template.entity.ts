@@ -8,7 +8,7 @@ import { TemplateShare } from './template-share.entity';
 import type { Configuration } from './configuration-schema';
 
 @Entity({ tableName: 'experiment_templates' })
-@ObjectType('Template', { description: 'A reusable experiment configuration' })
+@ObjectType('Template', { description: 'A reusable experiment configuration', simpleResolvers: true })
 export class ExperimentTemplate {
   [OptionalProps]?: 'description' | 'tags' | 'version' | 'isActive' | 'isPublic' | 'usageCount' | 'lastUsed' | 'createdAt' | 'updatedAt';
 

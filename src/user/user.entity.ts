@@ -3,7 +3,7 @@ import { Field, ID, ObjectType } from 'type-graphql';
 import { Entity, PrimaryKey, Property, OptionalProps } from '@mikro-orm/core';
 
 @Entity({ tableName: 'users' })
-@ObjectType({ description: 'A person known from an identity token' })
+@ObjectType({ description: 'A person known from an identity token', simpleResolvers: true })
 export class User {
   [OptionalProps]?: 'email' | 'displayName' | 'createdAt';
 

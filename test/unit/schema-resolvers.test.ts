@@ -1,0 +1,38 @@
+import 'reflect-metadata';
+import { isObjectType, type GraphQLSchema } from 'graphql';
+import { buildAppSchema } from '../../src/graphql/schema';
+
+/**
+ * Plain fields read straight from their object, with graphql-js' default resolver: a wrapper per field (type-graphql
+ * adds one unless told the field is simple) costs CPU on every field of every row of every page.
+ */
+describe('field resolvers', () => {
+  let schema: GraphQLSchema;
+
+  beforeAll(async () => {
+    schema = await buildAppSchema();
+  });
+
+  it('exist only where a field computes or loads something', () => {
+    const resolved: string[] = [];
+    for (const type of Object.values(schema.getTypeMap())) {
+      if (!isObjectType(type) || type.name.startsWith('__') || type.name === 'Query' || type.name === 'Mutation') continue;
+      for (const field of Object.values(type.getFields())) if (field.resolve) resolved.push(`${type.name}.${field.name}`);
+    }
+    expect(resolved.sort()).toEqual(
+      [
+        'Experiment.hasNewerTemplateVersion',
+        'Experiment.owner',
+        'Experiment.template',
+        'Experiment.templateVersionSnapshot',
+        'Template.diff',
+        'Template.experiments',
+        'Template.owner',
+        'Template.sharedWith',
+        'Template.versionSnapshot',
+        'Template.versions',
+        'TemplateVersion.createdBy',
+      ].sort(),
+    );
+  });
+});
