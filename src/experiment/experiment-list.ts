@@ -20,7 +20,7 @@ import { throwIfInvalid } from '../validation/field-errors';
 import { parseStorableText } from '../validation/storable';
 import { isTemplateCategory, TEMPLATE_CATEGORIES, type TemplateCategory } from '../template/template-category';
 import { visibleTemplates } from '../template/template-visibility';
-import { EXPERIMENT_COLUMNS, experimentOf, type ExperimentRecord, type ExperimentRow } from './experiment-rows';
+import { experimentColumns, experimentOf, type ExperimentDocument, type ExperimentRecord, type ExperimentRow } from './experiment-rows';
 
 export interface ExperimentFilter {
   templateId?: string | null;
@@ -50,6 +50,7 @@ export async function listExperiments(
   actor: Actor,
   filter: ExperimentFilter,
   pageRequest: PageRequest,
+  documents: readonly ExperimentDocument[],
 ): Promise<Page<ExperimentRecord>> {
   const errors: FieldError[] = [];
   parseFilter(filter, '/filter', errors);
@@ -62,7 +63,7 @@ export async function listExperiments(
 
   const [rows, [{ count }]] = await Promise.all([
     reader.rows<ListedRow>(
-      `select ${EXPERIMENT_COLUMNS}, ${keysetColumns(NEWEST_FIRST)}
+      `select ${experimentColumns(documents)}, ${keysetColumns(NEWEST_FIRST)}
        from ml_experiments e
        where ${page.after ? `${where} and ${page.after}` : where}
        order by ${page.orderBy}
@@ -76,14 +77,15 @@ export async function listExperiments(
 
 /**
  * One page of the caller's experiments for each of several templates (`Template.experiments` on a page of templates),
- * in one statement: rows are numbered per template and cut at `first + 1`. Counts come from `countByTemplate`.
+ * in one statement: rows are numbered per template and cut at `first + 1`. Their totals are 0: counts come from
+ * `countByTemplate`, which can run alongside.
  */
 export async function pageByTemplate(
   reader: SqlReader,
   actor: Actor,
   templateIds: string[],
   pageRequest: PageRequest,
-  counts: Map<string, number>,
+  documents: readonly ExperimentDocument[],
 ): Promise<Map<string, Page<ExperimentRecord>>> {
   const wanted = templateIds.filter(isUuid);
   const pages = new Map<string, Page<ExperimentRecord>>(templateIds.map((id) => [id, emptyPage<ExperimentRecord>()]));
@@ -93,7 +95,7 @@ export async function pageByTemplate(
   const page = keysetClauses(NEWEST_FIRST, pageRequest, values);
   const rows = await reader.rows<ListedRow & { row_in_template: string }>(
     `select * from (
-       select ${EXPERIMENT_COLUMNS}, ${keysetColumns(NEWEST_FIRST)},
+       select ${experimentColumns(documents)}, ${keysetColumns(NEWEST_FIRST)},
               row_number() over (partition by e.template_id order by ${page.orderBy}) as row_in_template
        from ml_experiments e
        where ${page.after ? `${where} and ${page.after}` : where}
@@ -104,7 +106,7 @@ export async function pageByTemplate(
   );
   const byTemplate = new Map<string, ListedRow[]>(wanted.map((id) => [id, []]));
   for (const row of rows) byTemplate.get(row.templateId!)?.push(row);
-  for (const [id, own] of byTemplate) pages.set(id, keysetPage(own, NEWEST_FIRST, page.first, counts.get(id) ?? 0, experimentOf));
+  for (const [id, own] of byTemplate) pages.set(id, keysetPage(own, NEWEST_FIRST, page.first, 0, experimentOf));
   return pages;
 }
 

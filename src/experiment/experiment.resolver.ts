@@ -7,13 +7,13 @@ import type { Context } from '../graphql/context';
 import type { Loaders } from '../graphql/loaders';
 import { TemplateVersion } from '../template/template-version.entity';
 import { ExperimentTemplate } from '../template/template.entity';
-import { selectsField } from '../graphql/selection';
+import { selectedAmong, selectsField } from '../graphql/selection';
 import type { TemplateRecord, VersionContentRecord } from '../template/template-rows';
 import { User } from '../user/user.entity';
 import type { UserRecord } from '../user/user-rows';
 import { listExperiments } from './experiment-list';
 import { Experiment } from './experiment.entity';
-import type { ExperimentRecord } from './experiment-rows';
+import { EXPERIMENT_DOCUMENT_FIELDS, type ExperimentRecord } from './experiment-rows';
 import {
   AnalysisMetadataInput,
   CreateExperimentFromTemplateInput,
@@ -27,8 +27,12 @@ export const ExperimentConnection = ConnectionType(Experiment, 'Experiment');
 @Resolver(() => Experiment)
 export class ExperimentResolver {
   @Query(() => Experiment, { nullable: true, description: "One of the caller's experiments (any, for a service token); null otherwise" })
-  async experiment(@Arg('id', () => ID) id: string, @Ctx() { loaders }: Context): Promise<ExperimentRecord | null> {
-    return loaders.visibleExperimentById.load(id);
+  async experiment(
+    @Arg('id', () => ID) id: string,
+    @Ctx() { loaders }: Context,
+    @Info() info: GraphQLResolveInfo,
+  ): Promise<ExperimentRecord | null> {
+    return loaders.visibleExperimentById.load({ id, documents: selectedAmong(info, [], EXPERIMENT_DOCUMENT_FIELDS) });
   }
 
   @Authorized()
@@ -38,8 +42,10 @@ export class ExperimentResolver {
     @Args() { first, after }: PageArgs,
     @CurrentActor() actor: Actor,
     @Ctx() { reader }: Context,
+    @Info() info: GraphQLResolveInfo,
   ): Promise<Connection<ExperimentRecord>> {
-    return connectionOf(await listExperiments(reader, actor, filter ?? {}, { first, after }));
+    const documents = selectedAmong(info, ['edges', 'node'], EXPERIMENT_DOCUMENT_FIELDS);
+    return connectionOf(await listExperiments(reader, actor, filter ?? {}, { first, after }, documents));
   }
 
   @FieldResolver(() => ExperimentTemplate, {

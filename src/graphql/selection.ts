@@ -49,3 +49,8 @@ export function selectsPath(info: GraphQLResolveInfo, path: readonly string[]): 
   }
   return path.length === 0;
 }
+
+/** Which of `names` the client selected at `path` below the field being resolved (see `selectsPath`). */
+export function selectedAmong<Name extends string>(info: GraphQLResolveInfo, path: readonly string[], names: readonly Name[]): Name[] {
+  return names.filter((name) => selectsPath(info, [...path, name]));
+}

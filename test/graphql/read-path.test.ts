@@ -134,4 +134,36 @@ describe('the read path', () => {
       expect({ query, writes: statements.filter((sql) => WRITES_OR_LOCKS.test(sql)) }).toEqual({ query, writes: [] });
     }
   });
+
+  it("reads an experiment's JSON documents only when the query selects them", async () => {
+    const [templateId] = await insertTemplates(api, [{ ownerId: owner.id, tags: [tag] }]);
+    await insertExperiments(api, [{ ownerId: owner.id, templateId }]);
+    const documentColumns = (statements: string[]) =>
+      statements.flatMap((sql) => sql.match(/\be\.(configuration|configuration_metadata|dataset_statistics|wizard_state)\b/g) ?? []);
+
+    const plain = await api.countStatements(() =>
+      api.graphql('{ experiments(first: 5) { edges { node { id name status createdAt } } } }', { as: owner }),
+    );
+    expect(dataOf(plain.result).experiments.edges.length).toBeGreaterThan(0);
+    expect(documentColumns(plain.statements)).toEqual([]);
+
+    const selected = await api.countStatements(() =>
+      api.graphql('{ experiments(first: 5) { edges { node { id configuration datasetStatistics } } } }', { as: owner }),
+    );
+    const [{ node }] = dataOf(selected.result).experiments.edges;
+    expect(node.configuration).toEqual(expect.objectContaining({ model: expect.any(Object) }));
+    expect(node.datasetStatistics).toEqual({});
+    expect(documentColumns(selected.statements).sort()).toEqual(['e.configuration', 'e.dataset_statistics']);
+
+    const ofTemplate = await api.countStatements(() =>
+      api.graphql('query($id: ID!) { template(id: $id) { experiments(first: 5) { totalCount edges { node { id wizardState } } } } }', {
+        as: owner,
+        variables: { id: templateId },
+      }),
+    );
+    expect(dataOf(ofTemplate.result).template.experiments.totalCount).toBe(1);
+    expect(documentColumns(ofTemplate.statements)).toEqual(['e.wizard_state']);
+    // The caller, the template, then its page of experiments and their count together.
+    expect(ofTemplate.roundTrips).toBe(3);
+  });
 });
