@@ -36,6 +36,14 @@ export async function createServer({ config, database, authenticator, logger }: 
     loggerInstance: logger,
     genReqId: () => randomUUID(),
     bodyLimit: MAX_BODY_BYTES,
+    // One line per request, written when it is answered, instead of Fastify's two (received, completed).
+    disableRequestLogging: true,
+  });
+  app.addHook('onResponse', async (request, reply) => {
+    request.log.info(
+      { method: request.method, url: request.url, statusCode: reply.statusCode, responseTimeMs: Math.round(reply.elapsedTime * 100) / 100 },
+      'request completed',
+    );
   });
   let shuttingDown = false;
   app.addHook('onClose', async () => {
