@@ -17,6 +17,8 @@ export interface OperationResult {
   page: boolean;
   graphql: LoadFigures;
   statementsPerRequest: number;
+  /** Stages of statements (a stage: sent before any earlier one was answered), each variant sent alone, on average. */
+  roundTripsPerRequest: number;
   bare?: LoadFigures;
   /** GraphQL throughput / bare `pg` throughput running the same statements. */
   ratio?: number;
@@ -155,6 +157,7 @@ export async function runServerBench(databaseUrl: string, operations: Operation[
         // Every variant once, alone: a broken request fails the bench here rather than hiding in an error count.
         const variants: Stages[] = [];
         for (let i = 0; i < operation.variants.length; i += 1) variants.push(await captureVariant(server, operation, i));
+        const roundTrips = variants.reduce((sum, stages) => sum + stages.length, 0) / variants.length;
 
         if (options.warmupSeconds > 0) await runLoad(job(options.warmupSeconds));
         const before = {
@@ -185,6 +188,7 @@ export async function runServerBench(databaseUrl: string, operations: Operation[
           page: operation.page,
           graphql,
           statementsPerRequest: Math.round((statements / Math.max(1, graphql.requests)) * 100) / 100,
+          roundTripsPerRequest: Math.round(roundTrips * 100) / 100,
           machine,
         };
         if (operation.kind === 'read' && options.bare) {
@@ -201,7 +205,8 @@ export async function runServerBench(databaseUrl: string, operations: Operation[
         result.operations.push(entry);
         log(
           `  ${operation.name}: ${graphql.requestsPerSecond} req/s, p50 ${graphql.p50Ms} ms, p99 ${graphql.p99Ms} ms, ` +
-            `${graphql.non2xx + graphql.errors + graphql.graphqlErrors} errors, ${entry.statementsPerRequest} statements/request` +
+            `${graphql.non2xx + graphql.errors + graphql.graphqlErrors} errors, ${entry.statementsPerRequest} statements/request, ` +
+            `${entry.roundTripsPerRequest} round trips/request` +
             `; machine ${machine.busyPercent}% busy (others ${machine.othersPercent}%)` +
             `; CPU ms/request server ${graphql.cpuMsPerRequest.server}, postgres ${graphql.cpuMsPerRequest.postgres}, load generator ${graphql.cpuMsPerRequest.client}` +
             (entry.bare
