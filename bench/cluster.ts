@@ -49,3 +49,15 @@ export async function withClient<T>(url: string, work: (client: Client) => Promi
     await client.end();
   }
 }
+
+/** Where the cluster's WAL is written up to now. */
+export async function walPosition(client: Client): Promise<string> {
+  const result = await client.query<{ lsn: string }>('select pg_current_wal_lsn()::text as lsn');
+  return result.rows[0].lsn;
+}
+
+/** WAL bytes written since `position`, by every database of the cluster. */
+export async function walBytesSince(client: Client, position: string): Promise<number> {
+  const result = await client.query<{ bytes: string }>('select pg_wal_lsn_diff(pg_current_wal_lsn(), $1) as bytes', [position]);
+  return Number(result.rows[0].bytes);
+}

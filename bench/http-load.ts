@@ -2,8 +2,9 @@ import { fork } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { Client } from 'pg';
 import { runBareSql } from './bare-sql';
-import { withClient } from './cluster';
+import { walBytesSince, walPosition, withClient } from './cluster';
 import { machineBusyMs, postgresCpuMs, processCpuMs } from './cpu';
 import { explainOperation, type ExplainResult } from './explain';
 import type { LoadFigures, LoadJob } from './load-worker';
@@ -19,6 +20,9 @@ export interface OperationResult {
   statementsPerRequest: number;
   /** Stages of statements (a stage: sent before any earlier one was answered), each variant sent alone, on average. */
   roundTripsPerRequest: number;
+  /** WAL the cluster wrote during the GraphQL run, per request: 0 for a read that writes nothing. */
+  walBytesPerRequest: number;
+  walBytes: number;
   bare?: LoadFigures;
   /** GraphQL throughput / bare `pg` throughput running the same statements. */
   ratio?: number;
@@ -111,6 +115,8 @@ function vmHwmMiB(): number {
 export async function runServerBench(databaseUrl: string, operations: Operation[], options: ServerBenchOptions): Promise<ServerResult> {
   const { log } = options;
   const server = await startBenchServer(databaseUrl);
+  const wal = new Client({ connectionString: databaseUrl, application_name: 'bench-wal' });
+  await wal.connect();
   const runStarted = new Date();
   let peakRss = process.memoryUsage().rss;
   const rssTimer = setInterval(() => {
@@ -160,6 +166,7 @@ export async function runServerBench(databaseUrl: string, operations: Operation[
         const roundTrips = variants.reduce((sum, stages) => sum + stages.length, 0) / variants.length;
 
         if (options.warmupSeconds > 0) await runLoad(job(options.warmupSeconds));
+        const walBefore = await walPosition(wal);
         const before = {
           statements: server.recorder.count,
           server: processCpuMs(),
@@ -169,7 +176,8 @@ export async function runServerBench(databaseUrl: string, operations: Operation[
         };
         const graphql = await runLoad(job(options.durationSeconds));
         const statements = server.recorder.count - before.statements;
-        const perRequest = (ms: number) => Math.round((ms / Math.max(1, graphql.requests)) * 100) / 100;
+        const walBytes = await walBytesSince(wal, walBefore);
+        const perRequest = (total: number) => Math.round((total / Math.max(1, graphql.requests)) * 100) / 100;
         const used = {
           server: processCpuMs() - before.server,
           postgres: postgresCpuMs(options.postmaster) - before.postgres,
@@ -189,6 +197,8 @@ export async function runServerBench(databaseUrl: string, operations: Operation[
           graphql,
           statementsPerRequest: Math.round((statements / Math.max(1, graphql.requests)) * 100) / 100,
           roundTripsPerRequest: Math.round(roundTrips * 100) / 100,
+          walBytesPerRequest: perRequest(walBytes),
+          walBytes,
           machine,
         };
         if (operation.kind === 'read' && options.bare) {
@@ -206,7 +216,7 @@ export async function runServerBench(databaseUrl: string, operations: Operation[
         log(
           `  ${operation.name}: ${graphql.requestsPerSecond} req/s, p50 ${graphql.p50Ms} ms, p99 ${graphql.p99Ms} ms, ` +
             `${graphql.non2xx + graphql.errors + graphql.graphqlErrors} errors, ${entry.statementsPerRequest} statements/request, ` +
-            `${entry.roundTripsPerRequest} round trips/request` +
+            `${entry.roundTripsPerRequest} round trips/request, ${entry.walBytesPerRequest} WAL bytes/request` +
             `; machine ${machine.busyPercent}% busy (others ${machine.othersPercent}%)` +
             `; CPU ms/request server ${graphql.cpuMsPerRequest.server}, postgres ${graphql.cpuMsPerRequest.postgres}, load generator ${graphql.cpuMsPerRequest.client}` +
             (entry.bare
@@ -222,6 +232,7 @@ export async function runServerBench(databaseUrl: string, operations: Operation[
     result.peakRssMiB = Math.round(peakRss / 2 ** 20);
     result.vmHwmMiB = vmHwmMiB();
     result.serverProblems = server.problems.slice(0, 20);
+    await wal.end();
     await server.stop();
   }
   return result;
