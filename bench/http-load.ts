@@ -9,11 +9,12 @@ import { machineBusyMs, postgresCpuMs, processCpuMs } from './cpu';
 import { explainOperation, type ExplainResult } from './explain';
 import type { LoadFigures, LoadJob } from './load-worker';
 import { startBenchServer, type BenchServer, type Stages } from './server';
-import { withCounter } from './request-spec';
-import { LOAD_NAME_PREFIX, requestOf, type Operation } from './workload';
+import { headersOf, withCounter, type RequestSpec } from './request-spec';
+import { labelOf, LOAD_NAME_PREFIX, requestOf, type CostCase, type Operation } from './workload';
 
 export interface OperationResult {
   operation: string;
+  costCase?: CostCase;
   kind: 'read' | 'write';
   page: boolean;
   graphql: LoadFigures;
@@ -64,12 +65,8 @@ export interface ServerBenchOptions {
   log: (line: string) => void;
 }
 
-async function post(server: BenchServer, token: string, body: string): Promise<{ status: number; text: string }> {
-  const response = await fetch(server.url, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` },
-    body,
-  });
+async function post(server: BenchServer, spec: RequestSpec, body: string): Promise<{ status: number; text: string }> {
+  const response = await fetch(server.url, { method: 'POST', headers: headersOf(spec), body });
   return { status: response.status, text: await response.text() };
 }
 
@@ -84,7 +81,7 @@ async function captureVariant(
   const spec = requestOf(operation, { ...variant, variables: { ...variant.variables, ...override } });
   let response: { status: number; text: string } | undefined;
   const stages = await server.recorder.capture(async () => {
-    response = await post(server, spec.token, withCounter(spec.body, 1_000_000_000 + index));
+    response = await post(server, spec, withCounter(spec.body, 1_000_000_000 + index));
   });
   if (response!.status !== 200 || response!.text.includes('"errors":[')) {
     const logged = server.problems.slice(-3).join('');
@@ -192,6 +189,7 @@ export async function runServerBench(databaseUrl: string, operations: Operation[
         };
         const entry: OperationResult = {
           operation: operation.name,
+          costCase: operation.costCase,
           kind: operation.kind,
           page: operation.page,
           graphql,
@@ -214,7 +212,7 @@ export async function runServerBench(databaseUrl: string, operations: Operation[
         }
         result.operations.push(entry);
         log(
-          `  ${operation.name}: ${graphql.requestsPerSecond} req/s, p50 ${graphql.p50Ms} ms, p99 ${graphql.p99Ms} ms, ` +
+          `  ${labelOf(operation.name, operation.costCase)}: ${graphql.requestsPerSecond} req/s, p50 ${graphql.p50Ms} ms, p99 ${graphql.p99Ms} ms, ` +
             `${graphql.non2xx + graphql.errors + graphql.graphqlErrors} errors, ${entry.statementsPerRequest} statements/request, ` +
             `${entry.roundTripsPerRequest} round trips/request, ${entry.walBytesPerRequest} WAL bytes/request` +
             `; machine ${machine.busyPercent}% busy (others ${machine.othersPercent}%)` +
@@ -240,7 +238,7 @@ export async function runServerBench(databaseUrl: string, operations: Operation[
 
 /** The templates and experiments the load created go again, so a reused data set keeps its size. */
 async function removeLoadRows(databaseUrl: string, operations: Operation[], since: Date): Promise<void> {
-  const emails = [...new Set(operations.flatMap((operation) => operation.variants.map((variant) => variant.email)))];
+  const emails = [...new Set(operations.flatMap((operation) => operation.variants.flatMap((variant) => variant.caller?.email ?? [])))];
   await withClient(databaseUrl, async (client) => {
     await client.query('set statement_timeout = 0');
     const owners = `(select id from users where email = any($1))`;

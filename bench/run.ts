@@ -9,7 +9,7 @@ import { runServerBench } from './http-load';
 import { runMigrationBench } from './migration';
 import { parseOptions, PHASES } from './options';
 import { checkTargets, markdown, plansText, type BenchResult } from './report';
-import { buildOperations } from './workload';
+import { buildOperations, labelOf } from './workload';
 
 /**
  * `npm run bench`: the design's figures on a generated data set. Phases: the extension migration over existing
@@ -56,7 +56,8 @@ async function main(): Promise<void> {
     }
     if (result.dataset && (explain || http)) {
       const operations = (await buildOperations(result.dataset.url, options.mode === 'full' ? 64 : 16)).filter(
-        (operation) => options.operations.length === 0 || options.operations.some((name) => operation.name.includes(name)),
+        (operation) =>
+          options.operations.length === 0 || options.operations.some((name) => labelOf(operation.name, operation.costCase).includes(name)),
       );
       result.server = await runServerBench(result.dataset.url, operations, {
         connections: options.connections,
@@ -105,7 +106,9 @@ function brokenChecks(result: BenchResult): string[] {
   for (const entry of result.server?.operations ?? []) {
     const failed = entry.graphql.non2xx + entry.graphql.errors + entry.graphql.graphqlErrors + (entry.bare?.errors ?? 0);
     if (failed > 0)
-      problems.push(`${entry.operation}: ${failed} failed requests (${entry.graphql.sampleError ?? entry.bare?.sampleError})`);
+      problems.push(
+        `${labelOf(entry.operation, entry.costCase)}: ${failed} failed requests (${entry.graphql.sampleError ?? entry.bare?.sampleError})`,
+      );
   }
   for (const check of result.server?.pageSizes ?? []) {
     if (!check.constant) problems.push(`${check.operation}: statements grow with the page size ${JSON.stringify(check.statements)}`);
