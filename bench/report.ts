@@ -3,7 +3,7 @@ import type { ServerResult } from './http-load';
 import type { LoadFigures } from './load-worker';
 import type { MigrationResult } from './migration';
 import type { Mode } from './options';
-import { labelOf } from './workload';
+import { labelOf, type CostCase } from './workload';
 
 export interface Machine {
   cores: number;
@@ -43,6 +43,14 @@ const TARGETS = {
   migrationMs: 5_000,
   lockMs: 100,
   ratio: 0.35,
+  roundTripsPerPage: 2,
+  /** The issue "Reads at PostGraphile's cost": CPU per request (server + PostgreSQL) and throughput at 8 connections. */
+  costCases: {
+    A: { cpuMs: 2.5, requestsPerSecond: 600 },
+    B: { cpuMs: 2.0, requestsPerSecond: 770 },
+    C: { cpuMs: 0.9, requestsPerSecond: 1500 },
+    D: { cpuMs: 1.3, requestsPerSecond: 1100 },
+  } satisfies Record<CostCase, { cpuMs: number; requestsPerSecond: number }>,
 };
 
 export function checkTargets(result: Omit<BenchResult, 'targets'>): TargetCheck[] {
@@ -97,6 +105,41 @@ export function checkTargets(result: Omit<BenchResult, 'targets'>): TargetCheck[
         subject,
         measured: `${operation.ratio}`,
         met: operation.ratio >= TARGETS.ratio,
+      });
+    }
+    if (operation.costCase) {
+      const target = TARGETS.costCases[operation.costCase];
+      const { server, postgres } = operation.graphql.cpuMsPerRequest ?? {};
+      const cpuMs = server === undefined || postgres === undefined ? Number.NaN : Math.round((server + postgres) * 100) / 100;
+      checks.push(
+        {
+          target: `CPU per request (server + PostgreSQL) ≤ ${target.cpuMs} ms`,
+          subject,
+          measured: Number.isNaN(cpuMs) ? '?' : `${cpuMs} ms (${server} + ${postgres})`,
+          met: cpuMs <= target.cpuMs,
+        },
+        {
+          target: `throughput at 8 connections ≥ ${target.requestsPerSecond} req/s`,
+          subject,
+          measured: `${operation.graphql.requestsPerSecond} req/s${errors}`,
+          met: operation.graphql.requestsPerSecond >= target.requestsPerSecond && failed === 0,
+        },
+      );
+    }
+    if (operation.page) {
+      checks.push({
+        target: `round trips per page ≤ ${TARGETS.roundTripsPerPage}`,
+        subject,
+        measured: `${operation.roundTripsPerRequest}`,
+        met: operation.roundTripsPerRequest <= TARGETS.roundTripsPerPage,
+      });
+    }
+    if (operation.kind === 'read') {
+      checks.push({
+        target: 'WAL bytes per read request: 0',
+        subject,
+        measured: `${operation.walBytesPerRequest} (${operation.walBytes} in ${operation.graphql.requests} requests)`,
+        met: operation.walBytes === 0,
       });
     }
   }
