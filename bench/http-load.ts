@@ -1,5 +1,4 @@
 import { fork } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { Client } from 'pg';
@@ -8,6 +7,7 @@ import { walBytesSince, walPosition, withClient } from './cluster';
 import { machineBusyMs, postgresCpuMs, processCpuMs } from './cpu';
 import { explainOperation, type ExplainResult } from './explain';
 import type { LoadFigures, LoadJob } from './load-worker';
+import { mib, vmHwmMiB, watchRss } from './memory';
 import { startBenchServer, type BenchServer, type Stages } from './server';
 import { headersOf, withCounter, type RequestSpec } from './request-spec';
 import { labelOf, LOAD_NAME_PREFIX, requestOf, type CostCase, type Operation } from './workload';
@@ -24,6 +24,8 @@ export interface OperationResult {
   /** WAL the cluster wrote during the GraphQL run, per request: 0 for a read that writes nothing. */
   walBytesPerRequest: number;
   walBytes: number;
+  /** The server process's peak resident set during the GraphQL run. */
+  peakRssMiB: number;
   bare?: LoadFigures;
   /** GraphQL throughput / bare `pg` throughput running the same statements. */
   ratio?: number;
@@ -46,6 +48,7 @@ export interface ServerResult {
   explain: ExplainResult[];
   pageSizes: PageSizeCheck[];
   operations: OperationResult[];
+  /** The server process's peak resident set during the GraphQL runs (not the bare `pg` runs it also hosts). */
   peakRssMiB: number;
   /** VmHWM: the process's peak resident set over its whole life (generation and EXPLAIN included). */
   vmHwmMiB: number;
@@ -99,12 +102,6 @@ function runLoad(job: LoadJob): Promise<LoadFigures> {
   });
 }
 
-function vmHwmMiB(): number {
-  if (!existsSync('/proc/self/status')) return Number.NaN;
-  const match = /VmHWM:\s+(\d+) kB/.exec(readFileSync('/proc/self/status', 'utf8'));
-  return match ? Math.round(Number(match[1]) / 1024) : 0;
-}
-
 /**
  * Starts the real server on the data set, then: EXPLAIN of every statement the read operations send, the page-size
  * check, and for each operation an autocannon run (plus the same SQL through bare `pg` for reads).
@@ -115,10 +112,6 @@ export async function runServerBench(databaseUrl: string, operations: Operation[
   const wal = new Client({ connectionString: databaseUrl, application_name: 'bench-wal' });
   await wal.connect();
   const runStarted = new Date();
-  let peakRss = process.memoryUsage().rss;
-  const rssTimer = setInterval(() => {
-    peakRss = Math.max(peakRss, process.memoryUsage().rss);
-  }, 50);
   const result: ServerResult = { explain: [], pageSizes: [], operations: [], peakRssMiB: 0, vmHwmMiB: 0, serverProblems: [] };
   try {
     const reads = operations.filter((operation) => operation.kind === 'read');
@@ -171,7 +164,9 @@ export async function runServerBench(databaseUrl: string, operations: Operation[
           machine: machineBusyMs(),
           at: performance.now(),
         };
+        const rss = watchRss();
         const graphql = await runLoad(job(options.durationSeconds));
+        const peakRss = rss.stop().peak;
         const statements = server.recorder.count - before.statements;
         const walBytes = await walBytesSince(wal, walBefore);
         const perRequest = (total: number) => Math.round((total / Math.max(1, graphql.requests)) * 100) / 100;
@@ -197,6 +192,7 @@ export async function runServerBench(databaseUrl: string, operations: Operation[
           roundTripsPerRequest: Math.round(roundTrips * 100) / 100,
           walBytesPerRequest: perRequest(walBytes),
           walBytes,
+          peakRssMiB: mib(peakRss),
           machine,
         };
         if (operation.kind === 'read' && options.bare) {
@@ -214,7 +210,7 @@ export async function runServerBench(databaseUrl: string, operations: Operation[
         log(
           `  ${labelOf(operation.name, operation.costCase)}: ${graphql.requestsPerSecond} req/s, p50 ${graphql.p50Ms} ms, p99 ${graphql.p99Ms} ms, ` +
             `${graphql.non2xx + graphql.errors + graphql.graphqlErrors} errors, ${entry.statementsPerRequest} statements/request, ` +
-            `${entry.roundTripsPerRequest} round trips/request, ${entry.walBytesPerRequest} WAL bytes/request` +
+            `${entry.roundTripsPerRequest} round trips/request, ${entry.walBytesPerRequest} WAL bytes/request, peak RSS ${entry.peakRssMiB} MiB` +
             `; machine ${machine.busyPercent}% busy (others ${machine.othersPercent}%)` +
             `; CPU ms/request server ${graphql.cpuMsPerRequest.server}, postgres ${graphql.cpuMsPerRequest.postgres}, load generator ${graphql.cpuMsPerRequest.client}` +
             (entry.bare
@@ -226,8 +222,7 @@ export async function runServerBench(databaseUrl: string, operations: Operation[
       await removeLoadRows(databaseUrl, operations, runStarted);
     }
   } finally {
-    clearInterval(rssTimer);
-    result.peakRssMiB = Math.round(peakRss / 2 ** 20);
+    result.peakRssMiB = Math.max(0, ...result.operations.map((entry) => entry.peakRssMiB));
     result.vmHwmMiB = vmHwmMiB();
     result.serverProblems = server.problems.slice(0, 20);
     await wal.end();

@@ -255,6 +255,7 @@ export function markdown(result: BenchResult): string {
           'WAL bytes/request',
           'CPU ms/request: server / PostgreSQL / load generator',
           'cores busy (others)',
+          'server peak RSS MiB',
           'bare pg req/s',
           'bare p99 ms',
           'bare CPU ms/request: driver / PostgreSQL',
@@ -271,6 +272,7 @@ export function markdown(result: BenchResult): string {
           entry.walBytesPerRequest,
           cpu(entry.graphql.cpuMsPerRequest, ['server', 'postgres', 'client']),
           entry.machine ? `${entry.machine.busyPercent}% (${entry.machine.othersPercent}%)` : '-',
+          entry.peakRssMiB,
           entry.bare?.requestsPerSecond ?? '-',
           entry.bare?.p99Ms ?? '-',
           entry.bare ? cpu(entry.bare.cpuMsPerRequest, ['client', 'postgres']) : '-',
@@ -278,7 +280,7 @@ export function markdown(result: BenchResult): string {
         ]),
       ),
     );
-    parts.push(`Server peak RSS during load: ${server.peakRssMiB} MiB (process VmHWM ${server.vmHwmMiB} MiB).`);
+    parts.push(`Server peak RSS during the GraphQL runs: ${server.peakRssMiB} MiB (process VmHWM ${server.vmHwmMiB} MiB).`);
   }
   if (server?.pageSizes.length) {
     parts.push(
