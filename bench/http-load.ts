@@ -53,6 +53,22 @@ export interface ServerResult {
   /** VmHWM: the process's peak resident set over its whole life (generation and EXPLAIN included). */
   vmHwmMiB: number;
   serverProblems: string[];
+  soak?: SoakResult;
+}
+
+export interface SoakResult {
+  operation: string;
+  costCase?: CostCase;
+  seconds: number;
+  requests: number;
+  requestsPerSecond: number;
+  failed: number;
+  sampleError?: string;
+  /** The server process's resident set when the soak started and ended, the growth between them, the peak. */
+  rssMiB: { start: number; end: number; growth: number; peak: number };
+  heapUsedMiB: { start: number; end: number };
+  /** A sample every tenth of the soak: a steady climb tells a leak from a one-off step. */
+  rssTimelineMiB: number[];
 }
 
 export interface ServerBenchOptions {
@@ -63,6 +79,8 @@ export interface ServerBenchOptions {
   explainVariants: number;
   phases: { explain: boolean; http: boolean };
   bare: boolean;
+  /** Seconds of the soak after the other phases (0: none). */
+  soakSeconds: number;
   /** The bench cluster's postmaster, whose processes' CPU time is counted per request. */
   postmaster: number;
   log: (line: string) => void;
@@ -112,6 +130,13 @@ export async function runServerBench(databaseUrl: string, operations: Operation[
   const wal = new Client({ connectionString: databaseUrl, application_name: 'bench-wal' });
   await wal.connect();
   const runStarted = new Date();
+  let counterStart = Date.now() % 1_000_000_000;
+  // Each load run counts from a fresh start, so created names and changed configurations never repeat.
+  const load = (operation: Operation, durationSeconds: number): Promise<LoadFigures> => {
+    counterStart += 10_000_000;
+    const requests = operation.variants.map((variant) => requestOf(operation, variant));
+    return runLoad({ url: server.url, connections: options.connections, durationSeconds, requests, counterStart });
+  };
   const result: ServerResult = { explain: [], pageSizes: [], operations: [], peakRssMiB: 0, vmHwmMiB: 0, serverProblems: [] };
   try {
     const reads = operations.filter((operation) => operation.kind === 'read');
@@ -143,19 +168,13 @@ export async function runServerBench(databaseUrl: string, operations: Operation[
     }
 
     if (options.phases.http) {
-      let counterStart = Date.now() % 1_000_000_000;
       for (const operation of operations) {
-        const requests = operation.variants.map((variant) => requestOf(operation, variant));
-        const job = (durationSeconds: number): LoadJob => {
-          counterStart += 10_000_000;
-          return { url: server.url, connections: options.connections, durationSeconds, requests, counterStart };
-        };
         // Every variant once, alone: a broken request fails the bench here rather than hiding in an error count.
         const variants: Stages[] = [];
         for (let i = 0; i < operation.variants.length; i += 1) variants.push(await captureVariant(server, operation, i));
         const roundTrips = variants.reduce((sum, stages) => sum + stages.length, 0) / variants.length;
 
-        if (options.warmupSeconds > 0) await runLoad(job(options.warmupSeconds));
+        if (options.warmupSeconds > 0) await load(operation, options.warmupSeconds);
         const walBefore = await walPosition(wal);
         const before = {
           statements: server.recorder.count,
@@ -165,7 +184,7 @@ export async function runServerBench(databaseUrl: string, operations: Operation[
           at: performance.now(),
         };
         const rss = watchRss();
-        const graphql = await runLoad(job(options.durationSeconds));
+        const graphql = await load(operation, options.durationSeconds);
         const peakRss = rss.stop().peak;
         const statements = server.recorder.count - before.statements;
         const walBytes = await walBytesSince(wal, walBefore);
@@ -221,6 +240,20 @@ export async function runServerBench(databaseUrl: string, operations: Operation[
       }
       await removeLoadRows(databaseUrl, operations, runStarted);
     }
+
+    if (options.soakSeconds > 0) {
+      const operation = reads[0];
+      if (!operation) throw new Error('the soak needs a read operation');
+      log(`soak: ${labelOf(operation.name, operation.costCase)} for ${options.soakSeconds} s`);
+      if (options.warmupSeconds > 0) await load(operation, options.warmupSeconds);
+      result.soak = await soak(operation, options.soakSeconds, (seconds) => load(operation, seconds));
+      const { rssMiB, heapUsedMiB } = result.soak;
+      log(
+        `  ${result.soak.requestsPerSecond} req/s, ${result.soak.failed} failed; RSS ${rssMiB.start} → ${rssMiB.end} MiB ` +
+          `(growth ${rssMiB.growth}, peak ${rssMiB.peak}); heap used ${heapUsedMiB.start} → ${heapUsedMiB.end} MiB; ` +
+          `RSS every tenth: ${result.soak.rssTimelineMiB.join(', ')} MiB`,
+      );
+    }
   } finally {
     result.peakRssMiB = Math.max(0, ...result.operations.map((entry) => entry.peakRssMiB));
     result.vmHwmMiB = vmHwmMiB();
@@ -229,6 +262,30 @@ export async function runServerBench(databaseUrl: string, operations: Operation[
     await server.stop();
   }
   return result;
+}
+
+/**
+ * One read operation under load for a long run, for memory that grows with the requests served: the server's
+ * resident set when it starts and ends (after a warm-up), its peak, and a sample every tenth of the run.
+ */
+async function soak(operation: Operation, seconds: number, run: (seconds: number) => Promise<LoadFigures>): Promise<SoakResult> {
+  const start = process.memoryUsage();
+  const rss = watchRss((seconds * 1000) / 10);
+  const figures = await run(seconds);
+  const { peak, timeline } = rss.stop();
+  const end = process.memoryUsage();
+  return {
+    operation: operation.name,
+    costCase: operation.costCase,
+    seconds: figures.seconds,
+    requests: figures.requests,
+    requestsPerSecond: figures.requestsPerSecond,
+    failed: figures.non2xx + figures.errors + figures.graphqlErrors,
+    sampleError: figures.sampleError,
+    rssMiB: { start: mib(start.rss), end: mib(end.rss), growth: mib(end.rss - start.rss), peak: mib(peak) },
+    heapUsedMiB: { start: mib(start.heapUsed), end: mib(end.heapUsed) },
+    rssTimelineMiB: timeline.map(mib),
+  };
 }
 
 /** The templates and experiments the load created go again, so a reused data set keeps its size. */

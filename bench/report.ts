@@ -282,6 +282,28 @@ export function markdown(result: BenchResult): string {
     );
     parts.push(`Server peak RSS during the GraphQL runs: ${server.peakRssMiB} MiB (process VmHWM ${server.vmHwmMiB} MiB).`);
   }
+  const soak = server?.soak;
+  if (soak) {
+    parts.push(`### Soak: ${labelOf(soak.operation, soak.costCase)}, ${soak.seconds} s at 8 connections`);
+    parts.push(
+      table(
+        ['requests', 'req/s', 'failed', 'RSS MiB at start', 'at end', 'growth', 'peak', 'heap used MiB at start / end'],
+        [
+          [
+            soak.requests,
+            soak.requestsPerSecond,
+            soak.failed,
+            soak.rssMiB.start,
+            soak.rssMiB.end,
+            soak.rssMiB.growth,
+            soak.rssMiB.peak,
+            `${soak.heapUsedMiB.start} / ${soak.heapUsedMiB.end}`,
+          ],
+        ],
+      ),
+    );
+    parts.push(`RSS every tenth of the soak: ${soak.rssTimelineMiB.join(', ')} MiB.`);
+  }
   if (server?.pageSizes.length) {
     parts.push(
       table(

@@ -51,10 +51,11 @@ async function main(): Promise<void> {
 
     const explain = options.phases.has('explain');
     const http = options.phases.has('http');
-    if (options.phases.has('generate') || explain || http) {
+    const soak = options.soakSeconds > 0;
+    if (options.phases.has('generate') || explain || http || soak) {
       result.dataset = await prepareMainDataset(cluster.serverUrl, cluster.url, options.mode, options.scale, options.reuse, log);
     }
-    if (result.dataset && (explain || http)) {
+    if (result.dataset && (explain || http || soak)) {
       const operations = (await buildOperations(result.dataset.url, options.mode === 'full' ? 64 : 16)).filter(
         (operation) =>
           options.operations.length === 0 || options.operations.some((name) => labelOf(operation.name, operation.costCase).includes(name)),
@@ -66,6 +67,7 @@ async function main(): Promise<void> {
         explainVariants: options.mode === 'full' ? 3 : 1,
         phases: { explain, http },
         bare: options.bare,
+        soakSeconds: options.soakSeconds,
         postmaster: postmasterPid(path.join(options.dataDir, 'pg')),
         log,
       });
@@ -110,6 +112,8 @@ function brokenChecks(result: BenchResult): string[] {
         `${labelOf(entry.operation, entry.costCase)}: ${failed} failed requests (${entry.graphql.sampleError ?? entry.bare?.sampleError})`,
       );
   }
+  const soak = result.server?.soak;
+  if (soak?.failed) problems.push(`soak: ${soak.failed} failed requests (${soak.sampleError})`);
   for (const check of result.server?.pageSizes ?? []) {
     if (!check.constant) problems.push(`${check.operation}: statements grow with the page size ${JSON.stringify(check.statements)}`);
   }
