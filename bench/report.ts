@@ -241,7 +241,7 @@ export function markdown(result: BenchResult): string {
     );
   }
   if (server?.operations.length) {
-    parts.push(`### HTTP load: 8 connections, autocannon; bare pg: 8 workers on a pool of 10`);
+    parts.push(`### HTTP load: 8 connections, autocannon`);
     parts.push(
       table(
         [
@@ -250,16 +250,14 @@ export function markdown(result: BenchResult): string {
           'p50 ms',
           'p99 ms',
           'errors',
+          'CPU ms/request: server',
+          'PostgreSQL',
+          'load generator',
           'SQL/request',
           'round trips/request',
           'WAL bytes/request',
-          'CPU ms/request: server / PostgreSQL / load generator',
           'cores busy (others)',
           'server peak RSS MiB',
-          'bare pg req/s',
-          'bare p99 ms',
-          'bare CPU ms/request: driver / PostgreSQL',
-          'GraphQL / bare',
         ],
         server.operations.map((entry) => [
           labelOf(entry.operation, entry.costCase),
@@ -267,20 +265,34 @@ export function markdown(result: BenchResult): string {
           entry.graphql.p50Ms,
           entry.graphql.p99Ms,
           entry.graphql.non2xx + entry.graphql.errors + entry.graphql.graphqlErrors,
+          cpu(entry.graphql.cpuMsPerRequest, ['server']),
+          cpu(entry.graphql.cpuMsPerRequest, ['postgres']),
+          cpu(entry.graphql.cpuMsPerRequest, ['client']),
           entry.statementsPerRequest,
           entry.roundTripsPerRequest,
           entry.walBytesPerRequest,
-          cpu(entry.graphql.cpuMsPerRequest, ['server', 'postgres', 'client']),
           entry.machine ? `${entry.machine.busyPercent}% (${entry.machine.othersPercent}%)` : '-',
           entry.peakRssMiB,
-          entry.bare?.requestsPerSecond ?? '-',
-          entry.bare?.p99Ms ?? '-',
-          entry.bare ? cpu(entry.bare.cpuMsPerRequest, ['client', 'postgres']) : '-',
-          entry.ratio ?? '-',
         ]),
       ),
     );
     parts.push(`Server peak RSS during the GraphQL runs: ${server.peakRssMiB} MiB (process VmHWM ${server.vmHwmMiB} MiB).`);
+    const replayed = server.operations.filter((entry) => entry.bare);
+    if (replayed.length) {
+      parts.push(`### The same SQL through bare pg: 8 workers on a pool of 10`);
+      parts.push(
+        table(
+          ['operation', 'bare pg req/s', 'bare p99 ms', 'bare CPU ms/request: driver / PostgreSQL', 'GraphQL / bare'],
+          replayed.map((entry) => [
+            labelOf(entry.operation, entry.costCase),
+            entry.bare!.requestsPerSecond,
+            entry.bare!.p99Ms,
+            cpu(entry.bare!.cpuMsPerRequest, ['client', 'postgres']),
+            entry.ratio ?? '-',
+          ]),
+        ),
+      );
+    }
   }
   const soak = server?.soak;
   if (soak) {
