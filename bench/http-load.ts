@@ -1,9 +1,8 @@
 import { fork } from 'node:child_process';
 import os from 'node:os';
 import path from 'node:path';
-import { Client } from 'pg';
 import { runBareSql } from './bare-sql';
-import { walBytesSince, walPosition, withClient } from './cluster';
+import { walPosition, walReader, walWritten, withClient, type WalWritten } from './cluster';
 import { machineBusyMs, postgresCpuMs, processCpuMs } from './cpu';
 import { explainOperation, type ExplainResult } from './explain';
 import type { LoadFigures, LoadJob } from './load-worker';
@@ -23,7 +22,7 @@ export interface OperationResult {
   roundTripsPerRequest: number;
   /** WAL the cluster wrote during the GraphQL run, per request: 0 for a read that writes nothing. */
   walBytesPerRequest: number;
-  walBytes: number;
+  wal: WalWritten;
   /** The server process's peak resident set during the GraphQL run. */
   peakRssMiB: number;
   bare?: LoadFigures;
@@ -81,6 +80,8 @@ export interface ServerBenchOptions {
   bare: boolean;
   /** Seconds of the soak after the other phases (0: none). */
   soakSeconds: number;
+  /** The bench cluster's maintenance database: WAL positions and records are the cluster's, not one database's. */
+  clusterUrl: string;
   /** The bench cluster's postmaster, whose processes' CPU time is counted per request. */
   postmaster: number;
   log: (line: string) => void;
@@ -127,8 +128,7 @@ function runLoad(job: LoadJob): Promise<LoadFigures> {
 export async function runServerBench(databaseUrl: string, operations: Operation[], options: ServerBenchOptions): Promise<ServerResult> {
   const { log } = options;
   const server = await startBenchServer(databaseUrl);
-  const wal = new Client({ connectionString: databaseUrl, application_name: 'bench-wal' });
-  await wal.connect();
+  const wal = await walReader(options.clusterUrl);
   const runStarted = new Date();
   let counterStart = Date.now() % 1_000_000_000;
   // Each load run counts from a fresh start, so created names and changed configurations never repeat.
@@ -187,7 +187,7 @@ export async function runServerBench(databaseUrl: string, operations: Operation[
         const graphql = await load(operation, options.durationSeconds);
         const peakRss = rss.stop().peak;
         const statements = server.recorder.count - before.statements;
-        const walBytes = await walBytesSince(wal, walBefore);
+        const written = await walWritten(wal, walBefore, await walPosition(wal));
         const perRequest = (total: number) => Math.round((total / Math.max(1, graphql.requests)) * 100) / 100;
         const used = {
           server: processCpuMs() - before.server,
@@ -209,8 +209,8 @@ export async function runServerBench(databaseUrl: string, operations: Operation[
           graphql,
           statementsPerRequest: Math.round((statements / Math.max(1, graphql.requests)) * 100) / 100,
           roundTripsPerRequest: Math.round(roundTrips * 100) / 100,
-          walBytesPerRequest: perRequest(walBytes),
-          walBytes,
+          walBytesPerRequest: perRequest(written.bytes),
+          wal: written,
           peakRssMiB: mib(peakRss),
           machine,
         };

@@ -68,6 +68,7 @@ async function main(): Promise<void> {
         phases: { explain, http },
         bare: options.bare,
         soakSeconds: options.soakSeconds,
+        clusterUrl: cluster.serverUrl,
         postmaster: postmasterPid(path.join(options.dataDir, 'pg')),
         log,
       });
