@@ -137,10 +137,10 @@ export function checkTargets(result: Omit<BenchResult, 'targets'>): TargetCheck[
     }
     if (operation.kind === 'read') {
       checks.push({
-        target: 'WAL bytes per read request: 0',
+        target: 'WAL written by a read request: 0 bytes (periodic records aside)',
         subject,
         measured: `${operation.walBytesPerRequest} (${operation.wal.bytes} in ${operation.graphql.requests} requests${walRecords(operation.wal)})`,
-        met: operation.wal.bytes === 0,
+        met: Object.keys(operation.wal.byRecord).every((kind) => PERIODIC_WAL_RECORDS.includes(kind)),
       });
     }
   }
@@ -156,6 +156,12 @@ export function checkTargets(result: Omit<BenchResult, 'targets'>): TargetCheck[
   }
   return checks;
 }
+
+/**
+ * Records the cluster writes on a timer whatever the requests do (a snapshot of running transactions every 15 s after
+ * other WAL, checkpoints): a read phase that holds only these wrote nothing.
+ */
+const PERIODIC_WAL_RECORDS = ['Standby/RUNNING_XACTS', 'XLOG/CHECKPOINT_ONLINE'];
 
 /** The kinds of WAL records that make up most of it: what wrote, when a read should have written nothing. */
 function walRecords(wal: WalWritten): string {
