@@ -49,3 +49,41 @@ export async function withClient<T>(url: string, work: (client: Client) => Promi
     await client.end();
   }
 }
+
+/** Where the cluster's WAL is written up to now. */
+export async function walPosition(client: Client): Promise<string> {
+  const result = await client.query<{ lsn: string }>('select pg_current_wal_lsn()::text as lsn');
+  return result.rows[0].lsn;
+}
+
+/** A connection to the cluster that reads its WAL records, kept in the maintenance database, not in a data set. */
+export async function walReader(clusterUrl: string): Promise<Client> {
+  const client = new Client({ connectionString: clusterUrl, application_name: 'bench-wal' });
+  await client.connect();
+  try {
+    await client.query('create extension if not exists pg_walinspect');
+  } catch (error) {
+    await client.end();
+    throw error;
+  }
+  return client;
+}
+
+export interface WalWritten {
+  bytes: number;
+  /** Bytes by kind of record, largest first: `Heap2/PRUNE_ON_ACCESS` is pruning by a backend that read a page. */
+  byRecord: Record<string, number>;
+}
+
+/** The WAL every database of the cluster wrote between two positions, with the kinds of records it holds. */
+export async function walWritten(client: Client, start: string, end: string): Promise<WalWritten> {
+  const diff = await client.query<{ bytes: string }>('select pg_wal_lsn_diff($2, $1) as bytes', [start, end]);
+  const bytes = Number(diff.rows[0].bytes);
+  if (bytes === 0) return { bytes, byRecord: {} };
+  const records = await client.query<{ kind: string; bytes: string }>(
+    `select "resource_manager/record_type" as kind, combined_size as bytes from pg_get_wal_stats($1, $2, true)
+     where count > 0 order by combined_size desc`,
+    [start, end],
+  );
+  return { bytes, byRecord: Object.fromEntries(records.rows.map((row) => [row.kind, Number(row.bytes)])) };
+}

@@ -1,22 +1,30 @@
 import { fork } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { runBareSql } from './bare-sql';
-import { withClient } from './cluster';
+import { walPosition, walReader, walWritten, withClient, type WalWritten } from './cluster';
 import { machineBusyMs, postgresCpuMs, processCpuMs } from './cpu';
 import { explainOperation, type ExplainResult } from './explain';
 import type { LoadFigures, LoadJob } from './load-worker';
+import { mib, vmHwmMiB, watchRss } from './memory';
 import { startBenchServer, type BenchServer, type Stages } from './server';
-import { withCounter } from './request-spec';
-import { LOAD_NAME_PREFIX, requestOf, type Operation } from './workload';
+import { headersOf, withCounter, type RequestSpec } from './request-spec';
+import { labelOf, LOAD_NAME_PREFIX, requestOf, type CostCase, type Operation } from './workload';
 
 export interface OperationResult {
   operation: string;
+  costCase?: CostCase;
   kind: 'read' | 'write';
   page: boolean;
   graphql: LoadFigures;
   statementsPerRequest: number;
+  /** Stages of statements (a stage: sent before any earlier one was answered), each variant sent alone, on average. */
+  roundTripsPerRequest: number;
+  /** WAL the cluster wrote during the GraphQL run, per request: 0 for a read that writes nothing. */
+  walBytesPerRequest: number;
+  wal: WalWritten;
+  /** The server process's peak resident set during the GraphQL run. */
+  peakRssMiB: number;
   bare?: LoadFigures;
   /** GraphQL throughput / bare `pg` throughput running the same statements. */
   ratio?: number;
@@ -39,10 +47,27 @@ export interface ServerResult {
   explain: ExplainResult[];
   pageSizes: PageSizeCheck[];
   operations: OperationResult[];
+  /** The server process's peak resident set during the GraphQL runs (not the bare `pg` runs it also hosts). */
   peakRssMiB: number;
   /** VmHWM: the process's peak resident set over its whole life (generation and EXPLAIN included). */
   vmHwmMiB: number;
   serverProblems: string[];
+  soak?: SoakResult;
+}
+
+export interface SoakResult {
+  operation: string;
+  costCase?: CostCase;
+  seconds: number;
+  requests: number;
+  requestsPerSecond: number;
+  failed: number;
+  sampleError?: string;
+  /** The server process's resident set when the soak started and ended, the growth between them, the peak. */
+  rssMiB: { start: number; end: number; growth: number; peak: number };
+  heapUsedMiB: { start: number; end: number };
+  /** A sample every tenth of the soak: a steady climb tells a leak from a one-off step. */
+  rssTimelineMiB: number[];
 }
 
 export interface ServerBenchOptions {
@@ -53,17 +78,17 @@ export interface ServerBenchOptions {
   explainVariants: number;
   phases: { explain: boolean; http: boolean };
   bare: boolean;
+  /** Seconds of the soak after the other phases (0: none). */
+  soakSeconds: number;
+  /** The bench cluster's maintenance database: WAL positions and records are the cluster's, not one database's. */
+  clusterUrl: string;
   /** The bench cluster's postmaster, whose processes' CPU time is counted per request. */
   postmaster: number;
   log: (line: string) => void;
 }
 
-async function post(server: BenchServer, token: string, body: string): Promise<{ status: number; text: string }> {
-  const response = await fetch(server.url, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` },
-    body,
-  });
+async function post(server: BenchServer, spec: RequestSpec, body: string): Promise<{ status: number; text: string }> {
+  const response = await fetch(server.url, { method: 'POST', headers: headersOf(spec), body });
   return { status: response.status, text: await response.text() };
 }
 
@@ -78,7 +103,7 @@ async function captureVariant(
   const spec = requestOf(operation, { ...variant, variables: { ...variant.variables, ...override } });
   let response: { status: number; text: string } | undefined;
   const stages = await server.recorder.capture(async () => {
-    response = await post(server, spec.token, withCounter(spec.body, 1_000_000_000 + index));
+    response = await post(server, spec, withCounter(spec.body, 1_000_000_000 + index));
   });
   if (response!.status !== 200 || response!.text.includes('"errors":[')) {
     const logged = server.problems.slice(-3).join('');
@@ -96,12 +121,6 @@ function runLoad(job: LoadJob): Promise<LoadFigures> {
   });
 }
 
-function vmHwmMiB(): number {
-  if (!existsSync('/proc/self/status')) return Number.NaN;
-  const match = /VmHWM:\s+(\d+) kB/.exec(readFileSync('/proc/self/status', 'utf8'));
-  return match ? Math.round(Number(match[1]) / 1024) : 0;
-}
-
 /**
  * Starts the real server on the data set, then: EXPLAIN of every statement the read operations send, the page-size
  * check, and for each operation an autocannon run (plus the same SQL through bare `pg` for reads).
@@ -109,11 +128,15 @@ function vmHwmMiB(): number {
 export async function runServerBench(databaseUrl: string, operations: Operation[], options: ServerBenchOptions): Promise<ServerResult> {
   const { log } = options;
   const server = await startBenchServer(databaseUrl);
+  const wal = await walReader(options.clusterUrl);
   const runStarted = new Date();
-  let peakRss = process.memoryUsage().rss;
-  const rssTimer = setInterval(() => {
-    peakRss = Math.max(peakRss, process.memoryUsage().rss);
-  }, 50);
+  let counterStart = Date.now() % 1_000_000_000;
+  // Each load run counts from a fresh start, so created names and changed configurations never repeat.
+  const load = (operation: Operation, durationSeconds: number): Promise<LoadFigures> => {
+    counterStart += 10_000_000;
+    const requests = operation.variants.map((variant) => requestOf(operation, variant));
+    return runLoad({ url: server.url, connections: options.connections, durationSeconds, requests, counterStart });
+  };
   const result: ServerResult = { explain: [], pageSizes: [], operations: [], peakRssMiB: 0, vmHwmMiB: 0, serverProblems: [] };
   try {
     const reads = operations.filter((operation) => operation.kind === 'read');
@@ -145,18 +168,14 @@ export async function runServerBench(databaseUrl: string, operations: Operation[
     }
 
     if (options.phases.http) {
-      let counterStart = Date.now() % 1_000_000_000;
       for (const operation of operations) {
-        const requests = operation.variants.map((variant) => requestOf(operation, variant));
-        const job = (durationSeconds: number): LoadJob => {
-          counterStart += 10_000_000;
-          return { url: server.url, connections: options.connections, durationSeconds, requests, counterStart };
-        };
         // Every variant once, alone: a broken request fails the bench here rather than hiding in an error count.
         const variants: Stages[] = [];
         for (let i = 0; i < operation.variants.length; i += 1) variants.push(await captureVariant(server, operation, i));
+        const roundTrips = variants.reduce((sum, stages) => sum + stages.length, 0) / variants.length;
 
-        if (options.warmupSeconds > 0) await runLoad(job(options.warmupSeconds));
+        if (options.warmupSeconds > 0) await load(operation, options.warmupSeconds);
+        const walBefore = await walPosition(wal);
         const before = {
           statements: server.recorder.count,
           server: processCpuMs(),
@@ -164,9 +183,12 @@ export async function runServerBench(databaseUrl: string, operations: Operation[
           machine: machineBusyMs(),
           at: performance.now(),
         };
-        const graphql = await runLoad(job(options.durationSeconds));
+        const rss = watchRss();
+        const graphql = await load(operation, options.durationSeconds);
+        const peakRss = rss.stop().peak;
         const statements = server.recorder.count - before.statements;
-        const perRequest = (ms: number) => Math.round((ms / Math.max(1, graphql.requests)) * 100) / 100;
+        const written = await walWritten(wal, walBefore, await walPosition(wal));
+        const perRequest = (total: number) => Math.round((total / Math.max(1, graphql.requests)) * 100) / 100;
         const used = {
           server: processCpuMs() - before.server,
           postgres: postgresCpuMs(options.postmaster) - before.postgres,
@@ -181,10 +203,15 @@ export async function runServerBench(databaseUrl: string, operations: Operation[
         };
         const entry: OperationResult = {
           operation: operation.name,
+          costCase: operation.costCase,
           kind: operation.kind,
           page: operation.page,
           graphql,
           statementsPerRequest: Math.round((statements / Math.max(1, graphql.requests)) * 100) / 100,
+          roundTripsPerRequest: Math.round(roundTrips * 100) / 100,
+          walBytesPerRequest: perRequest(written.bytes),
+          wal: written,
+          peakRssMiB: mib(peakRss),
           machine,
         };
         if (operation.kind === 'read' && options.bare) {
@@ -200,8 +227,9 @@ export async function runServerBench(databaseUrl: string, operations: Operation[
         }
         result.operations.push(entry);
         log(
-          `  ${operation.name}: ${graphql.requestsPerSecond} req/s, p50 ${graphql.p50Ms} ms, p99 ${graphql.p99Ms} ms, ` +
-            `${graphql.non2xx + graphql.errors + graphql.graphqlErrors} errors, ${entry.statementsPerRequest} statements/request` +
+          `  ${labelOf(operation.name, operation.costCase)}: ${graphql.requestsPerSecond} req/s, p50 ${graphql.p50Ms} ms, p99 ${graphql.p99Ms} ms, ` +
+            `${graphql.non2xx + graphql.errors + graphql.graphqlErrors} errors, ${entry.statementsPerRequest} statements/request, ` +
+            `${entry.roundTripsPerRequest} round trips/request, ${entry.walBytesPerRequest} WAL bytes/request, peak RSS ${entry.peakRssMiB} MiB` +
             `; machine ${machine.busyPercent}% busy (others ${machine.othersPercent}%)` +
             `; CPU ms/request server ${graphql.cpuMsPerRequest.server}, postgres ${graphql.cpuMsPerRequest.postgres}, load generator ${graphql.cpuMsPerRequest.client}` +
             (entry.bare
@@ -212,19 +240,57 @@ export async function runServerBench(databaseUrl: string, operations: Operation[
       }
       await removeLoadRows(databaseUrl, operations, runStarted);
     }
+
+    if (options.soakSeconds > 0) {
+      const operation = reads[0];
+      if (!operation) throw new Error('the soak needs a read operation');
+      log(`soak: ${labelOf(operation.name, operation.costCase)} for ${options.soakSeconds} s`);
+      if (options.warmupSeconds > 0) await load(operation, options.warmupSeconds);
+      result.soak = await soak(operation, options.soakSeconds, (seconds) => load(operation, seconds));
+      const { rssMiB, heapUsedMiB } = result.soak;
+      log(
+        `  ${result.soak.requestsPerSecond} req/s, ${result.soak.failed} failed; RSS ${rssMiB.start} → ${rssMiB.end} MiB ` +
+          `(growth ${rssMiB.growth}, peak ${rssMiB.peak}); heap used ${heapUsedMiB.start} → ${heapUsedMiB.end} MiB; ` +
+          `RSS every tenth: ${result.soak.rssTimelineMiB.join(', ')} MiB`,
+      );
+    }
   } finally {
-    clearInterval(rssTimer);
-    result.peakRssMiB = Math.round(peakRss / 2 ** 20);
+    result.peakRssMiB = Math.max(0, ...result.operations.map((entry) => entry.peakRssMiB));
     result.vmHwmMiB = vmHwmMiB();
     result.serverProblems = server.problems.slice(0, 20);
+    await wal.end();
     await server.stop();
   }
   return result;
 }
 
+/**
+ * One read operation under load for a long run, for memory that grows with the requests served: the server's
+ * resident set when it starts and ends (after a warm-up), its peak, and a sample every tenth of the run.
+ */
+async function soak(operation: Operation, seconds: number, run: (seconds: number) => Promise<LoadFigures>): Promise<SoakResult> {
+  const start = process.memoryUsage();
+  const rss = watchRss((seconds * 1000) / 10);
+  const figures = await run(seconds);
+  const { peak, timeline } = rss.stop();
+  const end = process.memoryUsage();
+  return {
+    operation: operation.name,
+    costCase: operation.costCase,
+    seconds: figures.seconds,
+    requests: figures.requests,
+    requestsPerSecond: figures.requestsPerSecond,
+    failed: figures.non2xx + figures.errors + figures.graphqlErrors,
+    sampleError: figures.sampleError,
+    rssMiB: { start: mib(start.rss), end: mib(end.rss), growth: mib(end.rss - start.rss), peak: mib(peak) },
+    heapUsedMiB: { start: mib(start.heapUsed), end: mib(end.heapUsed) },
+    rssTimelineMiB: timeline.map(mib),
+  };
+}
+
 /** The templates and experiments the load created go again, so a reused data set keeps its size. */
 async function removeLoadRows(databaseUrl: string, operations: Operation[], since: Date): Promise<void> {
-  const emails = [...new Set(operations.flatMap((operation) => operation.variants.map((variant) => variant.email)))];
+  const emails = [...new Set(operations.flatMap((operation) => operation.variants.flatMap((variant) => variant.caller?.email ?? [])))];
   await withClient(databaseUrl, async (client) => {
     await client.query('set statement_timeout = 0');
     const owners = `(select id from users where email = any($1))`;

@@ -1,5 +1,5 @@
 import autocannon from 'autocannon';
-import { withCounter, type RequestSpec } from './request-spec';
+import { headersOf, withCounter, type RequestSpec } from './request-spec';
 
 /**
  * The load generator, in a process of its own so that it neither shares the server's event loop nor counts in its
@@ -63,7 +63,7 @@ async function run(job: LoadJob): Promise<LoadFigures> {
             counter += 1;
             return {
               ...request,
-              headers: { ...request.headers, 'content-type': 'application/json', authorization: `Bearer ${spec.token}` },
+              headers: { ...request.headers, ...headersOf(spec) },
               body: withCounter(spec.body, counter),
             };
           },

@@ -27,6 +27,8 @@ export interface BenchOptions {
   operations: string[];
   /** Skip the bare `pg` runs (e.g. to profile the server alone). */
   bare: boolean;
+  /** Seconds of load on one read operation at the end, for the server's memory over a long run (0: no soak). */
+  soakSeconds: number;
   /** Where the bench cluster keeps its data: a directory of its own, never the server's `.data/pg`. */
   dataDir: string;
   resultsDir: string;
@@ -35,14 +37,16 @@ export interface BenchOptions {
 export const PHASES = ['migration', 'generate', 'explain', 'http'] as const;
 export type Phase = (typeof PHASES)[number];
 
-const USAGE = `npm run bench -- [--quick] [--reuse] [--duration <seconds>] [--only <${PHASES.join('|')}>[,...]]
+const USAGE = `npm run bench -- [--quick] [--reuse] [--duration <seconds>] [--only <${PHASES.join('|')}>[,...]] [--soak <seconds>]
 
   --quick      1/100th of the data set (${SCALES.quick.users} users, ${SCALES.quick.templates} templates, ${SCALES.quick.experiments} experiments), short load phases: for CI
   --reuse      keep the generated data set when it matches the mode (default: generate afresh)
   --duration   seconds per load phase (default: 10 full, 1 quick)
-  --only       run only these phases ("generate" is implied by explain and http)
-  --operations only the operations whose name contains one of these (comma-separated)
-  --no-bare    skip the bare pg runs (to profile the server alone: node --cpu-prof dist/bench/run.js ...)`;
+  --only       run only these phases ("generate" is implied by explain, http and --soak)
+  --operations only the operations whose name, letter included ("A: ..."), contains one of these (comma-separated)
+  --no-bare    skip the bare pg runs (to profile the server alone: node --cpu-prof dist/bench/run.js ...)
+  --soak       after the other phases, load the first read operation (A unless --operations says otherwise) for this
+               many seconds and report the server's RSS at start and end, and its growth (e.g. --soak 300)`;
 
 export function parseOptions(argv: string[]): BenchOptions {
   let mode: Mode = 'full';
@@ -51,6 +55,7 @@ export function parseOptions(argv: string[]): BenchOptions {
   let only: Phase[] | undefined;
   let operations: string[] = [];
   let bare = true;
+  let soakSeconds = 0;
   for (let i = 0; i < argv.length; i += 1) {
     const arg = argv[i];
     if (arg === '--quick') mode = 'quick';
@@ -60,6 +65,7 @@ export function parseOptions(argv: string[]): BenchOptions {
     else if (arg === '--only') only = (argv[++i] ?? '').split(',').map((phase) => phaseOf(phase));
     else if (arg === '--operations') operations = (argv[++i] ?? '').split(',').filter(Boolean);
     else if (arg === '--no-bare') bare = false;
+    else if (arg === '--soak') soakSeconds = positive(argv[++i], arg);
     else if (arg === '--help' || arg === '-h') {
       process.stdout.write(`${USAGE}\n`);
       process.exit(0);
@@ -74,6 +80,7 @@ export function parseOptions(argv: string[]): BenchOptions {
     phases: new Set(only ?? PHASES),
     operations,
     bare,
+    soakSeconds,
     dataDir: path.resolve(process.env.BENCH_DATA_DIR ?? path.join('.data', 'bench')),
     resultsDir: path.resolve(process.env.BENCH_RESULTS_DIR ?? path.join('bench', 'results')),
   };

@@ -1,7 +1,12 @@
 /** What a load request is made of; shared with the load generator's process, so it imports nothing heavy. */
 export interface RequestSpec {
-  token: string;
+  /** None: an anonymous request. */
+  token?: string;
   body: string;
+}
+
+export function headersOf(spec: RequestSpec): Record<string, string> {
+  return { 'content-type': 'application/json', ...(spec.token ? { authorization: `Bearer ${spec.token}` } : {}) };
 }
 
 /** Replaced by a request counter in each request's body. */

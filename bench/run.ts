@@ -9,7 +9,7 @@ import { runServerBench } from './http-load';
 import { runMigrationBench } from './migration';
 import { parseOptions, PHASES } from './options';
 import { checkTargets, markdown, plansText, type BenchResult } from './report';
-import { buildOperations } from './workload';
+import { buildOperations, labelOf } from './workload';
 
 /**
  * `npm run bench`: the design's figures on a generated data set. Phases: the extension migration over existing
@@ -51,12 +51,14 @@ async function main(): Promise<void> {
 
     const explain = options.phases.has('explain');
     const http = options.phases.has('http');
-    if (options.phases.has('generate') || explain || http) {
+    const soak = options.soakSeconds > 0;
+    if (options.phases.has('generate') || explain || http || soak) {
       result.dataset = await prepareMainDataset(cluster.serverUrl, cluster.url, options.mode, options.scale, options.reuse, log);
     }
-    if (result.dataset && (explain || http)) {
+    if (result.dataset && (explain || http || soak)) {
       const operations = (await buildOperations(result.dataset.url, options.mode === 'full' ? 64 : 16)).filter(
-        (operation) => options.operations.length === 0 || options.operations.some((name) => operation.name.includes(name)),
+        (operation) =>
+          options.operations.length === 0 || options.operations.some((name) => labelOf(operation.name, operation.costCase).includes(name)),
       );
       result.server = await runServerBench(result.dataset.url, operations, {
         connections: options.connections,
@@ -65,6 +67,8 @@ async function main(): Promise<void> {
         explainVariants: options.mode === 'full' ? 3 : 1,
         phases: { explain, http },
         bare: options.bare,
+        soakSeconds: options.soakSeconds,
+        clusterUrl: cluster.serverUrl,
         postmaster: postmasterPid(path.join(options.dataDir, 'pg')),
         log,
       });
@@ -105,8 +109,12 @@ function brokenChecks(result: BenchResult): string[] {
   for (const entry of result.server?.operations ?? []) {
     const failed = entry.graphql.non2xx + entry.graphql.errors + entry.graphql.graphqlErrors + (entry.bare?.errors ?? 0);
     if (failed > 0)
-      problems.push(`${entry.operation}: ${failed} failed requests (${entry.graphql.sampleError ?? entry.bare?.sampleError})`);
+      problems.push(
+        `${labelOf(entry.operation, entry.costCase)}: ${failed} failed requests (${entry.graphql.sampleError ?? entry.bare?.sampleError})`,
+      );
   }
+  const soak = result.server?.soak;
+  if (soak?.failed) problems.push(`soak: ${soak.failed} failed requests (${soak.sampleError})`);
   for (const check of result.server?.pageSizes ?? []) {
     if (!check.constant) problems.push(`${check.operation}: statements grow with the page size ${JSON.stringify(check.statements)}`);
   }

@@ -6,6 +6,7 @@ import { createApp, type App } from '../src/app';
 import { signLocalToken } from '../src/auth/local-secret';
 import { loadConfig } from '../src/config';
 import { databaseOf } from '../src/db/database';
+import { statementEnded, statementStarted, type StatementStart } from '../src/db/sql';
 
 export const BENCH_JWT_SECRET = 'tessera-bench-secret-0123456789-abcdefghij';
 
@@ -20,28 +21,41 @@ export interface Statement {
  */
 export type Stages = Statement[][];
 
-/** Counts every statement the server's ORM sends and, on demand, records them with their bindings. */
+/**
+ * Counts every statement the server sends (the ORM's and the read path's alike, from the channels of src/db/sql.ts)
+ * and, on demand, records them with their values, stage by stage.
+ */
 export class SqlRecorder {
   count = 0;
   private stages: Stages | null = null;
   private answeredSinceStageStart = false;
 
-  attach(orm: MikroORM): void {
-    const knex = orm.em.getConnection().getKnex();
-    knex.on('query', (query: { sql: string; bindings?: unknown[] }) => {
-      this.count += 1;
-      if (!this.stages) return;
-      const statement = { sql: query.sql, bindings: query.bindings ?? [] };
-      if (this.stages.length === 0 || this.answeredSinceStageStart) {
-        this.stages.push([statement]);
-        this.answeredSinceStageStart = false;
-      } else {
-        this.stages[this.stages.length - 1].push(statement);
-      }
-    });
-    knex.on('query-response', () => {
-      this.answeredSinceStageStart = true;
-    });
+  private readonly onStart = (message: unknown) => {
+    this.count += 1;
+    if (!this.stages) return;
+    const { sql, values } = message as StatementStart;
+    const statement = { sql, bindings: [...values] };
+    if (this.stages.length === 0 || this.answeredSinceStageStart) {
+      this.stages.push([statement]);
+      this.answeredSinceStageStart = false;
+    } else {
+      this.stages[this.stages.length - 1].push(statement);
+    }
+  };
+
+  private readonly onEnd = () => {
+    this.answeredSinceStageStart = true;
+  };
+
+  attach(): void {
+    statementStarted.subscribe(this.onStart);
+    statementEnded.subscribe(this.onEnd);
+  }
+
+  /** Without subscribers the server publishes nothing, as in production. */
+  detach(): void {
+    statementStarted.unsubscribe(this.onStart);
+    statementEnded.unsubscribe(this.onEnd);
   }
 
   /** Runs `work` (one request at a time) and returns the statements it caused. */
@@ -85,7 +99,7 @@ export async function startBenchServer(databaseUrl: string): Promise<BenchServer
   });
   const orm = await MikroORM.init(createOrmConfig({ clientUrl: databaseUrl, db: config.db }));
   const recorder = new SqlRecorder();
-  recorder.attach(orm);
+  recorder.attach();
   const problems: string[] = [];
   const logger = pino(
     { level: 'info' },
@@ -106,6 +120,7 @@ export async function startBenchServer(databaseUrl: string): Promise<BenchServer
     async stop() {
       await app.server.close();
       await orm.close(true);
+      recorder.detach();
     },
   };
 }

@@ -2,21 +2,27 @@ import type { Client } from 'pg';
 import type { Configuration } from '../src/template/configuration-schema';
 import { parseConfiguration } from '../src/template/configuration-validator';
 import type { FieldError } from '../src/errors/domain-error';
-import { TemplateCategory } from '../src/template/template-category';
+import { isTemplateCategory, TemplateCategory } from '../src/template/template-category';
 import { withClient } from './cluster';
 import { TAG_VOCABULARY } from './generate';
 import { COUNTER, type RequestSpec } from './request-spec';
 import { tokenFor } from './server';
 
-/** One request of an operation: who sends it and with which variables (`COUNTER` marks where a counter goes). */
+/**
+ * One request of an operation: who sends it (no caller: anonymous) and with which variables (`COUNTER` marks where a
+ * counter goes).
+ */
 export interface Variant {
-  email: string;
-  token: string;
+  caller?: { email: string; token: string };
   variables: Record<string, unknown>;
 }
 
+/** The operations of the issue "Reads at PostGraphile's cost", whose targets the report shows beside them. */
+export type CostCase = 'A' | 'B' | 'C' | 'D';
+
 export interface Operation {
   name: string;
+  costCase?: CostCase;
   kind: 'read' | 'write';
   /** Held to the "filtered template page" target (p99 < 20 ms). */
   page: boolean;
@@ -27,7 +33,12 @@ export interface Operation {
 }
 
 export function requestOf(operation: Operation, variant: Variant): RequestSpec {
-  return { token: variant.token, body: JSON.stringify({ query: operation.query, variables: variant.variables }) };
+  return { token: variant.caller?.token, body: JSON.stringify({ query: operation.query, variables: variant.variables }) };
+}
+
+/** The name the report and the log give an operation: its case of the issue first, when it has one. */
+export function labelOf(name: string, costCase?: CostCase): string {
+  return costCase ? `${costCase}: ${name}` : name;
 }
 
 const USER_FIELDS = 'id displayName';
@@ -59,6 +70,14 @@ const TEMPLATE_DETAIL = `
       owner { ${USER_FIELDS} }
       sharedWith { ${USER_FIELDS} }
       versions { id version name changeNote createdAt }
+    }
+  }`;
+
+const TEMPLATE_VERSIONS = `
+  query TemplateVersions($id: ID!) {
+    template(id: $id) {
+      id name
+      versions(first: 10) { version createdAt createdBy { ${USER_FIELDS} } }
     }
   }`;
 
@@ -151,6 +170,11 @@ export function makeConfiguration(seed: number): Configuration {
 
 interface Samples {
   readers: string[];
+  /**
+   * Owners with a category whose first page (20 most recently updated visible templates) holds some of their own
+   * templates, so the page resolves shares as well as owners.
+   */
+  ownersOnPage: Array<{ email: string; category: string }>;
   /** Active templates with their owner's email: edited, opened and used by their owner. */
   owned: Array<{ id: string; email: string }>;
   /** Used templates with the owner's email: the owner made many of its experiments. */
@@ -173,26 +197,57 @@ async function sample(client: Client, count: number): Promise<Samples> {
       where t.is_active and t.usage_count > 0 order by md5(t.id::text || 'bench') limit $1)`,
     [Math.ceil(count / 2)],
   );
-  return { readers: readers.rows.map((row) => row.email), owned: owned.rows, used: used.rows };
+  // A template newer than the category's 20th newest public one is on its owner's first page of that category.
+  const ownersOnPage = await client.query<{ email: string; category: string }>(
+    `with public_ranked as (
+       select category, updated_at, id, row_number() over (partition by category order by updated_at desc, id desc) as n
+       from experiment_templates where is_active and is_public
+     ), twentieth_public as (select category, updated_at, id from public_ranked where n = 20)
+     select u.email, t.category
+     from experiment_templates t
+     join users u on u.id = t.created_by
+     left join twentieth_public p on p.category = t.category
+     where t.is_active and (p.id is null or (t.updated_at, t.id) > (p.updated_at, p.id))
+     group by u.email, t.category
+     order by md5(u.email || t.category || 'bench') limit $1`,
+    [count],
+  );
+  return {
+    readers: readers.rows.map((row) => row.email),
+    ownersOnPage: ownersOnPage.rows.map(({ email, category }) => ({ email, category: graphqlCategory(category) })),
+    owned: owned.rows,
+    used: used.rows,
+  };
+}
+
+function graphqlCategory(stored: string): string {
+  if (!isTemplateCategory(stored)) throw new Error(`unknown template category ${stored}`);
+  return CATEGORIES.find((name) => TemplateCategory[name as keyof typeof TemplateCategory] === stored)!;
 }
 
 /** The operations measured, each with `count` variants drawn from the data set (same draw on every run). */
 export async function buildOperations(databaseUrl: string, count: number): Promise<Operation[]> {
   const samples = await withClient(databaseUrl, (client) => sample(client, count));
   const tokens = new Map<string, string>();
-  for (const email of new Set([...samples.readers, ...samples.owned.map((o) => o.email), ...samples.used.map((u) => u.email)])) {
-    tokens.set(email, await tokenFor(email));
-  }
-  const as = (email: string, variables: Record<string, unknown>): Variant => ({ email, token: tokens.get(email)!, variables });
+  const emails = [...samples.readers, ...[...samples.ownersOnPage, ...samples.owned, ...samples.used].map((o) => o.email)];
+  for (const email of new Set(emails)) tokens.set(email, await tokenFor(email));
+  const as = (email: string, variables: Record<string, unknown>): Variant => ({ caller: { email, token: tokens.get(email)! }, variables });
   const readers = samples.readers;
-  const page = (name: string, build: (email: string, i: number) => Record<string, unknown>, query = TEMPLATE_PAGE): Operation => ({
+  const page = (name: string, variants: Variant[], query = TEMPLATE_PAGE): Operation => ({
     name,
     kind: 'read',
     page: query === TEMPLATE_PAGE,
     query,
     pageSizeVariable: 'first',
-    variants: readers.map((email, i) => as(email, { first: 20, ...build(email, i) })),
+    variants,
   });
+  const readerPage = (name: string, build: (i: number) => Record<string, unknown>, query = TEMPLATE_PAGE): Operation =>
+    page(
+      name,
+      readers.map((email, i) => as(email, { first: 20, ...build(i) })),
+      query,
+    );
+  const categoryPage = (category: string) => ({ first: 20, filter: { categories: [category] } });
 
   const configuration = makeConfiguration(1);
   const errors: FieldError[] = [];
@@ -200,16 +255,37 @@ export async function buildOperations(databaseUrl: string, count: number): Promi
   if (errors.length > 0) throw new Error(`load configuration is invalid: ${JSON.stringify(errors)}`);
 
   return [
-    page('templates by category', (_, i) => ({ filter: { categories: [CATEGORIES[i % CATEGORIES.length]] } })),
-    page('templates by tag', (_, i) => ({ filter: { tags: { allOf: [TAG_VOCABULARY[i % 30]] } } })),
-    page('templates by text search', (_, i) => ({ filter: { search: SEARCH_TERMS[i % SEARCH_TERMS.length] } })),
-    page('templates shared with me', () => ({ filter: { scope: 'SHARED_WITH_ME' } })),
-    page('templates by usage', () => ({ orderBy: { field: 'USAGE_COUNT' } })),
-    page(
+    {
+      ...page(
+        'templates by category, as an owner',
+        samples.ownersOnPage.map(({ email, category }) => as(email, categoryPage(category))),
+      ),
+      costCase: 'A',
+    },
+    {
+      ...page(
+        'templates by category, anonymous',
+        samples.ownersOnPage.map(({ category }) => ({ variables: categoryPage(category) })),
+      ),
+      costCase: 'B',
+    },
+    readerPage('templates by tag', (i) => ({ filter: { tags: { allOf: [TAG_VOCABULARY[i % 30]] } } })),
+    readerPage('templates by text search', (i) => ({ filter: { search: SEARCH_TERMS[i % SEARCH_TERMS.length] } })),
+    readerPage('templates shared with me', () => ({ filter: { scope: 'SHARED_WITH_ME' } })),
+    readerPage('templates by usage', () => ({ orderBy: { field: 'USAGE_COUNT' } })),
+    readerPage(
       'templates by category + totalCount',
-      (_, i) => ({ filter: { categories: [CATEGORIES[i % CATEGORIES.length]] } }),
+      (i) => ({ filter: { categories: [CATEGORIES[i % CATEGORIES.length]] } }),
       TEMPLATE_PAGE_WITH_TOTAL,
     ),
+    {
+      name: 'template with its 10 latest versions',
+      costCase: 'C',
+      kind: 'read',
+      page: false,
+      query: TEMPLATE_VERSIONS,
+      variants: samples.owned.map(({ id, email }) => as(email, { id })),
+    },
     {
       name: 'template detail (versions, shares)',
       kind: 'read',
@@ -227,6 +303,7 @@ export async function buildOperations(databaseUrl: string, count: number): Promi
     },
     {
       name: 'create template',
+      costCase: 'D',
       kind: 'write',
       page: false,
       query: CREATE_TEMPLATE,
