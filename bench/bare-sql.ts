@@ -30,7 +30,7 @@ export async function runBareSql(
       next += 1;
       const sent = performance.now();
       try {
-        for (const stage of stages) await Promise.all(stage.map((statement) => pool.query(statement.sql, statement.bindings)));
+        for (const stage of stages) await Promise.all(stage.map((statement) => pool.query(statement.sql, [...statement.values])));
         latencies.push(performance.now() - sent);
       } catch (error) {
         errors += 1;

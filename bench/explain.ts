@@ -1,6 +1,7 @@
 import type { Client } from 'pg';
 import { withClient } from './cluster';
-import type { Stages, Statement } from './server';
+import type { StatementStart } from '../src/db/sql';
+import type { Stages } from './server';
 
 /** The big tables: a sequential scan of any of them in a list query is a finding. */
 export const WATCHED_TABLES = ['experiment_templates', 'ml_experiments', 'experiment_template_shares', 'experiment_template_versions'];
@@ -56,16 +57,17 @@ function seqScansOf(node: PlanNode, found: SeqScan[] = []): SeqScan[] {
  * sees a warm cache, as the server's statements do under load. Inside a transaction that is rolled back: the
  * caller upsert is a write.
  */
-async function explainStatement(client: Client, statement: Statement): Promise<ExplainedStatement> {
+async function explainStatement(client: Client, statement: StatementStart): Promise<ExplainedStatement> {
+  const bindings = [...statement.values];
   await client.query('begin');
   try {
-    await client.query(statement.sql, statement.bindings);
-    const json = await client.query(`explain (analyze, buffers, format json) ${statement.sql}`, statement.bindings);
-    const text = await client.query(`explain (analyze, buffers, format text) ${statement.sql}`, statement.bindings);
+    await client.query(statement.sql, bindings);
+    const json = await client.query(`explain (analyze, buffers, format json) ${statement.sql}`, bindings);
+    const text = await client.query(`explain (analyze, buffers, format text) ${statement.sql}`, bindings);
     const [root] = json.rows[0]['QUERY PLAN'] as Array<{ Plan: PlanNode; 'Execution Time': number; 'Planning Time': number }>;
     return {
       sql: statement.sql,
-      bindings: statement.bindings,
+      bindings: bindings,
       executionMs: root['Execution Time'],
       planningMs: root['Planning Time'],
       sharedHitBlocks: root.Plan['Shared Hit Blocks'] ?? 0,

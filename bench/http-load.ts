@@ -102,7 +102,7 @@ async function captureVariant(
   const variant = operation.variants[index % operation.variants.length];
   const spec = requestOf(operation, { ...variant, variables: { ...variant.variables, ...override } });
   let response: { status: number; text: string } | undefined;
-  const stages = await server.recorder.capture(async () => {
+  const { trips: stages } = await server.recorder.capture(async () => {
     response = await post(server, spec, withCounter(spec.body, 1_000_000_000 + index));
   });
   if (response!.status !== 200 || response!.text.includes('"errors":[')) {

@@ -6,75 +6,20 @@ import { createApp, type App } from '../src/app';
 import { signLocalToken } from '../src/auth/local-secret';
 import { loadConfig } from '../src/config';
 import { databaseOf } from '../src/db/database';
-import { statementEnded, statementStarted, type StatementStart } from '../src/db/sql';
+import { StatementRecorder, type StatementStart } from '../src/db/sql';
 
 export const BENCH_JWT_SECRET = 'tessera-bench-secret-0123456789-abcdefghij';
 
-export interface Statement {
-  sql: string;
-  bindings: unknown[];
-}
-
 /**
- * Statements in the order the server sent them, grouped into stages: a statement sent before any earlier one was
- * answered runs alongside it (DataLoader batches of the same tick), one sent after an answer starts the next stage.
+ * Statements in the order the server sent them, grouped into stages (round trips): a statement sent before any
+ * earlier one was answered runs alongside it, one sent after an answer starts the next stage.
  */
-export type Stages = Statement[][];
-
-/**
- * Counts every statement the server sends (the ORM's and the read path's alike, from the channels of src/db/sql.ts)
- * and, on demand, records them with their values, stage by stage.
- */
-export class SqlRecorder {
-  count = 0;
-  private stages: Stages | null = null;
-  private answeredSinceStageStart = false;
-
-  private readonly onStart = (message: unknown) => {
-    this.count += 1;
-    if (!this.stages) return;
-    const { sql, values } = message as StatementStart;
-    const statement = { sql, bindings: [...values] };
-    if (this.stages.length === 0 || this.answeredSinceStageStart) {
-      this.stages.push([statement]);
-      this.answeredSinceStageStart = false;
-    } else {
-      this.stages[this.stages.length - 1].push(statement);
-    }
-  };
-
-  private readonly onEnd = () => {
-    this.answeredSinceStageStart = true;
-  };
-
-  attach(): void {
-    statementStarted.subscribe(this.onStart);
-    statementEnded.subscribe(this.onEnd);
-  }
-
-  /** Without subscribers the server publishes nothing, as in production. */
-  detach(): void {
-    statementStarted.unsubscribe(this.onStart);
-    statementEnded.unsubscribe(this.onEnd);
-  }
-
-  /** Runs `work` (one request at a time) and returns the statements it caused. */
-  async capture(work: () => Promise<unknown>): Promise<Stages> {
-    this.stages = [];
-    this.answeredSinceStageStart = false;
-    try {
-      await work();
-      return this.stages;
-    } finally {
-      this.stages = null;
-    }
-  }
-}
+export type Stages = StatementStart[][];
 
 export interface BenchServer {
   url: string;
   app: App;
-  recorder: SqlRecorder;
+  recorder: StatementRecorder;
   /** Warnings and errors the server logged (request logs at info level are written, to nowhere). */
   problems: string[];
   poolMax: number;
@@ -98,8 +43,7 @@ export async function startBenchServer(databaseUrl: string): Promise<BenchServer
     RATE_LIMIT_PER_USER_PER_MINUTE: '1000000',
   });
   const orm = await MikroORM.init(createOrmConfig({ clientUrl: databaseUrl, db: config.db }));
-  const recorder = new SqlRecorder();
-  recorder.attach();
+  const recorder = new StatementRecorder().attach();
   const problems: string[] = [];
   const logger = pino(
     { level: 'info' },

@@ -51,13 +51,66 @@ export function publishOrmStatements(orm: MikroORM): void {
     statementEnded.publish({ id, failed } satisfies StatementEnd);
   };
   knex.on('query', (query: { sql: string; bindings?: unknown[]; __knexQueryUid?: string }) => {
-    if (!statementStarted.hasSubscribers || query.__knexQueryUid === undefined) return;
+    if (!statementStarted.hasSubscribers) return;
     const id = ++lastStatementId;
-    ids.set(query.__knexQueryUid, id);
     statementStarted.publish({ id, sql: query.sql, values: query.bindings ?? [] } satisfies StatementStart);
+    if (query.__knexQueryUid !== undefined) ids.set(query.__knexQueryUid, id);
+    // A transaction's own statements (BEGIN, COMMIT, ROLLBACK, SAVEPOINT) come unnumbered and are never reported as
+    // answered; nothing else is sent on their connection until they are, so they end where they start.
+    else statementEnded.publish({ id, failed: false } satisfies StatementEnd);
   });
   knex.on('query-response', (_response: unknown, query: { __knexQueryUid?: string }) => end(query, false));
   knex.on('query-error', (_error: unknown, query: { __knexQueryUid?: string }) => end(query, true));
+}
+
+/**
+ * Records the statements sent while `work` runs, grouped into round trips: a statement sent before any earlier one
+ * was answered travels alongside it (one DataLoader batch, a page and its count), one sent after an answer starts
+ * the next trip. Requests must not overlap while recording.
+ */
+export class StatementRecorder {
+  /** Every statement since `attach`, recorded or not. */
+  count = 0;
+  private trips: StatementStart[][] | null = null;
+  private answeredSinceTripStart = false;
+
+  private readonly onStart = (message: unknown) => {
+    this.count += 1;
+    if (!this.trips) return;
+    if (this.trips.length === 0 || this.answeredSinceTripStart) {
+      this.trips.push([message as StatementStart]);
+      this.answeredSinceTripStart = false;
+    } else {
+      this.trips[this.trips.length - 1].push(message as StatementStart);
+    }
+  };
+
+  private readonly onEnd = () => {
+    this.answeredSinceTripStart = true;
+  };
+
+  attach(): this {
+    statementStarted.subscribe(this.onStart);
+    statementEnded.subscribe(this.onEnd);
+    return this;
+  }
+
+  /** Without subscribers the server publishes nothing, as in production. */
+  detach(): void {
+    statementStarted.unsubscribe(this.onStart);
+    statementEnded.unsubscribe(this.onEnd);
+  }
+
+  async capture<T>(work: () => Promise<T>): Promise<{ result: T; trips: StatementStart[][] }> {
+    const trips: StatementStart[][] = [];
+    this.trips = trips;
+    this.answeredSinceTripStart = false;
+    try {
+      return { result: await work(), trips };
+    } finally {
+      this.trips = null;
+    }
+  }
 }
 
 /** A pooled node-postgres connection as the ORM's pool hands it out. */

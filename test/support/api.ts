@@ -6,7 +6,7 @@ import { createApp, type App } from '../../src/app';
 import { signLocalToken } from '../../src/auth/local-secret';
 import { loadConfig, type AppConfig } from '../../src/config';
 import { databaseOf } from '../../src/db/database';
-import { statementEnded, statementStarted, type StatementStart } from '../../src/db/sql';
+import { StatementRecorder, type StatementStart } from '../../src/db/sql';
 import type { TestUser } from './factories';
 import { createTestDatabase, openTestOrm, type TestDatabase } from './test-database';
 
@@ -51,24 +51,12 @@ export interface ApiOptions {
 /** The real server over real HTTP, on a migrated database of the test file's own. */
 export function useApi(options: ApiOptions = {}): Api {
   const api = { logs: [] as string[] } as Api;
-  let recording: { sent: StatementStart[]; roundTrips: number; answeredSinceLastTrip: boolean } | undefined;
-  const onStart = (message: unknown) => {
-    if (!recording) return;
-    recording.sent.push(message as StatementStart);
-    if (recording.roundTrips === 0 || recording.answeredSinceLastTrip) {
-      recording.roundTrips += 1;
-      recording.answeredSinceLastTrip = false;
-    }
-  };
-  const onEnd = () => {
-    if (recording) recording.answeredSinceLastTrip = true;
-  };
+  const recorder = new StatementRecorder();
 
   beforeAll(async () => {
     api.db = await createTestDatabase();
     api.orm = await openTestOrm(api.db, options.db);
-    statementStarted.subscribe(onStart);
-    statementEnded.subscribe(onEnd);
+    recorder.attach();
     const config = loadConfig({
       NODE_ENV: 'test',
       JWT_SECRET: TEST_JWT_SECRET,
@@ -88,8 +76,7 @@ export function useApi(options: ApiOptions = {}): Api {
   });
 
   afterAll(async () => {
-    statementStarted.unsubscribe(onStart);
-    statementEnded.unsubscribe(onEnd);
+    recorder.detach();
     await api.app?.server.close();
     await api.orm?.close(true);
     await api.db?.drop();
@@ -122,14 +109,9 @@ export function useApi(options: ApiOptions = {}): Api {
   };
 
   api.countStatements = async (work) => {
-    const current = { sent: [] as StatementStart[], roundTrips: 0, answeredSinceLastTrip: false };
-    recording = current;
-    try {
-      const result = await work();
-      return { result, statements: current.sent.map(({ sql }) => sql), sent: current.sent, roundTrips: current.roundTrips };
-    } finally {
-      recording = undefined;
-    }
+    const { result, trips } = await recorder.capture(work);
+    const sent = trips.flat();
+    return { result, statements: sent.map(({ sql }) => sql), sent, roundTrips: trips.length };
   };
 
   return api;
