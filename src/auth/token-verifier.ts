@@ -1,6 +1,8 @@
-import { createRemoteJWKSet, errors as joseErrors, jwtVerify, type JWTPayload, type JWTVerifyGetKey } from 'jose';
+import type { KeyObject } from 'node:crypto';
+import { createRemoteJWKSet, errors as joseErrors, jwtVerify, type JWTVerifyGetKey } from 'jose';
 import { LruCache } from '../cache/lru-cache';
 import { UnauthenticatedError } from '../errors/domain-error';
+import { hs256Key, verifyHs256, type VerifiedPayload } from './hs256-token';
 
 export interface TokenVerifierOptions {
   secret?: string;
@@ -17,7 +19,6 @@ export interface TokenClaims {
   readonly roles: readonly string[];
 }
 
-const SYMMETRIC_ALGORITHMS = ['HS256'];
 const ASYMMETRIC_ALGORITHMS = ['RS256', 'PS256', 'ES256', 'EdDSA'];
 
 /** Clients reuse a token for its lifetime, and a few thousand callers at once is far beyond one process's share. */
@@ -28,20 +29,18 @@ export const MAX_CACHED_TOKENS = 5_000;
  */
 export const MAX_TOKEN_HOLD_MS = 10 * 60_000;
 
+/** HS256 with the configured secret (node:crypto), or the identity provider's JWKS (jose). */
 export class TokenVerifier {
-  private readonly key: Uint8Array | JWTVerifyGetKey;
-  private readonly algorithms: string[];
+  private readonly key: KeyObject | JWTVerifyGetKey;
   /** Only tokens that passed every check, each until its `exp` at the latest. */
   private readonly verified = new LruCache<string, TokenClaims>(MAX_CACHED_TOKENS);
   private hits = 0;
 
   constructor(private readonly options: TokenVerifierOptions) {
     if (options.secret) {
-      this.key = new TextEncoder().encode(options.secret);
-      this.algorithms = SYMMETRIC_ALGORITHMS;
+      this.key = hs256Key(options.secret);
     } else if (options.jwksUrl) {
       this.key = createRemoteJWKSet(new URL(options.jwksUrl));
-      this.algorithms = ASYMMETRIC_ALGORITHMS;
     } else {
       throw new Error('TokenVerifier needs a secret or a JWKS URL');
     }
@@ -58,25 +57,22 @@ export class TokenVerifier {
       this.hits += 1;
       return known;
     }
-    const payload = await this.verifySignedPayload(token);
+    const payload =
+      typeof this.key === 'function' ? await this.verifyWithKeySet(token, this.key) : verifyHs256(token, this.key, this.options);
     const claims = claimsOf(payload);
-    // `exp` is a required claim, checked to be a number.
-    this.verified.set(token, claims, Math.min(payload.exp! * 1000, Date.now() + MAX_TOKEN_HOLD_MS));
+    this.verified.set(token, claims, Math.min(payload.exp * 1000, Date.now() + MAX_TOKEN_HOLD_MS));
     return claims;
   }
 
-  private async verifySignedPayload(token: string): Promise<JWTPayload> {
+  private async verifyWithKeySet(token: string, keySet: JWTVerifyGetKey): Promise<VerifiedPayload> {
     try {
-      const verifyOptions = {
-        algorithms: this.algorithms,
+      const { payload } = await jwtVerify(token, keySet, {
+        algorithms: ASYMMETRIC_ALGORITHMS,
         issuer: this.options.issuer,
         audience: this.options.audience,
         requiredClaims: ['exp', 'sub'],
-      };
-      // jose overloads on the key kind; both branches take the same options.
-      const { payload } =
-        this.key instanceof Uint8Array ? await jwtVerify(token, this.key, verifyOptions) : await jwtVerify(token, this.key, verifyOptions);
-      return payload;
+      });
+      return payload as VerifiedPayload;
     } catch (error) {
       // The identity provider's key set out of reach is our failure, not the caller's: it goes up unmasked here and
       // reaches the client as INTERNAL_SERVER_ERROR, the log with its cause.
@@ -86,7 +82,7 @@ export class TokenVerifier {
   }
 }
 
-function claimsOf(payload: JWTPayload): TokenClaims {
+function claimsOf(payload: VerifiedPayload): TokenClaims {
   const text = (value: unknown) => (typeof value === 'string' && value.trim() ? value.trim() : undefined);
   const externalId = text(payload.sub);
   if (!externalId) throw new UnauthenticatedError('Token has no subject');
