@@ -4,6 +4,7 @@ import { SignJWT, generateKeyPair, jwtVerify } from 'jose';
 import { hs256Key, verifyHs256 } from '../../src/auth/hs256-token';
 import { MAX_TOKEN_HOLD_MS, TokenVerifier } from '../../src/auth/token-verifier';
 import { ErrorCode } from '../../src/errors/domain-error';
+import { fakeClockOnly } from '../support/clock';
 
 const SECRET = 'a-test-secret-that-is-long-enough-for-hs256';
 const key = new TextEncoder().encode(SECRET);
@@ -77,21 +78,7 @@ describe('TokenVerifier', () => {
     const issued = (claims: Record<string, unknown> = {}, expiresIn?: string) =>
       token(claims, { expiresIn }).setIssuer('https://issuer.test').setAudience('tessera').sign(key);
     const startedAt = new Date('2030-01-01T00:00:00Z');
-    /** Only the clock is faked: jose's work and the test's promises run as usual. */
-    const clockOnly = [
-      'hrtime',
-      'nextTick',
-      'performance',
-      'queueMicrotask',
-      'setImmediate',
-      'clearImmediate',
-      'setInterval',
-      'clearInterval',
-      'setTimeout',
-      'clearTimeout',
-    ] as const;
-
-    beforeEach(() => jest.useFakeTimers({ now: startedAt, doNotFake: [...clockOnly] }));
+    beforeEach(() => fakeClockOnly(startedAt));
     afterEach(() => jest.useRealTimers());
 
     it('verifies a token once and answers it from the cache after', async () => {
