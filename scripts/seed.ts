@@ -1,13 +1,14 @@
 import 'reflect-metadata';
 import type { EntityManager } from '@mikro-orm/postgresql';
 import type { Actor } from '../src/auth/actor';
+import { LruCache } from '../src/cache/lru-cache';
 import { loadConfig, loadDotEnv } from '../src/config';
 import { openDatabase } from '../src/db/database';
 import { ExperimentService } from '../src/experiment/experiment.service';
 import type { Configuration } from '../src/template/configuration-schema';
 import { TemplateCategory } from '../src/template/template-category';
 import { TemplateService } from '../src/template/template.service';
-import { upsertUserFromClaims } from '../src/user/user.service';
+import { upsertUserFromClaims, type KnownUsers } from '../src/user/user.service';
 
 /** Demo users: `npm run token -- ada@example.com` signs in as Ada (the subject is `local|<email>`). */
 const PEOPLE = [
@@ -193,13 +194,13 @@ const TEMPLATES: DemoTemplate[] = [
 
 export async function seed(em: EntityManager): Promise<void> {
   const actors: Actor[] = [];
+  const known: KnownUsers = new LruCache(PEOPLE.length);
   for (const person of PEOPLE) {
-    const userId = await upsertUserFromClaims(em, {
-      externalId: `local|${person.email}`,
-      email: person.email,
-      displayName: person.name,
-      roles: [],
-    });
+    const userId = await upsertUserFromClaims(
+      em,
+      { externalId: `local|${person.email}`, email: person.email, displayName: person.name, roles: [] },
+      known,
+    );
     actors.push({ userId, roles: [] });
   }
   const [{ count }] = await em.execute<Array<{ count: number }>>(

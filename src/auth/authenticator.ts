@@ -1,6 +1,7 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
+import { LruCache } from '../cache/lru-cache';
 import { UnauthenticatedError } from '../errors/domain-error';
-import { upsertUserFromClaims } from '../user/user.service';
+import { MAX_KNOWN_USERS, upsertUserFromClaims, type KnownUsers } from '../user/user.service';
 import type { Actor } from './actor';
 import type { TokenClaims, TokenVerifier } from './token-verifier';
 
@@ -9,6 +10,8 @@ import type { TokenClaims, TokenVerifier } from './token-verifier';
  * refused before anything else) and `identify` (the user row, once the operation is known to be acceptable).
  */
 export class Authenticator {
+  private readonly knownUsers: KnownUsers = new LruCache(MAX_KNOWN_USERS);
+
   constructor(private readonly verifier: TokenVerifier) {}
 
   /** No header: anonymous (null). A header that does not hold a valid token: UNAUTHENTICATED. */
@@ -21,7 +24,7 @@ export class Authenticator {
 
   async identify(em: EntityManager, claims: TokenClaims | null): Promise<Actor | null> {
     if (!claims) return null;
-    const userId = await upsertUserFromClaims(em, claims);
+    const userId = await upsertUserFromClaims(em, claims, this.knownUsers);
     return { userId, roles: claims.roles };
   }
 }

@@ -1,5 +1,8 @@
-import { createRemoteJWKSet, errors as joseErrors, jwtVerify, type JWTPayload, type JWTVerifyGetKey } from 'jose';
+import type { KeyObject } from 'node:crypto';
+import { createRemoteJWKSet, errors as joseErrors, jwtVerify, type JWTVerifyGetKey } from 'jose';
+import { LruCache } from '../cache/lru-cache';
 import { UnauthenticatedError } from '../errors/domain-error';
+import { hs256Key, verifyHs256, type VerifiedPayload } from './hs256-token';
 
 export interface TokenVerifierOptions {
   secret?: string;
@@ -8,65 +11,88 @@ export interface TokenVerifierOptions {
   audience?: string;
 }
 
+/** Shared by every request that presents the same token: frozen. */
 export interface TokenClaims {
-  externalId: string;
-  email?: string;
-  displayName?: string;
-  roles: string[];
+  readonly externalId: string;
+  readonly email?: string;
+  readonly displayName?: string;
+  readonly roles: readonly string[];
 }
 
-const SYMMETRIC_ALGORITHMS = ['HS256'];
 const ASYMMETRIC_ALGORITHMS = ['RS256', 'PS256', 'ES256', 'EdDSA'];
 
+/** Clients reuse a token for its lifetime, and a few thousand callers at once is far beyond one process's share. */
+export const MAX_CACHED_TOKENS = 5_000;
+/**
+ * How long a verified token is trusted without checking it again, when its `exp` is later: jose's default `cacheMaxAge`
+ * for a remote key set, so a key withdrawn from the JWKS stops being honoured no later than it did without this cache.
+ */
+export const MAX_TOKEN_HOLD_MS = 10 * 60_000;
+
+/** HS256 with the configured secret (node:crypto), or the identity provider's JWKS (jose). */
 export class TokenVerifier {
-  private readonly key: Uint8Array | JWTVerifyGetKey;
-  private readonly algorithms: string[];
+  private readonly key: KeyObject | JWTVerifyGetKey;
+  /** Only tokens that passed every check, each until its `exp` at the latest. */
+  private readonly verified = new LruCache<string, TokenClaims>(MAX_CACHED_TOKENS);
+  private hits = 0;
 
   constructor(private readonly options: TokenVerifierOptions) {
     if (options.secret) {
-      this.key = new TextEncoder().encode(options.secret);
-      this.algorithms = SYMMETRIC_ALGORITHMS;
+      this.key = hs256Key(options.secret);
     } else if (options.jwksUrl) {
       this.key = createRemoteJWKSet(new URL(options.jwksUrl));
-      this.algorithms = ASYMMETRIC_ALGORITHMS;
     } else {
       throw new Error('TokenVerifier needs a secret or a JWKS URL');
     }
   }
 
+  /** Tokens answered from the cache, without verifying them again. */
+  get cacheHits(): number {
+    return this.hits;
+  }
+
   async verify(token: string): Promise<TokenClaims> {
-    let payload: JWTPayload;
+    const known = this.verified.get(token);
+    if (known) {
+      this.hits += 1;
+      return known;
+    }
+    const payload =
+      typeof this.key === 'function' ? await this.verifyWithKeySet(token, this.key) : verifyHs256(token, this.key, this.options);
+    const claims = claimsOf(payload);
+    this.verified.set(token, claims, Math.min(payload.exp * 1000, Date.now() + MAX_TOKEN_HOLD_MS));
+    return claims;
+  }
+
+  private async verifyWithKeySet(token: string, keySet: JWTVerifyGetKey): Promise<VerifiedPayload> {
     try {
-      const verifyOptions = {
-        algorithms: this.algorithms,
+      const { payload } = await jwtVerify(token, keySet, {
+        algorithms: ASYMMETRIC_ALGORITHMS,
         issuer: this.options.issuer,
         audience: this.options.audience,
         requiredClaims: ['exp', 'sub'],
-      };
-      // jose overloads on the key kind; both branches take the same options.
-      ({ payload } =
-        this.key instanceof Uint8Array ? await jwtVerify(token, this.key, verifyOptions) : await jwtVerify(token, this.key, verifyOptions));
+      });
+      return payload as VerifiedPayload;
     } catch (error) {
       // The identity provider's key set out of reach is our failure, not the caller's: it goes up unmasked here and
       // reaches the client as INTERNAL_SERVER_ERROR, the log with its cause.
       if (isKeySetUnavailable(error)) throw error;
       throw new UnauthenticatedError(describeJoseError(error));
     }
-    return claimsOf(payload);
   }
 }
 
-function claimsOf(payload: JWTPayload): TokenClaims {
+function claimsOf(payload: VerifiedPayload): TokenClaims {
   const text = (value: unknown) => (typeof value === 'string' && value.trim() ? value.trim() : undefined);
   const externalId = text(payload.sub);
   if (!externalId) throw new UnauthenticatedError('Token has no subject');
   const roles = Array.isArray(payload.roles) ? payload.roles.filter((r): r is string => typeof r === 'string') : [];
-  return {
+  return Object.freeze({
     externalId,
     email: text(payload.email)?.toLowerCase(),
     displayName: text(payload.name),
-    roles,
-  };
+    roles: Object.freeze(roles),
+  });
 }
 
 function isKeySetUnavailable(error: unknown): boolean {

@@ -1,7 +1,8 @@
 import type { ApolloServerPlugin } from '@apollo/server';
 import { ApolloArmor } from '@escape.tech/graphql-armor';
-import { getNullableType, isListType, type DocumentNode, type GraphQLSchema } from 'graphql';
+import { getNullableType, isListType, Kind, visit, type DocumentNode, type GraphQLSchema } from 'graphql';
 import { getComplexity, simpleEstimator, type ComplexityEstimator } from 'graphql-query-complexity';
+import { LruCache } from '../cache/lru-cache';
 import { DEFAULT_PAGE_SIZE } from '../db/keyset';
 import { QUERY_TOO_COMPLEX, requestError } from './errors';
 
@@ -39,13 +40,17 @@ export function queryLimits(schema: GraphQLSchema, production: boolean) {
   };
 }
 
+/** The one argument whose value changes what a field costs. */
+const PAGE_SIZE_ARGUMENT = 'first';
+
 const pageSizeEstimator: ComplexityEstimator = ({ type, args, field, childComplexity }) => {
   // A connection's edges are the page its field already paid for, `first` times: counting them again as an unpaged
   // list would price a page of 100 templates with their owners ten times over.
   if (field.name === 'edges' && type.name.endsWith('Connection')) return 1 + childComplexity;
   const itemCost = Math.max(childComplexity, 1);
-  if (typeof args.first === 'number') return 1 + args.first * itemCost;
-  if (field.args.some((arg) => arg.name === 'first')) return 1 + DEFAULT_PAGE_SIZE * itemCost;
+  const pageSize = args[PAGE_SIZE_ARGUMENT] as unknown;
+  if (typeof pageSize === 'number') return 1 + pageSize * itemCost;
+  if (field.args.some((arg) => arg.name === PAGE_SIZE_ARGUMENT)) return 1 + DEFAULT_PAGE_SIZE * itemCost;
   if (isListType(getNullableType(field.type))) return 1 + QUERY_LIMITS.unpagedListWeight * itemCost;
   return undefined;
 };
@@ -66,19 +71,58 @@ export function queryCost(
   });
 }
 
+/** The variables an operation's cost depends on: page sizes, and the conditions of `@include` / `@skip`. */
+function costVariablesOf(document: DocumentNode): string[] {
+  const names = new Set<string>();
+  visit(document, {
+    Argument(argument) {
+      if (argument.name.value === PAGE_SIZE_ARGUMENT && argument.value.kind === Kind.VARIABLE) names.add(argument.value.name.value);
+    },
+    Directive(directive) {
+      visit(directive, { Variable: (variable) => void names.add(variable.name.value) });
+    },
+  });
+  return [...names];
+}
+
+/** Room for every page size and condition one query text is sent with. */
+const MAX_COSTS_PER_DOCUMENT = 64;
+
+/**
+ * Costs are remembered per parsed document: Apollo hands the same DocumentNode to every request with the same query
+ * text while its document cache holds it, and a WeakMap forgets the costs with the document. Within a document, a cost
+ * is keyed by the operation and the values of the variables it depends on, never by the whole (possibly large) input.
+ */
 function costLimitPlugin(schema: GraphQLSchema): ApolloServerPlugin {
+  const costsByDocument = new WeakMap<DocumentNode, { costVariables: string[]; costs: LruCache<string, number> }>();
+
+  function costOf(document: DocumentNode, variables: Record<string, unknown>, operationName: string | undefined): number | undefined {
+    let known = costsByDocument.get(document);
+    if (!known) {
+      known = { costVariables: costVariablesOf(document), costs: new LruCache(MAX_COSTS_PER_DOCUMENT) };
+      costsByDocument.set(document, known);
+    }
+    const sent = known.costVariables.filter((name) => Object.hasOwn(variables, name)).map((name) => [name, variables[name]]);
+    const key = JSON.stringify([operationName ?? null, sent]);
+    let cost = known.costs.get(key);
+    if (cost === undefined) {
+      try {
+        cost = queryCost(schema, document, variables, operationName);
+      } catch {
+        // Variables that do not fit their types: execution refuses them with BAD_USER_INPUT, before any resolver.
+        return undefined;
+      }
+      known.costs.set(key, cost);
+    }
+    return cost;
+  }
+
   return {
     async requestDidStart() {
       return {
         async didResolveOperation({ request, document }) {
-          let cost: number;
-          try {
-            cost = queryCost(schema, document, request.variables, request.operationName ?? undefined);
-          } catch {
-            // Variables that do not fit their types: execution refuses them with BAD_USER_INPUT, before any resolver.
-            return;
-          }
-          if (cost > QUERY_LIMITS.maxCost) {
+          const cost = costOf(document, request.variables ?? {}, request.operationName ?? undefined);
+          if (cost !== undefined && cost > QUERY_LIMITS.maxCost) {
             throw requestError(QUERY_TOO_COMPLEX, `Query cost ${cost} exceeds the limit of ${QUERY_LIMITS.maxCost}`, {
               cost,
               maxCost: QUERY_LIMITS.maxCost,

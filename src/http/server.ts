@@ -1,8 +1,14 @@
 import { randomUUID } from 'node:crypto';
 import { ApolloServer } from '@apollo/server';
-import { ApolloServerPluginLandingPageDisabled } from '@apollo/server/plugin/disabled';
+import {
+  ApolloServerPluginCacheControlDisabled,
+  ApolloServerPluginInlineTraceDisabled,
+  ApolloServerPluginLandingPageDisabled,
+  ApolloServerPluginUsageReportingDisabled,
+} from '@apollo/server/plugin/disabled';
 import fastifyApollo, { fastifyApolloDrainPlugin } from '@as-integrations/fastify';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
+import type { GraphQLSchema } from 'graphql';
 import type { Authenticator } from '../auth/authenticator';
 import type { TokenClaims } from '../auth/token-verifier';
 import type { AppConfig } from '../config';
@@ -71,27 +77,7 @@ export async function createServer({ config, database, authenticator, logger }: 
   });
 
   const production = config.nodeEnv === 'production';
-  const schema = await buildAppSchema();
-  const limits = queryLimits(schema, production);
-  const apollo = new ApolloServer<Context>({
-    schema,
-    introspection: !production,
-    csrfPrevention: true,
-    allowBatchedHttpRequests: false,
-    // Shutdown is ours: close HTTP (draining requests), then the database.
-    stopOnTerminationSignals: false,
-    includeStacktraceInErrorResponses: false,
-    parseOptions: limits.parseOptions,
-    validationRules: limits.validationRules,
-    formatError,
-    logger,
-    plugins: [
-      fastifyApolloDrainPlugin(app),
-      errorPipelinePlugin(logger),
-      ...limits.plugins,
-      ...(production ? [ApolloServerPluginLandingPageDisabled()] : []),
-    ],
-  });
+  const apollo = createGraphqlServer(app, await buildAppSchema(), production, logger);
   await apollo.start();
 
   await app.register(fastifyApollo(apollo), {
@@ -107,6 +93,43 @@ export async function createServer({ config, database, authenticator, logger }: 
     },
   });
   return app;
+}
+
+/**
+ * Apollo as the server runs it. Apollo installs plugins of its own unless told not to: cache control always, usage
+ * reporting when APOLLO_KEY is in the environment, inline traces for a federation subgraph. Each wraps every resolver
+ * of the schema (a call per field of every response) for something we do not use, and configuration is read in
+ * `src/config.ts` alone, so all three are off.
+ */
+export function createGraphqlServer(
+  app: FastifyInstance,
+  schema: GraphQLSchema,
+  production: boolean,
+  logger: FastifyBaseLogger,
+): ApolloServer<Context> {
+  const limits = queryLimits(schema, production);
+  return new ApolloServer<Context>({
+    schema,
+    introspection: !production,
+    csrfPrevention: true,
+    allowBatchedHttpRequests: false,
+    // Shutdown is ours: close HTTP (draining requests), then the database.
+    stopOnTerminationSignals: false,
+    includeStacktraceInErrorResponses: false,
+    parseOptions: limits.parseOptions,
+    validationRules: limits.validationRules,
+    formatError,
+    logger,
+    plugins: [
+      fastifyApolloDrainPlugin(app),
+      errorPipelinePlugin(logger),
+      ...limits.plugins,
+      ApolloServerPluginCacheControlDisabled(),
+      ApolloServerPluginUsageReportingDisabled(),
+      ApolloServerPluginInlineTraceDisabled(),
+      ...(production ? [ApolloServerPluginLandingPageDisabled()] : []),
+    ],
+  });
 }
 
 type Credentials = { claims: TokenClaims | null } | { error: unknown };

@@ -1,22 +1,50 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
 import type { TokenClaims } from '../auth/token-verifier';
+import type { LruCache } from '../cache/lru-cache';
+
+/** A user's row as this process last read or wrote it: enough to tell that a request's claims change nothing. */
+export interface KnownUser {
+  id: string;
+  email: string | null;
+  displayName: string | null;
+}
+
+/** Users this process has seen, by token subject. */
+export type KnownUsers = LruCache<string, KnownUser>;
+
+export const MAX_KNOWN_USERS = 10_000;
+/**
+ * The server never deletes a user nor changes its subject, so the id a subject maps to cannot change; a row deleted by
+ * hand (the foreign keys cascade) is recreated by the caller's next request after this long at most.
+ */
+export const KNOWN_USER_HOLD_MS = 10 * 60_000;
 
 /**
  * Users come from the identity provider's tokens: the first request creates the row, later ones refresh its email
- * and name when they changed. A known caller with unchanged claims costs one read: an upsert that changes nothing
- * still locks the row, takes a transaction id and flushes WAL, which a read request must not do.
+ * and name when they changed. A caller this process knows, with unchanged claims, costs no statement; one it does not
+ * know costs one read: an upsert that changes nothing still locks the row, takes a transaction id and flushes WAL,
+ * which a read request must not do.
  */
-export async function upsertUserFromClaims(em: EntityManager, claims: TokenClaims): Promise<string> {
-  const [known] = await em.execute<Array<{ id: string; email: string | null; display_name: string | null }>>(
+export async function upsertUserFromClaims(em: EntityManager, claims: TokenClaims, known: KnownUsers): Promise<string> {
+  const remembered = known.get(claims.externalId);
+  if (remembered && changesNothing(claims, remembered)) return remembered.id;
+  const [row] = await em.execute<Array<{ id: string; email: string | null; display_name: string | null }>>(
     'select id, email, display_name from users where external_id = ?',
     [claims.externalId],
   );
-  const unchanged =
-    known !== undefined &&
-    (claims.email ?? known.email) === known.email &&
-    (claims.displayName ?? known.display_name) === known.display_name;
-  if (unchanged) return known.id;
-  const rows = await em.execute<Array<{ id: string }>>(
+  let user = row && { id: row.id, email: row.email, displayName: row.display_name };
+  if (!user || !changesNothing(claims, user)) user = await upsert(em, claims);
+  known.set(claims.externalId, user, Date.now() + KNOWN_USER_HOLD_MS);
+  return user.id;
+}
+
+/** A claim the token leaves out keeps the stored value. */
+function changesNothing(claims: TokenClaims, user: KnownUser): boolean {
+  return (claims.email ?? user.email) === user.email && (claims.displayName ?? user.displayName) === user.displayName;
+}
+
+async function upsert(em: EntityManager, claims: TokenClaims): Promise<KnownUser> {
+  const [row] = await em.execute<Array<{ id: string; email: string | null; display_name: string | null }>>(
     `with upserted as (
        insert into users (external_id, email, display_name) values (?, ?, ?)
        on conflict (external_id) do update
@@ -24,13 +52,13 @@ export async function upsertUserFromClaims(em: EntityManager, claims: TokenClaim
              display_name = coalesce(excluded.display_name, users.display_name)
          where users.email is distinct from coalesce(excluded.email, users.email)
             or users.display_name is distinct from coalesce(excluded.display_name, users.display_name)
-       returning id
+       returning id, email, display_name
      )
-     select id from upserted
+     select id, email, display_name from upserted
      union all
-     select id from users where external_id = ?
+     select id, email, display_name from users where external_id = ?
      limit 1`,
     [claims.externalId, claims.email ?? null, claims.displayName ?? null, claims.externalId],
   );
-  return rows[0].id;
+  return { id: row.id, email: row.email, displayName: row.display_name };
 }

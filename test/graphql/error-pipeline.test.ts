@@ -1,7 +1,9 @@
+import { randomUUID } from 'node:crypto';
 import { generateKeyPair, SignJWT } from 'jose';
+import { signLocalToken } from '../../src/auth/local-secret';
 import { DomainError, ErrorCode } from '../../src/errors/domain-error';
 import { graphqlErrorOf } from '../../src/graphql/errors';
-import { errorOf, useApi, type Api } from '../support/api';
+import { errorOf, TEST_JWT_SECRET, useApi, type Api } from '../support/api';
 
 /** The structured log lines (pino JSON) that carry `requestId`. */
 function logLinesOf(api: Api, requestId: string): Array<Record<string, any>> {
@@ -21,10 +23,11 @@ describe('the error pipeline', () => {
     const api = useApi();
 
     it('reaches the client masked with a request id, and the log as structured fields', async () => {
-      const ada = await api.user('ada');
+      // A caller the server has not met yet: one it knows is found without a statement.
+      const stranger = { token: await signLocalToken({ secret: TEST_JWT_SECRET, email: `stranger-${randomUUID()}@example.test` }) };
       await api.db.query('alter table users rename to users_away');
       try {
-        const response = await api.graphql('query Who { me { id } }', { as: ada });
+        const response = await api.graphql('query Who { me { id } }', { as: stranger });
         const error = errorOf(response);
         expect(error).toMatchObject({ code: 'INTERNAL_SERVER_ERROR', message: 'Internal server error' });
         expect(Object.keys(error.extensions).sort()).toEqual(['code', 'requestId']);

@@ -15,6 +15,11 @@ function pagedQuery(first: number): string {
   return `{ experiments(first: ${first}) { edges { node { id template { id experiments(first: 100) { edges { node { id template { id } } } } } } } } }`;
 }
 
+/** `pagedQuery` with its page size, and whether the costly part is there at all, as variables. */
+const VARIABLE_PAGED_QUERY = `query Paged($first: Int!, $deep: Boolean = true) {
+  experiments(first: $first) { edges { node { id template @include(if: $deep) { id experiments(first: 100) { edges { node { id template { id } } } } } } } }
+}`;
+
 function tokenCount(query: string): number {
   const lexer = new Lexer(new Source(query));
   let count = 0;
@@ -39,21 +44,21 @@ describe('query limits', () => {
   });
 
   /** Sends the query as an authenticated user and returns the response with the SQL it cost. */
-  async function send(query: string) {
-    const { result, statements } = await api.countStatements(() => api.graphql(query, { as: user }));
+  async function send(query: string, variables?: Record<string, unknown>) {
+    const { result, statements } = await api.countStatements(() => api.graphql(query, { as: user, variables }));
     return { response: result, statements };
   }
 
-  async function expectRejectedWithoutSql(query: string, code: string) {
-    const { response, statements } = await send(query);
+  async function expectRejectedWithoutSql(query: string, code: string, variables?: Record<string, unknown>) {
+    const { response, statements } = await send(query, variables);
     expect(response.status).toBe(400);
     expect(errorOf(response).code).toBe(code);
     expect(statements).toEqual([]);
     return response;
   }
 
-  async function expectAccepted(query: string) {
-    const { response } = await send(query);
+  async function expectAccepted(query: string, variables?: Record<string, unknown>) {
+    const { response } = await send(query, variables);
     expect(response.body.errors).toBeUndefined();
     expect(response.status).toBe(200);
   }
@@ -90,6 +95,19 @@ describe('query limits', () => {
     await expectAccepted(pagedQuery(largest));
     const rejected = await expectRejectedWithoutSql(pagedQuery(largest + 1), 'QUERY_TOO_COMPLEX');
     expect(errorOf(rejected).extensions).toMatchObject({ cost: cost(largest + 1), maxCost: QUERY_LIMITS.maxCost });
+  });
+
+  it('prices the same query text by its variables, however often it was priced before', async () => {
+    const schema = await buildAppSchema();
+    const cost = (variables: Record<string, unknown>) => queryCost(schema, parse(VARIABLE_PAGED_QUERY), variables);
+    let largest = 1;
+    while (cost({ first: largest + 1 }) <= QUERY_LIMITS.maxCost) largest += 1;
+
+    for (let round = 0; round < 2; round += 1) {
+      await expectAccepted(VARIABLE_PAGED_QUERY, { first: largest });
+      await expectRejectedWithoutSql(VARIABLE_PAGED_QUERY, 'QUERY_TOO_COMPLEX', { first: largest + 1 });
+      await expectAccepted(VARIABLE_PAGED_QUERY, { first: largest + 1, deep: false });
+    }
   });
 
   it('caps the page size', async () => {
