@@ -60,5 +60,12 @@ async function upsert(em: EntityManager, claims: TokenClaims): Promise<KnownUser
      limit 1`,
     [claims.externalId, claims.email ?? null, claims.displayName ?? null, claims.externalId],
   );
-  return { id: row.id, email: row.email, displayName: row.display_name };
+  if (row) return { id: row.id, email: row.email, displayName: row.display_name };
+  // The same caller's first requests raced: another one inserted the row after this statement's snapshot was taken,
+  // so neither half of it returned the row. A new statement sees it.
+  const [inserted] = await em.execute<Array<{ id: string; email: string | null; display_name: string | null }>>(
+    'select id, email, display_name from users where external_id = ?',
+    [claims.externalId],
+  );
+  return { id: inserted.id, email: inserted.email, displayName: inserted.display_name };
 }

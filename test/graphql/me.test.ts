@@ -61,4 +61,14 @@ describe('me and authentication over HTTP', () => {
     expect(response.status).toBe(401);
     expect(errorOf(response).code).toBe('UNAUTHENTICATED');
   });
+
+  it("gives a new caller's first requests, sent all at once, one and the same user", async () => {
+    const email = `eve-${Date.now()}@example.test`;
+    const token = await signLocalToken({ secret: TEST_JWT_SECRET, email });
+    const responses = await Promise.all(Array.from({ length: 30 }, () => api.graphql('{ me { id } }', { as: { token } })));
+    const ids = responses.map((response) => dataOf(response).me.id as string);
+    expect(new Set(ids).size).toBe(1);
+    const [{ count }] = await api.db.query('select count(*)::int as count from users where email = $1', [email]);
+    expect(count).toBe(1);
+  });
 });
