@@ -13,7 +13,7 @@ import {
 } from '../db/keyset';
 import { SqlValues, type SqlReader } from '../db/sql';
 import { UnauthenticatedError, ValidationError, type FieldError } from '../errors/domain-error';
-import { userColumns, userOf, type UserRecord } from '../user/user-rows';
+import { userColumns, userJson, userOf, userOfJson, type UserRecord } from '../user/user-rows';
 import { throwIfInvalid } from '../validation/field-errors';
 import { isStorableText, parseStorableText } from '../validation/storable';
 import type { TemplateCategory } from './template-category';
@@ -61,6 +61,11 @@ export interface TemplateListOptions {
   withConfiguration?: boolean;
   /** Read each row's owner in the same statement, and hand each to `ownerSeen`. */
   ownerSeen?: (owner: UserRecord) => void;
+  /**
+   * Read the users each of the caller's own templates is shared with in the same statement, and hand them to
+   * `sharesSeen` (others' shares are not the caller's to see).
+   */
+  sharesSeen?: (templateId: string, users: UserRecord[]) => void;
 }
 
 export const SEARCH_MAX_LENGTH = 200;
@@ -120,7 +125,7 @@ function orderOf(query: TemplateListQuery): KeysetOrder {
   return { ...order, tag: `${field}:${direction}`, direction, id: 't.id' };
 }
 
-type ListedRow = TemplateRow & KeysetRow & Record<string, unknown>;
+type ListedRow = TemplateRow & KeysetRow & Record<string, unknown> & { sharedWith?: Array<Parameters<typeof userOfJson>[0]> | null };
 
 /**
  * Lists the templates `actor` may see, keyset-paginated: a page continues strictly after its cursor (the sort key and
@@ -142,10 +147,11 @@ export async function listTemplates(
   const owner = options.ownerSeen
     ? { columns: `, ${userColumns('owner', 'owner_')}`, join: 'join users owner on owner.id = t.created_by' }
     : null;
+  const shares = options.sharesSeen && actor ? `, ${sharedWithColumn(actor, values)}` : '';
 
   const [rows, totalCount] = await Promise.all([
     reader.rows<ListedRow>(
-      `select ${templateColumns(options.withConfiguration ?? false)}, ${keysetColumns(order)}${owner?.columns ?? ''}
+      `select ${templateColumns(options.withConfiguration ?? false)}, ${keysetColumns(order)}${owner?.columns ?? ''}${shares}
        from experiment_templates t ${owner?.join ?? ''}
        where ${page.after ? `${where} and ${page.after}` : where}
        order by ${page.orderBy}
@@ -156,8 +162,18 @@ export async function listTemplates(
   ]);
   return keysetPage(rows, order, page.first, totalCount, (row) => {
     if (options.ownerSeen) options.ownerSeen(userOf(row, 'owner_')!);
+    if (options.sharesSeen && row.sharedWith) options.sharesSeen(row.id, row.sharedWith.map(userOfJson));
     return templateOf(row);
   });
+}
+
+/** The users a template of the caller's own is shared with, in sharing order, as one JSON column; null on others'. */
+function sharedWithColumn(actor: Actor, values: SqlValues): string {
+  return `case when t.created_by = ${values.bind(actor.userId)}::uuid then (
+            select coalesce(json_agg(${userJson('shared_user')} order by share.shared_at, share.user_id), '[]'::json)
+            from experiment_template_shares share join users shared_user on shared_user.id = share.user_id
+            where share.template_id = t.id
+          ) end as "sharedWith"`;
 }
 
 async function countTemplates(reader: SqlReader, actor: Actor | null, filter: TemplateListFilter): Promise<number> {

@@ -41,6 +41,20 @@ export interface VersionKey {
  * reads along the way (version authors) go to `usersSeen`, so that nobody loads them again.
  */
 export function createTemplateLoaders(reader: SqlReader, actor: ActorLookup, usersSeen: UsersSeen) {
+  /** The users each template is shared with, in sharing order: one statement for every template of the batch. */
+  const sharedUsersByTemplateId = new DataLoader<string, UserRecord[]>(async (templateIds) => {
+    const rows = await reader.rows<Record<string, unknown> & { templateId: string }>(
+      `select s.template_id as "templateId", ${userColumns('u')}
+       from experiment_template_shares s join users u on u.id = s.user_id
+       where s.template_id = any($1::uuid[])
+       order by s.shared_at, s.user_id`,
+      [templateIds],
+    );
+    const byTemplate = new Map<string, UserRecord[]>(templateIds.map((id) => [id, []]));
+    for (const row of rows) byTemplate.get(row.templateId)!.push(userOf(row, '')!);
+    return templateIds.map((id) => byTemplate.get(id)!);
+  });
+
   return {
     /** Only templates the caller may see: a hidden one loads as null, like a missing one. */
     visibleTemplateById: new DataLoader<TemplateKey, TemplateRecord | null, string>(
@@ -61,19 +75,9 @@ export function createTemplateLoaders(reader: SqlReader, actor: ActorLookup, use
       { cacheKeyFn: (key) => `${key.id}|${key.withConfiguration}` },
     ),
 
-    /** The users each template is shared with, in sharing order: one statement for every template of the batch. */
-    sharedUsersByTemplateId: new DataLoader<string, UserRecord[]>(async (templateIds) => {
-      const rows = await reader.rows<Record<string, unknown> & { templateId: string }>(
-        `select s.template_id as "templateId", ${userColumns('u')}
-         from experiment_template_shares s join users u on u.id = s.user_id
-         where s.template_id = any($1::uuid[])
-         order by s.shared_at, s.user_id`,
-        [templateIds],
-      );
-      const byTemplate = new Map<string, UserRecord[]>(templateIds.map((id) => [id, []]));
-      for (const row of rows) byTemplate.get(row.templateId)!.push(userOf(row, '')!);
-      return templateIds.map((id) => byTemplate.get(id)!);
-    }),
+    sharedUsersByTemplateId,
+    /** Shares read along with a page: not read again. */
+    sharesSeen: (templateId: string, users: UserRecord[]) => void sharedUsersByTemplateId.prime(templateId, users),
 
     /**
      * Histories, newest first, with their authors: one statement per page size in the batch, reading only the

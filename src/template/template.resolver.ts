@@ -56,6 +56,7 @@ export class TemplateResolver {
         withTotalCount: selectsField(info, 'totalCount'),
         withConfiguration: selectsPath(info, ['edges', 'node', 'configuration']),
         ownerSeen: selectsPath(info, ['edges', 'node', 'owner']) ? loaders.usersSeen : undefined,
+        sharesSeen: selectsPath(info, ['edges', 'node', 'sharedWith']) ? loaders.sharesSeen : undefined,
       },
     );
     return connectionOf(page);

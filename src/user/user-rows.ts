@@ -22,3 +22,13 @@ export function userOf(row: Record<string, unknown>, prefix: string): UserRecord
     createdAt: row[`${prefix}createdAt`] as Date,
   };
 }
+
+/** SQL building a UserRecord as JSON over alias `alias`, for users aggregated into one column. */
+export function userJson(alias: string): string {
+  return `json_build_object('id', ${alias}.id, 'email', ${alias}.email, 'displayName', ${alias}.display_name, 'createdAt', ${alias}.created_at)`;
+}
+
+/** A user built by `userJson`: JSON carries the time as text. */
+export function userOfJson(json: { id: string; email: string | null; displayName: string | null; createdAt: string }): UserRecord {
+  return { id: json.id, email: json.email, displayName: json.displayName, createdAt: new Date(json.createdAt) };
+}

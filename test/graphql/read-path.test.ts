@@ -72,7 +72,7 @@ describe('the read path', () => {
     );
   });
 
-  it('serves a page with owners and shares in at most 2 round trips, whatever its size', async () => {
+  it('serves a page with owners and shares in one statement, whatever its size', async () => {
     for (const first of [1, 20, 50]) {
       const { result, roundTrips, statements } = await api.countStatements(() =>
         api.graphql(PAGE, { as: owner, variables: { first, filter: { tags: { allOf: [tag] } } } }),
@@ -83,9 +83,31 @@ describe('the read path', () => {
         expect(node.owner).toEqual({ id: owner.id, displayName: expect.any(String) });
         expect(node.sharedWith).toHaveLength(2);
       }
-      // The page with its owners, then the shares of the whole page: the caller is known to the process.
-      expect({ first, roundTrips, statements: statements.length }).toEqual({ first, roundTrips: 2, statements: 2 });
+      // One statement: the page with its owners and the shares of the caller's own templates (the caller is known to
+      // the process).
+      expect({ first, roundTrips, statements: statements.length }).toEqual({ first, roundTrips: 1, statements: 1 });
     }
+  });
+
+  it("shows a page's shares to the owner only, as the template loader does", async () => {
+    const query = `query($filter: TemplateFilter) {
+      templates(first: 50, filter: $filter) { edges { node { id sharedWith { id displayName createdAt } } } }
+    }`;
+    const variables = { filter: { tags: { allOf: [tag] } } };
+    const asOwner = dataOf(await api.graphql(query, { as: owner, variables })).templates.edges;
+    for (const { node } of asOwner) {
+      const one = dataOf(
+        await api.graphql('query($id: ID!) { template(id: $id) { sharedWith { id displayName createdAt } } }', {
+          as: owner,
+          variables: { id: node.id },
+        }),
+      );
+      expect(node.sharedWith).toEqual(one.template.sharedWith);
+      expect(node.sharedWith).toHaveLength(2);
+    }
+    const asReader = dataOf(await api.graphql(query, { as: readers[0], variables })).templates.edges;
+    expect(asReader.length).toBeGreaterThan(0);
+    for (const { node } of asReader) expect(node.sharedWith).toEqual([]);
   });
 
   it('reads only the versions it returns for versions(first:), with their authors in the same statement', async () => {
