@@ -132,6 +132,10 @@ function runLoad(job: LoadJob): Promise<LoadFigures> {
  */
 export async function runServerBench(databaseUrl: string, operations: Operation[], options: ServerBenchOptions): Promise<ServerResult> {
   const { log } = options;
+  // Rows written by an earlier run's write phases would otherwise be vacuumed (and their GIN entries merged) by
+  // autovacuum in the middle of a read phase, whose WAL and CPU figures would then carry that work.
+  log('VACUUM (ANALYZE) of the data set before the load');
+  await withClient(databaseUrl, (client) => client.query('vacuum (analyze)'));
   const server = await startBenchServer(databaseUrl);
   const wal = await walReader(options.clusterUrl);
   const runStarted = new Date();

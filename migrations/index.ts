@@ -5,6 +5,7 @@ import { Migration20261124120100_templates } from './Migration20261124120100_tem
 import { Migration20261124120200_experiment_template_link } from './Migration20261124120200_experiment_template_link';
 import { Migration20261124120300_experiment_indexes } from './Migration20261124120300_experiment_indexes';
 import { Migration20261124120400_experiment_owner_template_index } from './Migration20261124120400_experiment_owner_template_index';
+import { Migration20261130120000_template_category_order_index } from './Migration20261130120000_template_category_order_index';
 
 /** Listed explicitly (not globbed) so the same list runs from TypeScript sources, compiled output and tests. */
 export const migrationsList: Array<{ name: string; class: Constructor<Migration> }> = [
@@ -13,4 +14,5 @@ export const migrationsList: Array<{ name: string; class: Constructor<Migration>
   Migration20261124120200_experiment_template_link,
   Migration20261124120300_experiment_indexes,
   Migration20261124120400_experiment_owner_template_index,
+  Migration20261130120000_template_category_order_index,
 ].map((migration) => ({ name: migration.name, class: migration }));

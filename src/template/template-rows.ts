@@ -21,7 +21,17 @@ export type TemplateRecord = Pick<
   | 'lastUsed'
   | 'createdAt'
   | 'updatedAt'
-> & { configuration?: Configuration; createdBy: { id: string } };
+> & { configuration?: Configuration; createdBy: { id: string }; readWith?: TemplateRelations };
+
+/**
+ * Relations the statement that read a template read along with it (a page reads its owners and the caller's own
+ * shares): field resolvers answer from them at once, without a load.
+ */
+export interface TemplateRelations {
+  owner?: UserRecord;
+  /** What the caller may see of them: the users it is shared with for its owner, nothing for anyone else. */
+  sharedWith?: UserRecord[];
+}
 
 /** A version as reads return it; `configuration` only when selected, `createdBy` null once the author is gone. */
 export type VersionRecord = Pick<

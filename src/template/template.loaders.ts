@@ -76,8 +76,6 @@ export function createTemplateLoaders(reader: SqlReader, actor: ActorLookup, use
     ),
 
     sharedUsersByTemplateId,
-    /** Shares read along with a page: not read again. */
-    sharesSeen: (templateId: string, users: UserRecord[]) => void sharedUsersByTemplateId.prime(templateId, users),
 
     /**
      * Histories, newest first, with their authors: one statement per page size in the batch, reading only the

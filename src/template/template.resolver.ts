@@ -6,6 +6,7 @@ import { NotFoundError } from '../errors/domain-error';
 import { CurrentActor, OptionalActor } from '../graphql/authorization';
 import { connectionOf, ConnectionType, type Connection } from '../graphql/connection';
 import type { Context } from '../graphql/context';
+import type { Loaders } from '../graphql/loaders';
 import { selectsField, selectsPath } from '../graphql/selection';
 import { User } from '../user/user.entity';
 import type { UserRecord } from '../user/user-rows';
@@ -55,30 +56,25 @@ export class TemplateResolver {
       {
         withTotalCount: selectsField(info, 'totalCount'),
         withConfiguration: selectsPath(info, ['edges', 'node', 'configuration']),
-        ownerSeen: selectsPath(info, ['edges', 'node', 'owner']) ? loaders.usersSeen : undefined,
-        sharesSeen: selectsPath(info, ['edges', 'node', 'sharedWith']) ? loaders.sharesSeen : undefined,
+        withOwner: selectsPath(info, ['edges', 'node', 'owner']),
+        withSharedWith: selectsPath(info, ['edges', 'node', 'sharedWith']),
       },
     );
+    for (const { node } of page.rows) if (node.readWith?.owner) loaders.usersSeen(node.readWith.owner);
     return connectionOf(page);
   }
 
+  // Synchronous when the template's statement read the relation: no promise per row of a page.
   @FieldResolver(() => User)
-  async owner(@Root() template: TemplateRecord, @Ctx() { loaders }: Context): Promise<UserRecord> {
-    const owner = await loaders.userById.load(template.createdBy.id);
-    if (!owner) throw new Error(`owner ${template.createdBy.id} of template ${template.id} is missing`);
-    return owner;
+  owner(@Root() template: TemplateRecord, @Ctx() { loaders }: Context): UserRecord | Promise<UserRecord> {
+    return template.readWith?.owner ?? ownerOf(template, loaders);
   }
 
   // Who else has a template is the owner's business: showing it to everyone the template is shared with (or to the
   // whole world, for a public one) would leak other users' identities. Only the owner gets the list; others get [].
   @FieldResolver(() => [User], { description: 'The users it is shared with, in sharing order; empty unless the caller owns it' })
-  async sharedWith(
-    @Root() template: TemplateRecord,
-    @OptionalActor() actor: Actor | null,
-    @Ctx() { loaders }: Context,
-  ): Promise<UserRecord[]> {
-    if (!actor || template.createdBy.id !== actor.userId) return [];
-    return loaders.sharedUsersByTemplateId.load(template.id);
+  sharedWith(@Root() template: TemplateRecord, @Ctx() context: Context): UserRecord[] | Promise<UserRecord[]> {
+    return template.readWith?.sharedWith ?? sharedUsersOf(template, context);
   }
 
   @FieldResolver(() => [TemplateVersion], { description: 'Its history, newest first' })
@@ -196,4 +192,16 @@ export class TemplateResolver {
   async setTemplatePublic(@Args() { id, isPublic }: SetTemplatePublicArgs, @CurrentActor() actor: Actor, @Ctx() { services }: Context) {
     return services.templates.setPublic(actor, id, isPublic);
   }
+}
+
+async function ownerOf(template: TemplateRecord, loaders: Loaders): Promise<UserRecord> {
+  const owner = await loaders.userById.load(template.createdBy.id);
+  if (!owner) throw new Error(`owner ${template.createdBy.id} of template ${template.id} is missing`);
+  return owner;
+}
+
+async function sharedUsersOf(template: TemplateRecord, context: Context): Promise<UserRecord[]> {
+  const caller = await context.actor();
+  if (!caller || template.createdBy.id !== caller.userId) return [];
+  return context.loaders.sharedUsersByTemplateId.load(template.id);
 }

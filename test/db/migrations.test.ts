@@ -217,6 +217,7 @@ describe('migrations', () => {
       'Migration20261124120200_experiment_template_link',
       'Migration20261124120300_experiment_indexes',
       'Migration20261124120400_experiment_owner_template_index',
+      'Migration20261130120000_template_category_order_index',
     ]);
   });
 
