@@ -3,12 +3,12 @@ import { MikroORM } from '@mikro-orm/postgresql';
 import { createOrmConfig } from '../../mikro-orm.config';
 import type { AppConfig } from '../config';
 import { ensureDatabase, startEmbeddedDatabase, type EmbeddedDatabase } from './embedded-database';
-import { publishOrmStatements, SqlReader } from './sql';
+import { publishOrmStatements, Sql } from './sql';
 
 export interface Database {
   orm: MikroORM;
   /** The read path: bound, prepared statements returning plain rows, over the ORM's pool. */
-  reader: SqlReader;
+  reader: Sql;
   url: string;
   embedded?: EmbeddedDatabase;
   isReady(): Promise<boolean>;
@@ -46,7 +46,7 @@ export function databaseOf(orm: MikroORM, url: string, embedded?: EmbeddedDataba
   publishOrmStatements(orm);
   return {
     orm,
-    reader: new SqlReader(orm),
+    reader: Sql.of(orm.em),
     url,
     embedded,
     async isReady() {

@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import diagnosticsChannel from 'node:diagnostics_channel';
-import type { MikroORM } from '@mikro-orm/postgresql';
+import type { EntityManager, MikroORM } from '@mikro-orm/postgresql';
 import { types, type QueryConfig, type QueryResult, type QueryResultRow } from 'pg';
 
 /**
@@ -138,18 +138,31 @@ function statementName(text: string): string {
 }
 
 /**
- * The read path's SQL: parameters bound (`$1`, `$2`...), never inlined, each statement text prepared once per
- * connection under a name of its own, rows returned as node-postgres builds them (plain objects, no entities). It
- * borrows connections from the ORM's pool, so there is one pool and one set of connection settings (timeouts) for
- * reads and writes alike. Statement texts must come from code, never from input: each distinct text is prepared
- * and kept on every connection that runs it.
+ * SQL in the project's own words: parameters bound (`$1`, `$2`...), never inlined, each statement text prepared once
+ * per connection under a name of its own, rows returned as node-postgres builds them (plain objects, no entities).
+ * The read path runs on it (`Database.reader`), and so do writes that are one statement (`Sql.of(em)`). It borrows
+ * connections from the ORM's pool, so there is one pool and one set of connection settings (timeouts) for reads
+ * and writes alike. Statement texts must come from code, never from input: each distinct text is prepared and kept
+ * on every connection that runs it.
  */
-export class SqlReader {
+export class Sql {
+  private static readonly byPool = new WeakMap<object, Sql>();
   private readonly pool: ConnectionPool;
 
-  constructor(orm: MikroORM) {
-    const knex: { client: unknown } = orm.em.getConnection().getKnex();
-    this.pool = knex.client as ConnectionPool;
+  /** The statements of the pool `em` writes through (outside any transaction of `em`'s). */
+  static of(em: EntityManager): Sql {
+    const knex: { client: unknown } = em.getConnection().getKnex();
+    const pool = knex.client as ConnectionPool;
+    let sql = Sql.byPool.get(pool);
+    if (!sql) {
+      sql = new Sql(pool);
+      Sql.byPool.set(pool, sql);
+    }
+    return sql;
+  }
+
+  private constructor(pool: ConnectionPool) {
+    this.pool = pool;
   }
 
   async rows<Row extends QueryResultRow>(text: string, values: readonly unknown[] = []): Promise<Row[]> {
@@ -171,7 +184,7 @@ export class SqlReader {
 }
 
 /**
- * A statement's values and their placeholders, in the style of whoever runs it: `$1`, `$2`... for SqlReader (bound
+ * A statement's values and their placeholders, in the style of whoever runs it: `$1`, `$2`... for Sql (bound
  * by PostgreSQL), `?` for the ORM's `em.execute` inside a write's transaction. SQL shared by both (the visibility
  * rule) is written once against this.
  */

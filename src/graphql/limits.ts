@@ -103,18 +103,25 @@ function costLimitPlugin(schema: GraphQLSchema): ApolloServerPlugin {
       costsByDocument.set(document, known);
     }
     const sent = known.costVariables.filter((name) => Object.hasOwn(variables, name)).map((name) => [name, variables[name]]);
+    // Page sizes and conditions are scalars; anything else (an object, an array nested 100,000 deep) fails coercion
+    // anyway, and must not reach JSON.stringify as a key.
+    if (!sent.every(([, value]) => isScalar(value))) return uncachedCost(document, variables, operationName);
     const key = JSON.stringify([operationName ?? null, sent]);
     let cost = known.costs.get(key);
     if (cost === undefined) {
-      try {
-        cost = queryCost(schema, document, variables, operationName);
-      } catch {
-        // Variables that do not fit their types: execution refuses them with BAD_USER_INPUT, before any resolver.
-        return undefined;
-      }
-      known.costs.set(key, cost);
+      cost = uncachedCost(document, variables, operationName);
+      if (cost !== undefined) known.costs.set(key, cost);
     }
     return cost;
+  }
+
+  function uncachedCost(document: DocumentNode, variables: Record<string, unknown>, operationName: string | undefined): number | undefined {
+    try {
+      return queryCost(schema, document, variables, operationName);
+    } catch {
+      // Variables that do not fit their types: execution refuses them with BAD_USER_INPUT, before any resolver.
+      return undefined;
+    }
   }
 
   return {
@@ -133,4 +140,8 @@ function costLimitPlugin(schema: GraphQLSchema): ApolloServerPlugin {
       };
     },
   };
+}
+
+function isScalar(value: unknown): boolean {
+  return value === null || value === undefined || ['number', 'boolean', 'string'].includes(typeof value);
 }

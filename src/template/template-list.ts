@@ -11,7 +11,7 @@ import {
   type Page,
   type PageRequest,
 } from '../db/keyset';
-import { SqlValues, type SqlReader } from '../db/sql';
+import { SqlValues, type Sql } from '../db/sql';
 import { UnauthenticatedError, ValidationError, type FieldError } from '../errors/domain-error';
 import { userColumns, userJson, userOf, userOfJson } from '../user/user-rows';
 import { throwIfInvalid } from '../validation/field-errors';
@@ -133,7 +133,7 @@ type ListedRow = TemplateRow & KeysetRow & Record<string, unknown> & { sharedWit
  * statement for the page (with the owners when asked for), one COUNT alongside it when asked for.
  */
 export async function listTemplates(
-  reader: SqlReader,
+  reader: Sql,
   actor: Actor | null,
   query: TemplateListQuery,
   pageRequest: PageRequest,
@@ -181,7 +181,7 @@ function sharedWithColumn(actor: Actor, values: SqlValues): string {
           ) end as "sharedWith"`;
 }
 
-async function countTemplates(reader: SqlReader, actor: Actor | null, filter: TemplateListFilter): Promise<number> {
+async function countTemplates(reader: Sql, actor: Actor | null, filter: TemplateListFilter): Promise<number> {
   const values = new SqlValues();
   const where = filterConditions(actor, filter, values);
   const [{ count }] = await reader.rows<{ count: number }>(

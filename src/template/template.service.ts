@@ -1,6 +1,7 @@
 import { LockMode } from '@mikro-orm/core';
 import type { EntityManager } from '@mikro-orm/postgresql';
 import type { Actor } from '../auth/actor';
+import { Sql } from '../db/sql';
 import { withTransactionRetry } from '../db/transaction-retry';
 import { isUuid } from '../db/uuid';
 import { ConflictError, ForbiddenError, NotFoundError, ValidationError, type FieldError } from '../errors/domain-error';
@@ -19,6 +20,7 @@ import {
   type TemplateContent,
   type TemplateContentInput,
 } from './template-content';
+import { templateColumns, templateOf, type TemplateRecord, type TemplateRow } from './template-rows';
 import { findVisibleTemplates } from './template-visibility';
 
 export interface CreateTemplateInput extends TemplateContentInput {
@@ -37,25 +39,25 @@ export const MAX_SHARES_PER_CALL = 100;
 export class TemplateService {
   constructor(private readonly em: EntityManager) {}
 
-  async create(actor: Actor, input: CreateTemplateInput): Promise<ExperimentTemplate> {
+  async create(actor: Actor, input: CreateTemplateInput): Promise<TemplateRecord> {
     const errors: FieldError[] = [];
     const content = parseTemplateContent(input, errors);
     const changeNote = parseChangeNote(input.changeNote, '/changeNote', errors);
     if (input.isPublic !== undefined && typeof input.isPublic !== 'boolean')
       errors.push({ path: '/isPublic', message: 'must be a boolean' });
     throwIfInvalid(errors);
-    // One statement writes the template and its first version: atomic without a transaction of its own, and one
-    // round trip instead of four (begin, two inserts, commit).
-    const [row] = await this.em.execute<Array<Record<string, unknown>>>(
+    // One statement writes the template and its first version: atomic without a transaction of its own, one round
+    // trip instead of four (begin, two inserts, commit). The configuration goes in once and does not come back.
+    const [row] = await Sql.of(this.em).rows<TemplateRow>(
       `with template as (
          insert into experiment_templates (name, description, category, tags, configuration, created_by, is_public)
-         values (?, ?, ?, ?::jsonb, ?::jsonb, ?::uuid, ?)
+         values ($1, $2, $3, $4::jsonb, $5::jsonb, $6::uuid, $7)
          returning *
        ), first_version as (
          insert into experiment_template_versions (template_id, version, name, description, category, tags, configuration, created_by, change_note)
-         select t.id, 1, t.name, t.description, t.category, t.tags, t.configuration, t.created_by, ? from template t
+         select t.id, 1, t.name, t.description, t.category, t.tags, t.configuration, t.created_by, $8 from template t
        )
-       select * from template`,
+       select ${templateColumns(false)} from template t`,
       [
         content.name,
         content.description,
@@ -67,7 +69,7 @@ export class TemplateService {
         changeNote ?? 'Created',
       ],
     );
-    return this.em.map(ExperimentTemplate, row);
+    return { ...templateOf(row), configuration: content.configuration };
   }
 
   /**
@@ -101,7 +103,7 @@ export class TemplateService {
   }
 
   /** A private copy owned by the caller, starting its own history at version 1. */
-  async clone(actor: Actor, id: string, options: { name?: unknown } = {}): Promise<ExperimentTemplate> {
+  async clone(actor: Actor, id: string, options: { name?: unknown } = {}): Promise<TemplateRecord> {
     const [source] = await findVisibleTemplates(this.em, actor, [id]);
     if (!source) throw new NotFoundError('Template');
     if (!source.isActive && source.createdBy.id !== actor.userId) {

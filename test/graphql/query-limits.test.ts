@@ -110,6 +110,22 @@ describe('query limits', () => {
     }
   });
 
+  it('refuses a page size that is not a number, however deeply nested, as BAD_USER_INPUT before any SQL', async () => {
+    for (const first of [{ size: 20 }, [20]]) await expectRejectedWithoutSql(VARIABLE_PAGED_QUERY, 'BAD_USER_INPUT', { first });
+    // Deeper than JSON.stringify can write, so the body is written by hand.
+    const nested = `${'['.repeat(100_000)}20${']'.repeat(100_000)}`;
+    const { result, statements } = await api.countStatements(() =>
+      fetch(api.url, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', authorization: `Bearer ${user.token}` },
+        body: `{"query":${JSON.stringify(VARIABLE_PAGED_QUERY)},"variables":{"first":${nested}}}`,
+      }),
+    );
+    expect(result.status).toBe(400);
+    expect(((await result.json()) as { errors: Array<{ extensions: { code: string } }> }).errors[0].extensions.code).toBe('BAD_USER_INPUT');
+    expect(statements).toEqual([]);
+  });
+
   it('caps the page size', async () => {
     const response = await api.graphql('{ experiments(first: 101) { totalCount } }', { as: user });
     expect(errorOf(response)).toMatchObject({ code: 'BAD_USER_INPUT' });
