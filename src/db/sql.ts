@@ -12,6 +12,8 @@ export interface StatementStart {
   id: number;
   sql: string;
   values: readonly unknown[];
+  /** Sent as a named prepared statement, whose plan PostgreSQL may reuse for any values. */
+  prepared: boolean;
 }
 
 export interface StatementEnd {
@@ -24,10 +26,10 @@ export const statementEnded = diagnosticsChannel.channel('tessera:sql:end');
 
 let lastStatementId = 0;
 
-function published<T>(sql: string, values: readonly unknown[], run: () => Promise<T>): Promise<T> {
+function published<T>(sql: string, values: readonly unknown[], prepared: boolean, run: () => Promise<T>): Promise<T> {
   if (!statementStarted.hasSubscribers && !statementEnded.hasSubscribers) return run();
   const id = ++lastStatementId;
-  statementStarted.publish({ id, sql, values } satisfies StatementStart);
+  statementStarted.publish({ id, sql, values, prepared } satisfies StatementStart);
   return run().then(
     (result) => {
       statementEnded.publish({ id, failed: false } satisfies StatementEnd);
@@ -53,7 +55,7 @@ export function publishOrmStatements(orm: MikroORM): void {
   knex.on('query', (query: { sql: string; bindings?: unknown[]; __knexQueryUid?: string }) => {
     if (!statementStarted.hasSubscribers) return;
     const id = ++lastStatementId;
-    statementStarted.publish({ id, sql: query.sql, values: query.bindings ?? [] } satisfies StatementStart);
+    statementStarted.publish({ id, sql: query.sql, values: query.bindings ?? [], prepared: false } satisfies StatementStart);
     if (query.__knexQueryUid !== undefined) ids.set(query.__knexQueryUid, id);
     // A transaction's own statements (BEGIN, COMMIT, ROLLBACK, SAVEPOINT) come unnumbered and are never reported as
     // answered; nothing else is sent on their connection until they are, so they end where they start.
@@ -165,12 +167,22 @@ export class Sql {
     this.pool = pool;
   }
 
-  async rows<Row extends QueryResultRow>(text: string, values: readonly unknown[] = []): Promise<Row[]> {
+  /**
+   * The rows of one statement. A prepared statement may be planned once for any values (PostgreSQL's generic plan);
+   * `planEachCall` is for statements whose best plan depends on a value's selectivity (a search term, a tag: a rare
+   * one wants its index, a common one the ordered scan), which are sent unnamed and planned with their values.
+   */
+  async rows<Row extends QueryResultRow>(
+    text: string,
+    values: readonly unknown[] = [],
+    options: { planEachCall?: boolean } = {},
+  ): Promise<Row[]> {
     const connection = await this.pool.acquireConnection();
     try {
-      const result = await published(text, values, () =>
+      const name = options.planEachCall ? undefined : statementName(text);
+      const result = await published(text, values, name !== undefined, () =>
         // node-postgres' own parsers (timestamps as Dates): the ORM's connections keep them as text for its mapping.
-        connection.query<Row>({ name: statementName(text), text, values: values as unknown[], types }),
+        connection.query<Row>({ name, text, values: values as unknown[], types }),
       );
       return result.rows;
     } catch (error) {

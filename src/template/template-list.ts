@@ -153,10 +153,11 @@ export async function listTemplates(
     reader.rows<ListedRow>(
       `select ${templateColumns(options.withConfiguration ?? false)}, ${keysetColumns(order)}${owner?.columns ?? ''}${shares}
        from experiment_templates t ${owner?.join ?? ''}
-       where ${page.after ? `${where} and ${page.after}` : where}
+       where ${page.after ? `${where.sql} and ${page.after}` : where.sql}
        order by ${page.orderBy}
        limit ${page.limit}`,
       values.values,
+      { planEachCall: where.planEachCall },
     ),
     options.withTotalCount ? countTemplates(reader, actor, filter) : Promise.resolve(0),
   ]);
@@ -185,14 +186,21 @@ async function countTemplates(reader: Sql, actor: Actor | null, filter: Template
   const values = new SqlValues();
   const where = filterConditions(actor, filter, values);
   const [{ count }] = await reader.rows<{ count: number }>(
-    `select count(*)::integer as count from experiment_templates t where ${where}`,
+    `select count(*)::integer as count from experiment_templates t where ${where.sql}`,
     values.values,
+    { planEachCall: where.planEachCall },
   );
   return count;
 }
 
+/** The filter's SQL, and whether its best plan depends on the values (see `Sql.rows`). */
+interface FilterSql {
+  sql: string;
+  planEachCall: boolean;
+}
+
 /** The filter, always intersected with visibility; inactive templates only ever reach their owner. */
-function filterConditions(actor: Actor | null, filter: TemplateListFilter, values: SqlValues): string {
+function filterConditions(actor: Actor | null, filter: TemplateListFilter, values: SqlValues): FilterSql {
   const where = [visibleTemplates('t', actor, values)];
 
   switch (filter.scope ?? TemplateScope.ALL_VISIBLE) {
@@ -243,7 +251,10 @@ function filterConditions(actor: Actor | null, filter: TemplateListFilter, value
     // The same expression as the trigram index experiment_templates_search_index, so the index can serve it.
     where.push(`(t.name || ' ' || coalesce(t.description, '')) ilike ${values.bind(`%${escapeLike(search)}%`)}`);
   }
-  return where.map((condition) => `(${condition})`).join(' and ');
+  return {
+    sql: where.map((condition) => `(${condition})`).join(' and '),
+    planEachCall: search !== undefined || allOf.length + anyOf.length > 0,
+  };
 }
 
 /** A scope of the caller's own needs a caller. */

@@ -188,4 +188,23 @@ describe('the read path', () => {
     // The template, then its page of experiments and their count together.
     expect(ofTemplate.roundTrips).toBe(2);
   });
+
+  it('reuses the plan of a page whose best plan does not depend on its values, and plans searches and tags each time', async () => {
+    const pageStatement = async (filter: Record<string, unknown>) => {
+      const { result, sent } = await api.countStatements(() =>
+        api.graphql('query($filter: TemplateFilter) { templates(first: 5, filter: $filter) { edges { node { id } } } }', {
+          as: owner,
+          variables: { filter },
+        }),
+      );
+      dataOf(result);
+      const [page] = sent.filter(({ sql }) => /from experiment_templates t/.test(sql));
+      return page;
+    };
+    expect((await pageStatement({ categories: ['CLASSIFICATION'] })).prepared).toBe(true);
+    expect((await pageStatement({ scope: 'MINE' })).prepared).toBe(true);
+    expect((await pageStatement({ search: 'churn' })).prepared).toBe(false);
+    expect((await pageStatement({ tags: { allOf: [tag] } })).prepared).toBe(false);
+    expect((await pageStatement({ tags: { anyOf: [tag, 'other'] } })).prepared).toBe(false);
+  });
 });
