@@ -7,7 +7,7 @@ import {
   ApolloServerPluginUsageReportingDisabled,
 } from '@apollo/server/plugin/disabled';
 import fastifyApollo, { fastifyApolloDrainPlugin } from '@as-integrations/fastify';
-import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
+import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import type { GraphQLSchema } from 'graphql';
 import type { Authenticator } from '../auth/authenticator';
 import type { TokenClaims } from '../auth/token-verifier';
@@ -42,14 +42,7 @@ export async function createServer({ config, database, authenticator, logger }: 
     loggerInstance: logger,
     genReqId: () => randomUUID(),
     bodyLimit: MAX_BODY_BYTES,
-    // One line per request, written when it is answered, instead of Fastify's two (received, completed).
-    disableRequestLogging: true,
-  });
-  app.addHook('onResponse', async (request, reply) => {
-    request.log.info(
-      { method: request.method, url: request.url, statusCode: reply.statusCode, responseTimeMs: Math.round(reply.elapsedTime * 100) / 100 },
-      'request completed',
-    );
+    logController: new OneLinePerRequest(),
   });
   let shuttingDown = false;
   app.addHook('onClose', async () => {
@@ -156,4 +149,20 @@ function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
       },
     );
   });
+}
+
+/** One line per request, written when it is answered, instead of Fastify's two (received, then completed). */
+class OneLinePerRequest extends LogController {
+  override incomingRequest(): void {}
+
+  override requestCompleted(error: Error | null | undefined, request: FastifyRequest, reply: FastifyReply): void {
+    const line = {
+      method: request.method,
+      url: request.url,
+      statusCode: reply.statusCode,
+      responseTimeMs: Math.round(reply.elapsedTime * 100) / 100,
+    };
+    if (error) reply.log.error({ ...line, err: error }, 'request errored');
+    else reply.log.info(line, 'request completed');
+  }
 }
