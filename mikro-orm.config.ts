@@ -1,4 +1,4 @@
-import { defineConfig, type Options } from '@mikro-orm/postgresql';
+import { defineConfig, type Configuration, type Options } from '@mikro-orm/postgresql';
 import { Migrator } from '@mikro-orm/migrations';
 import { migrationsList } from './migrations';
 import { entities } from './src/db/entities';
@@ -20,8 +20,31 @@ export interface OrmOptions {
  */
 export const CLIENT_QUERY_DEADLINE_SLACK_MS = 1_000;
 
+export const IDLE_IN_TRANSACTION_TIMEOUT_MS = 60_000;
+
+/** The server-side timeouts every statement runs under, in milliseconds, by PostgreSQL's names for them. */
+export function sessionTimeouts(db: AppConfig['db'], statementTimeoutMs = db.statementTimeoutMs) {
+  return {
+    statement_timeout: statementTimeoutMs,
+    lock_timeout: db.lockTimeoutMs,
+    idle_in_transaction_session_timeout: IDLE_IN_TRANSACTION_TIMEOUT_MS,
+  };
+}
+
+/**
+ * Whether connections of this ORM may keep named prepared statements (`Sql` prepares each text once per connection).
+ * Behind PgBouncer in transaction mode they may not: a statement prepared through one client connection would be
+ * looked for on whichever server connection runs the next one. PgBouncer 1.21 and later can track them
+ * (`max_prepared_statements`); Debian 12 ships 1.18, so Tessera does not rely on it.
+ */
+export function keepsNamedStatements(config: Configuration): boolean {
+  const driverOptions: { namedStatements?: boolean } = config.get('driverOptions');
+  return driverOptions.namedStatements !== false;
+}
+
 export function createOrmConfig(options: OrmOptions): Options {
   const statementTimeoutMs = options.statementTimeoutMs ?? options.db.statementTimeoutMs;
+  const direct = options.db.pooler === 'none';
   return defineConfig({
     clientUrl: options.clientUrl,
     entities,
@@ -37,15 +60,17 @@ export function createOrmConfig(options: OrmOptions): Options {
       idleTimeoutMillis: 30_000,
     },
     driverOptions: {
+      namedStatements: direct,
       connection: {
         application_name: options.applicationName ?? 'tessera',
         connectionTimeoutMillis: options.db.connectTimeoutMs,
-        // Session settings travel with every pooled connection, so no statement can escape them.
-        statement_timeout: statementTimeoutMs,
+        // Connected directly, the timeouts travel as start-up parameters of every connection, so no statement can
+        // escape them. PgBouncer refuses those parameters: behind it they are the role's defaults in the database,
+        // which PostgreSQL applies to every server connection PgBouncer opens, checked when the server starts
+        // (`checkPoolerTimeouts` in src/db/database.ts).
+        ...(direct ? sessionTimeouts(options.db, statementTimeoutMs) : {}),
         // node-postgres' client-side deadline: fails the query (and frees its request) when the server never answers.
         query_timeout: statementTimeoutMs + CLIENT_QUERY_DEADLINE_SLACK_MS,
-        lock_timeout: options.db.lockTimeoutMs,
-        idle_in_transaction_session_timeout: 60_000,
       },
     },
     migrations: {

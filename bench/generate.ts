@@ -15,6 +15,7 @@ const BATCH_ROWS = 50_000;
 const WORKERS = 2;
 
 export const BENCH_DB_CONFIG = {
+  pooler: 'none' as const,
   poolMax: 10,
   statementTimeoutMs: 30_000,
   lockTimeoutMs: 2_000,

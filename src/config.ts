@@ -3,6 +3,13 @@ import path from 'node:path';
 
 export type NodeEnv = 'development' | 'production' | 'test';
 
+/**
+ * What stands between the server and PostgreSQL. `pgbouncer`: PgBouncer in transaction mode, where consecutive
+ * statements of one client may run on different server connections, so nothing may live in a session.
+ */
+export const DATABASE_POOLERS = ['none', 'pgbouncer'] as const;
+export type DatabasePooler = (typeof DATABASE_POOLERS)[number];
+
 export interface AppConfig {
   nodeEnv: NodeEnv;
   host: string;
@@ -10,8 +17,11 @@ export interface AppConfig {
   graphqlPath: string;
   /** Absent: an embedded PostgreSQL is started with its data under `dataDir`. */
   databaseUrl?: string;
+  /** A direct connection for `npm run migrate` (index builds, long timeouts); default: `databaseUrl`. */
+  databaseMigrationUrl?: string;
   dataDir: string;
   db: {
+    pooler: DatabasePooler;
     poolMax: number;
     statementTimeoutMs: number;
     lockTimeoutMs: number;
@@ -91,8 +101,10 @@ export function loadConfig(env: Env = process.env): AppConfig {
     port: read.integer('PORT', 4000, 0, 65535),
     graphqlPath: '/graphql',
     databaseUrl: read.url('DATABASE_URL', ['postgres:', 'postgresql:']),
+    databaseMigrationUrl: read.url('DATABASE_MIGRATION_URL', ['postgres:', 'postgresql:']),
     dataDir: path.resolve(read.string('DATA_DIR') ?? '.data'),
     db: {
+      pooler: read.oneOf('DATABASE_POOLER', DATABASE_POOLERS, 'none'),
       poolMax: read.integer('DB_POOL_MAX', 10, 1, 500),
       statementTimeoutMs: read.integer('DB_STATEMENT_TIMEOUT_MS', 5_000, 100, 600_000),
       lockTimeoutMs: read.integer('DB_LOCK_TIMEOUT_MS', 2_000, 10, 600_000),
@@ -117,6 +129,12 @@ export function loadConfig(env: Env = process.env): AppConfig {
   }
   if (config.auth.jwtSecret && config.auth.jwksUrl) {
     read.problems.push('set JWT_SECRET or JWT_JWKS_URL, not both');
+  }
+  if (config.db.pooler !== 'none' && !config.databaseUrl) {
+    read.problems.push('DATABASE_POOLER needs DATABASE_URL (the embedded database is reached directly)');
+  }
+  if (config.databaseMigrationUrl && !config.databaseUrl) {
+    read.problems.push('DATABASE_MIGRATION_URL needs DATABASE_URL (the embedded database migrates itself)');
   }
   if (nodeEnv === 'production') {
     if (!config.databaseUrl) read.problems.push('DATABASE_URL is required in production');

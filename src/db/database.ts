@@ -1,8 +1,8 @@
 import path from 'node:path';
 import { MikroORM } from '@mikro-orm/postgresql';
-import { createOrmConfig } from '../../mikro-orm.config';
-import type { AppConfig } from '../config';
-import { ensureDatabase, startEmbeddedDatabase, type EmbeddedDatabase } from './embedded-database';
+import { createOrmConfig, sessionTimeouts } from '../../mikro-orm.config';
+import { ConfigError, type AppConfig } from '../config';
+import { ensureDatabase, quoteIdentifier, startEmbeddedDatabase, type EmbeddedDatabase } from './embedded-database';
 import { publishOrmStatements, Sql } from './sql';
 
 export interface Database {
@@ -33,13 +33,43 @@ export async function openDatabase(config: AppConfig, log: (message: string) => 
     const applied = await migrateDatabase(url, config);
     if (applied.length > 0) log(`applied migrations: ${applied.join(', ')}`);
   }
+  let orm: MikroORM | undefined;
   try {
-    const orm = await MikroORM.init(createOrmConfig({ clientUrl: url, db: config.db }));
+    orm = await MikroORM.init(createOrmConfig({ clientUrl: url, db: config.db }));
+    if (config.db.pooler !== 'none') await checkPoolerTimeouts(orm, config.db);
     return databaseOf(orm, url, embedded);
   } catch (error) {
+    await orm?.close(true);
     await embedded?.stop();
     throw error;
   }
+}
+
+/**
+ * Behind a transaction-mode pooler the server cannot set its timeouts on its connections (PgBouncer refuses them as
+ * start-up parameters, and a session `SET` would stay on a server connection for whichever client gets it next). They
+ * are the defaults PostgreSQL gives every session of the role in the database instead. Refuses to start when they
+ * are not the configured ones, so they cannot silently vanish, and says how to set them.
+ */
+export async function checkPoolerTimeouts(orm: MikroORM, db: AppConfig['db']): Promise<void> {
+  const expected: Record<string, number> = sessionTimeouts(db);
+  const rows = await orm.em
+    .getConnection()
+    .execute<Array<{ name: string; setting: string; role: string; database: string }>>(
+      `select name, setting, current_user as role, current_database() as database from pg_settings where name in (?, ?, ?)`,
+      Object.keys(expected),
+    );
+  const wrong = rows.filter((row) => Number(row.setting) !== expected[row.name]);
+  if (wrong.length === 0) return;
+  const { role, database } = rows[0];
+  throw new ConfigError(
+    wrong.map(
+      (row) =>
+        `behind DATABASE_POOLER=${db.pooler}, ${row.name} must be the default of role ${role} in database ${database} ` +
+        `(it is ${row.setting} ms, configured ${expected[row.name]} ms): ` +
+        `ALTER ROLE ${quoteIdentifier(role)} IN DATABASE ${quoteIdentifier(database)} SET ${row.name} = ${expected[row.name]};`,
+    ),
+  );
 }
 
 export function databaseOf(orm: MikroORM, url: string, embedded?: EmbeddedDatabase): Database {
@@ -65,7 +95,8 @@ export async function migrateDatabase(url: string, config: Pick<AppConfig, 'db'>
   const orm = await MikroORM.init(
     createOrmConfig({
       clientUrl: url,
-      db: { ...config.db, poolMax: 2 },
+      // A direct connection, so the timeouts travel as its start-up parameters and override the role's defaults.
+      db: { ...config.db, pooler: 'none', poolMax: 2 },
       applicationName: 'tessera-migrate',
       statementTimeoutMs: MIGRATION_STATEMENT_TIMEOUT_MS,
     }),

@@ -111,7 +111,7 @@ export async function ensureDatabase(serverUrl: string, database: string, templa
   }
 }
 
-function quoteIdentifier(name: string): string {
+export function quoteIdentifier(name: string): string {
   return `"${name.replace(/"/g, '""')}"`;
 }
 
@@ -123,7 +123,7 @@ async function readOrCreatePassword(file: string): Promise<string> {
   return password;
 }
 
-function findFreePort(): Promise<number> {
+export function findFreePort(): Promise<number> {
   return new Promise((resolve, reject) => {
     const server = net.createServer();
     server.unref();

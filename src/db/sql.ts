@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import diagnosticsChannel from 'node:diagnostics_channel';
 import type { EntityManager, MikroORM } from '@mikro-orm/postgresql';
 import { types, type QueryConfig, type QueryResult, type QueryResultRow } from 'pg';
+import { keepsNamedStatements } from '../../mikro-orm.config';
 
 /**
  * Every SQL statement the server sends, whichever way it goes (the read path below or the ORM's writes), is published
@@ -145,11 +146,11 @@ function statementName(text: string): string {
  * The read path runs on it (`Database.reader`), and so do writes that are one statement (`Sql.of(em)`). It borrows
  * connections from the ORM's pool, so there is one pool and one set of connection settings (timeouts) for reads
  * and writes alike. Statement texts must come from code, never from input: each distinct text is prepared and kept
- * on every connection that runs it.
+ * on every connection that runs it. Behind a transaction-mode pooler (`DATABASE_POOLER`) every statement is sent
+ * unnamed instead, parsed and planned with each call: nothing is left on a server connection another client gets next.
  */
 export class Sql {
   private static readonly byPool = new WeakMap<object, Sql>();
-  private readonly pool: ConnectionPool;
 
   /** The statements of the pool `em` writes through (outside any transaction of `em`'s). */
   static of(em: EntityManager): Sql {
@@ -157,15 +158,16 @@ export class Sql {
     const pool = knex.client as ConnectionPool;
     let sql = Sql.byPool.get(pool);
     if (!sql) {
-      sql = new Sql(pool);
+      sql = new Sql(pool, keepsNamedStatements(em.config));
       Sql.byPool.set(pool, sql);
     }
     return sql;
   }
 
-  private constructor(pool: ConnectionPool) {
-    this.pool = pool;
-  }
+  private constructor(
+    private readonly pool: ConnectionPool,
+    private readonly namesStatements: boolean,
+  ) {}
 
   /**
    * The rows of one statement. A prepared statement may be planned once for any values (PostgreSQL's generic plan);
@@ -179,7 +181,7 @@ export class Sql {
   ): Promise<Row[]> {
     const connection = await this.pool.acquireConnection();
     try {
-      const name = options.planEachCall ? undefined : statementName(text);
+      const name = options.planEachCall || !this.namesStatements ? undefined : statementName(text);
       const result = await published(text, values, name !== undefined, () =>
         // node-postgres' own parsers (timestamps as Dates): the ORM's connections keep them as text for its mapping.
         connection.query<Row>({ name, text, values: values as unknown[], types }),

@@ -5,10 +5,13 @@ import pino from 'pino';
 import { createApp, type App } from '../../src/app';
 import { signLocalToken } from '../../src/auth/local-secret';
 import { loadConfig, type AppConfig } from '../../src/config';
-import { databaseOf } from '../../src/db/database';
+import { sessionTimeouts } from '../../mikro-orm.config';
+import { databaseOf, openDatabase, type Database } from '../../src/db/database';
 import { StatementRecorder, type StatementStart } from '../../src/db/sql';
 import type { TestUser } from './factories';
-import { createTestDatabase, openTestOrm, type TestDatabase } from './test-database';
+import { startPgBouncer, type PgBouncer } from './pgbouncer';
+import { createTestDatabase, openTestOrm, serverUrl, type TestDatabase } from './test-database';
+import { TEST_DB_CONFIG } from './test-database-config';
 
 export const TEST_JWT_SECRET = 'tessera-test-secret-0123456789-abcdefghij';
 
@@ -29,6 +32,8 @@ export interface Api {
   db: TestDatabase;
   orm: MikroORM;
   app: App;
+  /** Set with `pooler: 'pgbouncer'`: the PgBouncer the server reaches its database through. */
+  pgbouncer?: PgBouncer;
   /** Log lines the server wrote (JSON), for asserting what was logged instead of shown. */
   logs: string[];
   /** A new user, known to the server through its first authenticated request: the one way tests make users. */
@@ -46,6 +51,12 @@ export interface ApiOptions {
   env?: Record<string, string>;
   /** Database settings of the server's pool (timeouts, size), over the test defaults. */
   db?: Partial<AppConfig['db']>;
+  /**
+   * 'pgbouncer': the server reaches its database through a PgBouncer of the file's own, in transaction mode, started
+   * the way `DATABASE_POOLER=pgbouncer` is deployed: the timeouts are the role's defaults in the database, and the
+   * server boots through `openDatabase`, which checks them.
+   */
+  pooler?: 'pgbouncer';
 }
 
 /** The real server over real HTTP, on a migrated database of the test file's own. */
@@ -55,9 +66,7 @@ export function useApi(options: ApiOptions = {}): Api {
 
   beforeAll(async () => {
     api.db = await createTestDatabase();
-    api.orm = await openTestOrm(api.db, options.db);
-    recorder.attach();
-    const config = loadConfig({
+    let config = loadConfig({
       NODE_ENV: 'test',
       JWT_SECRET: TEST_JWT_SECRET,
       PORT: '0',
@@ -69,7 +78,23 @@ export function useApi(options: ApiOptions = {}): Api {
       ...options.env,
     });
     const logger = pino({ level: 'info' }, { write: (line: string) => void api.logs.push(line) });
-    api.app = await createApp(config, logger, databaseOf(api.orm, api.db.url));
+    let database: Database;
+    if (options.pooler === 'pgbouncer') {
+      const db = { ...TEST_DB_CONFIG, ...options.db, pooler: options.pooler };
+      // The deploy step README.md describes: the timeouts become the role's defaults in the database.
+      for (const [name, ms] of Object.entries(sessionTimeouts(db))) {
+        await api.db.query(`alter role current_user in database ${api.db.name} set ${name} = ${ms}`);
+      }
+      api.pgbouncer = await startPgBouncer(serverUrl());
+      config = { ...config, databaseUrl: api.pgbouncer.url(api.db.name), db };
+      database = await openDatabase(config, (message) => logger.info(message));
+      api.orm = database.orm;
+    } else {
+      api.orm = await openTestOrm(api.db, options.db);
+      database = databaseOf(api.orm, api.db.url);
+    }
+    recorder.attach();
+    api.app = await createApp(config, logger, database);
     await api.app.server.listen({ host: '127.0.0.1', port: 0 });
     const { port } = api.app.server.server.address() as AddressInfo;
     api.url = `http://127.0.0.1:${port}/graphql`;
@@ -79,6 +104,7 @@ export function useApi(options: ApiOptions = {}): Api {
     recorder.detach();
     await api.app?.server.close();
     await api.orm?.close(true);
+    await api.pgbouncer?.stop();
     await api.db?.drop();
   });
 

@@ -13,7 +13,8 @@ export interface TestDatabase {
   drop(): Promise<void>;
 }
 
-function serverUrl(): string {
+/** The test cluster's maintenance database, as the global setup started it. */
+export function serverUrl(): string {
   const url = process.env.TESSERA_TEST_SERVER_URL;
   if (!url) throw new Error('TESSERA_TEST_SERVER_URL is not set: run the tests through jest (global setup)');
   return url;

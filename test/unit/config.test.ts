@@ -15,7 +15,8 @@ function problemsOf(env: Env): string[] {
 }
 
 const SECRET = 's'.repeat(32);
-const DATABASE_URL = 'postgres://tessera:pw@db.internal:5432/tessera';
+const DATABASE_URL = 'postgres://tessera:pw@pgbouncer.internal:6432/tessera';
+const DATABASE_MIGRATION_URL = 'postgres://tessera_owner:pw@db.internal:5432/tessera';
 
 describe('loadConfig', () => {
   it('has defaults for everything with an empty environment', () => {
@@ -25,8 +26,16 @@ describe('loadConfig', () => {
       port: 4000,
       graphqlPath: '/graphql',
       databaseUrl: undefined,
+      databaseMigrationUrl: undefined,
       dataDir: path.resolve('.data'),
-      db: { poolMax: 10, statementTimeoutMs: 5_000, lockTimeoutMs: 2_000, acquireTimeoutMs: 3_000, connectTimeoutMs: 5_000 },
+      db: {
+        pooler: 'none',
+        poolMax: 10,
+        statementTimeoutMs: 5_000,
+        lockTimeoutMs: 2_000,
+        acquireTimeoutMs: 3_000,
+        connectTimeoutMs: 5_000,
+      },
       auth: { jwtSecret: undefined, jwksUrl: undefined, issuer: undefined, audience: undefined },
       rateLimits: { perIpPerMinute: 1_200, perUserPerMinute: 600 },
       logLevel: 'info',
@@ -54,6 +63,8 @@ describe('loadConfig', () => {
         HOST: '0.0.0.0',
         PORT: '8080',
         DATABASE_URL,
+        DATABASE_MIGRATION_URL,
+        DATABASE_POOLER: 'pgbouncer',
         DATA_DIR: '/var/lib/tessera',
         DB_POOL_MAX: '50',
         DB_STATEMENT_TIMEOUT_MS: '10000',
@@ -73,8 +84,16 @@ describe('loadConfig', () => {
       port: 8080,
       graphqlPath: '/graphql',
       databaseUrl: DATABASE_URL,
+      databaseMigrationUrl: DATABASE_MIGRATION_URL,
       dataDir: '/var/lib/tessera',
-      db: { poolMax: 50, statementTimeoutMs: 10_000, lockTimeoutMs: 500, acquireTimeoutMs: 1_000, connectTimeoutMs: 2_000 },
+      db: {
+        pooler: 'pgbouncer',
+        poolMax: 50,
+        statementTimeoutMs: 10_000,
+        lockTimeoutMs: 500,
+        acquireTimeoutMs: 1_000,
+        connectTimeoutMs: 2_000,
+      },
       auth: { jwtSecret: SECRET, jwksUrl: undefined, issuer: 'https://issuer.example', audience: 'tessera' },
       rateLimits: { perIpPerMinute: 0, perUserPerMinute: 1_000_000 },
       logLevel: 'warn',
@@ -127,6 +146,13 @@ describe('loadConfig', () => {
       expect(loadConfig({ LOG_LEVEL: level }).logLevel).toBe(level);
     });
 
+    it('takes DATABASE_POOLER=pgbouncer with DATABASE_URL, and refuses other poolers', () => {
+      expect(loadConfig({ DATABASE_URL, DATABASE_POOLER: 'pgbouncer' }).db.pooler).toBe('pgbouncer');
+      expect(problemsOf({ DATABASE_URL, DATABASE_POOLER: 'pgpool' })).toEqual([
+        'DATABASE_POOLER must be one of none, pgbouncer (got "pgpool")',
+      ]);
+    });
+
     it('refuses any other LOG_LEVEL', () => {
       expect(problemsOf({ LOG_LEVEL: 'verbose' })).toEqual([
         'LOG_LEVEL must be one of fatal, error, warn, info, debug, trace, silent (got "verbose")',
@@ -145,6 +171,20 @@ describe('loadConfig', () => {
         'DATABASE_URL must use postgres: or postgresql: (got "db.internal:")',
       ]);
       expect(problemsOf({ DATABASE_URL: 'not a url' })).toEqual(['DATABASE_URL is not a valid URL']);
+    });
+
+    it('takes DATABASE_MIGRATION_URL beside DATABASE_URL, and refuses one of another protocol', () => {
+      expect(loadConfig({ DATABASE_URL, DATABASE_MIGRATION_URL }).databaseMigrationUrl).toBe(DATABASE_MIGRATION_URL);
+      expect(problemsOf({ DATABASE_URL, DATABASE_MIGRATION_URL: 'mysql://h/d' })).toEqual([
+        'DATABASE_MIGRATION_URL must use postgres: or postgresql: (got "mysql:")',
+      ]);
+    });
+
+    it('refuses a pooler or a migration URL without DATABASE_URL: the embedded database is reached directly', () => {
+      expect(problemsOf({ DATABASE_POOLER: 'pgbouncer', DATABASE_MIGRATION_URL })).toEqual([
+        'DATABASE_POOLER needs DATABASE_URL (the embedded database is reached directly)',
+        'DATABASE_MIGRATION_URL needs DATABASE_URL (the embedded database migrates itself)',
+      ]);
     });
 
     it.each(['https://issuer.example/.well-known/jwks.json', 'http://localhost:8080/jwks'])('takes JWT_JWKS_URL=%s', (url) => {
