@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import diagnosticsChannel from 'node:diagnostics_channel';
 import type { EntityManager, MikroORM } from '@mikro-orm/postgresql';
-import { types, type QueryConfig, type QueryResult, type QueryResultRow } from 'pg';
+import { DatabaseError, types, type QueryConfig, type QueryResult, type QueryResultRow } from 'pg';
 import { keepsNamedStatements } from '../../mikro-orm.config';
 
 /**
@@ -188,8 +188,9 @@ export class Sql {
       );
       return result.rows;
     } catch (error) {
-      // After a client-side deadline the server may still answer on this connection, out of turn: never reuse it.
-      connection.__knex__disposed = error;
+      // PostgreSQL's own refusal (a timeout, a constraint) leaves the connection in step. Anything else may not: after
+      // a client-side deadline the server may still answer on this connection, out of turn, so it is never reused.
+      if (!(error instanceof DatabaseError)) connection.__knex__disposed = error;
       throw error;
     } finally {
       await this.pool.releaseConnection(connection);

@@ -73,6 +73,36 @@ describe('database errors reach clients masked', () => {
     });
   });
 
+  describe('with a short statement timeout and a pool of one connection', () => {
+    const api = useApi({ db: { poolMax: 1, statementTimeoutMs: 300, lockTimeoutMs: 10_000 } });
+
+    it('a read cancelled by PostgreSQL: masked, and its connection, still in step, serves the next request', async () => {
+      const owner = await api.user('owner');
+      const backends = () =>
+        api.db.query<{ pid: number }>(
+          `select pid from pg_stat_activity where datname = current_database() and application_name = 'tessera'`,
+        );
+      dataOf(await api.graphql('{ templates(first: 1) { edges { node { id } } } }', { as: owner }));
+      const [before] = await backends();
+
+      // A table lock stops every read of the table until it is released: the read waits, and PostgreSQL cancels it.
+      const locker = new Client({ connectionString: api.db.url });
+      await locker.connect();
+      try {
+        await locker.query('begin');
+        await locker.query('lock table experiment_templates in access exclusive mode');
+        const cancelled = await api.graphql('{ templates(first: 1) { edges { node { id } } } }', { as: owner });
+        expectMasked(api, cancelled, /canceling statement due to statement timeout/);
+      } finally {
+        await locker.query('rollback');
+        await locker.end();
+      }
+
+      dataOf(await api.graphql('{ templates(first: 1) { edges { node { id } } } }', { as: owner }));
+      expect(await backends()).toEqual([before]);
+    });
+  });
+
   describe('with a pool of one connection', () => {
     const api = useApi({ db: { poolMax: 1, acquireTimeoutMs: 300, statementTimeoutMs: 10_000, lockTimeoutMs: 10_000 } });
 
