@@ -130,7 +130,8 @@ type ListedRow = TemplateRow & KeysetRow & Record<string, unknown> & { sharedWit
 /**
  * Lists the templates `actor` may see, keyset-paginated: a page continues strictly after its cursor (the sort key and
  * the id as a tie-break), so no OFFSET, and rows added between two fetches neither repeat nor shift the rest. One
- * statement for the page (with the owners when asked for), one COUNT alongside it when asked for.
+ * statement for the page (with its owners and the caller's own shares when asked for), one COUNT alongside it when
+ * asked for.
  */
 export async function listTemplates(
   reader: Sql,
@@ -173,7 +174,10 @@ export async function listTemplates(
   });
 }
 
-/** The users a template of the caller's own is shared with, in sharing order, as one JSON column; null on others'. */
+/**
+ * The users a template of the caller's own is shared with, in sharing order, as one JSON column; null on others': the
+ * owner-only rule of `Template.sharedWith` (template.resolver.ts), applied in the statement that reads the page.
+ */
 function sharedWithColumn(actor: Actor, values: SqlValues): string {
   return `case when t.created_by = ${values.bind(actor.userId)}::uuid then (
             select coalesce(json_agg(${userJson('shared_user')} order by share.shared_at, share.user_id), '[]'::json)
