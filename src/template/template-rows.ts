@@ -41,6 +41,8 @@ export type VersionRecord = Pick<
   configuration?: Configuration;
   template: { id: string };
   createdBy: { id: string } | null;
+  /** The author, when the statement that read the version read it too (a history does). */
+  readWith?: { author: UserRecord | null };
 };
 
 /** A version with its content: what a snapshot and a diff need. */

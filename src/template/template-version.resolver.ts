@@ -8,7 +8,9 @@ import { TemplateVersion } from './template-version.entity';
 @Resolver(() => TemplateVersion)
 export class TemplateVersionResolver {
   @FieldResolver(() => User, { nullable: true, description: 'Who made it; null once their account is gone' })
-  async createdBy(@Root() version: VersionRecord, @Ctx() { loaders }: Context): Promise<UserRecord | null> {
+  // Synchronous when the version's statement read its author: no promise per version of a history.
+  createdBy(@Root() version: VersionRecord, @Ctx() { loaders }: Context): UserRecord | null | Promise<UserRecord | null> {
+    if (version.readWith) return version.readWith.author;
     return version.createdBy ? loaders.userById.load(version.createdBy.id) : null;
   }
 }

@@ -108,7 +108,9 @@ export function createTemplateLoaders(reader: Sql, actor: ActorLookup, usersSeen
             for (const row of rows) {
               const author = userOf(row, 'author_');
               if (author) usersSeen(author);
-              histories.get(`${first}|${row.templateId}`)!.push(versionOf(row));
+              const version = versionOf(row);
+              version.readWith = { author };
+              histories.get(`${first}|${row.templateId}`)!.push(version);
             }
           }),
         );
