@@ -1,6 +1,6 @@
 import type { FastifyBaseLogger, FastifyInstance } from 'fastify';
 import { Authenticator } from './auth/authenticator';
-import { readOrCreateLocalSecret } from './auth/local-secret';
+import { readOrCreateLocalSecret, usesLocalSecret } from './auth/local-secret';
 import { TokenVerifier } from './auth/token-verifier';
 import type { AppConfig } from './config';
 import { openDatabase, type Database } from './db/database';
@@ -16,8 +16,7 @@ export interface App {
 
 /** Everything the server needs, wired: database (embedded or configured), token verification, HTTP. */
 export async function createApp(config: AppConfig, logger: FastifyBaseLogger, database?: Database): Promise<App> {
-  const usesLocalSecret = !config.auth.jwtSecret && !config.auth.jwksUrl;
-  const localSecret = usesLocalSecret ? await readOrCreateLocalSecret(config.dataDir) : undefined;
+  const localSecret = usesLocalSecret(config.auth) ? await readOrCreateLocalSecret(config.dataDir) : undefined;
   const verifier = new TokenVerifier({
     secret: config.auth.jwtSecret ?? localSecret,
     jwksUrl: config.auth.jwksUrl,

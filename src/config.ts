@@ -1,4 +1,5 @@
 import { existsSync } from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 
 export type NodeEnv = 'development' | 'production' | 'test';
@@ -15,6 +16,8 @@ export interface AppConfig {
   host: string;
   port: number;
   graphqlPath: string;
+  /** Server processes sharing the port (node:cluster); 1: the process serves by itself. */
+  workers: number;
   /** Absent: an embedded PostgreSQL is started with its data under `dataDir`. */
   databaseUrl?: string;
   /** A direct connection for `npm run migrate` (index builds, long timeouts); default: `databaseUrl`. */
@@ -22,6 +25,7 @@ export interface AppConfig {
   dataDir: string;
   db: {
     pooler: DatabasePooler;
+    /** This process's pool: `DB_POOL_MAX`, the whole server's connections, divided among its workers. */
     poolMax: number;
     statementTimeoutMs: number;
     lockTimeoutMs: number;
@@ -92,20 +96,32 @@ class EnvReader {
   }
 }
 
+const MAX_WORKERS = 128;
+const DEFAULT_POOL_PER_WORKER = 10;
+
 export function loadConfig(env: Env = process.env): AppConfig {
   const read = new EnvReader(env);
   const nodeEnv = read.oneOf('NODE_ENV', ['development', 'production', 'test'] as const, 'development');
+  const host = read.string('HOST') ?? '127.0.0.1';
+  const port = read.integer('PORT', 4000, 0, 65535);
+  const workers = read.integer('WORKERS', nodeEnv === 'production' ? Math.min(os.availableParallelism(), MAX_WORKERS) : 1, 1, MAX_WORKERS);
+  // One total for the server, so N pools fit PostgreSQL's max_connections (or the pooler's) whatever N is.
+  const poolTotal = read.integer('DB_POOL_MAX', DEFAULT_POOL_PER_WORKER * workers, 1, 500);
+  if (poolTotal < workers) {
+    read.problems.push(`DB_POOL_MAX (${poolTotal}) must be at least WORKERS (${workers}): each worker needs a connection`);
+  }
   const config: AppConfig = {
     nodeEnv,
-    host: read.string('HOST') ?? '127.0.0.1',
-    port: read.integer('PORT', 4000, 0, 65535),
+    host,
+    port,
     graphqlPath: '/graphql',
+    workers,
     databaseUrl: read.url('DATABASE_URL', ['postgres:', 'postgresql:']),
     databaseMigrationUrl: read.url('DATABASE_MIGRATION_URL', ['postgres:', 'postgresql:']),
     dataDir: path.resolve(read.string('DATA_DIR') ?? '.data'),
     db: {
       pooler: read.oneOf('DATABASE_POOLER', DATABASE_POOLERS, 'none'),
-      poolMax: read.integer('DB_POOL_MAX', 10, 1, 500),
+      poolMax: Math.max(1, Math.floor(poolTotal / workers)),
       statementTimeoutMs: read.integer('DB_STATEMENT_TIMEOUT_MS', 5_000, 100, 600_000),
       lockTimeoutMs: read.integer('DB_LOCK_TIMEOUT_MS', 2_000, 10, 600_000),
       acquireTimeoutMs: read.integer('DB_ACQUIRE_TIMEOUT_MS', 3_000, 100, 120_000),

@@ -1,8 +1,10 @@
 import 'reflect-metadata';
+import cluster from 'node:cluster';
 import type { AddressInfo } from 'node:net';
 import pino from 'pino';
 import { createApp } from './app';
-import { ConfigError, loadConfig, loadDotEnv } from './config';
+import { ConfigError, loadConfig, loadDotEnv, type AppConfig } from './config';
+import { DRAIN_MESSAGE, runPrimary } from './primary';
 
 async function main(): Promise<void> {
   let config;
@@ -16,21 +18,34 @@ async function main(): Promise<void> {
     }
     throw error;
   }
-  const logger = pino({ level: config.logLevel, base: { service: 'tessera' } });
+  // With several processes, each line says which one wrote it.
+  const logger = pino({ level: config.logLevel, base: { service: 'tessera', pid: process.pid } });
+  if (config.workers > 1 && cluster.isPrimary) {
+    await runPrimary(config, logger, (url, signsOwnTokens) => printBanner(config, url, signsOwnTokens));
+    return;
+  }
+  await serve(config, logger);
+}
+
+/** One serving process: the whole server with WORKERS=1, otherwise one of the primary's workers. */
+async function serve(config: AppConfig, logger: pino.Logger): Promise<void> {
+  // The primary may ask for a drain while this worker is still starting: it drains as soon as it listens.
+  let drainRequested = false;
+  let onDrain = () => {
+    drainRequested = true;
+  };
+  if (cluster.isWorker) {
+    process.on('message', (message) => {
+      if (message === DRAIN_MESSAGE) onDrain();
+    });
+  }
+
   const app = await createApp(config, logger);
   await app.server.listen({ host: config.host, port: config.port });
   const address = app.server.server.address() as AddressInfo;
   const url = `http://${address.family === 'IPv6' ? `[${address.address}]` : address.address}:${address.port}${config.graphqlPath}`;
   logger.info({ url }, 'Tessera is serving GraphQL');
-  if (config.nodeEnv !== 'production') {
-    process.stdout.write(
-      `\nTessera GraphQL API: ${url}\n` +
-        `Open it in a browser for Apollo Sandbox.\n` +
-        (app.localSecret
-          ? `Get a development token: npm run token -- you@example.com\n` + `then set the header  Authorization: Bearer <token>\n\n`
-          : `Send an identity provider's token as  Authorization: Bearer <token>\n\n`),
-    );
-  }
+  if (cluster.isPrimary) printBanner(config, url, app.localSecret !== undefined);
 
   let stopping = false;
   const stop = async (signal: string) => {
@@ -51,6 +66,22 @@ async function main(): Promise<void> {
   };
   process.on('SIGTERM', () => void stop('SIGTERM'));
   process.on('SIGINT', () => void stop('SIGINT'));
+  // Not a signal: Ctrl-C in a terminal also reaches every worker as SIGINT, and a second signal means "exit now".
+  onDrain = () => {
+    if (!stopping) void stop('drain requested by the primary');
+  };
+  if (drainRequested) onDrain();
+}
+
+function printBanner(config: AppConfig, url: string, signsOwnTokens: boolean): void {
+  if (config.nodeEnv === 'production') return;
+  process.stdout.write(
+    `\nTessera GraphQL API: ${url}\n` +
+      `Open it in a browser for Apollo Sandbox.\n` +
+      (signsOwnTokens
+        ? `Get a development token: npm run token -- you@example.com\n` + `then set the header  Authorization: Bearer <token>\n\n`
+        : `Send an identity provider's token as  Authorization: Bearer <token>\n\n`),
+  );
 }
 
 main().catch((error) => {

@@ -3,8 +3,14 @@ import { existsSync } from 'node:fs';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { SignJWT } from 'jose';
+import type { AppConfig } from '../config';
 
 export const LOCAL_ISSUER = 'tessera-local';
+
+/** Neither a shared secret nor an identity provider is configured: the server signs its own tokens. */
+export function usesLocalSecret(auth: AppConfig['auth']): boolean {
+  return !auth.jwtSecret && !auth.jwksUrl;
+}
 
 /**
  * Development only: with no identity provider configured, the server signs its own tokens with a secret kept under

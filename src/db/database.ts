@@ -26,12 +26,8 @@ export async function openDatabase(config: AppConfig, log: (message: string) => 
   let embedded: EmbeddedDatabase | undefined;
   let url = config.databaseUrl;
   if (!url) {
-    log(`starting embedded PostgreSQL in ${path.join(config.dataDir, 'pg')}`);
-    embedded = await startEmbeddedDatabase({ dir: config.dataDir, persistent: true, log: () => undefined });
-    await ensureDatabase(embedded.serverUrl, EMBEDDED_DATABASE_NAME);
-    url = embedded.url(EMBEDDED_DATABASE_NAME);
-    const applied = await migrateDatabase(url, config);
-    if (applied.length > 0) log(`applied migrations: ${applied.join(', ')}`);
+    embedded = await startMigratedEmbeddedDatabase(config, log);
+    url = embeddedDatabaseUrl(embedded);
   }
   let orm: MikroORM | undefined;
   try {
@@ -43,6 +39,31 @@ export async function openDatabase(config: AppConfig, log: (message: string) => 
     await embedded?.stop();
     throw error;
   }
+}
+
+/**
+ * The development default: a PostgreSQL under the data directory, with Tessera's database on it (`embeddedDatabaseUrl`)
+ * created and migrated.
+ */
+export async function startMigratedEmbeddedDatabase(
+  config: Pick<AppConfig, 'dataDir' | 'db'>,
+  log: (message: string) => void,
+): Promise<EmbeddedDatabase> {
+  log(`starting embedded PostgreSQL in ${path.join(config.dataDir, 'pg')}`);
+  const embedded = await startEmbeddedDatabase({ dir: config.dataDir, persistent: true, log: () => undefined });
+  try {
+    await ensureDatabase(embedded.serverUrl, EMBEDDED_DATABASE_NAME);
+    const applied = await migrateDatabase(embeddedDatabaseUrl(embedded), config);
+    if (applied.length > 0) log(`applied migrations: ${applied.join(', ')}`);
+    return embedded;
+  } catch (error) {
+    await embedded.stop();
+    throw error;
+  }
+}
+
+export function embeddedDatabaseUrl(embedded: EmbeddedDatabase): string {
+  return embedded.url(EMBEDDED_DATABASE_NAME);
 }
 
 /**

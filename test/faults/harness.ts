@@ -126,8 +126,11 @@ export interface ServerProcess {
 /** What src/main.ts logs, with the URL, once it listens. */
 const SERVING_MESSAGE = 'Tessera is serving GraphQL';
 
-/** `node dist/src/main.js` against `databaseUrl`, in a process group of its own; resolves once it logs its URL. */
-async function startServer(databaseUrl: string, dataDir: string, env: Record<string, string> = {}): Promise<ServerProcess> {
+/**
+ * `node dist/src/main.js` against `databaseUrl`, in a process group of its own; resolves once it logs its URL, from
+ * every worker when `env.WORKERS` asks for several.
+ */
+export async function startServer(databaseUrl: string, dataDir: string, env: Record<string, string> = {}): Promise<ServerProcess> {
   const output: string[] = [];
   const child = spawn(process.execPath, ['dist/src/main.js'], {
     cwd: ROOT,
@@ -158,14 +161,16 @@ async function startServer(databaseUrl: string, dataDir: string, env: Record<str
   child.stdout.on('data', (chunk: Buffer) => output.push(chunk.toString()));
   child.stderr.on('data', (chunk: Buffer) => output.push(chunk.toString()));
   // From the structured log line, not the banner: that is printed only outside production.
+  const workers = Number(env.WORKERS ?? 1);
   const graphqlUrl = await new Promise<string>((resolve, reject) => {
     let pending = '';
+    let serving = 0;
     const onData = (chunk: Buffer) => {
       const lines = (pending + chunk.toString()).split('\n');
       pending = lines.pop() ?? '';
       for (const line of lines) {
         const url = servingUrl(line);
-        if (url === undefined) continue;
+        if (url === undefined || ++serving < workers) continue;
         child.stdout.off('data', onData);
         resolve(url);
         return;

@@ -1,4 +1,5 @@
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -73,5 +74,67 @@ describe('npm start on a fresh data directory', () => {
     const exited = new Promise<number | null>((resolve) => child!.on('exit', resolve));
     child.kill('SIGTERM');
     expect(await exited).toBe(0);
+  }, 120_000);
+});
+
+describe('WORKERS=2 on a fresh data directory', () => {
+  let dataDir: string;
+  let child: ChildProcess | undefined;
+
+  beforeAll(async () => {
+    dataDir = await mkdtemp(path.join(os.tmpdir(), 'tessera-workers-'));
+  });
+  afterAll(async () => {
+    if (child?.pid && child.exitCode === null) process.kill(-child.pid, 'SIGKILL');
+    await rm(dataDir, { recursive: true, force: true });
+  });
+
+  it('starts the embedded database once in the primary, serves from two workers, and stops them and it on SIGTERM', async () => {
+    const output: string[] = [];
+    child = spawn(process.execPath, ['dist/src/main.js'], {
+      cwd: ROOT,
+      env: {
+        ...process.env,
+        WORKERS: '2',
+        DATA_DIR: dataDir,
+        PORT: '0',
+        NODE_ENV: 'development',
+        DATABASE_URL: '',
+        JWT_SECRET: '',
+        LOG_LEVEL: 'info',
+      },
+      stdio: ['ignore', 'pipe', 'pipe'],
+      detached: true,
+    });
+    // The banner comes from the primary once every worker listens.
+    const graphqlUrl = await waitForUrl(child, output);
+    for (let i = 0; i < 4; i++) {
+      const response = await fetch(graphqlUrl, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ query: '{ __typename }' }),
+      });
+      expect(await response.json()).toEqual({ data: { __typename: 'Query' } });
+    }
+    expect(existsSync(path.join(dataDir, 'pg', 'postmaster.pid'))).toBe(true);
+
+    const exited = new Promise<number | null>((resolve) => child!.on('exit', resolve));
+    child.kill('SIGTERM');
+    expect(await exited).toBe(0);
+
+    const lines = output
+      .join('')
+      .split('\n')
+      .filter((line) => line.startsWith('{'))
+      .map((line) => JSON.parse(line) as { pid: number; msg: string });
+    const pidsLogging = (message: string) => new Set(lines.filter((line) => line.msg === message).map((line) => line.pid));
+    const primary = [child.pid];
+    expect([...pidsLogging('starting embedded PostgreSQL in ' + path.join(dataDir, 'pg'))]).toEqual(primary);
+    const workers = pidsLogging('Tessera is serving GraphQL');
+    expect(workers.size).toBe(2);
+    expect(workers.has(child.pid!)).toBe(false);
+    // Both workers drained, then the primary stopped PostgreSQL, which removes its pid file on a clean shutdown.
+    expect(pidsLogging('stopped')).toEqual(new Set([...workers, child.pid]));
+    expect(existsSync(path.join(dataDir, 'pg', 'postmaster.pid'))).toBe(false);
   }, 120_000);
 });

@@ -108,31 +108,14 @@ export function useApi(options: ApiOptions = {}): Api {
     await api.db?.drop();
   });
 
-  api.graphql = async (query, options = {}) => {
-    const headers: Record<string, string> = { 'content-type': 'application/json', ...options.headers };
-    if (options.as) headers.authorization = `Bearer ${options.as.token}`;
-    const response = await fetch(api.url, {
-      method: 'POST',
-      headers,
-      body: JSON.stringify({ query, variables: options.variables ?? {} }),
-    });
-    return { status: response.status, body: (await response.json()) as GraphqlResponse['body'] };
-  };
-
-  api.user = async (name = 'user', roles = []) => {
-    const email = `${name}-${randomUUID().slice(0, 8)}@example.test`;
-    const token = await signLocalToken({
-      secret: TEST_JWT_SECRET,
-      email,
+  api.graphql = (query, options) => postGraphql(api.url, query, options);
+  api.user = (name, roles) =>
+    newUser(
+      (query, graphqlOptions) => postGraphql(api.url, query, graphqlOptions),
+      { secret: TEST_JWT_SECRET, issuer: options.env?.JWT_ISSUER, audience: options.env?.JWT_AUDIENCE },
+      name,
       roles,
-      issuer: options.env?.JWT_ISSUER,
-      audience: options.env?.JWT_AUDIENCE,
-    });
-    const response = await api.graphql('{ me { id } }', { as: { token } });
-    const id = response.body.data?.me?.id;
-    if (!id) throw new Error(`could not create user: ${JSON.stringify(response.body)}`);
-    return { id, userId: id, roles, email, token };
-  };
+    );
 
   api.countStatements = async (work) => {
     const { result, trips } = await recorder.capture(work);
@@ -141,6 +124,33 @@ export function useApi(options: ApiOptions = {}): Api {
   };
 
   return api;
+}
+
+/** One GraphQL POST over real HTTP. */
+export async function postGraphql<T = any>(url: string, query: string, options: GraphqlOptions = {}): Promise<GraphqlResponse<T>> {
+  const headers: Record<string, string> = { 'content-type': 'application/json', ...options.headers };
+  if (options.as) headers.authorization = `Bearer ${options.as.token}`;
+  const response = await fetch(url, {
+    method: 'POST',
+    headers,
+    body: JSON.stringify({ query, variables: options.variables ?? {} }),
+  });
+  return { status: response.status, body: (await response.json()) as GraphqlResponse<T>['body'] };
+}
+
+/** A new user, with a token signed as `signing` says, known to the server through its first authenticated request. */
+export async function newUser(
+  graphql: (query: string, options?: GraphqlOptions) => Promise<GraphqlResponse>,
+  signing: { secret: string; issuer?: string; audience?: string },
+  name = 'user',
+  roles: string[] = [],
+): Promise<TestUser> {
+  const email = `${name}-${randomUUID().slice(0, 8)}@example.test`;
+  const token = await signLocalToken({ ...signing, email, roles });
+  const response = await graphql('{ me { id } }', { as: { token } });
+  const id = response.body.data?.me?.id;
+  if (!id) throw new Error(`could not create user: ${JSON.stringify(response.body)}`);
+  return { id, userId: id, roles, email, token };
 }
 
 /** The data of a response that must have succeeded; fails the test with the errors otherwise. */

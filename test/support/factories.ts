@@ -96,7 +96,11 @@ export const CREATE_TEMPLATE = /* GraphQL */ `
  * A template made through the API, the way clients make them, with `templateInput()`'s content; `input` is GraphQL's
  * (category as the enum's name: 'CLASSIFICATION').
  */
-export async function createTemplateViaApi(api: Api, owner: TestUser, input: Record<string, unknown> = {}): Promise<CreatedTemplate> {
+export async function createTemplateViaApi(
+  api: Pick<Api, 'graphql'>,
+  owner: TestUser,
+  input: Record<string, unknown> = {},
+): Promise<CreatedTemplate> {
   const defaults = templateInput();
   const response = await api.graphql(CREATE_TEMPLATE, {
     as: owner,

@@ -1,3 +1,4 @@
+import os from 'node:os';
 import path from 'node:path';
 import { ConfigError, loadConfig } from '../../src/config';
 
@@ -25,6 +26,7 @@ describe('loadConfig', () => {
       host: '127.0.0.1',
       port: 4000,
       graphqlPath: '/graphql',
+      workers: 1,
       databaseUrl: undefined,
       databaseMigrationUrl: undefined,
       dataDir: path.resolve('.data'),
@@ -66,6 +68,7 @@ describe('loadConfig', () => {
         DATABASE_MIGRATION_URL,
         DATABASE_POOLER: 'pgbouncer',
         DATA_DIR: '/var/lib/tessera',
+        WORKERS: '5',
         DB_POOL_MAX: '50',
         DB_STATEMENT_TIMEOUT_MS: '10000',
         DB_LOCK_TIMEOUT_MS: '500',
@@ -83,12 +86,13 @@ describe('loadConfig', () => {
       host: '0.0.0.0',
       port: 8080,
       graphqlPath: '/graphql',
+      workers: 5,
       databaseUrl: DATABASE_URL,
       databaseMigrationUrl: DATABASE_MIGRATION_URL,
       dataDir: '/var/lib/tessera',
       db: {
         pooler: 'pgbouncer',
-        poolMax: 50,
+        poolMax: 10,
         statementTimeoutMs: 10_000,
         lockTimeoutMs: 500,
         acquireTimeoutMs: 1_000,
@@ -97,6 +101,28 @@ describe('loadConfig', () => {
       auth: { jwtSecret: SECRET, jwksUrl: undefined, issuer: 'https://issuer.example', audience: 'tessera' },
       rateLimits: { perIpPerMinute: 0, perUserPerMinute: 1_000_000 },
       logLevel: 'warn',
+    });
+  });
+
+  describe('workers', () => {
+    const production = { NODE_ENV: 'production', DATABASE_URL, JWT_SECRET: SECRET };
+
+    it('runs one process in development and one per core in production, 10 connections each by default', () => {
+      expect(loadConfig({})).toMatchObject({ workers: 1, db: { poolMax: 10 } });
+      expect(loadConfig(production)).toMatchObject({ workers: os.availableParallelism(), db: { poolMax: 10 } });
+    });
+
+    it("divides DB_POOL_MAX, the whole server's connections, among the workers", () => {
+      expect(loadConfig({ WORKERS: '4', DB_POOL_MAX: '42' })).toMatchObject({ workers: 4, db: { poolMax: 10 } });
+      expect(loadConfig({ ...production, WORKERS: '3', DB_POOL_MAX: '3' })).toMatchObject({ workers: 3, db: { poolMax: 1 } });
+    });
+
+    it('refuses fewer connections than workers, and a worker count outside 1 to 128', () => {
+      expect(problemsOf({ WORKERS: '4', DB_POOL_MAX: '3' })).toEqual([
+        'DB_POOL_MAX (3) must be at least WORKERS (4): each worker needs a connection',
+      ]);
+      expect(problemsOf({ WORKERS: '0' })).toEqual(['WORKERS must be an integer between 1 and 128 (got "0")']);
+      expect(problemsOf({ WORKERS: '129' })).toEqual(['WORKERS must be an integer between 1 and 128 (got "129")']);
     });
   });
 

@@ -1,0 +1,107 @@
+import cluster, { type Address, type Worker } from 'node:cluster';
+import type pino from 'pino';
+import { readOrCreateLocalSecret, usesLocalSecret } from './auth/local-secret';
+import type { AppConfig } from './config';
+import { embeddedDatabaseUrl, startMigratedEmbeddedDatabase } from './db/database';
+
+/** What the primary sends a worker to make it stop accepting, finish its requests and exit. */
+export const DRAIN_MESSAGE = 'tessera:drain';
+
+/** Workers replaced within this window count towards the limit of WORKERS replacements. */
+const REPLACEMENT_WINDOW_MS = 60_000;
+
+interface WorkerExit {
+  code: number | null;
+  signal: string | null;
+}
+
+/**
+ * The primary of WORKERS processes sharing the port (node:cluster hands connections round-robin). It serves nothing
+ * itself: it owns what must exist once (the embedded database, migrated before any worker starts, and the development
+ * secret), replaces a worker that dies, and on SIGTERM or SIGINT drains every worker before it stops the database.
+ */
+export async function runPrimary(
+  config: AppConfig,
+  logger: pino.Logger,
+  announce: (url: string, signsOwnTokens: boolean) => void,
+): Promise<void> {
+  const embedded = config.databaseUrl ? undefined : await startMigratedEmbeddedDatabase(config, (message) => logger.info(message));
+  // Workers connect to the embedded database like to any other; with DATABASE_URL they inherit it.
+  const workerEnv = embedded ? { DATABASE_URL: embeddedDatabaseUrl(embedded) } : {};
+  const signsOwnTokens = usesLocalSecret(config.auth);
+  try {
+    // Made once here, or workers starting together would each write their own.
+    if (signsOwnTokens) await readOrCreateLocalSecret(config.dataDir);
+  } catch (error) {
+    await embedded?.stop();
+    throw error;
+  }
+
+  const exits = new Map<Worker, Promise<WorkerExit>>();
+  const listening = new Set<Worker>();
+  const replacedAt: number[] = [];
+  let announced = false;
+  let stopping = false;
+
+  const fork = () => {
+    const worker = cluster.fork(workerEnv);
+    exits.set(worker, new Promise((resolve) => worker.once('exit', (code, signal) => resolve({ code, signal }))));
+  };
+
+  const stop = async (reason: string, failed: boolean) => {
+    stopping = true;
+    logger.info({ reason, workers: exits.size }, 'shutting down: draining every worker');
+    for (const worker of exits.keys()) if (worker.isConnected()) worker.send(DRAIN_MESSAGE);
+    const outcomes = await Promise.all(exits.values());
+    const unclean = outcomes.filter((exit) => exit.code !== 0);
+    if (unclean.length > 0) logger.error({ exits: unclean }, 'workers stopped uncleanly');
+    try {
+      await embedded?.stop();
+    } catch (error) {
+      logger.error({ err: error }, 'embedded database did not stop cleanly');
+      failed = true;
+    }
+    logger.info('stopped');
+    process.exit(failed || unclean.length > 0 ? 1 : 0);
+  };
+
+  cluster.on('listening', (worker: Worker, address: Address) => {
+    listening.add(worker);
+    if (announced || listening.size < config.workers) return;
+    announced = true;
+    const host = address.addressType === 6 ? `[${address.address}]` : address.address;
+    const url = `http://${host}:${address.port}${config.graphqlPath}`;
+    logger.info({ url, workers: config.workers, poolPerWorker: config.db.poolMax }, 'every worker is serving');
+    announce(url, signsOwnTokens);
+  });
+
+  cluster.on('exit', (worker: Worker, code: number | null, signal: string | null) => {
+    listening.delete(worker);
+    exits.delete(worker);
+    if (stopping) return;
+    logger.error({ workerPid: worker.process.pid, code, signal }, 'worker exited unexpectedly');
+    // Bounded: a worker that cannot run (a database down at start, a bug on every request) must not fork forever.
+    const now = Date.now();
+    while (replacedAt.length > 0 && now - replacedAt[0] > REPLACEMENT_WINDOW_MS) replacedAt.shift();
+    if (replacedAt.length >= config.workers) {
+      logger.fatal({ replaced: replacedAt.length, windowMs: REPLACEMENT_WINDOW_MS }, 'workers keep exiting: stopping the server');
+      void stop('workers keep exiting', true);
+      return;
+    }
+    replacedAt.push(now);
+    fork();
+  });
+
+  const onSignal = (signal: string) => {
+    if (stopping) {
+      logger.warn({ signal }, 'second signal: exiting now');
+      process.exit(1);
+    }
+    void stop(signal, false);
+  };
+  process.on('SIGTERM', () => onSignal('SIGTERM'));
+  process.on('SIGINT', () => onSignal('SIGINT'));
+
+  logger.info({ workers: config.workers, poolPerWorker: config.db.poolMax }, 'starting workers');
+  for (let i = 0; i < config.workers; i++) fork();
+}
