@@ -117,7 +117,7 @@ async function captureVariant(
   return stages;
 }
 
-function runLoad(job: LoadJob): Promise<LoadFigures> {
+export function runLoad(job: LoadJob): Promise<LoadFigures> {
   return new Promise((resolve, reject) => {
     const child = fork(path.join(__dirname, 'load-worker.js'), [], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
     child.once('message', (figures) => resolve(figures as LoadFigures));
