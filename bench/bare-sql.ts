@@ -1,5 +1,5 @@
 import { Pool } from 'pg';
-import { postgresCpuMs, processCpuMs } from './cpu';
+import { processTreeCpuMs, processCpuMs } from './cpu';
 import { percentile, type LoadFigures } from './load-worker';
 import type { Stages } from './server';
 
@@ -22,7 +22,7 @@ export async function runBareSql(
   let errors = 0;
   let sampleError: string | undefined;
   const started = performance.now();
-  const cpuAtStart = { client: processCpuMs(), postgres: postgresCpuMs(postmaster) };
+  const cpuAtStart = { client: processCpuMs(), postgres: processTreeCpuMs(postmaster) };
   const deadline = started + durationSeconds * 1000;
   const worker = async () => {
     while (performance.now() < deadline) {
@@ -44,7 +44,7 @@ export async function runBareSql(
     await Promise.all(Array.from({ length: connections }, worker));
     seconds = (performance.now() - started) / 1000;
     // Before the pool closes: an exiting backend's CPU time is briefly counted nowhere.
-    cpu = { client: processCpuMs() - cpuAtStart.client, postgres: postgresCpuMs(postmaster) - cpuAtStart.postgres };
+    cpu = { client: processCpuMs() - cpuAtStart.client, postgres: processTreeCpuMs(postmaster) - cpuAtStart.postgres };
   } finally {
     await pool.end();
   }

@@ -24,19 +24,21 @@ function stat(pid: string): { ppid: number; own: number; children: number } | nu
 }
 
 /**
- * CPU milliseconds used so far by a PostgreSQL cluster: the postmaster, its live children (backends, walwriter...)
- * and the children that already exited (counted in the postmaster's cutime/cstime once reaped).
+ * CPU milliseconds used so far by a process and all its descendants: a PostgreSQL cluster (the postmaster, its backends,
+ * walwriter...), a server's primary and its workers. Each process counts its own time and that of its children that
+ * already exited (its cutime/cstime once they are reaped).
  */
-export function postgresCpuMs(postmaster: number): number {
+export function processTreeCpuMs(root: number): number {
   if (!HAS_PROC) return Number.NaN;
-  let ticks = 0;
-  const root = stat(String(postmaster));
-  if (root) ticks += root.own + root.children;
+  const processes = new Map<number, { ppid: number; ticks: number }>();
   for (const entry of readdirSync('/proc')) {
     if (!/^\d+$/.test(entry)) continue;
     const process = stat(entry);
-    if (process?.ppid === postmaster) ticks += process.own;
+    if (process) processes.set(Number(entry), { ppid: process.ppid, ticks: process.own + process.children });
   }
+  let ticks = 0;
+  const inTree = (pid: number): boolean => pid === root || (pid > 1 && processes.has(pid) && inTree(processes.get(pid)!.ppid));
+  for (const [pid, process] of processes) if (inTree(pid)) ticks += process.ticks;
   return (ticks * 1000) / TICKS_PER_SECOND;
 }
 

@@ -3,7 +3,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { runBareSql } from './bare-sql';
 import { walPosition, walReader, walWritten, withClient, type WalWritten } from './cluster';
-import { machineBusyMs, postgresCpuMs, processCpuMs } from './cpu';
+import { machineBusyMs, processTreeCpuMs, processCpuMs } from './cpu';
 import { explainOperation, type ExplainResult } from './explain';
 import type { LoadFigures, LoadJob } from './load-worker';
 import { mib, vmHwmMiB, watchRss } from './memory';
@@ -117,7 +117,7 @@ async function captureVariant(
   return stages;
 }
 
-function runLoad(job: LoadJob): Promise<LoadFigures> {
+export function runLoad(job: LoadJob): Promise<LoadFigures> {
   return new Promise((resolve, reject) => {
     const child = fork(path.join(__dirname, 'load-worker.js'), [], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
     child.once('message', (figures) => resolve(figures as LoadFigures));
@@ -188,7 +188,7 @@ export async function runServerBench(databaseUrl: string, operations: Operation[
         const before = {
           statements: server.recorder.count,
           server: processCpuMs(),
-          postgres: postgresCpuMs(options.postmaster),
+          postgres: processTreeCpuMs(options.postmaster),
           machine: machineBusyMs(),
           at: performance.now(),
         };
@@ -200,7 +200,7 @@ export async function runServerBench(databaseUrl: string, operations: Operation[
         const perRequest = (total: number) => Math.round((total / Math.max(1, graphql.requests)) * 100) / 100;
         const used = {
           server: processCpuMs() - before.server,
-          postgres: postgresCpuMs(options.postmaster) - before.postgres,
+          postgres: processTreeCpuMs(options.postmaster) - before.postgres,
           machine: machineBusyMs() - before.machine,
           available: (performance.now() - before.at) * os.cpus().length,
         };

@@ -27,8 +27,11 @@ export interface LoadFigures {
   /** 2xx responses that carried GraphQL errors. */
   graphqlErrors: number;
   sampleError?: string;
-  /** CPU milliseconds per request: the server's process, PostgreSQL (all its processes), the load generator's. */
-  cpuMsPerRequest?: { server?: number; postgres?: number; client?: number };
+  /**
+   * CPU milliseconds per request: the server's processes, PgBouncer's when the server reaches PostgreSQL through it,
+   * PostgreSQL (all its processes), the load generator's.
+   */
+  cpuMsPerRequest?: { server?: number; pgbouncer?: number; postgres?: number; client?: number };
 }
 
 export function percentile(sorted: number[], p: number): number {

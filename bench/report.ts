@@ -3,6 +3,7 @@ import type { Generated } from './generate';
 import type { ServerResult } from './http-load';
 import type { LoadFigures } from './load-worker';
 import type { MigrationResult } from './migration';
+import type { ScaleResult } from './scale';
 import type { Mode } from './options';
 import { labelOf, type CostCase } from './workload';
 
@@ -28,6 +29,7 @@ export interface BenchResult {
   migration?: MigrationResult;
   dataset?: Generated;
   server?: ServerResult;
+  scale?: ScaleResult;
   targets: TargetCheck[];
 }
 
@@ -169,7 +171,7 @@ function walRecords(wal: WalWritten): string {
   return kinds.length ? `: ${kinds.map(([kind, bytes]) => `${kind} ${bytes}`).join(', ')}` : '';
 }
 
-const cpu = (figures: LoadFigures['cpuMsPerRequest'], keys: Array<'server' | 'postgres' | 'client'>) =>
+const cpu = (figures: LoadFigures['cpuMsPerRequest'], keys: Array<'server' | 'pgbouncer' | 'postgres' | 'client'>) =>
   keys.map((key) => figures?.[key] ?? '?').join(' / ');
 
 const mb = (bytes: number) => `${Math.round(bytes / 2 ** 20)} MB`;
@@ -336,6 +338,45 @@ export function markdown(result: BenchResult): string {
         server.pageSizes.map((check) => [check.operation, check.statements[1], check.statements[20], check.statements[100]]),
       ),
     );
+  }
+  const scale = result.scale;
+  if (scale) {
+    parts.push(`### Workers and PgBouncer: ${scale.connections} connections, the server started as \`node dist/src/main.js\``);
+    parts.push(
+      table(
+        [
+          'operation',
+          'workers',
+          'PostgreSQL reached',
+          'req/s',
+          'p50 ms',
+          'p99 ms',
+          'errors',
+          'CPU ms/request: server (all processes)',
+          'PgBouncer',
+          'PostgreSQL',
+          'load generator',
+          'cores busy (others)',
+        ],
+        scale.runs.map((run) => [
+          labelOf(run.operation, run.costCase),
+          run.workers,
+          run.database === 'pgbouncer' ? `PgBouncer (transaction, pool ${scale.pgbouncerPoolSize})` : 'directly',
+          run.graphql.requestsPerSecond,
+          run.graphql.p50Ms,
+          run.graphql.p99Ms,
+          run.graphql.non2xx + run.graphql.errors + run.graphql.graphqlErrors,
+          cpu(run.graphql.cpuMsPerRequest, ['server']),
+          run.database === 'pgbouncer' ? cpu(run.graphql.cpuMsPerRequest, ['pgbouncer']) : '-',
+          cpu(run.graphql.cpuMsPerRequest, ['postgres']),
+          cpu(run.graphql.cpuMsPerRequest, ['client']),
+          `${run.machine.busyPercent}% (${run.machine.othersPercent}%)`,
+        ]),
+      ),
+    );
+    if (scale.skipped) parts.push(`Through PgBouncer: not run (${scale.skipped}).`);
+    if (scale.serverProblems.length)
+      parts.push(`Logged by the server processes:\n\n${scale.serverProblems.map((line) => `    ${line}`).join('\n')}`);
   }
   if (result.targets.length) {
     parts.push('### Targets');

@@ -8,13 +8,15 @@ import { prepareMainDataset, prepareMigrationBase } from './generate';
 import { runServerBench } from './http-load';
 import { runMigrationBench } from './migration';
 import { parseOptions, PHASES } from './options';
+import { runScaleBench } from './scale';
 import { checkTargets, markdown, plansText, type BenchResult } from './report';
 import { buildOperations, labelOf } from './workload';
 
 /**
  * `npm run bench`: the design's figures on a generated data set. Phases: the extension migration over existing
  * experiments, data generation (or reuse), EXPLAIN of every list query, HTTP load against the real server and the
- * same SQL through bare `pg`. Prints a markdown report and writes bench/results/<mode>.{json,md} and the plans.
+ * same SQL through bare `pg`, and the reads against the server in processes of its own, with 1 and 2 workers, directly
+ * and through PgBouncer. Prints a markdown report and writes bench/results/<mode>.{json,md} and the plans.
  */
 async function main(): Promise<void> {
   const options = parseOptions(process.argv.slice(2));
@@ -52,14 +54,20 @@ async function main(): Promise<void> {
     const explain = options.phases.has('explain');
     const http = options.phases.has('http');
     const soak = options.soakSeconds > 0;
-    if (options.phases.has('generate') || explain || http || soak) {
+    const scale = options.phases.has('scale');
+    if (options.phases.has('generate') || explain || http || soak || scale) {
       result.dataset = await prepareMainDataset(cluster.serverUrl, cluster.url, options.mode, options.scale, options.reuse, log);
     }
+    const operations =
+      result.dataset && (explain || http || soak || scale)
+        ? (await buildOperations(result.dataset.url, options.mode === 'full' ? 64 : 16)).filter(
+            (operation) =>
+              options.operations.length === 0 ||
+              options.operations.some((name) => labelOf(operation.name, operation.costCase).includes(name)),
+          )
+        : [];
+    const postmaster = postmasterPid(path.join(options.dataDir, 'pg'));
     if (result.dataset && (explain || http || soak)) {
-      const operations = (await buildOperations(result.dataset.url, options.mode === 'full' ? 64 : 16)).filter(
-        (operation) =>
-          options.operations.length === 0 || options.operations.some((name) => labelOf(operation.name, operation.costCase).includes(name)),
-      );
       result.server = await runServerBench(result.dataset.url, operations, {
         connections: options.connections,
         durationSeconds: options.durationSeconds,
@@ -69,7 +77,20 @@ async function main(): Promise<void> {
         bare: options.bare,
         soakSeconds: options.soakSeconds,
         clusterUrl: cluster.serverUrl,
-        postmaster: postmasterPid(path.join(options.dataDir, 'pg')),
+        postmaster,
+        log,
+      });
+    }
+    if (result.dataset && scale) {
+      // The reads of the issue "Reads at PostGraphile's cost" (A to C); in quick mode A alone, to keep CI short.
+      const reads = operations.filter((operation) => operation.kind === 'read' && operation.costCase);
+      log('scale: 1 and 2 workers, direct and through PgBouncer');
+      result.scale = await runScaleBench(result.dataset.url, options.mode === 'full' ? reads : reads.slice(0, 1), {
+        connections: options.connections,
+        durationSeconds: options.durationSeconds,
+        warmupSeconds: options.mode === 'full' ? 2 : 0.25,
+        clusterUrl: cluster.serverUrl,
+        postmaster,
         log,
       });
     }
@@ -111,6 +132,13 @@ function brokenChecks(result: BenchResult): string[] {
     if (failed > 0)
       problems.push(
         `${labelOf(entry.operation, entry.costCase)}: ${failed} failed requests (${entry.graphql.sampleError ?? entry.bare?.sampleError})`,
+      );
+  }
+  for (const run of result.scale?.runs ?? []) {
+    const failed = run.graphql.non2xx + run.graphql.errors + run.graphql.graphqlErrors;
+    if (failed > 0)
+      problems.push(
+        `${labelOf(run.operation, run.costCase)}, ${run.workers} workers, ${run.database}: ${failed} failed requests (${run.graphql.sampleError})`,
       );
   }
   const soak = result.server?.soak;

@@ -10,6 +10,17 @@ import { StatementRecorder, type StatementStart } from '../src/db/sql';
 
 export const BENCH_JWT_SECRET = 'tessera-bench-secret-0123456789-abcdefghij';
 
+/** The server's environment in every phase: production, request logging at info, the bench's JWT secret. */
+export const BENCH_SERVER_ENV = {
+  NODE_ENV: 'production',
+  JWT_SECRET: BENCH_JWT_SECRET,
+  LOG_LEVEL: 'info',
+  // The load comes from one address and a few dozen users: limits as high as allowed, so the limiter still runs on
+  // every request but never refuses one.
+  RATE_LIMIT_PER_IP_PER_MINUTE: '1000000',
+  RATE_LIMIT_PER_USER_PER_MINUTE: '1000000',
+};
+
 /**
  * Statements in the order the server sent them, grouped into stages (round trips): a statement sent before any
  * earlier one was answered runs alongside it, one sent after an answer starts the next stage.
@@ -31,17 +42,7 @@ export interface BenchServer {
  * default pool and timeouts, a shared JWT secret; only the rate limits are lifted.
  */
 export async function startBenchServer(databaseUrl: string): Promise<BenchServer> {
-  const config = loadConfig({
-    NODE_ENV: 'production',
-    JWT_SECRET: BENCH_JWT_SECRET,
-    PORT: '0',
-    LOG_LEVEL: 'info',
-    DATABASE_URL: databaseUrl,
-    // The load comes from one address and a few dozen users: limits as high as allowed, so the limiter still runs
-    // on every request but never refuses one.
-    RATE_LIMIT_PER_IP_PER_MINUTE: '1000000',
-    RATE_LIMIT_PER_USER_PER_MINUTE: '1000000',
-  });
+  const config = loadConfig({ ...BENCH_SERVER_ENV, PORT: '0', DATABASE_URL: databaseUrl });
   const orm = await MikroORM.init(createOrmConfig({ clientUrl: databaseUrl, db: config.db }));
   const recorder = new StatementRecorder().attach();
   const problems: string[] = [];

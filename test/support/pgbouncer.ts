@@ -6,29 +6,37 @@ import os from 'node:os';
 import path from 'node:path';
 import { findFreePort } from '../../src/db/embedded-database';
 
-/** A real PgBouncer in transaction mode in front of the test cluster, as production would run it. */
+/**
+ * A real PgBouncer in transaction mode in front of an embedded cluster, as production would run it: the tests' and the
+ * bench's (its scale phase).
+ */
 export interface PgBouncer {
-  /** `database` on the test cluster, reached through PgBouncer. */
+  /** `database` on the cluster, reached through PgBouncer. */
   url(database: string): string;
   /** PgBouncer's admin console (`SHOW POOLS`...). */
   adminUrl: string;
   /** Server connections per database and user: fewer than the server's pool, so clients share them. */
   poolSize: number;
+  /** Its process, whose CPU time the bench counts. */
+  pid: number;
   stop(): Promise<void>;
 }
 
-/** Where Debian's package puts it; `.ci/run` installs it. The tests install nothing themselves. */
-function pgbouncerBinary(): string {
+export const PGBOUNCER_MISSING = 'pgbouncer is not installed: apt-get install -y pgbouncer (.ci/run installs it when missing)';
+
+/** Where Debian's package puts it; `.ci/run` installs it. The tests and the bench install nothing themselves. */
+export function findPgBouncer(): string | undefined {
   for (const dir of (process.env.PATH ?? '').split(path.delimiter).concat('/usr/sbin')) {
     const candidate = path.join(dir, 'pgbouncer');
     if (existsSync(candidate)) return candidate;
   }
-  throw new Error('pgbouncer is not installed: apt-get install -y pgbouncer (.ci/run installs it when missing)');
+  return undefined;
 }
 
 /** Starts PgBouncer for every database of the cluster at `serverUrl`, clients admitted without a password. */
 export async function startPgBouncer(serverUrl: string, poolSize = 4): Promise<PgBouncer> {
-  const binary = pgbouncerBinary();
+  const binary = findPgBouncer();
+  if (!binary) throw new Error(PGBOUNCER_MISSING);
   const server = new URL(serverUrl);
   const user = decodeURIComponent(server.username);
   const dir = await mkdtemp(path.join(os.tmpdir(), 'tessera-pgbouncer-'));
@@ -80,7 +88,7 @@ export async function startPgBouncer(serverUrl: string, poolSize = 4): Promise<P
   }
 
   const urlOf = (database: string) => `postgres://${encodeURIComponent(user)}@127.0.0.1:${port}/${encodeURIComponent(database)}`;
-  return { url: urlOf, adminUrl: urlOf('pgbouncer'), poolSize, stop };
+  return { url: urlOf, adminUrl: urlOf('pgbouncer'), poolSize, pid: child.pid!, stop };
 }
 
 async function waitForListener(port: number, exited: Promise<void>, output: () => string): Promise<void> {
