@@ -298,7 +298,7 @@ async function soak(operation: Operation, seconds: number, run: (seconds: number
 }
 
 /** The templates and experiments the load created go again, so a reused data set keeps its size. */
-async function removeLoadRows(databaseUrl: string, operations: Operation[], since: Date): Promise<void> {
+export async function removeLoadRows(databaseUrl: string, operations: Operation[], since: Date): Promise<void> {
   const emails = [...new Set(operations.flatMap((operation) => operation.variants.flatMap((variant) => variant.caller?.email ?? [])))];
   await withClient(databaseUrl, async (client) => {
     await client.query('set statement_timeout = 0');

@@ -5,7 +5,7 @@ import path from 'node:path';
 import { BENCH_SETTINGS, startBenchCluster, withClient } from './cluster';
 import { postmasterPid } from './cpu';
 import { prepareMainDataset, prepareMigrationBase } from './generate';
-import { runServerBench } from './http-load';
+import { removeLoadRows, runServerBench } from './http-load';
 import { runMigrationBench } from './migration';
 import { parseOptions, PHASES } from './options';
 import { runScaleBench } from './scale';
@@ -82,10 +82,11 @@ async function main(): Promise<void> {
       });
     }
     if (result.dataset && scale) {
-      // The reads of the issue "Reads at PostGraphile's cost" (A to C); in quick mode A alone, to keep CI short.
-      const reads = operations.filter((operation) => operation.kind === 'read' && operation.costCase);
+      // The operations of the issue "Reads at PostGraphile's cost" (A to D); in quick mode A alone, to keep CI short.
+      const costCases = operations.filter((operation) => operation.costCase);
       log('scale: 1 and 2 workers, direct and through PgBouncer');
-      result.scale = await runScaleBench(result.dataset.url, options.mode === 'full' ? reads : reads.slice(0, 1), {
+      const scaleStarted = new Date();
+      result.scale = await runScaleBench(result.dataset.url, options.mode === 'full' ? costCases : costCases.slice(0, 1), {
         connections: options.connections,
         durationSeconds: options.durationSeconds,
         warmupSeconds: options.mode === 'full' ? 2 : 0.25,
@@ -93,6 +94,7 @@ async function main(): Promise<void> {
         postmaster,
         log,
       });
+      await removeLoadRows(result.dataset.url, costCases, scaleStarted);
     }
   } finally {
     await cluster.stop();

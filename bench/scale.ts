@@ -52,7 +52,7 @@ export const SCALE_WORKERS = [1, 2];
 const PGBOUNCER_POOL_SIZE = 10;
 
 /**
- * The read operations against the real server started as production starts it (`node dist/src/main.js`, in processes
+ * Operations A to D against the real server started as production starts it (`node dist/src/main.js`, in processes
  * of its own), with 1 and 2 workers, reaching PostgreSQL directly and through PgBouncer in transaction mode.
  */
 export async function runScaleBench(databaseUrl: string, operations: Operation[], options: ScaleBenchOptions): Promise<ScaleResult> {
