@@ -1,17 +1,17 @@
-import { Kind, type FragmentDefinitionNode, type GraphQLResolveInfo, type SelectionNode } from 'graphql';
+import { Kind, type FieldNode, type FragmentDefinitionNode, type GraphQLResolveInfo, type SelectionNode } from 'graphql';
 
-/** The fields named `name` among `selections`, looking through inline fragments and fragment spreads. */
-function fieldsNamed(
+/** The field nodes named `name` among `selections`, looking through inline fragments and fragment spreads. */
+function fieldNodesNamed(
   selections: readonly SelectionNode[],
   name: string,
   fragments: Record<string, FragmentDefinitionNode>,
-): Array<readonly SelectionNode[] | undefined> {
-  const found: Array<readonly SelectionNode[] | undefined> = [];
+): FieldNode[] {
+  const found: FieldNode[] = [];
   const visit = (list: readonly SelectionNode[]): void => {
     for (const selection of list) {
       switch (selection.kind) {
         case Kind.FIELD:
-          if (selection.name.value === name) found.push(selection.selectionSet?.selections);
+          if (selection.name.value === name) found.push(selection);
           break;
         case Kind.INLINE_FRAGMENT:
           visit(selection.selectionSet.selections);
@@ -24,6 +24,25 @@ function fieldsNamed(
   };
   visit(selections);
   return found;
+}
+
+/** The sub-selections of the fields named `name` among `selections` (see `fieldNodesNamed`). */
+function fieldsNamed(
+  selections: readonly SelectionNode[],
+  name: string,
+  fragments: Record<string, FragmentDefinitionNode>,
+): Array<readonly SelectionNode[] | undefined> {
+  return fieldNodesNamed(selections, name, fragments).map((node) => node.selectionSet?.selections);
+}
+
+/** The fields named `name` selected directly under the field being resolved, through aliases and fragments. */
+export function selectedFieldNodes(info: GraphQLResolveInfo, name: string): FieldNode[] {
+  return info.fieldNodes.flatMap((node) => fieldNodesNamed(node.selectionSet?.selections ?? [], name, info.fragments));
+}
+
+/** Whether `node` selects `name` directly (through fragments). */
+export function nodeSelects(info: GraphQLResolveInfo, node: FieldNode, name: string): boolean {
+  return fieldNodesNamed(node.selectionSet?.selections ?? [], name, info.fragments).length > 0;
 }
 
 /**

@@ -31,6 +31,14 @@ export interface TemplateRelations {
   owner?: UserRecord;
   /** What the caller may see of them: the users it is shared with for its owner, nothing for anyone else. */
   sharedWith?: UserRecord[];
+  /** Its latest `history.first` versions (all when null), newest first, with their authors. */
+  versions?: { history: HistoryRequest; list: VersionRecord[] };
+}
+
+/** The history a request reads with a template: how many versions, and whether with their configurations. */
+export interface HistoryRequest {
+  first: number | null;
+  withConfiguration: boolean;
 }
 
 /** A version as reads return it; `configuration` only when selected, `createdBy` null once the author is gone. */

@@ -3,12 +3,13 @@ import type { ActorLookup } from '../auth/actor';
 import { SqlValues, type Sql } from '../db/sql';
 import { isUuid } from '../db/uuid';
 import type { Configuration } from './configuration-schema';
-import { userColumns, userOf, type UserRecord } from '../user/user-rows';
+import { userColumns, userJson, userOf, userOfJson, type UserRecord } from '../user/user-rows';
 import {
   templateColumns,
   templateOf,
   versionColumns,
   versionOf,
+  type HistoryRequest,
   type TemplateRecord,
   type TemplateRow,
   type UsersSeen,
@@ -18,11 +19,19 @@ import {
 } from './template-rows';
 import { visibleTemplates } from './template-visibility';
 
-/** A template by id; its configuration read only when some field of the request needs it. */
+/**
+ * A template by id; its configuration read only when some field of the request needs it, and its history with it when
+ * the request reads one (the same statement reads both).
+ */
 export interface TemplateKey {
   id: string;
   withConfiguration: boolean;
+  history?: HistoryRequest | null;
 }
+
+const historyKeyOf = (history: HistoryRequest | null | undefined) => (history ? `${history.first}|${history.withConfiguration}` : '');
+
+type HistoryJson = Omit<VersionRow, 'createdAt'> & { createdAt: string; author: Parameters<typeof userOfJson>[0] | null };
 
 /** A template's history, newest first: the `first` versions, or all of them. */
 export interface VersionsKey {
@@ -59,20 +68,38 @@ export function createTemplateLoaders(reader: Sql, actor: ActorLookup, usersSeen
     /** Only templates the caller may see: a hidden one loads as null, like a missing one. */
     visibleTemplateById: new DataLoader<TemplateKey, TemplateRecord | null, string>(
       async (keys) => {
-        const ids = [...new Set(keys.map((key) => key.id).filter(isUuid))];
-        if (ids.length === 0) return keys.map(() => null);
-        const values = new SqlValues();
-        const wanted = values.bind(ids);
-        const rows = await reader.rows<TemplateRow>(
-          `select ${templateColumns(keys.some((key) => key.withConfiguration))}
-           from experiment_templates t
-           where t.id = any(${wanted}::uuid[]) and ${visibleTemplates('t', await actor(), values)}`,
-          values.values,
+        const caller = await actor();
+        const groups = new Map<string, TemplateKey[]>();
+        for (const key of keys) groups.set(historyKeyOf(key.history), [...(groups.get(historyKeyOf(key.history)) ?? []), key]);
+        const found = new Map<string, TemplateRecord>();
+        await Promise.all(
+          [...groups.values()].map(async (group) => {
+            const ids = [...new Set(group.map((key) => key.id).filter(isUuid))];
+            if (ids.length === 0) return;
+            const history = group[0].history ?? null;
+            const values = new SqlValues();
+            const wanted = values.bind(ids);
+            const historyColumn = history ? `, ${historyJsonColumn(history, values)}` : '';
+            const rows = await reader.rows<TemplateRow & { history?: HistoryJson[] }>(
+              `select ${templateColumns(group.some((key) => key.withConfiguration))}${historyColumn}
+               from experiment_templates t
+               where t.id = any(${wanted}::uuid[]) and ${visibleTemplates('t', caller, values)}`,
+              values.values,
+            );
+            for (const row of rows) {
+              const template = templateOf(row);
+              if (history && row.history) {
+                const list = row.history.map(versionOfJson);
+                for (const version of list) if (version.readWith?.author) usersSeen(version.readWith.author);
+                template.readWith = { versions: { history, list } };
+              }
+              found.set(`${historyKeyOf(history)}#${row.id}`, template);
+            }
+          }),
         );
-        const byId = new Map(rows.map((row) => [row.id, templateOf(row)]));
-        return keys.map((key) => byId.get(key.id) ?? null);
+        return keys.map((key) => found.get(`${historyKeyOf(key.history)}#${key.id}`) ?? null);
       },
-      { cacheKeyFn: (key) => `${key.id}|${key.withConfiguration}` },
+      { cacheKeyFn: (key) => `${key.id}|${key.withConfiguration}|${historyKeyOf(key.history)}` },
     ),
 
     sharedUsersByTemplateId,
@@ -135,4 +162,27 @@ export function createTemplateLoaders(reader: Sql, actor: ActorLookup, usersSeen
       { cacheKeyFn: (key) => `${key.templateId}:${key.version}` },
     ),
   };
+}
+
+/** A template's latest versions with their authors, as one JSON column of the statement that reads the template. */
+function historyJsonColumn(history: HistoryRequest, values: SqlValues): string {
+  const limit = history.first === null ? '' : `limit ${values.bind(history.first)}`;
+  return `(
+    select coalesce(json_agg(json_build_object(
+      'id', v.id, 'templateId', v.template_id, 'version', v.version, 'name', v.name, 'description', v.description,
+      'category', v.category, 'tags', v.tags, 'createdAt', v.created_at, 'changeNote', v.change_note,
+      'authorId', v.created_by${history.withConfiguration ? ", 'configuration', v.configuration" : ''},
+      'author', case when author.id is null then null else ${userJson('author')} end
+    ) order by v.version desc), '[]'::json)
+    from (
+      select * from experiment_template_versions history where history.template_id = t.id order by history.version desc ${limit}
+    ) v
+    left join users author on author.id = v.created_by
+  ) as history`;
+}
+
+function versionOfJson(json: HistoryJson): VersionRecord {
+  const version = versionOf({ ...json, createdAt: new Date(json.createdAt) });
+  version.readWith = { author: json.author === null ? null : userOfJson(json.author) };
+  return version;
 }

@@ -1,13 +1,13 @@
-import type { GraphQLResolveInfo } from 'graphql';
+import { getArgumentValues, getNamedType, type GraphQLObjectType, type GraphQLResolveInfo } from 'graphql';
 import { Arg, Args, Authorized, Ctx, FieldResolver, ID, Info, Int, Mutation, Query, Resolver, Root } from 'type-graphql';
 import type { Actor } from '../auth/actor';
-import { checkPageSize } from '../db/keyset';
+import { checkPageSize, MAX_PAGE_SIZE } from '../db/keyset';
 import { NotFoundError } from '../errors/domain-error';
 import { CurrentActor, OptionalActor } from '../graphql/authorization';
 import { connectionOf, ConnectionType, type Connection } from '../graphql/connection';
 import type { Context } from '../graphql/context';
 import type { Loaders } from '../graphql/loaders';
-import { selectsField, selectsPath } from '../graphql/selection';
+import { nodeSelects, selectedFieldNodes, selectsField, selectsPath } from '../graphql/selection';
 import { User } from '../user/user.entity';
 import type { UserRecord } from '../user/user-rows';
 import { PatchOperation } from './patch-operation.type';
@@ -26,7 +26,7 @@ import {
   UpdateTemplateArgs,
 } from './template.inputs';
 import { listTemplates } from './template-list';
-import type { TemplateRecord, VersionContentRecord, VersionRecord } from './template-rows';
+import type { HistoryRequest, TemplateRecord, VersionContentRecord, VersionRecord } from './template-rows';
 
 export const TemplateConnection = ConnectionType(ExperimentTemplate, 'Template');
 
@@ -38,7 +38,11 @@ export class TemplateResolver {
     @Ctx() { loaders }: Context,
     @Info() info: GraphQLResolveInfo,
   ): Promise<TemplateRecord | null> {
-    return loaders.visibleTemplateById.load({ id, withConfiguration: selectsField(info, 'configuration') });
+    return loaders.visibleTemplateById.load({
+      id,
+      withConfiguration: selectsField(info, 'configuration'),
+      history: historyRequestOf(info),
+    });
   }
 
   @Query(() => TemplateConnection, { description: 'Templates the caller may see, one keyset page at a time' })
@@ -78,18 +82,17 @@ export class TemplateResolver {
   }
 
   @FieldResolver(() => [TemplateVersion], { description: 'Its history, newest first' })
-  async versions(
+  versions(
     @Root() template: TemplateRecord,
     @Arg('first', () => Int, { nullable: true, description: 'At most this many (1 to 100); all when left out' }) first: number | null,
     @Ctx() { loaders }: Context,
     @Info() info: GraphQLResolveInfo,
-  ): Promise<VersionRecord[]> {
+  ): VersionRecord[] | Promise<VersionRecord[]> {
     if (first !== null && first !== undefined) checkPageSize(first);
-    return loaders.versionsByTemplateId.load({
-      templateId: template.id,
-      first: first ?? null,
-      withConfiguration: selectsField(info, 'configuration'),
-    });
+    const withConfiguration = selectsField(info, 'configuration');
+    const read = template.readWith?.versions;
+    if (read && read.history.first === (first ?? null) && (read.history.withConfiguration || !withConfiguration)) return read.list;
+    return loaders.versionsByTemplateId.load({ templateId: template.id, first: first ?? null, withConfiguration });
   }
 
   // Not `version(n)`: `version` is already the field holding the current version number.
@@ -204,4 +207,25 @@ async function sharedUsersOf(template: TemplateRecord, context: Context): Promis
   const caller = await context.actor();
   if (!caller || template.createdBy.id !== caller.userId) return [];
   return context.loaders.sharedUsersByTemplateId.load(template.id);
+}
+
+/**
+ * The history `template(id)` can read in its own statement: the one `versions` field of the selection, with a valid
+ * page size. Anything else (no such field, several with different arguments, a size `versions` will refuse) is left to
+ * the field's own load.
+ */
+function historyRequestOf(info: GraphQLResolveInfo): HistoryRequest | null {
+  const [node, ...others] = selectedFieldNodes(info, 'versions');
+  if (!node || others.length > 0) return null;
+  const field = (getNamedType(info.returnType) as GraphQLObjectType).getFields().versions;
+  let first: unknown;
+  try {
+    ({ first } = getArgumentValues(field, node, info.variableValues));
+  } catch {
+    return null;
+  }
+  const valid =
+    first === null || first === undefined || (Number.isInteger(first) && (first as number) >= 1 && (first as number) <= MAX_PAGE_SIZE);
+  if (!valid) return null;
+  return { first: (first as number | null | undefined) ?? null, withConfiguration: nodeSelects(info, node, 'configuration') };
 }
