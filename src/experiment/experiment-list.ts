@@ -57,9 +57,9 @@ export async function listExperiments(
   throwIfInvalid(errors);
   const values = new SqlValues();
   const where = filterConditions(actor, filter, values);
+  // The filter's values come first ($1 to $n): the COUNT runs the same conditions with those alone.
+  const filterValues = [...values.values];
   const page = keysetClauses(NEWEST_FIRST, pageRequest, values);
-  const countValues = new SqlValues();
-  const countWhere = filterConditions(actor, filter, countValues);
 
   const [rows, [{ count }]] = await Promise.all([
     reader.rows<ListedRow>(
@@ -70,7 +70,7 @@ export async function listExperiments(
        limit ${page.limit}`,
       values.values,
     ),
-    reader.rows<{ count: number }>(`select count(*)::integer as count from ml_experiments e where ${countWhere}`, countValues.values),
+    reader.rows<{ count: number }>(`select count(*)::integer as count from ml_experiments e where ${where}`, filterValues),
   ]);
   return keysetPage(rows, NEWEST_FIRST, page.first, count, experimentOf);
 }

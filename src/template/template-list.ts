@@ -144,6 +144,8 @@ export async function listTemplates(
   const filter = query.filter ?? {};
   const values = new SqlValues();
   const where = filterConditions(actor, filter, values);
+  // The filter's values come first ($1 to $n): the COUNT runs the same conditions with those alone.
+  const filterValues = [...values.values];
   const page = keysetClauses(order, pageRequest, values);
   const owner = options.withOwner
     ? { columns: `, ${userColumns('owner', 'owner_')}`, join: 'join users owner on owner.id = t.created_by' }
@@ -160,7 +162,7 @@ export async function listTemplates(
       values.values,
       { planEachCall: where.planEachCall },
     ),
-    options.withTotalCount ? countTemplates(reader, actor, filter) : Promise.resolve(0),
+    options.withTotalCount ? countTemplates(reader, where, filterValues) : Promise.resolve(0),
   ]);
   return keysetPage(rows, order, page.first, totalCount, (row) => {
     const template = templateOf(row);
@@ -186,12 +188,10 @@ function sharedWithColumn(actor: Actor, values: SqlValues): string {
           ) end as "sharedWith"`;
 }
 
-async function countTemplates(reader: Sql, actor: Actor | null, filter: TemplateListFilter): Promise<number> {
-  const values = new SqlValues();
-  const where = filterConditions(actor, filter, values);
+async function countTemplates(reader: Sql, where: FilterSql, values: unknown[]): Promise<number> {
   const [{ count }] = await reader.rows<{ count: number }>(
     `select count(*)::integer as count from experiment_templates t where ${where.sql}`,
-    values.values,
+    values,
     { planEachCall: where.planEachCall },
   );
   return count;
