@@ -28,11 +28,7 @@ export const KNOWN_USER_HOLD_MS = 10 * 60_000;
 export async function upsertUserFromClaims(em: EntityManager, claims: TokenClaims, known: KnownUsers): Promise<string> {
   const remembered = known.get(claims.externalId);
   if (remembered && changesNothing(claims, remembered)) return remembered.id;
-  const [row] = await em.execute<Array<{ id: string; email: string | null; display_name: string | null }>>(
-    'select id, email, display_name from users where external_id = ?',
-    [claims.externalId],
-  );
-  let user = row && { id: row.id, email: row.email, displayName: row.display_name };
+  let user = await readUser(em, claims.externalId);
   if (!user || !changesNothing(claims, user)) user = await upsert(em, claims);
   known.set(claims.externalId, user, Date.now() + KNOWN_USER_HOLD_MS);
   return user.id;
@@ -63,9 +59,13 @@ async function upsert(em: EntityManager, claims: TokenClaims): Promise<KnownUser
   if (row) return { id: row.id, email: row.email, displayName: row.display_name };
   // The same caller's first requests raced: another one inserted the row after this statement's snapshot was taken,
   // so neither half of it returned the row. A new statement sees it.
-  const [inserted] = await em.execute<Array<{ id: string; email: string | null; display_name: string | null }>>(
+  return (await readUser(em, claims.externalId))!;
+}
+
+async function readUser(em: EntityManager, externalId: string): Promise<KnownUser | undefined> {
+  const [row] = await em.execute<Array<{ id: string; email: string | null; display_name: string | null }>>(
     'select id, email, display_name from users where external_id = ?',
-    [claims.externalId],
+    [externalId],
   );
-  return { id: inserted.id, email: inserted.email, displayName: inserted.display_name };
+  return row && { id: row.id, email: row.email, displayName: row.display_name };
 }
