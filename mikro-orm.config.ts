@@ -42,8 +42,29 @@ export function keepsNamedStatements(config: Configuration): boolean {
   return driverOptions.namedStatements !== false;
 }
 
-export function createOrmConfig(options: OrmOptions): Options {
+/** The pool of connections to one server (the primary, or each replica), per process. */
+export function poolSettings(db: AppConfig['db']) {
+  return { min: 0, max: db.poolMax, acquireTimeoutMillis: db.acquireTimeoutMs, idleTimeoutMillis: 30_000 };
+}
+
+/** How every connection is opened, to the primary or to a replica: the same timeouts and client-side deadline. */
+export function connectionSettings(options: Omit<OrmOptions, 'clientUrl'>) {
   const statementTimeoutMs = options.statementTimeoutMs ?? options.db.statementTimeoutMs;
+  const direct = options.db.pooler === 'none';
+  return {
+    application_name: options.applicationName ?? 'tessera',
+    connectionTimeoutMillis: options.db.connectTimeoutMs,
+    // Connected directly, the timeouts travel as start-up parameters of every connection, so no statement can
+    // escape them. PgBouncer refuses those parameters: behind it they are the role's defaults in the database,
+    // which PostgreSQL applies to every server connection PgBouncer opens, checked when the server starts
+    // (`checkPoolerTimeouts` in src/db/database.ts).
+    ...(direct ? sessionTimeouts(options.db, statementTimeoutMs) : {}),
+    // node-postgres' client-side deadline: fails the query (and frees its request) when the server never answers.
+    query_timeout: statementTimeoutMs + CLIENT_QUERY_DEADLINE_SLACK_MS,
+  };
+}
+
+export function createOrmConfig(options: OrmOptions): Options {
   const direct = options.db.pooler === 'none';
   return defineConfig({
     clientUrl: options.clientUrl,
@@ -53,25 +74,10 @@ export function createOrmConfig(options: OrmOptions): Options {
     // Every request forks its own EntityManager; the global one must never be used by accident.
     allowGlobalContext: false,
     debug: options.debug ?? false,
-    pool: {
-      min: 0,
-      max: options.db.poolMax,
-      acquireTimeoutMillis: options.db.acquireTimeoutMs,
-      idleTimeoutMillis: 30_000,
-    },
+    pool: poolSettings(options.db),
     driverOptions: {
       namedStatements: direct,
-      connection: {
-        application_name: options.applicationName ?? 'tessera',
-        connectionTimeoutMillis: options.db.connectTimeoutMs,
-        // Connected directly, the timeouts travel as start-up parameters of every connection, so no statement can
-        // escape them. PgBouncer refuses those parameters: behind it they are the role's defaults in the database,
-        // which PostgreSQL applies to every server connection PgBouncer opens, checked when the server starts
-        // (`checkPoolerTimeouts` in src/db/database.ts).
-        ...(direct ? sessionTimeouts(options.db, statementTimeoutMs) : {}),
-        // node-postgres' client-side deadline: fails the query (and frees its request) when the server never answers.
-        query_timeout: statementTimeoutMs + CLIENT_QUERY_DEADLINE_SLACK_MS,
-      },
+      connection: connectionSettings(options),
     },
     migrations: {
       migrationsList,

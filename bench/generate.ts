@@ -21,6 +21,7 @@ export const BENCH_DB_CONFIG = {
   lockTimeoutMs: 2_000,
   acquireTimeoutMs: 5_000,
   connectTimeoutMs: 5_000,
+  replicaMaxLagMs: 2_000,
 };
 
 export interface Generated {

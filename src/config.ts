@@ -22,6 +22,8 @@ export interface AppConfig {
   databaseUrl?: string;
   /** A direct connection for `npm run migrate` (index builds, long timeouts); default: `databaseUrl`. */
   databaseMigrationUrl?: string;
+  /** Streaming replicas of `databaseUrl` that serve query operations (src/db/replicas.ts); none by default. */
+  databaseReplicaUrls: string[];
   dataDir: string;
   db: {
     pooler: DatabasePooler;
@@ -31,6 +33,8 @@ export interface AppConfig {
     lockTimeoutMs: number;
     acquireTimeoutMs: number;
     connectTimeoutMs: number;
+    /** A replica further behind the primary than this serves no reads until it catches up. */
+    replicaMaxLagMs: number;
   };
   auth: {
     jwtSecret?: string;
@@ -84,15 +88,32 @@ class EnvReader {
   url(name: string, protocols: string[]): string | undefined {
     const raw = this.string(name);
     if (raw === undefined) return undefined;
+    this.checkUrl(name, raw, protocols);
+    return raw;
+  }
+
+  /** A comma-separated list of URLs; empty when unset. */
+  urls(name: string, protocols: string[]): string[] {
+    const raw = this.string(name);
+    if (raw === undefined) return [];
+    const urls = raw
+      .split(',')
+      .map((url) => url.trim())
+      .filter((url) => url !== '');
+    urls.forEach((url, index) => this.checkUrl(`${name} (URL ${index + 1})`, url, protocols));
+    return urls;
+  }
+
+  private checkUrl(name: string, raw: string, protocols: string[]): void {
     try {
       const parsed = new URL(raw);
       if (!protocols.includes(parsed.protocol)) {
         this.problems.push(`${name} must use ${protocols.join(' or ')} (got "${parsed.protocol}")`);
       }
     } catch {
+      // The text may hold a password: name the variable, never echo it.
       this.problems.push(`${name} is not a valid URL`);
     }
-    return raw;
   }
 }
 
@@ -118,6 +139,7 @@ export function loadConfig(env: Env = process.env): AppConfig {
     workers,
     databaseUrl: read.url('DATABASE_URL', ['postgres:', 'postgresql:']),
     databaseMigrationUrl: read.url('DATABASE_MIGRATION_URL', ['postgres:', 'postgresql:']),
+    databaseReplicaUrls: read.urls('DATABASE_REPLICA_URLS', ['postgres:', 'postgresql:']),
     dataDir: path.resolve(read.string('DATA_DIR') ?? '.data'),
     db: {
       pooler: read.oneOf('DATABASE_POOLER', DATABASE_POOLERS, 'none'),
@@ -126,6 +148,7 @@ export function loadConfig(env: Env = process.env): AppConfig {
       lockTimeoutMs: read.integer('DB_LOCK_TIMEOUT_MS', 2_000, 10, 600_000),
       acquireTimeoutMs: read.integer('DB_ACQUIRE_TIMEOUT_MS', 3_000, 100, 120_000),
       connectTimeoutMs: read.integer('DB_CONNECT_TIMEOUT_MS', 5_000, 100, 120_000),
+      replicaMaxLagMs: read.integer('DB_REPLICA_MAX_LAG_MS', 2_000, 0, 3_600_000),
     },
     auth: {
       jwtSecret: read.string('JWT_SECRET'),
@@ -148,6 +171,9 @@ export function loadConfig(env: Env = process.env): AppConfig {
   }
   if (config.db.pooler !== 'none' && !config.databaseUrl) {
     read.problems.push('DATABASE_POOLER needs DATABASE_URL (the embedded database is reached directly)');
+  }
+  if (config.databaseReplicaUrls.length > 0 && !config.databaseUrl) {
+    read.problems.push('DATABASE_REPLICA_URLS needs DATABASE_URL (replicas stream from a primary the server reaches by URL)');
   }
   if (config.databaseMigrationUrl && !config.databaseUrl) {
     read.problems.push('DATABASE_MIGRATION_URL needs DATABASE_URL (the embedded database migrates itself)');

@@ -22,9 +22,10 @@ export class Authenticator {
     return this.verifier.verify(match[1]);
   }
 
-  async identify(em: EntityManager, claims: TokenClaims | null): Promise<Actor | null> {
+  /** `onWrite`: the caller's row was written (a new user, changed claims), so the request's reads must see it. */
+  async identify(em: EntityManager, claims: TokenClaims | null, onWrite?: () => void): Promise<Actor | null> {
     if (!claims) return null;
-    const userId = await upsertUserFromClaims(em, claims, this.knownUsers);
+    const userId = await upsertUserFromClaims(em, claims, this.knownUsers, onWrite);
     return { userId, roles: claims.roles };
   }
 }

@@ -3,12 +3,15 @@ import { MikroORM } from '@mikro-orm/postgresql';
 import { createOrmConfig, sessionTimeouts } from '../../mikro-orm.config';
 import { ConfigError, type AppConfig } from '../config';
 import { ensureDatabase, quoteIdentifier, startEmbeddedDatabase, type EmbeddedDatabase } from './embedded-database';
+import { ReplicaSet } from './replicas';
 import { publishOrmStatements, Sql } from './sql';
 
 export interface Database {
   orm: MikroORM;
   /** The read path: bound, prepared statements returning plain rows, over the ORM's pool. */
   reader: Sql;
+  /** `DATABASE_REPLICA_URLS`: where query operations may read instead of the primary. */
+  replicas?: ReplicaSet;
   url: string;
   embedded?: EmbeddedDatabase;
   isReady(): Promise<boolean>;
@@ -30,11 +33,14 @@ export async function openDatabase(config: AppConfig, log: (message: string) => 
     url = embeddedDatabaseUrl(embedded);
   }
   let orm: MikroORM | undefined;
+  let replicas: ReplicaSet | undefined;
   try {
     orm = await MikroORM.init(createOrmConfig({ clientUrl: url, db: config.db }));
     if (config.db.pooler !== 'none') await checkPoolerTimeouts(orm, config.db);
-    return databaseOf(orm, url, embedded);
+    if (config.databaseReplicaUrls.length > 0) replicas = await ReplicaSet.open(Sql.of(orm.em), config.databaseReplicaUrls, config.db);
+    return databaseOf(orm, url, embedded, replicas);
   } catch (error) {
+    await replicas?.close();
     await orm?.close(true);
     await embedded?.stop();
     throw error;
@@ -93,11 +99,12 @@ export async function checkPoolerTimeouts(orm: MikroORM, db: AppConfig['db']): P
   );
 }
 
-export function databaseOf(orm: MikroORM, url: string, embedded?: EmbeddedDatabase): Database {
+export function databaseOf(orm: MikroORM, url: string, embedded?: EmbeddedDatabase, replicas?: ReplicaSet): Database {
   publishOrmStatements(orm);
   return {
     orm,
     reader: Sql.of(orm.em),
+    replicas,
     url,
     embedded,
     async isReady() {
@@ -105,6 +112,7 @@ export function databaseOf(orm: MikroORM, url: string, embedded?: EmbeddedDataba
       return result.ok;
     },
     async close() {
+      await replicas?.close();
       await orm.close(true);
       await embedded?.stop();
     },

@@ -164,6 +164,11 @@ export class Sql {
     return sql;
   }
 
+  /** The statements of a pool of its own: a replica's (src/db/replicas.ts). */
+  static onPool(pool: unknown, namesStatements: boolean): Sql {
+    return new Sql(pool as ConnectionPool, namesStatements);
+  }
+
   private constructor(
     private readonly pool: ConnectionPool,
     private readonly namesStatements: boolean,
@@ -197,6 +202,12 @@ export class Sql {
     }
   }
 }
+
+/**
+ * What reads need of `Sql`: a request's reads may be routed among the primary and its replicas, and are told when the
+ * request wrote something they must see (`RoutedReader`).
+ */
+export type Reader = Pick<Sql, 'rows'> & { wrote?(): void };
 
 /**
  * A statement's values and their placeholders, in the style of whoever runs it: `$1`, `$2`... for Sql (bound

@@ -13,7 +13,7 @@ import {
   type Page,
   type PageRequest,
 } from '../db/keyset';
-import { SqlValues, type Sql } from '../db/sql';
+import { SqlValues, type Reader } from '../db/sql';
 import { isUuid } from '../db/uuid';
 import { type FieldError } from '../errors/domain-error';
 import { throwIfInvalid } from '../validation/field-errors';
@@ -46,7 +46,7 @@ type ListedRow = ExperimentRow & KeysetRow;
 
 /** The caller's own experiments, newest first, in keyset pages: one statement for the page, one COUNT alongside. */
 export async function listExperiments(
-  reader: Sql,
+  reader: Reader,
   actor: Actor,
   filter: ExperimentFilter,
   pageRequest: PageRequest,
@@ -81,7 +81,7 @@ export async function listExperiments(
  * `countByTemplate`, which can run alongside.
  */
 export async function pageByTemplate(
-  reader: Sql,
+  reader: Reader,
   actor: Actor,
   templateIds: string[],
   pageRequest: PageRequest,
@@ -111,7 +111,7 @@ export async function pageByTemplate(
 }
 
 /** How many of the caller's experiments each template started, in one statement. */
-export async function countByTemplate(reader: Sql, actor: Actor, templateIds: string[]): Promise<Map<string, number>> {
+export async function countByTemplate(reader: Reader, actor: Actor, templateIds: string[]): Promise<Map<string, number>> {
   const wanted = templateIds.filter(isUuid);
   if (wanted.length === 0) return new Map();
   const rows = await reader.rows<{ templateId: string; count: number }>(

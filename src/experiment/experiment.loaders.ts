@@ -1,7 +1,7 @@
 import DataLoader from 'dataloader';
 import { isService, type ActorLookup } from '../auth/actor';
 import { emptyPage, type Page } from '../db/keyset';
-import type { Sql } from '../db/sql';
+import type { Reader } from '../db/sql';
 import { isUuid } from '../db/uuid';
 import { countByTemplate, pageByTemplate } from './experiment-list';
 import { experimentColumns, experimentOf, type ExperimentDocument, type ExperimentRecord, type ExperimentRow } from './experiment-rows';
@@ -27,7 +27,7 @@ const documentsOf = (keys: ReadonlyArray<{ documents: readonly ExperimentDocumen
 ];
 
 /** Per-request batch loaders for experiments; only ever the caller's own (any, for a service token). */
-export function createExperimentLoaders(reader: Sql, actor: ActorLookup) {
+export function createExperimentLoaders(reader: Reader, actor: ActorLookup) {
   return {
     /** An experiment the caller may see, else null: another owner's experiment looks like a missing one. */
     visibleExperimentById: new DataLoader<ExperimentKey, ExperimentRecord | null, string>(

@@ -2,7 +2,7 @@ import type { EntityManager } from '@mikro-orm/postgresql';
 import type { Actor } from '../auth/actor';
 import type { Authenticator } from '../auth/authenticator';
 import type { TokenClaims } from '../auth/token-verifier';
-import type { Sql } from '../db/sql';
+import type { Reader } from '../db/sql';
 import { ExperimentService } from '../experiment/experiment.service';
 import { TemplateService } from '../template/template.service';
 import { createLoaders, type Loaders } from './loaders';
@@ -20,7 +20,7 @@ export interface Context {
   /** The request's own identity map, for writes. */
   readonly em: EntityManager;
   /** Reads: plain rows through bound, prepared statements. */
-  readonly reader: Sql;
+  readonly reader: Reader;
   /**
    * The caller, looked up on first use and remembered: a query refused by validation or limits never runs it, so it
    * costs no SQL. Null when anonymous.
@@ -33,13 +33,13 @@ export interface Context {
 
 export interface RequestDependencies {
   em: EntityManager;
-  reader: Sql;
+  reader: Reader;
   authenticator: Authenticator;
 }
 
 export function createContext(requestId: string, claims: TokenClaims | null, { em, reader, authenticator }: RequestDependencies): Context {
   let caller: Promise<Actor | null> | undefined;
-  const actor = () => (caller ??= authenticator.identify(em, claims));
+  const actor = () => (caller ??= authenticator.identify(em, claims, () => reader.wrote?.()));
   return {
     requestId,
     claims,

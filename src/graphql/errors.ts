@@ -16,13 +16,14 @@ import type { Context } from './context';
 export const INTERNAL_SERVER_ERROR = 'INTERNAL_SERVER_ERROR';
 export const RATE_LIMITED = 'RATE_LIMITED';
 export const QUERY_TOO_COMPLEX = 'QUERY_TOO_COMPLEX';
+export const BAD_REQUEST = 'BAD_REQUEST';
 
 /** Codes GraphQL and Apollo give to the client's own mistakes; their messages name only the client's query. */
 const CLIENT_ERROR_CODES: ReadonlySet<string> = new Set([
   'GRAPHQL_PARSE_FAILED',
   'GRAPHQL_VALIDATION_FAILED',
   'BAD_USER_INPUT',
-  'BAD_REQUEST',
+  BAD_REQUEST,
   'PERSISTED_QUERY_NOT_FOUND',
   'PERSISTED_QUERY_NOT_SUPPORTED',
   'OPERATION_RESOLUTION_FAILURE',
@@ -50,8 +51,12 @@ export function graphqlErrorOf(error: DomainError): GraphQLError {
   }
 }
 
-/** An error of the request itself, refused before execution (rate limit, query cost). */
-export function requestError(code: typeof RATE_LIMITED | typeof QUERY_TOO_COMPLEX, message: string, details: Record<string, unknown>) {
+/** An error of the request itself, refused before execution (rate limit, query cost, a malformed header). */
+export function requestError(
+  code: typeof RATE_LIMITED | typeof QUERY_TOO_COMPLEX | typeof BAD_REQUEST,
+  message: string,
+  details: Record<string, unknown>,
+) {
   return new GraphQLError(message, { extensions: { ...details, code } });
 }
 

@@ -1,11 +1,11 @@
 import type { ActorLookup } from '../auth/actor';
-import type { Sql } from '../db/sql';
+import type { Reader } from '../db/sql';
 import { createExperimentLoaders } from '../experiment/experiment.loaders';
 import { createTemplateLoaders } from '../template/template.loaders';
 import { createUserLoaders } from '../user/user.loaders';
 
 /** Built fresh for every request, never shared: a revoked share takes effect on the very next request. */
-export function createLoaders(reader: Sql, actor: ActorLookup) {
+export function createLoaders(reader: Reader, actor: ActorLookup) {
   const users = createUserLoaders(reader);
   return {
     ...users,

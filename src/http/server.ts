@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { ApolloServer } from '@apollo/server';
+import { ApolloServer, type ApolloServerPlugin } from '@apollo/server';
 import {
   ApolloServerPluginCacheControlDisabled,
   ApolloServerPluginInlineTraceDisabled,
@@ -8,13 +8,22 @@ import {
 } from '@apollo/server/plugin/disabled';
 import fastifyApollo, { fastifyApolloDrainPlugin } from '@as-integrations/fastify';
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
-import type { GraphQLSchema } from 'graphql';
+import { OperationTypeNode, type GraphQLSchema } from 'graphql';
 import type { Authenticator } from '../auth/authenticator';
 import type { TokenClaims } from '../auth/token-verifier';
 import type { AppConfig } from '../config';
 import type { Database } from '../db/database';
 import { createContext, type Context } from '../graphql/context';
-import { contextCreationFailure, errorPipelinePlugin, errorResponseBody, formatError, RATE_LIMITED, requestError } from '../graphql/errors';
+import { READ_AFTER_HEADER, parseWalPosition, RoutedReader, type ReplicaSet, type WalPosition } from '../db/replicas';
+import {
+  BAD_REQUEST,
+  contextCreationFailure,
+  errorPipelinePlugin,
+  errorResponseBody,
+  formatError,
+  RATE_LIMITED,
+  requestError,
+} from '../graphql/errors';
 import { queryLimits } from '../graphql/limits';
 import { buildAppSchema } from '../graphql/schema';
 import { RateLimiter } from './rate-limit';
@@ -30,6 +39,8 @@ declare module 'fastify' {
   interface FastifyRequest {
     /** The bearer token, verified once per request before rate limiting; `error` is answered by the context. */
     credentials?: Credentials;
+    /** The WAL position the client's last write reached (`READ_AFTER_HEADER`): its reads must see it. */
+    readAfter?: WalPosition;
   }
 }
 
@@ -55,22 +66,35 @@ export async function createServer({ config, database, authenticator, logger }: 
     request.credentials = await credentialsOf(authenticator, request.headers.authorization);
     const claims = 'claims' in request.credentials ? request.credentials.claims : null;
     const decision = await limiter.take(request.ip, claims ? `sub:${claims.externalId}` : undefined);
-    if (decision.allowed) return;
-    const refusal = requestError(RATE_LIMITED, `Too many requests: retry in ${decision.retryAfterSeconds} s`, {
-      scope: decision.scope,
-      retryAfterSeconds: decision.retryAfterSeconds,
-    });
-    return reply.code(429).header('retry-after', String(decision.retryAfterSeconds)).send(errorResponseBody(refusal));
+    if (!decision.allowed) {
+      const refusal = requestError(RATE_LIMITED, `Too many requests: retry in ${decision.retryAfterSeconds} s`, {
+        scope: decision.scope,
+        retryAfterSeconds: decision.retryAfterSeconds,
+      });
+      return reply.code(429).header('retry-after', String(decision.retryAfterSeconds)).send(errorResponseBody(refusal));
+    }
+    const readAfter = request.headers[READ_AFTER_HEADER];
+    if (readAfter === undefined) return;
+    const position = typeof readAfter === 'string' ? parseWalPosition(readAfter.trim()) : null;
+    if (position === null) {
+      const refusal = requestError(BAD_REQUEST, `${READ_AFTER_HEADER} must be one WAL position as the server sent it, e.g. 0/16B3748`, {
+        header: READ_AFTER_HEADER,
+      });
+      return reply.code(400).send(errorResponseBody(refusal));
+    }
+    request.readAfter = position;
   });
 
   app.get('/healthz', async () => ({ status: 'ok' }));
   app.get('/readyz', async (_request, reply) => {
     const ready = !shuttingDown && (await withTimeout(database.isReady(), READINESS_TIMEOUT_MS).catch(() => false));
-    return reply.code(ready ? 200 : 503).send({ status: ready ? 'ready' : 'unavailable' });
+    // Replicas never make the server unready: while none serves, the primary answers every read.
+    const replicas = database.replicas ? { replicas: database.replicas.health() } : {};
+    return reply.code(ready ? 200 : 503).send({ status: ready ? 'ready' : 'unavailable', ...replicas });
   });
 
   const production = config.nodeEnv === 'production';
-  const apollo = createGraphqlServer(app, await buildAppSchema(), production, logger);
+  const apollo = createGraphqlServer(app, await buildAppSchema(), production, logger, database.replicas);
   await apollo.start();
 
   await app.register(fastifyApollo(apollo), {
@@ -79,7 +103,8 @@ export async function createServer({ config, database, authenticator, logger }: 
       const credentials = request.credentials ?? (await credentialsOf(authenticator, request.headers.authorization));
       if ('error' in credentials) throw contextCreationFailure(request.id, credentials.error);
       try {
-        return createContext(request.id, credentials.claims, { em: database.orm.em.fork(), reader: database.reader, authenticator });
+        const reader = database.replicas ? new RoutedReader(database.replicas, request.readAfter ?? null) : database.reader;
+        return createContext(request.id, credentials.claims, { em: database.orm.em.fork(), reader, authenticator });
       } catch (error) {
         throw contextCreationFailure(request.id, error);
       }
@@ -99,6 +124,7 @@ export function createGraphqlServer(
   schema: GraphQLSchema,
   production: boolean,
   logger: FastifyBaseLogger,
+  replicas?: ReplicaSet,
 ): ApolloServer<Context> {
   const limits = queryLimits(schema, production);
   return new ApolloServer<Context>({
@@ -117,12 +143,43 @@ export function createGraphqlServer(
       fastifyApolloDrainPlugin(app),
       errorPipelinePlugin(logger),
       ...limits.plugins,
+      ...(replicas ? [readRoutingPlugin(replicas, logger)] : []),
       ApolloServerPluginCacheControlDisabled(),
       ApolloServerPluginUsageReportingDisabled(),
       ApolloServerPluginInlineTraceDisabled(),
       ...(production ? [ApolloServerPluginLandingPageDisabled()] : []),
     ],
   });
+}
+
+/**
+ * With replicas: a query's reads may leave the primary once it is known to be a query, and the answer of a request
+ * that wrote (a mutation, or a query whose caller's row was written) carries the primary's WAL position after it (`READ_AFTER_HEADER`), for the client to send back so that its next
+ * reads see what it wrote wherever they are served.
+ */
+function readRoutingPlugin(replicas: ReplicaSet, logger: FastifyBaseLogger): ApolloServerPlugin<Context> {
+  return {
+    async requestDidStart() {
+      return {
+        async didResolveOperation({ operation, contextValue }) {
+          if (operation?.operation === OperationTypeNode.QUERY && contextValue.reader instanceof RoutedReader)
+            contextValue.reader.readsOnly();
+        },
+        async willSendResponse({ operation, response, contextValue }) {
+          const wrote =
+            operation?.operation === OperationTypeNode.MUTATION ||
+            (contextValue.reader instanceof RoutedReader && contextValue.reader.wroteOutsideMutation);
+          if (!wrote) return;
+          try {
+            response.http.headers.set(READ_AFTER_HEADER, await replicas.primaryPosition());
+          } catch (error) {
+            // Without the position the client's next reads may miss this write on a replica: worth an operator's look.
+            logger.error({ err: error }, `no ${READ_AFTER_HEADER} for a mutation: the primary's WAL position could not be read`);
+          }
+        },
+      };
+    },
+  };
 }
 
 type Credentials = { claims: TokenClaims | null } | { error: unknown };

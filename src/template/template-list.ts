@@ -11,7 +11,7 @@ import {
   type Page,
   type PageRequest,
 } from '../db/keyset';
-import { SqlValues, type Sql } from '../db/sql';
+import { SqlValues, type Reader } from '../db/sql';
 import { UnauthenticatedError, ValidationError, type FieldError } from '../errors/domain-error';
 import { userColumns, userJson, userOf, userOfJson } from '../user/user-rows';
 import { throwIfInvalid } from '../validation/field-errors';
@@ -134,7 +134,7 @@ type ListedRow = TemplateRow & KeysetRow & Record<string, unknown> & { sharedWit
  * asked for.
  */
 export async function listTemplates(
-  reader: Sql,
+  reader: Reader,
   actor: Actor | null,
   query: TemplateListQuery,
   pageRequest: PageRequest,
@@ -188,7 +188,7 @@ function sharedWithColumn(actor: Actor, values: SqlValues): string {
           ) end as "sharedWith"`;
 }
 
-async function countTemplates(reader: Sql, where: FilterSql, values: unknown[]): Promise<number> {
+async function countTemplates(reader: Reader, where: FilterSql, values: unknown[]): Promise<number> {
   const [{ count }] = await reader.rows<{ count: number }>(
     `select count(*)::integer as count from experiment_templates t where ${where.sql}`,
     values,

@@ -1,6 +1,6 @@
 import DataLoader from 'dataloader';
 import type { ActorLookup } from '../auth/actor';
-import { SqlValues, type Sql } from '../db/sql';
+import { SqlValues, type Reader } from '../db/sql';
 import { isUuid } from '../db/uuid';
 import type { Configuration } from './configuration-schema';
 import { userColumns, userJson, userOf, userOfJson, type UserRecord } from '../user/user-rows';
@@ -49,7 +49,7 @@ export interface VersionKey {
  * Per-request batch loaders for templates and what hangs off them; each batch is one statement. Users a statement
  * reads along the way (version authors) go to `usersSeen`, so that nobody loads them again.
  */
-export function createTemplateLoaders(reader: Sql, actor: ActorLookup, usersSeen: UsersSeen) {
+export function createTemplateLoaders(reader: Reader, actor: ActorLookup, usersSeen: UsersSeen) {
   /** The users each template is shared with, in sharing order: one statement for every template of the batch. */
   const sharedUsersByTemplateId = new DataLoader<string, UserRecord[]>(async (templateIds) => {
     const rows = await reader.rows<Record<string, unknown> & { templateId: string }>(

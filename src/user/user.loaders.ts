@@ -1,8 +1,8 @@
 import DataLoader from 'dataloader';
-import type { Sql } from '../db/sql';
+import type { Reader } from '../db/sql';
 import { userColumns, userOf, type UserRecord } from './user-rows';
 
-export function createUserLoaders(reader: Sql) {
+export function createUserLoaders(reader: Reader) {
   const userById = new DataLoader<string, UserRecord | null>(async (ids) => {
     const rows = await reader.rows(`select ${userColumns('u')} from users u where u.id = any($1::uuid[])`, [ids]);
     const byId = new Map(rows.map((row) => [row.id as string, userOf(row, '')!]));

@@ -25,11 +25,20 @@ export const KNOWN_USER_HOLD_MS = 10 * 60_000;
  * know costs one read: an upsert that changes nothing still locks the row, takes a transaction id and flushes WAL,
  * which a read request must not do.
  */
-export async function upsertUserFromClaims(em: EntityManager, claims: TokenClaims, known: KnownUsers): Promise<string> {
+export async function upsertUserFromClaims(
+  em: EntityManager,
+  claims: TokenClaims,
+  known: KnownUsers,
+  onWrite?: () => void,
+): Promise<string> {
   const remembered = known.get(claims.externalId);
   if (remembered && changesNothing(claims, remembered)) return remembered.id;
   let user = await readUser(em, claims.externalId);
-  if (!user || !changesNothing(claims, user)) user = await upsert(em, claims);
+  if (!user || !changesNothing(claims, user)) {
+    const { written, ...upserted } = await upsert(em, claims);
+    if (written) onWrite?.();
+    user = upserted;
+  }
   known.set(claims.externalId, user, Date.now() + KNOWN_USER_HOLD_MS);
   return user.id;
 }
@@ -39,8 +48,8 @@ function changesNothing(claims: TokenClaims, user: KnownUser): boolean {
   return (claims.email ?? user.email) === user.email && (claims.displayName ?? user.displayName) === user.displayName;
 }
 
-async function upsert(em: EntityManager, claims: TokenClaims): Promise<KnownUser> {
-  const [row] = await em.execute<Array<{ id: string; email: string | null; display_name: string | null }>>(
+async function upsert(em: EntityManager, claims: TokenClaims): Promise<KnownUser & { written: boolean }> {
+  const [row] = await em.execute<Array<{ id: string; email: string | null; display_name: string | null; written: boolean }>>(
     `with upserted as (
        insert into users (external_id, email, display_name) values (?, ?, ?)
        on conflict (external_id) do update
@@ -50,16 +59,16 @@ async function upsert(em: EntityManager, claims: TokenClaims): Promise<KnownUser
             or users.display_name is distinct from coalesce(excluded.display_name, users.display_name)
        returning id, email, display_name
      )
-     select id, email, display_name from upserted
+     select id, email, display_name, true as written from upserted
      union all
-     select id, email, display_name from users where external_id = ?
+     select id, email, display_name, false from users where external_id = ?
      limit 1`,
     [claims.externalId, claims.email ?? null, claims.displayName ?? null, claims.externalId],
   );
-  if (row) return { id: row.id, email: row.email, displayName: row.display_name };
+  if (row) return { id: row.id, email: row.email, displayName: row.display_name, written: row.written };
   // The same caller's first requests raced: another one inserted the row after this statement's snapshot was taken,
   // so neither half of it returned the row. A new statement sees it.
-  return (await readUser(em, claims.externalId))!;
+  return { ...(await readUser(em, claims.externalId))!, written: false };
 }
 
 async function readUser(em: EntityManager, externalId: string): Promise<KnownUser | undefined> {

@@ -55,7 +55,7 @@ export interface Cluster {
   dispose(): Promise<void>;
 }
 
-async function startCluster(dir: string, dbConfig: AppConfig['db']): Promise<Cluster> {
+export async function startCluster(dir: string, dbConfig: AppConfig['db']): Promise<Cluster> {
   const controller = spawn(process.execPath, [CONTROLLER], { cwd: ROOT, stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
   let nextId = 0;
   const call = (command: ClusterCommand) =>

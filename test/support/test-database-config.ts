@@ -9,4 +9,5 @@ export const TEST_DB_CONFIG: AppConfig['db'] = {
   lockTimeoutMs: 10_000,
   acquireTimeoutMs: 20_000,
   connectTimeoutMs: 10_000,
+  replicaMaxLagMs: 2_000,
 };

@@ -18,6 +18,8 @@ function problemsOf(env: Env): string[] {
 const SECRET = 's'.repeat(32);
 const DATABASE_URL = 'postgres://tessera:pw@pgbouncer.internal:6432/tessera';
 const DATABASE_MIGRATION_URL = 'postgres://tessera_owner:pw@db.internal:5432/tessera';
+const REPLICA_1 = 'postgres://tessera:pw@replica-1.internal:5432/tessera';
+const REPLICA_2 = 'postgresql://tessera:pw@replica-2.internal:5432/tessera';
 
 describe('loadConfig', () => {
   it('has defaults for everything with an empty environment', () => {
@@ -29,6 +31,7 @@ describe('loadConfig', () => {
       workers: 1,
       databaseUrl: undefined,
       databaseMigrationUrl: undefined,
+      databaseReplicaUrls: [],
       dataDir: path.resolve('.data'),
       db: {
         pooler: 'none',
@@ -37,6 +40,7 @@ describe('loadConfig', () => {
         lockTimeoutMs: 2_000,
         acquireTimeoutMs: 3_000,
         connectTimeoutMs: 5_000,
+        replicaMaxLagMs: 2_000,
       },
       auth: { jwtSecret: undefined, jwksUrl: undefined, issuer: undefined, audience: undefined },
       rateLimits: { perIpPerMinute: 1_200, perUserPerMinute: 600 },
@@ -66,6 +70,7 @@ describe('loadConfig', () => {
         PORT: '8080',
         DATABASE_URL,
         DATABASE_MIGRATION_URL,
+        DATABASE_REPLICA_URLS: ` ${REPLICA_1}, ${REPLICA_2} `,
         DATABASE_POOLER: 'pgbouncer',
         DATA_DIR: '/var/lib/tessera',
         WORKERS: '5',
@@ -74,6 +79,7 @@ describe('loadConfig', () => {
         DB_LOCK_TIMEOUT_MS: '500',
         DB_ACQUIRE_TIMEOUT_MS: '1000',
         DB_CONNECT_TIMEOUT_MS: '2000',
+        DB_REPLICA_MAX_LAG_MS: '750',
         JWT_SECRET: SECRET,
         JWT_ISSUER: 'https://issuer.example',
         JWT_AUDIENCE: 'tessera',
@@ -89,6 +95,7 @@ describe('loadConfig', () => {
       workers: 5,
       databaseUrl: DATABASE_URL,
       databaseMigrationUrl: DATABASE_MIGRATION_URL,
+      databaseReplicaUrls: [REPLICA_1, REPLICA_2],
       dataDir: '/var/lib/tessera',
       db: {
         pooler: 'pgbouncer',
@@ -97,6 +104,7 @@ describe('loadConfig', () => {
         lockTimeoutMs: 500,
         acquireTimeoutMs: 1_000,
         connectTimeoutMs: 2_000,
+        replicaMaxLagMs: 750,
       },
       auth: { jwtSecret: SECRET, jwksUrl: undefined, issuer: 'https://issuer.example', audience: 'tessera' },
       rateLimits: { perIpPerMinute: 0, perUserPerMinute: 1_000_000 },
@@ -138,6 +146,7 @@ describe('loadConfig', () => {
       ['DB_LOCK_TIMEOUT_MS', 10, 600_000, (c: ReturnType<typeof loadConfig>) => c.db.lockTimeoutMs],
       ['DB_ACQUIRE_TIMEOUT_MS', 100, 120_000, (c: ReturnType<typeof loadConfig>) => c.db.acquireTimeoutMs],
       ['DB_CONNECT_TIMEOUT_MS', 100, 120_000, (c: ReturnType<typeof loadConfig>) => c.db.connectTimeoutMs],
+      ['DB_REPLICA_MAX_LAG_MS', 0, 3_600_000, (c: ReturnType<typeof loadConfig>) => c.db.replicaMaxLagMs],
       ['RATE_LIMIT_PER_IP_PER_MINUTE', 0, 1_000_000, (c: ReturnType<typeof loadConfig>) => c.rateLimits.perIpPerMinute],
       ['RATE_LIMIT_PER_USER_PER_MINUTE', 0, 1_000_000, (c: ReturnType<typeof loadConfig>) => c.rateLimits.perUserPerMinute],
     ])('%s takes %p to %p and refuses what lies outside', (name, min, max, read) => {
@@ -206,10 +215,22 @@ describe('loadConfig', () => {
       ]);
     });
 
-    it('refuses a pooler or a migration URL without DATABASE_URL: the embedded database is reached directly', () => {
-      expect(problemsOf({ DATABASE_POOLER: 'pgbouncer', DATABASE_MIGRATION_URL })).toEqual([
+    it('refuses a pooler, a migration URL or replicas without DATABASE_URL: the embedded database is reached directly', () => {
+      expect(problemsOf({ DATABASE_POOLER: 'pgbouncer', DATABASE_MIGRATION_URL, DATABASE_REPLICA_URLS: REPLICA_1 })).toEqual([
         'DATABASE_POOLER needs DATABASE_URL (the embedded database is reached directly)',
+        'DATABASE_REPLICA_URLS needs DATABASE_URL (replicas stream from a primary the server reaches by URL)',
         'DATABASE_MIGRATION_URL needs DATABASE_URL (the embedded database migrates itself)',
+      ]);
+    });
+
+    it('reads DATABASE_REPLICA_URLS as a comma-separated list, names a bad entry by position and never echoes it', () => {
+      expect(loadConfig({ DATABASE_URL, DATABASE_REPLICA_URLS: `${REPLICA_1},,` }).databaseReplicaUrls).toEqual([REPLICA_1]);
+      expect(problemsOf({ DATABASE_URL, DATABASE_REPLICA_URLS: `${REPLICA_1},mysql://u:secret@h/d,u:secret@` })).toEqual([
+        'DATABASE_REPLICA_URLS (URL 2) must use postgres: or postgresql: (got "mysql:")',
+        'DATABASE_REPLICA_URLS (URL 3) must use postgres: or postgresql: (got "u:")',
+      ]);
+      expect(problemsOf({ DATABASE_URL, DATABASE_REPLICA_URLS: 'not a url' })).toEqual([
+        'DATABASE_REPLICA_URLS (URL 1) is not a valid URL',
       ]);
     });
 
