@@ -1,12 +1,17 @@
 import { readOrCreateLocalSecret, signLocalToken } from '../src/auth/local-secret';
 import { loadConfig, loadDotEnv } from '../src/config';
 
-/** `npm run token -- <email> [--role service] [--expires 12h]`: a development token signed with the local secret. */
+const USAGE = 'usage: npm run token -- <email> [--name "Ada Lovelace"] [--role service|admin] [--expires 12h]';
+
+/**
+ * A development token signed with the local secret. It carries a display name only when `--name` gives one, so a
+ * token for a seeded user never renames them.
+ */
 async function main(): Promise<void> {
   const args = process.argv.slice(2);
   const email = args.find((arg) => !arg.startsWith('--') && args[args.indexOf(arg) - 1]?.startsWith('--') !== true);
   if (!email || !email.includes('@')) {
-    process.stderr.write('usage: npm run token -- <email> [--role service] [--expires 12h]\n');
+    process.stderr.write(`${USAGE}\n`);
     process.exit(2);
   }
   const option = (name: string) => {
@@ -24,6 +29,7 @@ async function main(): Promise<void> {
   const token = await signLocalToken({
     secret,
     email,
+    name: option('name'),
     roles: role ? [role] : [],
     issuer: config.auth.issuer,
     audience: config.auth.audience,

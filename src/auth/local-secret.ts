@@ -36,7 +36,9 @@ export interface LocalTokenOptions {
 }
 
 export async function signLocalToken(options: LocalTokenOptions): Promise<string> {
-  const jwt = new SignJWT({ email: options.email, name: options.name ?? options.email.split('@')[0], roles: options.roles ?? [] })
+  // No name unless given: a token without one leaves the user's display name as it is.
+  const claims = { email: options.email, roles: options.roles ?? [], ...(options.name ? { name: options.name } : {}) };
+  const jwt = new SignJWT(claims)
     .setProtectedHeader({ alg: 'HS256', typ: 'JWT' })
     .setSubject(`local|${options.email.toLowerCase()}`)
     .setIssuedAt()

@@ -15,7 +15,7 @@ export class User {
   @Property({ type: 'text', unique: true })
   externalId!: string;
 
-  @Field(() => String, { nullable: true })
+  /** Private: resolved by `UserResolver.email`, for the user and staff only. */
   @Property({ type: 'text', nullable: true })
   email?: string | null;
 

@@ -30,15 +30,29 @@ describe('me and authentication over HTTP', () => {
 
   it('writes a changed name at once, and the earlier one again when an earlier token comes back', async () => {
     const ada = await api.user('ada');
-    const renamed = { token: await signLocalToken({ secret: TEST_JWT_SECRET, email: ada.email, name: 'Ada Lovelace' }) };
+    const tokenNaming = async (name: string) => ({ token: await signLocalToken({ secret: TEST_JWT_SECRET, email: ada.email, name }) });
+    const [lovelace, countess] = [await tokenNaming('Ada Lovelace'), await tokenNaming('Countess of Lovelace')];
     const storedName = async () => (await api.db.query('select display_name from users where id = $1', [ada.id]))[0].display_name;
 
-    expect(dataOf(await api.graphql('{ me { id displayName } }', { as: renamed }))).toEqual({
+    expect(dataOf(await api.graphql('{ me { id displayName } }', { as: lovelace }))).toEqual({
       me: { id: ada.id, displayName: 'Ada Lovelace' },
     });
+    expect(dataOf(await api.graphql('{ me { displayName } }', { as: countess }))).toEqual({ me: { displayName: 'Countess of Lovelace' } });
+    expect(dataOf(await api.graphql('{ me { displayName } }', { as: lovelace }))).toEqual({ me: { displayName: 'Ada Lovelace' } });
     expect(await storedName()).toBe('Ada Lovelace');
-    expect(dataOf(await api.graphql('{ me { displayName } }', { as: ada }))).toEqual({ me: { displayName: ada.email.split('@')[0] } });
-    expect(await storedName()).toBe(ada.email.split('@')[0]);
+  });
+
+  it('keeps the name a user has when a token carries none (as `npm run token` signs them without --name)', async () => {
+    const ada = await api.user('ada');
+    const named = { token: await signLocalToken({ secret: TEST_JWT_SECRET, email: ada.email, name: 'Ada Lovelace' }) };
+    expect(dataOf(await api.graphql('{ me { displayName } }', { as: named }))).toEqual({ me: { displayName: 'Ada Lovelace' } });
+
+    const unnamed = { token: await signLocalToken({ secret: TEST_JWT_SECRET, email: ada.email }) };
+    expect(dataOf(await api.graphql('{ me { id displayName } }', { as: unnamed }))).toEqual({
+      me: { id: ada.id, displayName: 'Ada Lovelace' },
+    });
+    const [{ display_name }] = await api.db.query('select display_name from users where id = $1', [ada.id]);
+    expect(display_name).toBe('Ada Lovelace');
   });
 
   it('finds a caller whose row was deleted by hand again once the hold is over', async () => {

@@ -57,17 +57,26 @@ describe('npm start on a fresh data directory', () => {
     });
     expect(await response.json()).toEqual({ data: { __typename: 'Query' } });
 
-    // The development token command signs with the secret the server made under the data directory.
-    const { stdout: token } = await promisify(execFile)('npm', ['run', '--silent', 'token', '--', 'dev@example.test'], {
-      cwd: ROOT,
-      env: { ...process.env, DATA_DIR: dataDir, NODE_ENV: 'development', JWT_SECRET: '' },
-    });
-    const me = await fetch(graphqlUrl, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json', authorization: `Bearer ${token.trim()}` },
-      body: JSON.stringify({ query: '{ me { email } }' }),
-    });
-    expect(await me.json()).toEqual({ data: { me: { email: 'dev@example.test' } } });
+    // The development token command signs with the secret the server made under the data directory. A token names the
+    // user only when --name says so: one without never renames them.
+    const tokenFor = async (...args: string[]) => {
+      const { stdout } = await promisify(execFile)('npm', ['run', '--silent', 'token', '--', 'dev@example.test', ...args], {
+        cwd: ROOT,
+        env: { ...process.env, DATA_DIR: dataDir, NODE_ENV: 'development', JWT_SECRET: '' },
+      });
+      return stdout.trim();
+    };
+    const me = async (token: string) => {
+      const response = await fetch(graphqlUrl, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` },
+        body: JSON.stringify({ query: '{ me { email displayName } }' }),
+      });
+      return response.json();
+    };
+    const [named, plain] = await Promise.all([tokenFor('--name', 'Dev Lovelace'), tokenFor()]);
+    expect(await me(named)).toEqual({ data: { me: { email: 'dev@example.test', displayName: 'Dev Lovelace' } } });
+    expect(await me(plain)).toEqual({ data: { me: { email: 'dev@example.test', displayName: 'Dev Lovelace' } } });
     expect(output.join('')).toContain('npm run token -- you@example.com');
 
     // npm forwards the signal to the server process, which drains and exits 0.

@@ -146,7 +146,8 @@ export async function newUser(
   roles: string[] = [],
 ): Promise<TestUser> {
   const email = `${name}-${randomUUID().slice(0, 8)}@example.test`;
-  const token = await signLocalToken({ ...signing, email, roles });
+  // Named as an identity provider would name them: after their address.
+  const token = await signLocalToken({ ...signing, email, name: email.split('@')[0], roles });
   const response = await graphql('{ me { id } }', { as: { token } });
   const id = response.body.data?.me?.id;
   if (!id) throw new Error(`could not create user: ${JSON.stringify(response.body)}`);
