@@ -125,6 +125,10 @@ const SEARCH_TERMS = [
   'late-arriving',
   'xgboost',
 ];
+// Common and rare values alike: a rare one wants the GIN index, a common one the ordered scan.
+const MODEL_TYPES = ['gradient_boosting', 'transformer', 'prophet', 'random_forest', 'arima', 'matrix_factorization'];
+const FRAMEWORK_CHOICES = [['xgboost', 'lightgbm'], ['pytorch'], ['statsmodels', 'prophet'], ['sklearn'], ['catboost']];
+const DATASET_FORMATS = ['parquet', 'csv', 'tfrecord', 'jsonl', 'sql'];
 export const LOAD_NAME_PREFIX = 'Bench load';
 
 /** A deterministic stream of numbers in [0, 1). */
@@ -271,6 +275,16 @@ export async function buildOperations(databaseUrl: string, count: number): Promi
     },
     readerPage('templates by tag', (i) => ({ filter: { tags: { allOf: [TAG_VOCABULARY[i % 30]] } } })),
     readerPage('templates by text search', (i) => ({ filter: { search: SEARCH_TERMS[i % SEARCH_TERMS.length] } })),
+    // The wizard's three most common filters on what a configuration holds.
+    readerPage('templates by model type', (i) => ({
+      filter: { configuration: { paths: [{ path: '/model/type', equals: MODEL_TYPES[i % MODEL_TYPES.length] }] } },
+    })),
+    readerPage('templates by framework', (i) => ({
+      filter: { configuration: { paths: [{ path: '/model/framework', in: FRAMEWORK_CHOICES[i % FRAMEWORK_CHOICES.length] }] } },
+    })),
+    readerPage('templates by dataset format', (i) => ({
+      filter: { configuration: { contains: { dataset: { format: DATASET_FORMATS[i % DATASET_FORMATS.length] } } } },
+    })),
     readerPage('templates shared with me', () => ({ filter: { scope: 'SHARED_WITH_ME' } })),
     readerPage('templates by usage', () => ({ orderBy: { field: 'USAGE_COUNT' } })),
     readerPage(

@@ -47,6 +47,7 @@ describe('README example operations', () => {
     expect(examples.map((e) => e.name)).toEqual([
       'CreateTemplate',
       'PickTemplate',
+      'FindByConfiguration',
       'ValidateModelStep',
       'CreateDraft',
       'SaveStep',
@@ -67,6 +68,9 @@ describe('README example operations', () => {
       answers[example.name] = dataOf(response);
     }
     expect(answers.PickTemplate.templates.edges[0].node.name).toBe('Churn classifier');
+    expect(answers.FindByConfiguration.templates.edges.map((edge: { node: { name: string } }) => edge.node.name)).toEqual([
+      'Churn classifier',
+    ]);
     expect(answers.ValidateModelStep.validateConfiguration).toEqual({ valid: true, errors: [] });
     expect(answers.CreateDraft.createExperimentFromTemplate.configuration.dataset.source).toBe('s3://demo/churn_eu.parquet');
     expect(answers.Complete.completeWizard).toMatchObject({ status: 'queued', wizardCompleted: true, template: { usageCount: 1 } });

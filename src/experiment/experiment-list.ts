@@ -13,6 +13,7 @@ import {
   type Page,
   type PageRequest,
 } from '../db/keyset';
+import { jsonFilterConditions, parseJsonFilter, type JsonFilter, type ParsedJsonFilter } from '../db/json-filter';
 import { SqlValues, type Reader } from '../db/sql';
 import { isUuid } from '../db/uuid';
 import { type FieldError } from '../errors/domain-error';
@@ -20,9 +21,26 @@ import { throwIfInvalid } from '../validation/field-errors';
 import { parseStorableText } from '../validation/storable';
 import { isTemplateCategory, TEMPLATE_CATEGORIES, type TemplateCategory } from '../template/template-category';
 import { visibleTemplates } from '../template/template-visibility';
-import { experimentColumns, experimentOf, type ExperimentDocument, type ExperimentRecord, type ExperimentRow } from './experiment-rows';
+import {
+  EXPERIMENT_DOCUMENTS,
+  experimentColumns,
+  experimentOf,
+  type ExperimentDocument,
+  type ExperimentRecord,
+  type ExperimentRow,
+} from './experiment-rows';
 
-export interface ExperimentFilter {
+/** The documents a filter may look inside: the configuration and what analysis services wrote. */
+export const FILTERABLE_DOCUMENTS = [
+  'configuration',
+  'configurationMetadata',
+  'datasetStatistics',
+  'featureImportance',
+  'modelRecommendations',
+  'resourceRequirements',
+] as const satisfies readonly ExperimentDocument[];
+
+export interface ExperimentFilter extends Partial<Record<(typeof FILTERABLE_DOCUMENTS)[number], JsonFilter | null>> {
   templateId?: string | null;
   templateCategory?: TemplateCategory | null;
   status?: string | null;
@@ -53,10 +71,10 @@ export async function listExperiments(
   documents: readonly ExperimentDocument[],
 ): Promise<Page<ExperimentRecord>> {
   const errors: FieldError[] = [];
-  parseFilter(filter, '/filter', errors);
+  const documentFilters = parseFilter(filter, '/filter', errors);
   throwIfInvalid(errors);
   const values = new SqlValues();
-  const where = filterConditions(actor, filter, values);
+  const where = filterConditions(actor, filter, documentFilters!, values);
   // The filter's values come first ($1 to $n): the COUNT runs the same conditions with those alone.
   const filterValues = [...values.values];
   const page = keysetClauses(NEWEST_FIRST, pageRequest, values);
@@ -129,7 +147,7 @@ export function checkExperimentCursor(after: string | null | undefined): void {
   checkCursor(NEWEST_FIRST, after);
 }
 
-function filterConditions(actor: Actor, filter: ExperimentFilter, values: SqlValues): string {
+function filterConditions(actor: Actor, filter: ExperimentFilter, documentFilters: DocumentFilters, values: SqlValues): string {
   const where = [`e.owner_id = ${values.bind(actor.userId)}::uuid`];
   if (filter.templateId) where.push(`e.template_id = ${values.bind(filter.templateId)}::uuid`);
   if (filter.status) where.push(`e.status = ${values.bind(filter.status)}::text`);
@@ -141,11 +159,22 @@ function filterConditions(actor: Actor, filter: ExperimentFilter, values: SqlVal
         `and t.category = ${values.bind(filter.templateCategory)}::text and ${visibleTemplates('t', actor, values)})`,
     );
   }
+  for (const [document, documentFilter] of documentFilters) {
+    where.push(...jsonFilterConditions(EXPERIMENT_DOCUMENTS[document], documentFilter, values));
+  }
   return where.map((condition) => `(${condition})`).join(' and ');
 }
 
-function parseFilter(filter: ExperimentFilter, path: string, errors: FieldError[]): ExperimentFilter | undefined {
+type DocumentFilters = Array<[(typeof FILTERABLE_DOCUMENTS)[number], ParsedJsonFilter]>;
+
+/** The filter's document conditions, checked; its other fields are checked in place. */
+function parseFilter(filter: ExperimentFilter, path: string, errors: FieldError[]): DocumentFilters | undefined {
   const before = errors.length;
+  const documentFilters: DocumentFilters = [];
+  for (const document of FILTERABLE_DOCUMENTS) {
+    const parsed = parseJsonFilter(filter[document], `${path}/${document}`, errors);
+    if (parsed) documentFilters.push([document, parsed]);
+  }
   if (filter.templateId !== undefined && filter.templateId !== null && !isUuid(filter.templateId)) {
     errors.push({ path: `${path}/templateId`, message: 'must be a UUID' });
   }
@@ -156,5 +185,5 @@ function parseFilter(filter: ExperimentFilter, path: string, errors: FieldError[
     errors.push({ path: `${path}/status`, message: `must be at most ${STATUS_MAX_LENGTH} characters` });
   }
   parseStorableText(filter.status, `${path}/status`, errors);
-  return errors.length === before ? filter : undefined;
+  return errors.length === before ? documentFilters : undefined;
 }

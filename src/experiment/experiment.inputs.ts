@@ -1,4 +1,5 @@
 import { GraphQLJSON, GraphQLJSONObject } from 'graphql-scalars';
+import { JsonFilterInput } from '../graphql/json-filter.inputs';
 import { Field, Float, ID, InputType, Int } from 'type-graphql';
 import type { ConfigurationSection } from '../template/configuration-schema';
 import { ConfigurationSectionEnum } from '../template/configuration.types';
@@ -22,6 +23,24 @@ export class ExperimentFilterInput implements ExperimentFilter {
 
   @Field(() => Boolean, { nullable: true })
   wizardCompleted?: boolean | null;
+
+  @Field(() => JsonFilterInput, { nullable: true, description: 'What the configuration holds' })
+  configuration?: JsonFilterInput | null;
+
+  @Field(() => JsonFilterInput, { nullable: true, description: 'What the configuration metadata written by analysis holds' })
+  configurationMetadata?: JsonFilterInput | null;
+
+  @Field(() => JsonFilterInput, { nullable: true, description: 'What the dataset statistics hold' })
+  datasetStatistics?: JsonFilterInput | null;
+
+  @Field(() => JsonFilterInput, { nullable: true, description: 'What the feature importance holds' })
+  featureImportance?: JsonFilterInput | null;
+
+  @Field(() => JsonFilterInput, { nullable: true, description: 'What the model recommendations hold' })
+  modelRecommendations?: JsonFilterInput | null;
+
+  @Field(() => JsonFilterInput, { nullable: true, description: 'What the resource requirements hold' })
+  resourceRequirements?: JsonFilterInput | null;
 }
 
 @InputType({ description: 'An experiment from a template: its configuration merged with the overrides' })

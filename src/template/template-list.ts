@@ -11,6 +11,7 @@ import {
   type Page,
   type PageRequest,
 } from '../db/keyset';
+import { jsonFilterConditions, parseJsonFilter, type JsonFilter } from '../db/json-filter';
 import { SqlValues, type Reader } from '../db/sql';
 import { UnauthenticatedError, ValidationError, type FieldError } from '../errors/domain-error';
 import { userColumns, userJson, userOf, userOfJson } from '../user/user-rows';
@@ -45,6 +46,7 @@ export interface TemplateListFilter {
   categories?: TemplateCategory[] | null;
   tags?: { allOf?: string[] | null; anyOf?: string[] | null } | null;
   search?: string | null;
+  configuration?: JsonFilter | null;
   scope?: TemplateScope | null;
   activeState?: TemplateActiveState | null;
 }
@@ -245,6 +247,7 @@ function filterConditions(actor: Actor | null, filter: TemplateListFilter, value
   const allOf = parseTagFilter(filter.tags?.allOf, '/filter/tags/allOf', errors);
   const anyOf = parseTagFilter(filter.tags?.anyOf, '/filter/tags/anyOf', errors);
   const search = parseSearch(filter.search, '/filter/search', errors);
+  const configuration = parseJsonFilter(filter.configuration, '/filter/configuration', errors);
   throwIfInvalid(errors);
 
   if (allOf.length > 0) where.push(`t.tags @> ${values.bind(JSON.stringify(allOf))}::jsonb`);
@@ -255,9 +258,11 @@ function filterConditions(actor: Actor | null, filter: TemplateListFilter, value
     // The same expression as the trigram index experiment_templates_search_index, so the index can serve it.
     where.push(`(t.name || ' ' || coalesce(t.description, '')) ilike ${values.bind(`%${escapeLike(search)}%`)}`);
   }
+  // Served by the GIN index experiment_templates_configuration_index where the conditions are containments.
+  if (configuration) where.push(...jsonFilterConditions('t.configuration', configuration, values));
   return {
     sql: where.map((condition) => `(${condition})`).join(' and '),
-    planEachCall: search !== undefined || allOf.length + anyOf.length > 0,
+    planEachCall: search !== undefined || allOf.length + anyOf.length > 0 || configuration !== undefined,
   };
 }
 

@@ -2,6 +2,7 @@ import { GraphQLJSONObject } from 'graphql-scalars';
 import { ArgsType, Field, ID, InputType, Int, registerEnumType } from 'type-graphql';
 import { OrderDirection } from '../db/keyset';
 import { PageArgs } from '../graphql/connection';
+import { JsonFilterInput } from '../graphql/json-filter.inputs';
 import type { Configuration } from './configuration-schema';
 import { TemplateCategory } from './template-category';
 import { SEARCH_MAX_LENGTH, TemplateActiveState, TemplateOrderField, TemplateScope } from './template-list';
@@ -97,6 +98,12 @@ export class TemplateFilter {
     description: `Case-insensitive text found in the name or description, at most ${SEARCH_MAX_LENGTH} characters`,
   })
   search?: string | null;
+
+  @Field(() => JsonFilterInput, {
+    nullable: true,
+    description: 'What the configuration holds, e.g. `{ paths: [{ path: "/model/type", equals: "xgboost" }] }`',
+  })
+  configuration?: JsonFilterInput | null;
 
   @Field(() => TemplateScope, { defaultValue: TemplateScope.ALL_VISIBLE })
   scope?: TemplateScope;

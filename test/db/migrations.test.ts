@@ -218,6 +218,7 @@ describe('migrations', () => {
       'Migration20261124120300_experiment_indexes',
       'Migration20261124120400_experiment_owner_template_index',
       'Migration20261130120000_template_category_order_index',
+      'Migration20261201130000_template_configuration_index',
     ]);
   });
 
@@ -248,6 +249,13 @@ describe('migrations', () => {
       expect(await invalidIndexes(db)).toEqual([]);
       const [ext] = await db.query(`select count(*)::int as n from pg_extension where extname = 'pg_trgm'`);
       expect(ext.n).toBe(1);
+      // Containment filters on configurations: GIN with the operator class that serves only `@>`, and is smaller for it.
+      const [configurationIndex] = await db.query(
+        `select indexdef from pg_indexes where indexname = 'experiment_templates_configuration_index'`,
+      );
+      expect(configurationIndex.indexdef).toBe(
+        'CREATE INDEX experiment_templates_configuration_index ON public.experiment_templates USING gin (configuration jsonb_path_ops)',
+      );
     });
   });
 

@@ -1,0 +1,156 @@
+import type { FieldError } from '../errors/domain-error';
+import { parseStorableJson, parseStorableText } from '../validation/storable';
+import type { SqlValues } from './sql';
+
+/**
+ * Conditions on what a JSON document holds (a template's configuration, an experiment's documents): containment
+ * (`contains`, PostgreSQL's `@>`) and conditions on the values at JSON pointers. A pointer is parsed here into its
+ * segments and bound as a `text[]` parameter of `#>`: no client text ever becomes SQL, a jsonpath or an identifier.
+ */
+export interface JsonFilter {
+  contains?: Record<string, unknown> | null;
+  paths?: JsonPathCondition[] | null;
+}
+
+export interface JsonPathCondition {
+  path: string;
+  /** The value at `path` is this JSON value (null: JSON null). */
+  equals?: unknown;
+  /** The value at `path` is one of these. */
+  in?: unknown[] | null;
+  /** true: `path` leads to a value (JSON null included); false: it leads nowhere. */
+  exists?: boolean | null;
+}
+
+export const JSON_FILTER_MAX_PATHS = 20;
+export const JSON_FILTER_MAX_IN = 50;
+export const JSON_POINTER_MAX_SEGMENTS = 32;
+export const JSON_POINTER_MAX_LENGTH = 500;
+
+type Test = { equals: unknown } | { in: unknown[] } | { exists: boolean };
+
+/** A filter checked and ready for SQL: pointers as their segments. */
+export interface ParsedJsonFilter {
+  contains?: Record<string, unknown>;
+  conditions: Array<{ segments: string[]; test: Test }>;
+}
+
+/** The filter at `path` (e.g. `/filter/configuration`), or undefined with its problems in `errors`. */
+export function parseJsonFilter(filter: JsonFilter | null | undefined, path: string, errors: FieldError[]): ParsedJsonFilter | undefined {
+  if (!filter) return undefined;
+  const before = errors.length;
+  const parsed: ParsedJsonFilter = { conditions: [] };
+  if (filter.contains !== undefined && filter.contains !== null) {
+    parsed.contains = parseStorableJson(filter.contains, `${path}/contains`, errors);
+  }
+  const conditions = filter.paths ?? [];
+  if (conditions.length > JSON_FILTER_MAX_PATHS) {
+    errors.push({ path: `${path}/paths`, message: `must hold at most ${JSON_FILTER_MAX_PATHS} conditions (got ${conditions.length})` });
+    return undefined;
+  }
+  conditions.forEach((condition, index) => {
+    const at = `${path}/paths/${index}`;
+    const segments = parseJsonPointer(condition.path, `${at}/path`, errors);
+    const test = parseTest(condition, at, errors);
+    if (segments && test) parsed.conditions.push({ segments, test });
+  });
+  return errors.length === before ? parsed : undefined;
+}
+
+/**
+ * RFC 6901: "" is the whole document (use `contains` for that), otherwise "/" before each segment, with "~1" for a
+ * "/" and "~0" for a "~" inside a segment.
+ */
+export function parseJsonPointer(pointer: string, path: string, errors: FieldError[]): string[] | undefined {
+  if (parseStorableText(pointer, path, errors) === undefined) return undefined;
+  if (pointer.length > JSON_POINTER_MAX_LENGTH) {
+    errors.push({ path, message: `must be at most ${JSON_POINTER_MAX_LENGTH} characters` });
+    return undefined;
+  }
+  if (!pointer.startsWith('/')) {
+    errors.push({ path, message: 'must be a JSON pointer starting with "/", e.g. "/model/type"' });
+    return undefined;
+  }
+  const segments = pointer.slice(1).split('/');
+  if (segments.length > JSON_POINTER_MAX_SEGMENTS) {
+    errors.push({ path, message: `must have at most ${JSON_POINTER_MAX_SEGMENTS} segments` });
+    return undefined;
+  }
+  if (segments.some((segment) => /~(?![01])/.test(segment))) {
+    errors.push({ path, message: 'may escape only "~" as "~0" and "/" as "~1"' });
+    return undefined;
+  }
+  return segments.map((segment) => segment.replace(/~1/g, '/').replace(/~0/g, '~'));
+}
+
+function parseTest(condition: JsonPathCondition, path: string, errors: FieldError[]): Test | undefined {
+  const given = (['equals', 'in', 'exists'] as const).filter(
+    (name) => condition[name] !== undefined && (name === 'equals' || condition[name] !== null),
+  );
+  if (given.length !== 1) {
+    errors.push({ path, message: `must have exactly one of equals, in, exists (got ${given.length === 0 ? 'none' : given.join(', ')})` });
+    return undefined;
+  }
+  switch (given[0]) {
+    case 'equals': {
+      const before = errors.length;
+      parseStorableJson(condition.equals, `${path}/equals`, errors);
+      return errors.length === before ? { equals: condition.equals } : undefined;
+    }
+    case 'in': {
+      const candidates = condition.in!;
+      if (candidates.length === 0 || candidates.length > JSON_FILTER_MAX_IN) {
+        errors.push({ path: `${path}/in`, message: `must hold 1 to ${JSON_FILTER_MAX_IN} values (got ${candidates.length})` });
+        return undefined;
+      }
+      const before = errors.length;
+      parseStorableJson(candidates, `${path}/in`, errors);
+      return errors.length === before ? { in: candidates } : undefined;
+    }
+    case 'exists':
+      return { exists: condition.exists! };
+  }
+}
+
+/**
+ * The filter as SQL conditions on `column` (AND-ed by the caller). A value at a pointer is compared exactly, with `#>`
+ * and jsonb equality; where the pointer names object keys only and the value is a scalar, the same condition is also
+ * written as a containment, which a GIN index (`jsonb_path_ops`) on the column can serve: the index finds the
+ * candidates, the exact comparison decides.
+ */
+export function jsonFilterConditions(column: string, filter: ParsedJsonFilter, values: SqlValues): string[] {
+  const conditions: string[] = [];
+  if (filter.contains) conditions.push(`${column} @> ${values.bind(JSON.stringify(filter.contains))}::jsonb`);
+  for (const { segments, test } of filter.conditions) {
+    const at = `${column} #> ${values.bind(segments)}::text[]`;
+    if ('exists' in test) {
+      conditions.push(`${at} is ${test.exists ? 'not ' : ''}null`);
+      continue;
+    }
+    const candidates = 'equals' in test ? [test.equals] : test.in;
+    const exact =
+      candidates.length === 1
+        ? `${at} = ${values.bind(JSON.stringify(candidates[0]))}::jsonb`
+        : `${at} = any(${values.bind(candidates.map((candidate) => JSON.stringify(candidate)))}::jsonb[])`;
+    if (segments.every(isObjectKey) && candidates.every(isScalar)) {
+      const contained = candidates.map((candidate) => `${column} @> ${values.bind(JSON.stringify(nested(segments, candidate)))}::jsonb`);
+      conditions.push(contained.length === 1 ? contained[0] : `(${contained.join(' or ')})`);
+    }
+    conditions.push(exact);
+  }
+  return conditions;
+}
+
+/** A segment that can only name an object's key: an array index is digits. */
+function isObjectKey(segment: string): boolean {
+  return !/^\d+$/.test(segment) && segment !== '-';
+}
+
+function isScalar(value: unknown): boolean {
+  return value === null || typeof value !== 'object';
+}
+
+/** `{"a": {"b": value}}` for segments ["a", "b"]. */
+function nested(segments: string[], value: unknown): unknown {
+  return segments.reduceRight<unknown>((inner, key) => ({ [key]: inner }), value);
+}
