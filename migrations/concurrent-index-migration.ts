@@ -1,0 +1,39 @@
+import { Migration } from '@mikro-orm/migrations';
+
+export interface ConcurrentIndex {
+  name: string;
+  /** What follows `create index concurrently if not exists <name>`: `on table (...)`, `using`, `where`. */
+  definition: string;
+}
+
+/**
+ * Indexes built CONCURRENTLY on live tables, so writes go on meanwhile. CONCURRENTLY cannot run in a transaction,
+ * hence non-transactional. A concurrent build that failed leaves an INVALID index behind that `if not exists` would
+ * keep: it is dropped and built again.
+ */
+export abstract class ConcurrentIndexMigration extends Migration {
+  protected abstract readonly indexes: ConcurrentIndex[];
+
+  override isTransactional(): boolean {
+    return false;
+  }
+
+  override async up(): Promise<void> {
+    for (const { name, definition } of this.indexes) {
+      if (await this.isInvalidIndex(name)) this.addSql(`drop index concurrently if exists ${name}`);
+      this.addSql(`create index concurrently if not exists ${name} ${definition}`);
+    }
+  }
+
+  override async down(): Promise<void> {
+    for (const { name } of [...this.indexes].reverse()) this.addSql(`drop index concurrently if exists ${name}`);
+  }
+
+  private async isInvalidIndex(name: string): Promise<boolean> {
+    const rows = await this.execute(
+      `select 1 from pg_index i join pg_class c on c.oid = i.indexrelid where c.relname = ? and not i.indisvalid`,
+      [name],
+    );
+    return rows.length > 0;
+  }
+}
