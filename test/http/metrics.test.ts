@@ -83,6 +83,16 @@ describe('metrics in development, on the server’s own port', () => {
     expect(delta(`${STATEMENTS}_count`, { outcome: 'error' })).toBe(0);
   });
 
+  it('counts a request Apollo refuses before its pipeline (CSRF prevention) under its code', async () => {
+    const before = await scrape(api.metricsUrl!);
+    const simpleGet = await fetch(`${api.url}?query=${encodeURIComponent('query Ping { __typename }')}`);
+    expect(simpleGet.status).toBe(400);
+    const delta = deltas(before, await scrape(api.metricsUrl!));
+    expect(delta(ERRORS, { code: 'BAD_REQUEST' })).toBe(1);
+    expect(delta(REQUESTS, { operation: '(unresolved)', outcome: 'client_error' })).toBe(1);
+    expect(delta(REQUESTS, { operation: 'Ping', outcome: 'ok' })).toBe(0);
+  });
+
   it('times exactly the statements a request sent', async () => {
     const before = await scrape(api.metricsUrl!);
     const { statements } = await api.countStatements(() => api.graphql(PUBLIC_TEMPLATES));
