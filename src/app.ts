@@ -1,20 +1,27 @@
+import type { AddressInfo } from 'node:net';
 import type { FastifyBaseLogger, FastifyInstance } from 'fastify';
 import { Authenticator } from './auth/authenticator';
 import { readOrCreateLocalSecret, usesLocalSecret } from './auth/local-secret';
 import { TokenVerifier } from './auth/token-verifier';
 import type { AppConfig } from './config';
 import { openDatabase, type Database } from './db/database';
-import { createServer } from './http/server';
+import { METRICS_PATH } from './http/metrics-route';
+import { createMetricsServer, createServer } from './http/server';
+import { Metrics } from './metrics/metrics';
 
 export interface App {
   server: FastifyInstance;
+  /** `/metrics` on a port of its own, with `METRICS_PORT`; closed with `server`. */
+  metricsServer?: FastifyInstance;
   database: Database;
   /** Set when tokens are signed by the server's own development secret. */
   localSecret?: string;
+  /** Listens on `HOST`:`PORT`, and on `METRICS_PORT` when set; resolves to what it serves where. */
+  listen(): Promise<{ graphqlUrl: string; metricsUrl?: string }>;
   stop(): Promise<void>;
 }
 
-/** Everything the server needs, wired: database (embedded or configured), token verification, HTTP. */
+/** Everything the server needs, wired: database (embedded or configured), token verification, metrics, HTTP. */
 export async function createApp(config: AppConfig, logger: FastifyBaseLogger, database?: Database): Promise<App> {
   const localSecret = usesLocalSecret(config.auth) ? await readOrCreateLocalSecret(config.dataDir) : undefined;
   const verifier = new TokenVerifier({
@@ -24,12 +31,30 @@ export async function createApp(config: AppConfig, logger: FastifyBaseLogger, da
     audience: config.auth.audience,
   });
   const db = database ?? (await openDatabase(config, (message) => logger.info(message)));
+  const metrics = new Metrics();
+  metrics.observeDatabase(db.orm);
   try {
-    const server = await createServer({ config, database: db, authenticator: new Authenticator(verifier), logger });
+    const server = await createServer({ config, database: db, authenticator: new Authenticator(verifier), logger, metrics });
+    const { served, port: metricsPort, token } = config.metrics;
+    const metricsServer = served && metricsPort !== undefined ? createMetricsServer(logger, metrics, token) : undefined;
+    server.addHook('onClose', async () => {
+      await metricsServer?.close();
+      metrics.close();
+    });
+    if (!served) logger.info('metrics are not served: set METRICS_PORT or METRICS_TOKEN to serve them in production');
     return {
       server,
+      metricsServer,
       database: db,
       localSecret,
+      async listen() {
+        await server.listen({ host: config.host, port: config.port });
+        const graphqlUrl = `${urlOf(server)}${config.graphqlPath}`;
+        if (!metricsServer || metricsPort === undefined)
+          return { graphqlUrl, metricsUrl: served ? `${urlOf(server)}${METRICS_PATH}` : undefined };
+        await metricsServer.listen({ host: config.host, port: metricsPort });
+        return { graphqlUrl, metricsUrl: `${urlOf(metricsServer)}${METRICS_PATH}` };
+      },
       async stop() {
         // Stop accepting and drain in-flight requests first, then release the database.
         await server.close();
@@ -37,7 +62,13 @@ export async function createApp(config: AppConfig, logger: FastifyBaseLogger, da
       },
     };
   } catch (error) {
+    metrics.close();
     await db.close();
     throw error;
   }
+}
+
+function urlOf(server: FastifyInstance): string {
+  const address = server.server.address() as AddressInfo;
+  return `http://${address.family === 'IPv6' ? `[${address.address}]` : address.address}:${address.port}`;
 }

@@ -44,6 +44,11 @@ export interface AppConfig {
   };
   logLevel: string;
   rateLimits: { perIpPerMinute: number; perUserPerMinute: number };
+  /**
+   * Prometheus metrics at `/metrics`: on `port` (`METRICS_PORT`) when set, otherwise on the server's own port; with
+   * `token` (`METRICS_TOKEN`), only for `Authorization: Bearer <token>`. In production, not served unless one is set.
+   */
+  metrics: { served: boolean; port?: number; token?: string };
 }
 
 export class ConfigError extends Error {
@@ -118,6 +123,7 @@ class EnvReader {
 }
 
 const MAX_WORKERS = 128;
+const MIN_METRICS_TOKEN_LENGTH = 32;
 const DEFAULT_POOL_PER_WORKER = 10;
 
 export function loadConfig(env: Env = process.env): AppConfig {
@@ -161,8 +167,12 @@ export function loadConfig(env: Env = process.env): AppConfig {
       perUserPerMinute: read.integer('RATE_LIMIT_PER_USER_PER_MINUTE', 600, 0, 1_000_000),
     },
     logLevel: read.oneOf('LOG_LEVEL', ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const, 'info'),
+    metrics: metricsConfig(read, nodeEnv),
   };
 
+  if (config.metrics.port !== undefined && config.metrics.port !== 0 && config.metrics.port === port) {
+    read.problems.push(`METRICS_PORT must differ from PORT (both ${port})`);
+  }
   if (config.auth.jwtSecret && config.auth.jwtSecret.length < 32) {
     read.problems.push('JWT_SECRET must be at least 32 characters');
   }
@@ -186,6 +196,18 @@ export function loadConfig(env: Env = process.env): AppConfig {
   }
   if (read.problems.length > 0) throw new ConfigError(read.problems);
   return config;
+}
+
+function metricsConfig(read: EnvReader, nodeEnv: NodeEnv): AppConfig['metrics'] {
+  const port = read.string('METRICS_PORT') === undefined ? undefined : read.integer('METRICS_PORT', 0, 0, 65535);
+  const token = read.string('METRICS_TOKEN');
+  if (token !== undefined && token.length < MIN_METRICS_TOKEN_LENGTH) {
+    read.problems.push(`METRICS_TOKEN must be at least ${MIN_METRICS_TOKEN_LENGTH} characters`);
+  }
+  // Metrics tell the load, the errors and the database's state to whoever reads them: in production, only where the
+  // operator chose to put them.
+  const served = nodeEnv !== 'production' || port !== undefined || token !== undefined;
+  return { served, port, token };
 }
 
 /** Entry points read `.env` when present; variables already set in the environment win. */

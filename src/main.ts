@@ -1,6 +1,5 @@
 import 'reflect-metadata';
 import cluster from 'node:cluster';
-import type { AddressInfo } from 'node:net';
 import pino from 'pino';
 import { createApp } from './app';
 import { ConfigError, loadConfig, loadDotEnv, type AppConfig } from './config';
@@ -41,10 +40,8 @@ async function serve(config: AppConfig, logger: pino.Logger): Promise<void> {
   }
 
   const app = await createApp(config, logger);
-  await app.server.listen({ host: config.host, port: config.port });
-  const address = app.server.server.address() as AddressInfo;
-  const url = `http://${address.family === 'IPv6' ? `[${address.address}]` : address.address}:${address.port}${config.graphqlPath}`;
-  logger.info({ url }, 'Tessera is serving GraphQL');
+  const { graphqlUrl: url, metricsUrl } = await app.listen();
+  logger.info({ url, metricsUrl }, 'Tessera is serving GraphQL');
   if (cluster.isPrimary) printBanner(config, url, app.localSecret !== undefined);
 
   let stopping = false;

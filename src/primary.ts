@@ -3,6 +3,7 @@ import type pino from 'pino';
 import { readOrCreateLocalSecret, usesLocalSecret } from './auth/local-secret';
 import type { AppConfig } from './config';
 import { embeddedDatabaseUrl, startMigratedEmbeddedDatabase } from './db/database';
+import { answerWorkersWithClusterMetrics } from './metrics/cluster-metrics';
 
 /** What the primary sends a worker to make it stop accepting, finish its requests and exit. */
 export const DRAIN_MESSAGE = 'tessera:drain';
@@ -18,7 +19,8 @@ interface WorkerExit {
 /**
  * The primary of WORKERS processes sharing the port (node:cluster hands connections round-robin). It serves nothing
  * itself: it owns what must exist once (the embedded database, migrated before any worker starts, and the development
- * secret), replaces a worker that dies, and on SIGTERM or SIGINT drains every worker before it stops the database.
+ * secret), replaces a worker that dies, gathers every worker's metrics for whichever worker is scraped, and on SIGTERM
+ * or SIGINT drains every worker before it stops the database.
  */
 export async function runPrimary(
   config: AppConfig,
@@ -66,6 +68,8 @@ export async function runPrimary(
   };
 
   cluster.on('listening', (worker: Worker, address: Address) => {
+    // A worker listens on PORT first, then on METRICS_PORT when set: its first address is the GraphQL one.
+    if (listening.has(worker)) return;
     listening.add(worker);
     if (announced || listening.size < config.workers) return;
     announced = true;
@@ -102,6 +106,7 @@ export async function runPrimary(
   process.on('SIGTERM', () => onSignal('SIGTERM'));
   process.on('SIGINT', () => onSignal('SIGINT'));
 
+  if (config.metrics.served) answerWorkersWithClusterMetrics();
   logger.info({ workers: config.workers, poolPerWorker: config.db.poolMax }, 'starting workers');
   for (let i = 0; i < config.workers; i++) fork();
 }

@@ -20,6 +20,8 @@ export interface StatementStart {
 export interface StatementEnd {
   id: number;
   failed: boolean;
+  /** Ended when it started, its answer never reported to us (a transaction's BEGIN, COMMIT...): its duration is unknown. */
+  untimed?: true;
 }
 
 export const statementStarted = diagnosticsChannel.channel('tessera:sql:start');
@@ -60,7 +62,7 @@ export function publishOrmStatements(orm: MikroORM): void {
     if (query.__knexQueryUid !== undefined) ids.set(query.__knexQueryUid, id);
     // A transaction's own statements (BEGIN, COMMIT, ROLLBACK, SAVEPOINT) come unnumbered and are never reported as
     // answered; nothing else is sent on their connection until they are, so they end where they start.
-    else statementEnded.publish({ id, failed: false } satisfies StatementEnd);
+    else statementEnded.publish({ id, failed: false, untimed: true } satisfies StatementEnd);
   });
   knex.on('query-response', (_response: unknown, query: { __knexQueryUid?: string }) => end(query, false));
   knex.on('query-error', (_error: unknown, query: { __knexQueryUid?: string }) => end(query, true));

@@ -1,12 +1,21 @@
+import diagnosticsChannel from 'node:diagnostics_channel';
 import type { EntityManager } from '@mikro-orm/postgresql';
 
 /**
- * PostgreSQL's answers that mean "this transaction lost a race; run it again and it will likely pass":
+ * PostgreSQL's answers that mean "this transaction lost a race; run it again and it will likely pass", by SQL state:
  * 40001 serialization_failure (REPEATABLE READ or SERIALIZABLE, whether set by us, by a pooler or as the database's
  * default) and 40P01 deadlock_detected (the deadlock detector chose this transaction as the victim). Either way the
  * transaction was rolled back whole, so running it again is safe; clients must never see these.
  */
-export const RETRYABLE_SQL_STATES: ReadonlySet<string> = new Set(['40001', '40P01']);
+const RETRY_REASONS = { '40001': 'serialization_failure', '40P01': 'deadlock' } as const;
+export type RetryReason = (typeof RETRY_REASONS)[keyof typeof RETRY_REASONS];
+export const RETRY_REASON_NAMES: readonly RetryReason[] = Object.values(RETRY_REASONS);
+
+/** Each retry, as it is about to happen: `{ reason }` (metrics count them). */
+export interface TransactionRetried {
+  reason: RetryReason;
+}
+export const transactionRetried = diagnosticsChannel.channel('tessera:transaction:retry');
 
 export interface TransactionRetryOptions {
   /** Attempts in all, the first included. */
@@ -22,11 +31,19 @@ export const DEFAULT_TRANSACTION_ATTEMPTS = 5;
 const DEFAULT_BASE_DELAY_MS = 10;
 const DEFAULT_MAX_DELAY_MS = 250;
 
-/** Whether an error (the driver's, or MikroORM's wrapper around it, which copies its `code`) is worth a retry. */
-export function isRetryableTransactionError(error: unknown): boolean {
-  if (typeof error !== 'object' || error === null) return false;
+/** Why an error (the driver's, or MikroORM's wrapper around it, which copies its `code`) is worth a retry, if it is. */
+export function retryReasonOf(error: unknown): RetryReason | undefined {
+  if (typeof error !== 'object' || error === null) return undefined;
   const { code, sqlState } = error as { code?: unknown; sqlState?: unknown };
-  return RETRYABLE_SQL_STATES.has(String(code)) || RETRYABLE_SQL_STATES.has(String(sqlState));
+  return reasonOfSqlState(code) ?? reasonOfSqlState(sqlState);
+}
+
+function reasonOfSqlState(state: unknown): RetryReason | undefined {
+  return typeof state === 'string' && Object.hasOwn(RETRY_REASONS, state) ? RETRY_REASONS[state as keyof typeof RETRY_REASONS] : undefined;
+}
+
+export function isRetryableTransactionError(error: unknown): boolean {
+  return retryReasonOf(error) !== undefined;
 }
 
 /**
@@ -52,7 +69,9 @@ export async function withTransactionRetry<T>(
       // merged into `em`, and nothing of that attempt may leak into the next.
       return await em.transactional(work, attempt > 1 ? { clear: true } : {});
     } catch (error) {
-      if (attempt >= attempts || !isRetryableTransactionError(error)) throw error;
+      const reason = retryReasonOf(error);
+      if (attempt >= attempts || reason === undefined) throw error;
+      if (transactionRetried.hasSubscribers) transactionRetried.publish({ reason } satisfies TransactionRetried);
       options.onRetry?.(error, attempt);
       // Full jitter: callers that collided once should not collide again in lockstep.
       const ceiling = Math.min(maxDelayMs, baseDelayMs * 2 ** (attempt - 1));

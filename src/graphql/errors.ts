@@ -30,6 +30,14 @@ const CLIENT_ERROR_CODES: ReadonlySet<string> = new Set([
   QUERY_TOO_COMPLEX,
 ]);
 
+/**
+ * Whose fault an error is, by the code its answer carries: `formatError` masks every fault of the server as
+ * INTERNAL_SERVER_ERROR, so any other code names a mistake of the client's (its query, its input, its token, its rate).
+ */
+export function faultOfCode(code: unknown): 'client' | 'server' {
+  return code === INTERNAL_SERVER_ERROR ? 'server' : 'client';
+}
+
 export function assertUnreachable(value: never): never {
   throw new Error(`unhandled case: ${String(value)}`);
 }

@@ -1,4 +1,4 @@
-import type { ApolloServerPlugin } from '@apollo/server';
+import type { ApolloServerPlugin, BaseContext, GraphQLRequestListener } from '@apollo/server';
 import { ApolloArmor } from '@escape.tech/graphql-armor';
 import { getNullableType, isListType, Kind, visit, type DocumentNode, type GraphQLSchema } from 'graphql';
 import { getComplexity, simpleEstimator, type ComplexityEstimator } from 'graphql-query-complexity';
@@ -18,26 +18,43 @@ export const QUERY_LIMITS = {
   unpagedListWeight: 10,
 } as const;
 
+export const QUERY_LIMIT_NAMES = ['depth', 'aliases', 'tokens', 'directives', 'cost'] as const;
+export type QueryLimitName = (typeof QUERY_LIMIT_NAMES)[number];
+
 /**
  * Depth, aliases and directives from graphql-armor; tokens from the parser; cost from graphql-query-complexity, because armor's cost
  * does not know that `first: 100` asks for a hundred items. Introspection is exempt from the depth limit (Sandbox's
- * query is deep) and is off altogether in production.
+ * query is deep) and is off altogether in production. `onRejected` hears of every query a limit refuses.
  */
-export function queryLimits(schema: GraphQLSchema, production: boolean) {
+export function queryLimits(schema: GraphQLSchema, production: boolean, onRejected: (limit: QueryLimitName) => void) {
+  const reporting = (limit: QueryLimitName) => ({ onReject: [() => onRejected(limit)] });
   const armor = new ApolloArmor({
-    maxDepth: { n: QUERY_LIMITS.maxDepth, ignoreIntrospection: true },
-    maxAliases: { n: QUERY_LIMITS.maxAliases },
+    maxDepth: { n: QUERY_LIMITS.maxDepth, ignoreIntrospection: true, ...reporting('depth') },
+    maxAliases: { n: QUERY_LIMITS.maxAliases, ...reporting('aliases') },
     // Tokens are bounded by graphql-js's own parser option instead: armor's Apollo hook answers a rejection with a 500.
     maxTokens: { enabled: false },
-    maxDirectives: { n: QUERY_LIMITS.maxDirectives },
+    maxDirectives: { n: QUERY_LIMITS.maxDirectives, ...reporting('directives') },
     costLimit: { enabled: false },
     blockFieldSuggestion: { enabled: production },
   }).protect();
   return {
     parseOptions: { maxTokens: QUERY_LIMITS.maxTokens },
     validationRules: armor.validationRules,
-    plugins: [...armor.plugins, costLimitPlugin(schema)],
+    plugins: [...armor.plugins, tokenLimitReportPlugin(() => onRejected('tokens')), costLimitPlugin(schema, () => onRejected('cost'))],
   };
+}
+
+/** graphql-js's words when `maxTokens` stops the parser ("more that" in graphql 16, "more than" in 17). */
+const TOKEN_LIMIT_MESSAGE = /^Syntax Error: Document contains more tha[nt] \d+ tokens/;
+
+/** The parser's refusal is a syntax error like any other: told apart by its message, the only thing that says so. */
+function tokenLimitReportPlugin(onRejected: () => void): ApolloServerPlugin {
+  const parsingDidEnd = async (error?: Error) => {
+    if (error && TOKEN_LIMIT_MESSAGE.test(error.message)) onRejected();
+  };
+  // One listener for every request: it keeps nothing of its own.
+  const listener: GraphQLRequestListener<BaseContext> = { parsingDidStart: async () => parsingDidEnd };
+  return { requestDidStart: async () => listener };
 }
 
 /** The one argument whose value changes what a field costs. */
@@ -93,7 +110,7 @@ const MAX_COSTS_PER_DOCUMENT = 64;
  * text while its document cache holds it, and a WeakMap forgets the costs with the document. Within a document, a cost
  * is keyed by the operation and the values of the variables it depends on, never by the whole (possibly large) input.
  */
-function costLimitPlugin(schema: GraphQLSchema): ApolloServerPlugin {
+function costLimitPlugin(schema: GraphQLSchema, onRejected: () => void): ApolloServerPlugin {
   const costsByDocument = new WeakMap<DocumentNode, { costVariables: string[]; costs: LruCache<string, number> }>();
 
   function costOf(document: DocumentNode, variables: Record<string, unknown>, operationName: string | undefined): number | undefined {
@@ -130,6 +147,7 @@ function costLimitPlugin(schema: GraphQLSchema): ApolloServerPlugin {
         async didResolveOperation({ request, document }) {
           const cost = costOf(document, request.variables ?? {}, request.operationName ?? undefined);
           if (cost !== undefined && cost > QUERY_LIMITS.maxCost) {
+            onRejected();
             throw requestError(QUERY_TOO_COMPLEX, `Query cost ${cost} exceeds the limit of ${QUERY_LIMITS.maxCost}`, {
               cost,
               maxCost: QUERY_LIMITS.maxCost,

@@ -5,7 +5,10 @@ export interface RateLimits {
   perUserPerMinute: number;
 }
 
-export type RateDecision = { allowed: true } | { allowed: false; retryAfterSeconds: number; scope: 'ip' | 'user' };
+export const RATE_LIMIT_SCOPES = ['ip', 'user'] as const;
+export type RateLimitScope = (typeof RATE_LIMIT_SCOPES)[number];
+
+export type RateDecision = { allowed: true } | { allowed: false; retryAfterSeconds: number; scope: RateLimitScope };
 
 /**
  * Requests per minute per client IP and per authenticated user, counted in this process: behind a load balancer the
@@ -27,7 +30,7 @@ export class RateLimiter {
   }
 }
 
-async function consume(limiter: RateLimiterMemory | undefined, key: string, scope: 'ip' | 'user'): Promise<RateDecision> {
+async function consume(limiter: RateLimiterMemory | undefined, key: string, scope: RateLimitScope): Promise<RateDecision> {
   if (!limiter) return { allowed: true };
   try {
     await limiter.consume(key);

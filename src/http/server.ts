@@ -25,7 +25,10 @@ import {
   requestError,
 } from '../graphql/errors';
 import { queryLimits } from '../graphql/limits';
+import { requestMetricsPlugin } from '../graphql/request-metrics';
 import { buildAppSchema } from '../graphql/schema';
+import type { Metrics } from '../metrics/metrics';
+import { registerMetricsRoute } from './metrics-route';
 import { RateLimiter } from './rate-limit';
 
 export interface ServerDependencies {
@@ -33,6 +36,7 @@ export interface ServerDependencies {
   database: Database;
   authenticator: Authenticator;
   logger: FastifyBaseLogger;
+  metrics: Metrics;
 }
 
 declare module 'fastify' {
@@ -47,14 +51,12 @@ declare module 'fastify' {
 export const MAX_BODY_BYTES = 1024 * 1024;
 const READINESS_TIMEOUT_MS = 2_000;
 
-/** The HTTP server: GraphQL at `config.graphqlPath`, `/healthz` (process up) and `/readyz` (database reachable). */
-export async function createServer({ config, database, authenticator, logger }: ServerDependencies): Promise<FastifyInstance> {
-  const app = Fastify({
-    loggerInstance: logger,
-    genReqId: () => randomUUID(),
-    bodyLimit: MAX_BODY_BYTES,
-    logController: new OneLinePerRequest(),
-  });
+/**
+ * The HTTP server: GraphQL at `config.graphqlPath`, `/healthz` (process up), `/readyz` (database reachable), and
+ * `/metrics` unless they have a port of their own (`createMetricsServer`) or are not served.
+ */
+export async function createServer({ config, database, authenticator, logger, metrics }: ServerDependencies): Promise<FastifyInstance> {
+  const app = createFastify(logger);
   let shuttingDown = false;
   app.addHook('onClose', async () => {
     shuttingDown = true;
@@ -67,6 +69,8 @@ export async function createServer({ config, database, authenticator, logger }: 
     const claims = 'claims' in request.credentials ? request.credentials.claims : null;
     const decision = await limiter.take(request.ip, claims ? `sub:${claims.externalId}` : undefined);
     if (!decision.allowed) {
+      metrics.rateLimitRefused(decision.scope);
+      metrics.requestRefused(RATE_LIMITED, 'client_error');
       const refusal = requestError(RATE_LIMITED, `Too many requests: retry in ${decision.retryAfterSeconds} s`, {
         scope: decision.scope,
         retryAfterSeconds: decision.retryAfterSeconds,
@@ -92,9 +96,10 @@ export async function createServer({ config, database, authenticator, logger }: 
     const replicas = database.replicas ? { replicas: database.replicas.health() } : {};
     return reply.code(ready ? 200 : 503).send({ status: ready ? 'ready' : 'unavailable', ...replicas });
   });
+  if (config.metrics.served && config.metrics.port === undefined) registerMetricsRoute(app, metrics, config.metrics.token);
 
   const production = config.nodeEnv === 'production';
-  const apollo = createGraphqlServer(app, await buildAppSchema(), production, logger, database.replicas);
+  const apollo = createGraphqlServer(app, await buildAppSchema(), production, logger, metrics, database.replicas);
   await apollo.start();
 
   await app.register(fastifyApollo(apollo), {
@@ -113,6 +118,22 @@ export async function createServer({ config, database, authenticator, logger }: 
   return app;
 }
 
+/** `/metrics` alone, for `METRICS_PORT`: a port a firewall can keep to the scrapers. */
+export function createMetricsServer(logger: FastifyBaseLogger, metrics: Metrics, token: string | undefined): FastifyInstance {
+  const app = createFastify(logger);
+  registerMetricsRoute(app, metrics, token);
+  return app;
+}
+
+function createFastify(logger: FastifyBaseLogger): FastifyInstance {
+  return Fastify({
+    loggerInstance: logger,
+    genReqId: () => randomUUID(),
+    bodyLimit: MAX_BODY_BYTES,
+    logController: new OneLinePerRequest(),
+  });
+}
+
 /**
  * Apollo as the server runs it. Apollo installs plugins of its own unless told not to: cache control always, usage
  * reporting when APOLLO_KEY is in the environment, inline traces for a federation subgraph. Each wraps every resolver
@@ -124,9 +145,10 @@ export function createGraphqlServer(
   schema: GraphQLSchema,
   production: boolean,
   logger: FastifyBaseLogger,
+  metrics: Metrics,
   replicas?: ReplicaSet,
 ): ApolloServer<Context> {
-  const limits = queryLimits(schema, production);
+  const limits = queryLimits(schema, production, (limit) => metrics.queryLimitRejected(limit));
   return new ApolloServer<Context>({
     schema,
     introspection: !production,
@@ -142,6 +164,7 @@ export function createGraphqlServer(
     plugins: [
       fastifyApolloDrainPlugin(app),
       errorPipelinePlugin(logger),
+      requestMetricsPlugin(metrics),
       ...limits.plugins,
       ...(replicas ? [readRoutingPlugin(replicas, logger)] : []),
       ApolloServerPluginCacheControlDisabled(),

@@ -4,6 +4,7 @@ import pino from 'pino';
 import type { Context } from '../../src/graphql/context';
 import { buildAppSchema } from '../../src/graphql/schema';
 import { createGraphqlServer } from '../../src/http/server';
+import { Metrics } from '../../src/metrics/metrics';
 
 function fieldResolvers(schema: GraphQLSchema): Map<string, GraphQLFieldResolver<unknown, unknown> | undefined> {
   const resolvers = new Map<string, GraphQLFieldResolver<unknown, unknown> | undefined>();
@@ -18,7 +19,8 @@ describe('the GraphQL server', () => {
   it('leaves every resolver as the schema made it: no plugin hooks into each field', async () => {
     const schema = await buildAppSchema();
     const before = fieldResolvers(schema);
-    const apollo = createGraphqlServer(Fastify(), schema, false, pino({ level: 'silent' }));
+    const metrics = new Metrics();
+    const apollo = createGraphqlServer(Fastify(), schema, false, pino({ level: 'silent' }), metrics);
     await apollo.start();
     try {
       // Apollo wraps the schema's resolvers on the first execution that has a per-field hook to call.

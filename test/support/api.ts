@@ -1,5 +1,4 @@
 import { randomUUID } from 'node:crypto';
-import type { AddressInfo } from 'node:net';
 import type { MikroORM } from '@mikro-orm/postgresql';
 import pino from 'pino';
 import { createApp, type App } from '../../src/app';
@@ -29,6 +28,8 @@ export interface GraphqlOptions {
 
 export interface Api {
   url: string;
+  /** Where the server serves `/metrics` (its own port, or METRICS_PORT); undefined when it serves none. */
+  metricsUrl?: string;
   db: TestDatabase;
   orm: MikroORM;
   app: App;
@@ -95,9 +96,9 @@ export function useApi(options: ApiOptions = {}): Api {
     }
     recorder.attach();
     api.app = await createApp(config, logger, database);
-    await api.app.server.listen({ host: '127.0.0.1', port: 0 });
-    const { port } = api.app.server.server.address() as AddressInfo;
-    api.url = `http://127.0.0.1:${port}/graphql`;
+    const { graphqlUrl, metricsUrl } = await api.app.listen();
+    api.url = graphqlUrl;
+    api.metricsUrl = metricsUrl;
   });
 
   afterAll(async () => {

@@ -20,6 +20,7 @@ const DATABASE_URL = 'postgres://tessera:pw@pgbouncer.internal:6432/tessera';
 const DATABASE_MIGRATION_URL = 'postgres://tessera_owner:pw@db.internal:5432/tessera';
 const REPLICA_1 = 'postgres://tessera:pw@replica-1.internal:5432/tessera';
 const REPLICA_2 = 'postgresql://tessera:pw@replica-2.internal:5432/tessera';
+const METRICS_TOKEN = 'm'.repeat(32);
 
 describe('loadConfig', () => {
   it('has defaults for everything with an empty environment', () => {
@@ -45,6 +46,7 @@ describe('loadConfig', () => {
       auth: { jwtSecret: undefined, jwksUrl: undefined, issuer: undefined, audience: undefined },
       rateLimits: { perIpPerMinute: 1_200, perUserPerMinute: 600 },
       logLevel: 'info',
+      metrics: { served: true, port: undefined, token: undefined },
     });
   });
 
@@ -86,6 +88,8 @@ describe('loadConfig', () => {
         RATE_LIMIT_PER_IP_PER_MINUTE: '0',
         RATE_LIMIT_PER_USER_PER_MINUTE: '1000000',
         LOG_LEVEL: 'warn',
+        METRICS_PORT: '9464',
+        METRICS_TOKEN: METRICS_TOKEN,
       }),
     ).toStrictEqual({
       nodeEnv: 'production',
@@ -109,6 +113,7 @@ describe('loadConfig', () => {
       auth: { jwtSecret: SECRET, jwksUrl: undefined, issuer: 'https://issuer.example', audience: 'tessera' },
       rateLimits: { perIpPerMinute: 0, perUserPerMinute: 1_000_000 },
       logLevel: 'warn',
+      metrics: { served: true, port: 9464, token: METRICS_TOKEN },
     });
   });
 
@@ -131,6 +136,26 @@ describe('loadConfig', () => {
       ]);
       expect(problemsOf({ WORKERS: '0' })).toEqual(['WORKERS must be an integer between 1 and 128 (got "0")']);
       expect(problemsOf({ WORKERS: '129' })).toEqual(['WORKERS must be an integer between 1 and 128 (got "129")']);
+    });
+  });
+
+  describe('metrics', () => {
+    const production = { NODE_ENV: 'production', DATABASE_URL, JWT_SECRET: SECRET };
+
+    it("serves them on the server's own port outside production, and in production only where configured", () => {
+      expect(loadConfig({}).metrics).toStrictEqual({ served: true, port: undefined, token: undefined });
+      expect(loadConfig({ NODE_ENV: 'test' }).metrics.served).toBe(true);
+      expect(loadConfig(production).metrics).toStrictEqual({ served: false, port: undefined, token: undefined });
+      expect(loadConfig({ ...production, METRICS_PORT: '9464' }).metrics).toStrictEqual({ served: true, port: 9464, token: undefined });
+      expect(loadConfig({ ...production, METRICS_TOKEN }).metrics).toStrictEqual({ served: true, port: undefined, token: METRICS_TOKEN });
+      expect(loadConfig({ METRICS_PORT: '0' }).metrics.port).toBe(0);
+    });
+
+    it('refuses a short token, a port out of range, and the port GraphQL uses', () => {
+      expect(problemsOf({ METRICS_TOKEN: 'short' })).toEqual(['METRICS_TOKEN must be at least 32 characters']);
+      expect(problemsOf({ METRICS_PORT: '65536' })).toEqual(['METRICS_PORT must be an integer between 0 and 65535 (got "65536")']);
+      expect(problemsOf({ PORT: '4000', METRICS_PORT: '4000' })).toEqual(['METRICS_PORT must differ from PORT (both 4000)']);
+      expect(loadConfig({ PORT: '0', METRICS_PORT: '0' }).metrics.port).toBe(0);
     });
   });
 

@@ -32,6 +32,8 @@ describe('field resolvers', () => {
         'Template.versionSnapshot',
         'Template.versions',
         'TemplateVersion.createdBy',
+        // Private: answered to the user and to staff only.
+        'User.email',
       ].sort(),
     );
   });
