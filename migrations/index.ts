@@ -7,6 +7,7 @@ import { Migration20261124120300_experiment_indexes } from './Migration202611241
 import { Migration20261124120400_experiment_owner_template_index } from './Migration20261124120400_experiment_owner_template_index';
 import { Migration20261130120000_template_category_order_index } from './Migration20261130120000_template_category_order_index';
 import { Migration20261201130000_template_configuration_index } from './Migration20261201130000_template_configuration_index';
+import { Migration20261205120000_audit_events } from './Migration20261205120000_audit_events';
 
 /** Listed explicitly (not globbed) so the same list runs from TypeScript sources, compiled output and tests. */
 export const migrationsList: Array<{ name: string; class: Constructor<Migration> }> = [
@@ -17,4 +18,5 @@ export const migrationsList: Array<{ name: string; class: Constructor<Migration>
   Migration20261124120400_experiment_owner_template_index,
   Migration20261130120000_template_category_order_index,
   Migration20261201130000_template_configuration_index,
+  Migration20261205120000_audit_events,
 ].map((migration) => ({ name: migration.name, class: migration }));
