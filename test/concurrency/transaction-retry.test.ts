@@ -1,9 +1,8 @@
 import { Client } from 'pg';
 import { isRetryableTransactionError, withTransactionRetry } from '../../src/db/transaction-retry';
 import { ValidationError } from '../../src/errors/domain-error';
-import { TemplateService } from '../../src/template/template.service';
 import { dataOf, useApi } from '../support/api';
-import { createTemplateViaApi, type TestUser } from '../support/factories';
+import { createTemplateViaApi, services, type TestUser } from '../support/factories';
 import { openTestOrm } from '../support/test-database';
 
 /**
@@ -195,7 +194,7 @@ describe('transaction retry', () => {
       // ...while the update reads (its snapshot is taken) and then waits for the row lock...
       const em = orm.em.fork();
       const transactional = jest.spyOn(em, 'transactional');
-      const update = new TemplateService(em).update(owner, template.id, { name: 'Renamed' });
+      const update = services(api, em).templates.update(owner, template.id, { name: 'Renamed' });
       await serverWaitingOnLock();
       // ...which it gets once the other commits: too late for its snapshot, so PostgreSQL refuses with 40001.
       await other.query('commit');
