@@ -2,7 +2,7 @@ import { Client } from 'pg';
 import { isRetryableTransactionError, withTransactionRetry } from '../../src/db/transaction-retry';
 import { ValidationError } from '../../src/errors/domain-error';
 import { dataOf, useApi } from '../support/api';
-import { createTemplateViaApi, services, type TestUser } from '../support/factories';
+import { auditEventsOf, createTemplateViaApi, services, type TestUser } from '../support/factories';
 import { openTestOrm } from '../support/test-database';
 
 /**
@@ -205,6 +205,8 @@ describe('transaction retry', () => {
       const [row] = await api.db.query('select name, version, usage_count from experiment_templates where id = $1', [template.id]);
       // Both writes are there: the other's count and the retried update, made on top of it.
       expect(row).toEqual({ name: 'Renamed', version: 2, usage_count: 1 });
+      // The attempt that failed left no event: the update has one, from the attempt that committed.
+      expect((await auditEventsOf(api, template.id)).map((event) => event.action)).toEqual(['template.created', 'template.updated']);
       const versions = await api.db.query('select version from experiment_template_versions where template_id = $1 order by version', [
         template.id,
       ]);

@@ -293,6 +293,33 @@ export async function insertExperiments(api: Api, rows: ExperimentRow[]): Promis
 }
 
 // ---------------------------------------------------------------------------------------------------------------
+// Audit events
+// ---------------------------------------------------------------------------------------------------------------
+
+/** An audit event as stored (action as stored too: `template.shared`). */
+export interface StoredAuditEvent {
+  id: string;
+  action: string;
+  actorId: string;
+  actorKind: string;
+  subjectType: string;
+  subjectId: string;
+  requestId: string;
+  details: Record<string, any>;
+  occurredAt: Date;
+}
+
+/** A subject's audit events as stored, in the order they were written. */
+export async function auditEventsOf(api: Pick<Api, 'db'>, subjectId: string): Promise<StoredAuditEvent[]> {
+  return api.db.query<StoredAuditEvent & Record<string, unknown>>(
+    `select id, action, actor_id as "actorId", actor_kind as "actorKind", subject_type as "subjectType", subject_id as "subjectId",
+            request_id as "requestId", details, occurred_at as "occurredAt"
+     from audit_events where subject_id = $1 order by occurred_at, id`,
+    [subjectId],
+  );
+}
+
+// ---------------------------------------------------------------------------------------------------------------
 // Assertions
 // ---------------------------------------------------------------------------------------------------------------
 
