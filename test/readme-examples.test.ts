@@ -6,6 +6,8 @@ interface Example {
   name: string;
   query: string;
   variables: Record<string, unknown>;
+  /** Marked `# As staff` in the README: sent with a staff token (roles: ["admin"]). */
+  asStaff: boolean;
 }
 
 /** The README's GraphQL operations, each with the JSON block that follows it as its variables. */
@@ -18,7 +20,12 @@ function readmeExamples(): Example[] {
     const next = blocks[index + 1];
     const name = /^(?:query|mutation)\s+(\w+)/m.exec(block.body)?.[1];
     if (!name) throw new Error(`README operation without a name:\n${block.body}`);
-    examples.push({ name, query: block.body, variables: next?.kind === 'json' ? JSON.parse(next.body) : {} });
+    examples.push({
+      name,
+      query: block.body,
+      variables: next?.kind === 'json' ? JSON.parse(next.body) : {},
+      asStaff: /^# As staff$/m.test(block.body),
+    });
   });
   return examples;
 }
@@ -43,7 +50,7 @@ describe('README example operations', () => {
   const api = useApi();
   const examples = readmeExamples();
 
-  it('has the wizard flow', () => {
+  it('has the wizard flow and the audit trail', () => {
     expect(examples.map((e) => e.name)).toEqual([
       'CreateTemplate',
       'PickTemplate',
@@ -54,15 +61,19 @@ describe('README example operations', () => {
       'Complete',
       'EditTemplate',
       'History',
+      'AuditTrail',
+      'AuditEvents',
     ]);
+    expect(examples.filter((e) => e.asStaff).map((e) => e.name)).toEqual(['AuditEvents']);
   });
 
   it('run in order, as written, without errors and with the answers they describe', async () => {
     const user = await api.user('readme');
+    const staff = await api.user('readme-staff', ['admin']);
     const answers: Record<string, any> = {};
     for (const example of examples) {
       const response = await api.graphql(example.query, {
-        as: user,
+        as: example.asStaff ? staff : user,
         variables: resolvePlaceholders(example.variables, answers) as Record<string, unknown>,
       });
       answers[example.name] = dataOf(response);
@@ -77,5 +88,24 @@ describe('README example operations', () => {
     expect(answers.History.template.version).toBe(2);
     expect(answers.History.template.diff).toEqual([{ op: 'replace', path: '/configuration/model/hyperparameters/maxDepth', value: 8 }]);
     expect(answers.History.experiment).toEqual({ templateVersion: 1, hasNewerTemplateVersion: true });
+    const trail = answers.AuditTrail.template.auditTrail;
+    expect(trail.totalCount).toBe(2);
+    expect(trail.edges.map((edge: { node: unknown }) => edge.node)).toEqual([
+      expect.objectContaining({
+        action: 'TEMPLATE_UPDATED',
+        actorKind: 'USER',
+        details: { fromVersion: 1, toVersion: 2, changed: ['configuration'] },
+      }),
+      expect.objectContaining({ action: 'TEMPLATE_CREATED', actorKind: 'USER', details: { name: 'Churn classifier' } }),
+    ]);
+    // Staff see every user's email; the draft's two events among its three (its wizard step is filtered out).
+    expect(answers.AuditEvents.auditEvents.edges.map((edge: { node: unknown }) => edge.node)).toEqual([
+      expect.objectContaining({
+        action: 'EXPERIMENT_STATUS_CHANGED',
+        actor: { displayName: expect.any(String), email: user.email },
+        details: { from: 'draft', to: 'queued', wizardCompleted: true },
+      }),
+      expect.objectContaining({ action: 'EXPERIMENT_CREATED', subjectType: 'EXPERIMENT', actorKind: 'USER' }),
+    ]);
   });
 });
