@@ -54,6 +54,8 @@ describe('README example operations', () => {
       'Complete',
       'EditTemplate',
       'History',
+      'ExportTemplate',
+      'ImportTemplate',
     ]);
   });
 
@@ -77,5 +79,8 @@ describe('README example operations', () => {
     expect(answers.History.template.version).toBe(2);
     expect(answers.History.template.diff).toEqual([{ op: 'replace', path: '/configuration/model/hyperparameters/maxDepth', value: 8 }]);
     expect(answers.History.experiment).toEqual({ templateVersion: 1, hasNewerTemplateVersion: true });
+    expect(answers.ExportTemplate.exportTemplate.history.map((version: { version: number }) => version.version)).toEqual([1, 2]);
+    expect(answers.ImportTemplate.importTemplate).toMatchObject({ version: 1, isPublic: false, versions: [{ version: 1 }] });
+    expect(answers.ImportTemplate.importTemplate.id).not.toBe(answers.CreateTemplate.createTemplate.id);
   });
 });

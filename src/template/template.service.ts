@@ -10,7 +10,9 @@ import { User } from '../user/user.entity';
 import { TemplateShare } from './template-share.entity';
 import { TemplateVersion } from './template-version.entity';
 import { ExperimentTemplate } from './template.entity';
+import { parseTemplateDocument } from './template-document';
 import {
+  CHANGE_NOTE_MAX_LENGTH,
   NAME_MAX_LENGTH,
   contentOf,
   parseChangeNote,
@@ -85,6 +87,30 @@ export class TemplateService {
       const template = await this.lockOwned(em, actor, id, options.expectedVersion);
       this.writeNextVersion(em, template, { ...contentOf(template), ...patch }, actor, changeNote);
       return template;
+    });
+  }
+
+  /**
+   * A new template from a portable document (`template-document.ts`), with every check creation has; errors point
+   * into the document (`/document/...`). Its history starts at version 1 here.
+   */
+  async importDocument(
+    actor: Actor,
+    document: Record<string, unknown>,
+    options: { isPublic?: boolean; changeNote?: unknown } = {},
+  ): Promise<TemplateRecord> {
+    const errors: FieldError[] = [];
+    const content = parseTemplateDocument(document, '/document', errors);
+    throwIfInvalid(errors);
+    const source = document.source as { templateId?: unknown; version?: unknown } | undefined;
+    const origin =
+      isUuid(source?.templateId) && Number.isInteger(source.version)
+        ? ` from template ${source.templateId} version ${String(source.version)}`
+        : '';
+    return this.create(actor, {
+      ...content!,
+      isPublic: options.isPublic,
+      changeNote: options.changeNote ?? `Imported${origin}`.slice(0, CHANGE_NOTE_MAX_LENGTH),
     });
   }
 
