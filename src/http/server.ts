@@ -52,7 +52,7 @@ export async function createServer({ config, database, authenticator, logger }: 
   const limiter = new RateLimiter(config.rateLimits);
   app.addHook('onRequest', async (request, reply) => {
     if (request.routeOptions.url !== config.graphqlPath) return;
-    request.credentials = await credentialsOf(authenticator, request.headers.authorization);
+    request.credentials = await credentialsOf(authenticator, request);
     const claims = 'claims' in request.credentials ? request.credentials.claims : null;
     const decision = await limiter.take(request.ip, claims ? `sub:${claims.externalId}` : undefined);
     if (decision.allowed) return;
@@ -76,7 +76,7 @@ export async function createServer({ config, database, authenticator, logger }: 
   await app.register(fastifyApollo(apollo), {
     path: config.graphqlPath,
     context: async (request): Promise<Context> => {
-      const credentials = request.credentials ?? (await credentialsOf(authenticator, request.headers.authorization));
+      const credentials = request.credentials ?? (await credentialsOf(authenticator, request));
       if ('error' in credentials) throw contextCreationFailure(request.id, credentials.error);
       try {
         return createContext(request.id, credentials.claims, { em: database.orm.em.fork(), reader: database.reader, authenticator });
@@ -127,9 +127,10 @@ export function createGraphqlServer(
 
 type Credentials = { claims: TokenClaims | null } | { error: unknown };
 
-async function credentialsOf(authenticator: Authenticator, authorization: string | undefined): Promise<Credentials> {
+async function credentialsOf(authenticator: Authenticator, request: FastifyRequest): Promise<Credentials> {
   try {
-    return { claims: await authenticator.verify(authorization) };
+    // Every header as sent: Node keeps only the first of repeated Authorization headers in `headers`.
+    return { claims: await authenticator.verify(request.raw.headersDistinct.authorization) };
   } catch (error) {
     return { error };
   }

@@ -1,5 +1,5 @@
 import { SignJWT } from 'jose';
-import { dataOf, errorOf, TEST_JWT_SECRET, useApi } from '../support/api';
+import { dataOf, errorOf, postRaw, TEST_JWT_SECRET, useApi } from '../support/api';
 
 const ISSUER = 'https://idp.example.test/';
 const AUDIENCE = 'tessera-api';
@@ -79,5 +79,31 @@ describe('JWT authentication over HTTP', () => {
     const response = await api.graphql('{ me { id } }', { headers: { authorization: 'Basic abc' } });
     expect(response.status).toBe(401);
     expect(errorOf(response).code).toBe('UNAUTHENTICATED');
+  });
+
+  describe('anything but one Authorization header holding one bearer token', () => {
+    const ME = JSON.stringify({ query: '{ me { email } }' });
+    const json = ['content-type', 'application/json'] as const;
+    const validToken = () =>
+      claims().setProtectedHeader({ alg: 'HS256' }).setIssuer(ISSUER).setAudience(AUDIENCE).setExpirationTime('5m').sign(key);
+
+    it('one header with a valid token is the caller', async () => {
+      const response = await postRaw(api.url, ME, [json, ['authorization', `Bearer ${await validToken()}`]]);
+      expect(response.body).toEqual({ data: { me: { email: 'grace@example.test' } } });
+    });
+
+    it.each([
+      ['a valid token, then another header', async () => [`Bearer ${await validToken()}`, 'Bearer x.y.z']],
+      ['another header, then a valid token', async () => ['Bearer x.y.z', `Bearer ${await validToken()}`]],
+      ['the same valid token twice', async () => [`Bearer ${await validToken()}`, `Bearer ${await validToken()}`]],
+      ['an empty header', async () => ['']],
+      ['a scheme without a token', async () => ['Bearer']],
+      ['two tokens in one header', async () => [`Bearer ${await validToken()} ${await validToken()}`]],
+    ])('%s is refused with 401 UNAUTHENTICATED', async (_case, headerValues) => {
+      const response = await postRaw(api.url, ME, [json, ...(await headerValues()).map((value) => ['authorization', value] as const)]);
+      expect(response.status).toBe(401);
+      expect(response.body.data).toBeUndefined();
+      expect(errorOf(response).code).toBe('UNAUTHENTICATED');
+    });
   });
 });
