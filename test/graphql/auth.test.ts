@@ -1,4 +1,6 @@
+import { randomUUID } from 'node:crypto';
 import { SignJWT } from 'jose';
+import { MAX_CLOCK_SKEW_SECONDS } from '../../src/auth/token-verifier';
 import { dataOf, errorOf, postRaw, TEST_JWT_SECRET, useApi } from '../support/api';
 
 const ISSUER = 'https://idp.example.test/';
@@ -73,6 +75,34 @@ describe('JWT authentication over HTTP', () => {
     expect(response.body.data).toBeUndefined();
     const [{ count: after }] = await api.db.query('select count(*)::int as count from users');
     expect(after).toBe(before);
+  });
+
+  const nowSeconds = () => Math.floor(Date.now() / 1000);
+  const signedWith = (payload: Record<string, unknown>) =>
+    new SignJWT({ sub: `idp|${randomUUID()}`, email: 'grace@example.test', name: 'Grace', ...payload })
+      .setProtectedHeader({ alg: 'HS256' })
+      .setIssuer(ISSUER)
+      .setAudience(AUDIENCE)
+      .setExpirationTime('5m')
+      .sign(key);
+
+  it.each([
+    ['issued in the future, past the clock skew', { iat: nowSeconds() + MAX_CLOCK_SKEW_SECONDS + 60 }, 'iat'],
+    ['an email holding a NUL character', { email: 'grace\u0000@example.test' }, 'email'],
+    ['a name holding a lone surrogate', { name: 'Grace \ud800' }, 'name'],
+    ['a subject holding a NUL character', { sub: 'idp|gr\u0000ce' }, 'sub'],
+  ])('refuses a token %s with 401 UNAUTHENTICATED naming the claim, and creates no user', async (_case, payload, claim) => {
+    const [{ count: before }] = await api.db.query('select count(*)::int as count from users');
+    const response = await send(await signedWith(payload));
+    expect(response.status).toBe(401);
+    expect(errorOf(response)).toMatchObject({ code: 'UNAUTHENTICATED', message: `Token claim "${claim}" is invalid` });
+    const [{ count: after }] = await api.db.query('select count(*)::int as count from users');
+    expect(after).toBe(before);
+  });
+
+  it('accepts a token issued within the clock skew ahead of ours', async () => {
+    const response = await send(await signedWith({ iat: nowSeconds() + MAX_CLOCK_SKEW_SECONDS - 10 }));
+    expect(dataOf(response).me.email).toBe('grace@example.test');
   });
 
   it('refuses a malformed Authorization header', async () => {
