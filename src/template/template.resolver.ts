@@ -174,8 +174,7 @@ export class TemplateResolver {
     description: 'Deletes it with its history and shares (owner only); experiments keep their data and lose the link. Returns the id',
   })
   async deleteTemplate(@Args() { id }: TemplateIdArgs, @CurrentActor() actor: Actor, @Ctx() { services }: Context): Promise<string> {
-    await services.templates.delete(actor, id);
-    return id;
+    return services.templates.delete(actor, id);
   }
 
   @Authorized()
