@@ -8,25 +8,41 @@ import type { Context } from './context';
 /**
  * The one error pipeline: what a client sees of any failure, and what the log keeps of it.
  * - Domain errors become GraphQL errors through one exhaustive switch (a new code without an answer does not compile).
- * - Errors of the client's own query (parse, validation, limits) pass with their code.
- * - Everything else (database, bug, a failure while building the context or identifying the caller) is logged with
- *   the request id and masked: the client gets INTERNAL_SERVER_ERROR and the request id to quote.
+ * - Errors of the client's own request (parse, validation, variables, limits, persisted queries) pass with their code.
+ * - Everything else (database, bug, a failure while building the context or identifying the caller) is masked: the
+ *   client gets INTERNAL_SERVER_ERROR and the request id to quote.
+ * `isClientError` tells the two apart, for the log and for anything else that counts them: client errors are logged
+ * at info without a stack, server faults at error with their cause.
  */
 
 export const INTERNAL_SERVER_ERROR = 'INTERNAL_SERVER_ERROR';
 export const RATE_LIMITED = 'RATE_LIMITED';
 export const QUERY_TOO_COMPLEX = 'QUERY_TOO_COMPLEX';
+export const BAD_REQUEST = 'BAD_REQUEST';
+/** An automatic persisted query whose SHA-256 is not that of its text (Apollo Router's code for the same refusal). */
+export const PERSISTED_QUERY_HASH_MISMATCH = 'PERSISTED_QUERY_HASH_MISMATCH';
 
-/** Codes GraphQL and Apollo give to the client's own mistakes; their messages name only the client's query. */
+/** Codes of the client's own mistakes; their messages name only the client's request. */
 const CLIENT_ERROR_CODES: ReadonlySet<string> = new Set([
+  ...Object.values(ErrorCode),
   'GRAPHQL_PARSE_FAILED',
   'GRAPHQL_VALIDATION_FAILED',
-  'BAD_USER_INPUT',
-  'BAD_REQUEST',
+  BAD_REQUEST,
   'PERSISTED_QUERY_NOT_FOUND',
   'PERSISTED_QUERY_NOT_SUPPORTED',
+  PERSISTED_QUERY_HASH_MISMATCH,
   'OPERATION_RESOLUTION_FAILURE',
   QUERY_TOO_COMPLEX,
+  RATE_LIMITED,
+]);
+
+/**
+ * Refusals of a request Apollo makes without a code (its wording, from `processGraphQLRequest`), which would read as
+ * server faults; test/graphql/error-pipeline.test.ts fails when an upgrade changes the wording.
+ */
+const APOLLO_UNCODED_REFUSALS: ReadonlyMap<string, string> = new Map([
+  ['provided sha does not match query', PERSISTED_QUERY_HASH_MISMATCH],
+  ['Unsupported persisted query version', BAD_REQUEST],
 ]);
 
 export function assertUnreachable(value: never): never {
@@ -83,9 +99,25 @@ function causeOf(error: unknown): unknown {
   return cause;
 }
 
-function isClientError(formatted: GraphQLFormattedError): boolean {
-  const code = formatted.extensions?.code;
-  return typeof code === 'string' && CLIENT_ERROR_CODES.has(code);
+/** The code a client gets for an error of its own making; undefined for a server fault. */
+function clientCodeOf(error: unknown): string | undefined {
+  const cause = causeOf(error);
+  if (cause instanceof DomainError) return cause.code;
+  if (cause instanceof ContextCreationError || typeof error !== 'object' || error === null) return undefined;
+  const { extensions, message, path } = error as GraphQLFormattedError;
+  const code = extensions?.code;
+  if (typeof code === 'string') return CLIENT_ERROR_CODES.has(code) ? code : undefined;
+  // Only a request-level error of Apollo's own: one a resolver threw has a path or wraps its cause.
+  if (error instanceof GraphQLError && !error.originalError && !path) return APOLLO_UNCODED_REFUSALS.get(message);
+  return undefined;
+}
+
+/**
+ * Whether an error is the client's doing (its request, its input, its token, its rate) rather than the server's:
+ * for any error the pipeline sees, raw or formatted for the client.
+ */
+export function isClientError(error: unknown): boolean {
+  return clientCodeOf(error) !== undefined;
 }
 
 /** Apollo's `formatError`: the last step of every error on its way to a client. */
@@ -96,9 +128,10 @@ export function formatError(formatted: GraphQLFormattedError, error: unknown): G
     const { http: _http, ...clientExtensions } = extensions ?? {};
     return { message, locations: formatted.locations, path: formatted.path, extensions: clientExtensions };
   }
-  if (!(cause instanceof ContextCreationError) && isClientError(formatted)) {
+  const code = clientCodeOf(error);
+  if (code !== undefined) {
     const { stacktrace: _stacktrace, ...extensions } = formatted.extensions ?? {};
-    return { ...formatted, extensions };
+    return { ...formatted, extensions: { ...extensions, code } };
   }
   const requestId = cause instanceof ContextCreationError ? cause.requestId : formatted.extensions?.requestId;
   return {
@@ -109,26 +142,38 @@ export function formatError(formatted: GraphQLFormattedError, error: unknown): G
   };
 }
 
-/** Logs what clients only see masked, as structured fields, and stamps the request id on every masked error. */
+interface RequestFields {
+  requestId?: string;
+  operation?: string | null;
+  path?: ReadonlyArray<string | number> | null;
+}
+
+/**
+ * One log line per error: a client's mistake at info, with its code and the message the client got (what an operator
+ * needs to help that client); a server fault at error, with its cause and stack (what an operator must act on).
+ */
+function logError(logger: FastifyBaseLogger, error: unknown, fields: RequestFields, serverFault: string): void {
+  const code = clientCodeOf(error);
+  if (code === undefined) logger.error({ ...fields, err: causeOf(error) }, serverFault);
+  else logger.info({ ...fields, code, message: error instanceof Error ? error.message : String(error) }, 'client error');
+}
+
+/** Logs every error of a request, as structured fields, and stamps the request id on every masked error. */
 export function errorPipelinePlugin(logger: FastifyBaseLogger): ApolloServerPlugin<Context> {
   return {
     async contextCreationDidFail({ error }) {
       const cause = causeOf(error);
-      if (cause instanceof DomainError) return;
-      if (cause instanceof ContextCreationError) {
-        logger.error({ err: cause.cause, requestId: cause.requestId }, 'request failed before execution');
-      } else {
-        logger.error({ err: cause }, 'request failed before execution');
-      }
+      const fields = cause instanceof ContextCreationError ? { requestId: cause.requestId } : {};
+      logError(logger, cause instanceof ContextCreationError ? cause.cause : error, fields, 'request failed before execution');
     },
     async requestDidStart() {
       return {
         async didEncounterErrors({ errors, contextValue, operationName }) {
           for (const error of errors) {
-            const cause = causeOf(error);
-            if (cause instanceof DomainError || isClientError(error)) continue;
-            logger.error(
-              { err: cause, requestId: contextValue.requestId, operation: operationName ?? null, path: error.path ?? null },
+            logError(
+              logger,
+              error,
+              { requestId: contextValue.requestId, operation: operationName ?? null, path: error.path ?? null },
               'request failed',
             );
           }

@@ -15,6 +15,7 @@ import type { AppConfig } from '../config';
 import type { Database } from '../db/database';
 import { createContext, type Context } from '../graphql/context';
 import { contextCreationFailure, errorPipelinePlugin, errorResponseBody, formatError, RATE_LIMITED, requestError } from '../graphql/errors';
+import { KnownOperationTypesRule } from '../graphql/known-operation-types';
 import { queryLimits } from '../graphql/limits';
 import { buildAppSchema } from '../graphql/schema';
 import { RateLimiter } from './rate-limit';
@@ -110,7 +111,7 @@ export function createGraphqlServer(
     stopOnTerminationSignals: false,
     includeStacktraceInErrorResponses: false,
     parseOptions: limits.parseOptions,
-    validationRules: limits.validationRules,
+    validationRules: [KnownOperationTypesRule, ...limits.validationRules],
     formatError,
     logger,
     plugins: [
