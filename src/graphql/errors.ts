@@ -120,8 +120,26 @@ export function isClientError(error: unknown): boolean {
   return clientCodeOf(error) !== undefined;
 }
 
+/**
+ * graphql-js's "Did you mean ...?" in any of its forms: field, argument, type and enum value names, an inline fragment.
+ * Names cannot hold a `?`, so the sentence ends at the first one.
+ */
+const SUGGESTION = / ?Did you mean [^?]*\?/g;
+
+export interface ErrorFormatOptions {
+  /** Whether messages may suggest names from the schema; off in production, where the schema is not published. */
+  suggestions: boolean;
+}
+
 /** Apollo's `formatError`: the last step of every error on its way to a client. */
-export function formatError(formatted: GraphQLFormattedError, error: unknown): GraphQLFormattedError {
+export function errorFormatter({ suggestions }: ErrorFormatOptions) {
+  return (formatted: GraphQLFormattedError, error: unknown): GraphQLFormattedError => {
+    const clientError = formatError(formatted, error);
+    return suggestions ? clientError : { ...clientError, message: clientError.message.replace(SUGGESTION, '') };
+  };
+}
+
+function formatError(formatted: GraphQLFormattedError, error: unknown): GraphQLFormattedError {
   const cause = causeOf(error);
   if (cause instanceof DomainError) {
     const { message, extensions } = graphqlErrorOf(cause).toJSON();

@@ -23,7 +23,7 @@ export const QUERY_LIMITS = {
  * does not know that `first: 100` asks for a hundred items. Introspection is exempt from the depth limit (Sandbox's
  * query is deep) and is off altogether in production.
  */
-export function queryLimits(schema: GraphQLSchema, production: boolean) {
+export function queryLimits(schema: GraphQLSchema) {
   const armor = new ApolloArmor({
     maxDepth: { n: QUERY_LIMITS.maxDepth, ignoreIntrospection: true },
     maxAliases: { n: QUERY_LIMITS.maxAliases },
@@ -31,7 +31,8 @@ export function queryLimits(schema: GraphQLSchema, production: boolean) {
     maxTokens: { enabled: false },
     maxDirectives: { n: QUERY_LIMITS.maxDirectives },
     costLimit: { enabled: false },
-    blockFieldSuggestion: { enabled: production },
+    // Suggestions are taken out of every message by the error formatter instead: armor's misses enum values.
+    blockFieldSuggestion: { enabled: false },
   }).protect();
   return {
     parseOptions: { maxTokens: QUERY_LIMITS.maxTokens },

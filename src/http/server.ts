@@ -14,7 +14,14 @@ import type { TokenClaims } from '../auth/token-verifier';
 import type { AppConfig } from '../config';
 import type { Database } from '../db/database';
 import { createContext, type Context } from '../graphql/context';
-import { contextCreationFailure, errorPipelinePlugin, errorResponseBody, formatError, RATE_LIMITED, requestError } from '../graphql/errors';
+import {
+  contextCreationFailure,
+  errorFormatter,
+  errorPipelinePlugin,
+  errorResponseBody,
+  RATE_LIMITED,
+  requestError,
+} from '../graphql/errors';
 import { KnownOperationTypesRule } from '../graphql/known-operation-types';
 import { queryLimits } from '../graphql/limits';
 import { buildAppSchema } from '../graphql/schema';
@@ -101,7 +108,7 @@ export function createGraphqlServer(
   production: boolean,
   logger: FastifyBaseLogger,
 ): ApolloServer<Context> {
-  const limits = queryLimits(schema, production);
+  const limits = queryLimits(schema);
   return new ApolloServer<Context>({
     schema,
     introspection: !production,
@@ -112,7 +119,7 @@ export function createGraphqlServer(
     includeStacktraceInErrorResponses: false,
     parseOptions: limits.parseOptions,
     validationRules: [KnownOperationTypesRule, ...limits.validationRules],
-    formatError,
+    formatError: errorFormatter({ suggestions: !production }),
     logger,
     plugins: [
       fastifyApolloDrainPlugin(app),
