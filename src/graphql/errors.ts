@@ -66,12 +66,23 @@ export function graphqlErrorOf(error: DomainError): GraphQLError {
   }
 }
 
-/** An error of the request itself, refused before execution (rate limit, query cost). */
-export function requestError(code: typeof RATE_LIMITED | typeof QUERY_TOO_COMPLEX, message: string, details: Record<string, unknown>) {
+/** An error of the request itself, refused before execution (its body, its rate, its cost). */
+export function requestError(
+  code: typeof BAD_REQUEST | typeof RATE_LIMITED | typeof QUERY_TOO_COMPLEX,
+  message: string,
+  details: Record<string, unknown> = {},
+) {
   return new GraphQLError(message, { extensions: { ...details, code } });
 }
 
-/** The body of a response that carries only `error`, for answers sent outside GraphQL execution (429). */
+const MASKED_MESSAGE = 'Internal server error';
+
+/** What a client sees of a server fault outside GraphQL execution: the request id to quote, nothing of the cause. */
+export function maskedError(requestId: string): GraphQLError {
+  return new GraphQLError(MASKED_MESSAGE, { extensions: { code: INTERNAL_SERVER_ERROR, requestId } });
+}
+
+/** The body of a response that carries only `error`, for answers sent outside GraphQL execution (400, 413, 429, 500). */
 export function errorResponseBody(error: GraphQLError): { errors: GraphQLFormattedError[] } {
   return { errors: [error.toJSON()] };
 }
@@ -153,7 +164,7 @@ function formatError(formatted: GraphQLFormattedError, error: unknown): GraphQLF
   }
   const requestId = cause instanceof ContextCreationError ? cause.requestId : formatted.extensions?.requestId;
   return {
-    message: 'Internal server error',
+    message: MASKED_MESSAGE,
     locations: formatted.locations,
     path: formatted.path,
     extensions: { code: INTERNAL_SERVER_ERROR, ...(typeof requestId === 'string' ? { requestId } : {}) },
@@ -170,7 +181,7 @@ interface RequestFields {
  * One log line per error: a client's mistake at info, with its code and the message the client got (what an operator
  * needs to help that client); a server fault at error, with its cause and stack (what an operator must act on).
  */
-function logError(logger: FastifyBaseLogger, error: unknown, fields: RequestFields, serverFault: string): void {
+export function logRequestError(logger: FastifyBaseLogger, error: unknown, fields: RequestFields, serverFault: string): void {
   const code = clientCodeOf(error);
   if (code === undefined) logger.error({ ...fields, err: causeOf(error) }, serverFault);
   else logger.info({ ...fields, code, message: error instanceof Error ? error.message : String(error) }, 'client error');
@@ -182,13 +193,13 @@ export function errorPipelinePlugin(logger: FastifyBaseLogger): ApolloServerPlug
     async contextCreationDidFail({ error }) {
       const cause = causeOf(error);
       const fields = cause instanceof ContextCreationError ? { requestId: cause.requestId } : {};
-      logError(logger, cause instanceof ContextCreationError ? cause.cause : error, fields, 'request failed before execution');
+      logRequestError(logger, cause instanceof ContextCreationError ? cause.cause : error, fields, 'request failed before execution');
     },
     async requestDidStart() {
       return {
         async didEncounterErrors({ errors, contextValue, operationName }) {
           for (const error of errors) {
-            logError(
+            logRequestError(
               logger,
               error,
               { requestId: contextValue.requestId, operation: operationName ?? null, path: error.path ?? null },

@@ -7,7 +7,14 @@ import {
   ApolloServerPluginUsageReportingDisabled,
 } from '@apollo/server/plugin/disabled';
 import fastifyApollo, { fastifyApolloDrainPlugin } from '@as-integrations/fastify';
-import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
+import Fastify, {
+  LogController,
+  type FastifyBaseLogger,
+  type FastifyError,
+  type FastifyInstance,
+  type FastifyReply,
+  type FastifyRequest,
+} from 'fastify';
 import type { GraphQLSchema } from 'graphql';
 import type { Authenticator } from '../auth/authenticator';
 import type { TokenClaims } from '../auth/token-verifier';
@@ -15,10 +22,13 @@ import type { AppConfig } from '../config';
 import type { Database } from '../db/database';
 import { createContext, type Context } from '../graphql/context';
 import {
+  BAD_REQUEST,
   contextCreationFailure,
   errorFormatter,
   errorPipelinePlugin,
   errorResponseBody,
+  logRequestError,
+  maskedError,
   RATE_LIMITED,
   requestError,
 } from '../graphql/errors';
@@ -52,6 +62,20 @@ export async function createServer({ config, database, authenticator, logger }: 
     bodyLimit: MAX_BODY_BYTES,
     logController: new OneLinePerRequest(),
   });
+  app.addContentTypeParser('application/json', { parseAs: 'string' }, jsonBodyParser(app));
+  // Whatever Fastify refuses before GraphQL sees the request (a body that is not JSON, too large, of another type) is
+  // answered in GraphQL's shape with a code; anything else that fails outside GraphQL is masked like a resolver's fault.
+  app.setErrorHandler((error: FastifyError, request, reply) => {
+    const status = error.statusCode ?? 500;
+    if (status >= 400 && status < 500) {
+      const refusal = requestError(BAD_REQUEST, error.message);
+      logRequestError(logger, refusal, { requestId: request.id }, 'request failed');
+      return reply.code(status).send(errorResponseBody(refusal));
+    }
+    logRequestError(logger, error, { requestId: request.id }, 'request failed');
+    return reply.code(500).send(errorResponseBody(maskedError(request.id)));
+  });
+
   let shuttingDown = false;
   app.addHook('onClose', async () => {
     shuttingDown = true;
@@ -134,6 +158,39 @@ export function createGraphqlServer(
 }
 
 type Credentials = { claims: TokenClaims | null } | { error: unknown };
+
+type JsonBodyParser = (request: FastifyRequest, body: string, done: (error: Error | null, value?: unknown) => void) => void;
+
+/**
+ * Fastify's JSON parser, which refuses a `__proto__` key and a `constructor` holding `prototype` (they could reach an
+ * object's prototype in code that merges the input) but calls that "not valid JSON" too: the two are told apart here.
+ */
+function jsonBodyParser(app: FastifyInstance): JsonBodyParser {
+  const parseWithoutPrototypeKeys = app.getDefaultJsonParser('error', 'error') as JsonBodyParser;
+  return (request, body, done) =>
+    parseWithoutPrototypeKeys(request, body, (error, value) => {
+      if (!error) return done(null, value);
+      if ((error as FastifyError).code !== 'FST_ERR_CTP_INVALID_JSON_BODY') return done(error);
+      done(
+        badRequest(
+          isJson(body) ? 'Body must not hold a "__proto__" key or a "constructor" key holding "prototype"' : 'Body is not valid JSON',
+        ),
+      );
+    });
+}
+
+function isJson(text: string): boolean {
+  try {
+    JSON.parse(text);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+function badRequest(message: string): Error {
+  return Object.assign(new Error(message), { statusCode: 400 });
+}
 
 async function credentialsOf(authenticator: Authenticator, request: FastifyRequest): Promise<Credentials> {
   try {
