@@ -1,4 +1,5 @@
-import { GraphQLJSON, GraphQLJSONObject } from 'graphql-scalars';
+import { GraphQLJSON } from 'graphql-scalars';
+import { GraphQLJSONObject } from '../graphql/json-object.scalar';
 import { Field, Float, ID, InputType, Int } from 'type-graphql';
 import type { ConfigurationSection } from '../template/configuration-schema';
 import { ConfigurationSectionEnum } from '../template/configuration.types';
