@@ -6,6 +6,7 @@ import {
   ApolloServerPluginLandingPageDisabled,
   ApolloServerPluginUsageReportingDisabled,
 } from '@apollo/server/plugin/disabled';
+import { ApolloServerPluginLandingPageLocalDefault } from '@apollo/server/plugin/landingPage/default';
 import fastifyApollo, { fastifyApolloDrainPlugin } from '@as-integrations/fastify';
 import Fastify, {
   LogController,
@@ -17,6 +18,7 @@ import Fastify, {
 } from 'fastify';
 import type { GraphQLSchema } from 'graphql';
 import type { Authenticator } from '../auth/authenticator';
+import { usesLocalSecret } from '../auth/local-secret';
 import type { TokenClaims } from '../auth/token-verifier';
 import type { AppConfig } from '../config';
 import type { Database } from '../db/database';
@@ -101,8 +103,12 @@ export async function createServer({ config, database, authenticator, logger }: 
     return reply.code(ready ? 200 : 503).send({ status: ready ? 'ready' : 'unavailable' });
   });
 
-  const production = config.nodeEnv === 'production';
-  const apollo = createGraphqlServer(app, await buildAppSchema(), production, logger);
+  const apollo = createGraphqlServer(
+    app,
+    await buildAppSchema(),
+    { production: config.nodeEnv === 'production', signsOwnTokens: usesLocalSecret(config.auth) },
+    logger,
+  );
   await apollo.start();
 
   await app.register(fastifyApollo(apollo), {
@@ -129,7 +135,7 @@ export async function createServer({ config, database, authenticator, logger }: 
 export function createGraphqlServer(
   app: FastifyInstance,
   schema: GraphQLSchema,
-  production: boolean,
+  { production, signsOwnTokens }: { production: boolean; signsOwnTokens: boolean },
   logger: FastifyBaseLogger,
 ): ApolloServer<Context> {
   const limits = queryLimits(schema);
@@ -152,8 +158,20 @@ export function createGraphqlServer(
       ApolloServerPluginCacheControlDisabled(),
       ApolloServerPluginUsageReportingDisabled(),
       ApolloServerPluginInlineTraceDisabled(),
-      ...(production ? [ApolloServerPluginLandingPageDisabled()] : []),
+      production ? ApolloServerPluginLandingPageDisabled() : sandboxLandingPage(signsOwnTokens),
     ],
+  });
+}
+
+/**
+ * Apollo Sandbox, outside production, with the `Authorization` header ready for a token (where to get one in its
+ * value) and without the telemetry it would otherwise send to Apollo from the developer's browser.
+ */
+function sandboxLandingPage(signsOwnTokens: boolean) {
+  const token = signsOwnTokens ? 'a token from: npm run token -- you@example.com' : 'a token from the identity provider';
+  return ApolloServerPluginLandingPageLocalDefault({
+    embed: { runTelemetry: false },
+    headers: { Authorization: `Bearer <${token}>` },
   });
 }
 

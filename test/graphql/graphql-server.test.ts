@@ -18,7 +18,7 @@ describe('the GraphQL server', () => {
   it('leaves every resolver as the schema made it: no plugin hooks into each field', async () => {
     const schema = await buildAppSchema();
     const before = fieldResolvers(schema);
-    const apollo = createGraphqlServer(Fastify(), schema, false, pino({ level: 'silent' }));
+    const apollo = createGraphqlServer(Fastify(), schema, { production: false, signsOwnTokens: false }, pino({ level: 'silent' }));
     await apollo.start();
     try {
       // Apollo wraps the schema's resolvers on the first execution that has a per-field hook to call.

@@ -60,6 +60,15 @@ describe('development mode', () => {
     expect(await response.text()).toMatch(/apollo/i);
   });
 
+  it("sets Sandbox up with the Authorization header to fill in, and without Apollo's telemetry", async () => {
+    const page = await (await fetch(api.url, { headers: { accept: 'text/html' } })).text();
+    const config = /var embeddedSandboxConfig = (\{.*\});/.exec(page)?.[1];
+    expect(JSON.parse(config ?? 'null')).toMatchObject({
+      runTelemetry: false,
+      initialState: { headers: { Authorization: 'Bearer <a token from the identity provider>' } },
+    });
+  });
+
   it('suggests fields and enum values to developers', async () => {
     const response = await api.graphql('{ templats { totalCount } }');
     expect(errorOf(response).message).toMatch(/Did you mean .*"templates"/);
