@@ -1,4 +1,3 @@
-import { GraphQLJSONObject } from 'graphql-scalars';
 import { getArgumentValues, getNamedType, type GraphQLObjectType, type GraphQLResolveInfo } from 'graphql';
 import { Arg, Args, Authorized, Ctx, FieldResolver, ID, Info, Int, Mutation, Query, Resolver, Root } from 'type-graphql';
 import type { Actor } from '../auth/actor';
@@ -7,6 +6,7 @@ import { NotFoundError } from '../errors/domain-error';
 import { CurrentActor, OptionalActor } from '../graphql/authorization';
 import { connectionOf, ConnectionType, type Connection } from '../graphql/connection';
 import type { Context } from '../graphql/context';
+import { GraphQLJSONObject } from '../graphql/json-object.scalar';
 import type { Loaders } from '../graphql/loaders';
 import { nodeSelects, selectedFieldNodes, selectsField, selectsPath } from '../graphql/selection';
 import { User } from '../user/user.entity';
@@ -210,8 +210,7 @@ export class TemplateResolver {
     description: 'Deletes it with its history and shares (owner only); experiments keep their data and lose the link. Returns the id',
   })
   async deleteTemplate(@Args() { id }: TemplateIdArgs, @CurrentActor() actor: Actor, @Ctx() { services }: Context): Promise<string> {
-    await services.templates.delete(actor, id);
-    return id;
+    return services.templates.delete(actor, id);
   }
 
   @Authorized()

@@ -3,7 +3,7 @@ import type { EntityManager } from '@mikro-orm/postgresql';
 import type { Actor } from '../auth/actor';
 import { Sql } from '../db/sql';
 import { withTransactionRetry } from '../db/transaction-retry';
-import { isUuid } from '../db/uuid';
+import { canonicalUuid, isUuid } from '../db/uuid';
 import { ConflictError, ForbiddenError, NotFoundError, ValidationError, type FieldError } from '../errors/domain-error';
 import { throwIfInvalid } from '../validation/field-errors';
 import { User } from '../user/user.entity';
@@ -155,17 +155,18 @@ export class TemplateService {
     });
   }
 
-  /** Hard delete: history and shares go with it; experiments keep their data and lose the link. */
-  async delete(actor: Actor, id: string): Promise<void> {
-    await withTransactionRetry(this.em, async (em) => {
+  /** Hard delete: history and shares go with it; experiments keep their data and lose the link. Returns its id. */
+  async delete(actor: Actor, id: string): Promise<string> {
+    return withTransactionRetry(this.em, async (em) => {
       const template = await this.lockOwned(em, actor, id);
       await em.nativeDelete(ExperimentTemplate, { id: template.id });
+      return template.id;
     });
   }
 
-  async share(owner: Actor, id: string, userIds: string[]): Promise<ExperimentTemplate> {
+  async share(owner: Actor, id: string, givenUserIds: string[]): Promise<ExperimentTemplate> {
     const errors: FieldError[] = [];
-    parseUserIds(userIds, '/userIds', errors);
+    const userIds = parseUserIds(givenUserIds, '/userIds', errors)!;
     throwIfInvalid(errors);
     return withTransactionRetry(this.em, async (em) => {
       const template = await this.lockOwned(em, owner, id);
@@ -186,9 +187,9 @@ export class TemplateService {
     });
   }
 
-  async unshare(owner: Actor, id: string, userIds: string[]): Promise<ExperimentTemplate> {
+  async unshare(owner: Actor, id: string, givenUserIds: string[]): Promise<ExperimentTemplate> {
     const errors: FieldError[] = [];
-    parseUserIds(userIds, '/userIds', errors);
+    const userIds = parseUserIds(givenUserIds, '/userIds', errors)!;
     throwIfInvalid(errors);
     return withTransactionRetry(this.em, async (em) => {
       const template = await this.lockOwned(em, owner, id);
@@ -215,7 +216,11 @@ export class TemplateService {
     const [visible] = await findVisibleTemplates(em, actor, [id]);
     if (!visible) throw new NotFoundError('Template');
     if (visible.createdBy.id !== actor.userId) throw new ForbiddenError();
-    const template = await em.findOneOrFail(ExperimentTemplate, { id }, { lockMode: LockMode.PESSIMISTIC_WRITE, refresh: true });
+    const template = await em.findOneOrFail(
+      ExperimentTemplate,
+      { id: visible.id },
+      { lockMode: LockMode.PESSIMISTIC_WRITE, refresh: true },
+    );
     if (expectedVersion !== undefined && expectedVersion !== null && template.version !== expectedVersion) {
       throw new ConflictError(`Template is at version ${template.version}, not ${expectedVersion}`, {
         currentVersion: template.version,
@@ -246,13 +251,15 @@ export class TemplateService {
   }
 }
 
+/** User ids in their canonical form, in the order given. */
 function parseUserIds(userIds: string[], path: string, errors: FieldError[]): string[] | undefined {
   if (userIds.length === 0) errors.push({ path, message: 'must list at least one user' });
   else if (userIds.length > MAX_SHARES_PER_CALL) errors.push({ path, message: `must list at most ${MAX_SHARES_PER_CALL} users` });
-  else if (userIds.every((userId) => isUuid(userId))) return userIds;
   else {
-    userIds.forEach((userId, index) => {
-      if (!isUuid(userId)) errors.push({ path: `${path}/${index}`, message: 'must be a user id (UUID)' });
+    const canonical = userIds.map(canonicalUuid);
+    if (canonical.every((userId) => userId !== undefined)) return canonical;
+    canonical.forEach((userId, index) => {
+      if (userId === undefined) errors.push({ path: `${path}/${index}`, message: 'must be a user id (UUID)' });
     });
   }
   return undefined;
