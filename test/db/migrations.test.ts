@@ -218,6 +218,7 @@ describe('migrations', () => {
       'Migration20261124120300_experiment_indexes',
       'Migration20261124120400_experiment_owner_template_index',
       'Migration20261130120000_template_category_order_index',
+      'Migration20261201120000_rate_limit_windows',
     ]);
   });
 
@@ -233,6 +234,7 @@ describe('migrations', () => {
         'experiment_templates',
         'mikro_orm_migrations',
         'ml_experiments',
+        'rate_limit_windows',
         'users',
       ]);
       const indexes = await db.query<{ indexname: string }>(
@@ -248,6 +250,9 @@ describe('migrations', () => {
       expect(await invalidIndexes(db)).toEqual([]);
       const [ext] = await db.query(`select count(*)::int as n from pg_extension where extname = 'pg_trgm'`);
       expect(ext.n).toBe(1);
+      // Rate limit counts are written to no WAL.
+      const [windows] = await db.query(`select relpersistence from pg_class where oid = 'rate_limit_windows'::regclass`);
+      expect(windows.relpersistence).toBe('u');
     });
   });
 
