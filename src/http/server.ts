@@ -13,11 +13,13 @@ import type { Authenticator } from '../auth/authenticator';
 import type { TokenClaims } from '../auth/token-verifier';
 import type { AppConfig } from '../config';
 import type { Database } from '../db/database';
+import { Sql } from '../db/sql';
 import { createContext, type Context } from '../graphql/context';
 import { contextCreationFailure, errorPipelinePlugin, errorResponseBody, formatError, RATE_LIMITED, requestError } from '../graphql/errors';
 import { queryLimits } from '../graphql/limits';
 import { buildAppSchema } from '../graphql/schema';
 import { RateLimiter } from './rate-limit';
+import { withTimeout } from './timeout';
 
 export interface ServerDependencies {
   config: AppConfig;
@@ -49,7 +51,8 @@ export async function createServer({ config, database, authenticator, logger }: 
     shuttingDown = true;
   });
 
-  const limiter = new RateLimiter(config.rateLimits);
+  const limiter = new RateLimiter(config.rateLimits, Sql.of(database.orm.em), logger);
+  app.addHook('onClose', async () => limiter.close());
   app.addHook('onRequest', async (request, reply) => {
     if (request.routeOptions.url !== config.graphqlPath) return;
     request.credentials = await credentialsOf(authenticator, request.headers.authorization);
@@ -133,22 +136,6 @@ async function credentialsOf(authenticator: Authenticator, authorization: string
   } catch (error) {
     return { error };
   }
-}
-
-function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`timed out after ${ms} ms`)), ms);
-    promise.then(
-      (value) => {
-        clearTimeout(timer);
-        resolve(value);
-      },
-      (error) => {
-        clearTimeout(timer);
-        reject(error as Error);
-      },
-    );
-  });
 }
 
 /** One line per request, written when it is answered, instead of Fastify's two (received, then completed). */

@@ -39,7 +39,7 @@ describe('loadConfig', () => {
         connectTimeoutMs: 5_000,
       },
       auth: { jwtSecret: undefined, jwksUrl: undefined, issuer: undefined, audience: undefined },
-      rateLimits: { perIpPerMinute: 1_200, perUserPerMinute: 600 },
+      rateLimits: { perIpPerMinute: 1_200, perUserPerMinute: 600, store: 'postgres' },
       logLevel: 'info',
     });
   });
@@ -79,6 +79,7 @@ describe('loadConfig', () => {
         JWT_AUDIENCE: 'tessera',
         RATE_LIMIT_PER_IP_PER_MINUTE: '0',
         RATE_LIMIT_PER_USER_PER_MINUTE: '1000000',
+        RATE_LIMIT_STORE: 'memory',
         LOG_LEVEL: 'warn',
       }),
     ).toStrictEqual({
@@ -99,7 +100,7 @@ describe('loadConfig', () => {
         connectTimeoutMs: 2_000,
       },
       auth: { jwtSecret: SECRET, jwksUrl: undefined, issuer: 'https://issuer.example', audience: 'tessera' },
-      rateLimits: { perIpPerMinute: 0, perUserPerMinute: 1_000_000 },
+      rateLimits: { perIpPerMinute: 0, perUserPerMinute: 1_000_000, store: 'memory' },
       logLevel: 'warn',
     });
   });
@@ -177,6 +178,12 @@ describe('loadConfig', () => {
       expect(problemsOf({ DATABASE_URL, DATABASE_POOLER: 'pgpool' })).toEqual([
         'DATABASE_POOLER must be one of none, pgbouncer (got "pgpool")',
       ]);
+    });
+
+    it('counts rate limits in PostgreSQL by default, in each process with RATE_LIMIT_STORE=memory, and refuses other stores', () => {
+      expect(loadConfig({}).rateLimits.store).toBe('postgres');
+      expect(loadConfig({ RATE_LIMIT_STORE: 'memory' }).rateLimits.store).toBe('memory');
+      expect(problemsOf({ RATE_LIMIT_STORE: 'redis' })).toEqual(['RATE_LIMIT_STORE must be one of postgres, memory (got "redis")']);
     });
 
     it('refuses any other LOG_LEVEL', () => {
