@@ -1,10 +1,8 @@
-import DataLoader from 'dataloader';
 import type { FastifyBaseLogger } from 'fastify';
-import { RateLimiterMemory, RateLimiterRes } from 'rate-limiter-flexible';
 import { LruCache } from '../cache/lru-cache';
 import type { AppConfig } from '../config';
 import type { Sql } from '../db/sql';
-import { RateLimitLeases, type Lease, type LeaseRequest } from './rate-limit-leases';
+import { RateLimitCounts } from './rate-limit-counts';
 import { withTimeout } from './timeout';
 
 export type RateDecision = { allowed: true } | { allowed: false; retryAfterSeconds: number; scope: Scope };
@@ -13,61 +11,66 @@ type Scope = 'ip' | 'user';
 
 const ALLOWED: RateDecision = { allowed: true };
 
-const WINDOW_MS = 60_000;
+export const WINDOW_MS = 60_000;
 
 /**
- * The share of a limit a process leases at a time. A process holds at most one block per key, and only a block left
- * unspent when the window ends goes unused: with P processes, a key busy enough to reach its limit gets between the
- * limit less P blocks and the limit (2 processes: within 10%). Smaller blocks would be more exact and cost a statement
+ * The requests of a key a process may admit before the store has heard of them, as a share of the limit. A process
+ * admits while the store's count and its own unreported requests stay under the limit, so with P processes a key
+ * gets at most P - 1 blocks more than its limit (2 processes: within 5%). Smaller blocks are more exact and report
  * more often.
  */
 const BLOCK_SHARE = 1 / 20;
 
-/** The longest a request waits for the store (a lease is one short statement) before it is counted here instead. */
-export const LEASE_DEADLINE_MS = 500;
+/** Keys below their block are reported this often, all in one statement. */
+export const REPORT_EVERY_MS = 1_000;
 
-/** Once the store failed, this process counts on its own for this long before it asks the store again. */
+/** The longest a report may take (one short statement) before the process counts on its own. */
+export const REPORT_DEADLINE_MS = 500;
+
+/** Once the store failed, this process counts on its own for this long before it reports again. */
 export const STORE_RETRY_MS = 5_000;
 
-/** Keys whose leased blocks a process remembers; one forgotten early loses its unspent block, never admits more. */
-const MAX_BUDGETS = 100_000;
-
-/** Keys leased in one statement, at most. */
-const MAX_KEYS_PER_LEASE = 100;
+/** Keys a process keeps counts of; one forgotten early loses its unreported requests (a block at most). */
+const MAX_KEYS = 100_000;
 
 interface Limit {
   scope: Scope;
   perWindow: number;
   block: number;
-  /** Counts of this process alone: `RATE_LIMIT_STORE=memory`, and while the shared store does not answer. */
-  inProcess: RateLimiterMemory;
 }
 
-/** What a process holds of a key's budget in the current window. */
-interface Budget {
-  /** Leased requests not yet admitted. */
-  unspent: number;
-  /** The window's quota is spent by every process together: refuse once `unspent` is. */
-  exhausted: boolean;
-  windowEndsAt: number;
+/** What a process knows of a key in the current window. */
+interface KeyCount {
+  windowStart: number;
+  /** The store's count when it last answered: every process's reported requests, this one's included. */
+  reported: number;
+  /** Admitted here since the last report. */
+  unreported: number;
 }
 
 /**
- * Requests per minute per client address and per authenticated user (0 turns a limit off); each request counts
- * against both. With `RATE_LIMIT_STORE=postgres` (the default) the limits are shared by every server process: each
- * leases blocks of a key's budget from PostgreSQL (`RateLimitLeases`) and spends them on its own, and concurrent
- * requests for a key wait for its one lease in flight. When the store does not answer within `LEASE_DEADLINE_MS`, this
- * process counts on its own (as with `RATE_LIMIT_STORE=memory`) for `STORE_RETRY_MS` before trying it again; it logs
- * when it stops and starts sharing, not per request.
+ * Requests per fixed minute per client address and per authenticated user (0 turns a limit off); each request counts
+ * against both. Each process admits and refuses on its own, from what it knows of a key: the count the store last gave
+ * and the requests it admitted since. With `RATE_LIMIT_STORE=postgres` (the default) it reports those requests to
+ * PostgreSQL (`RateLimitCounts`), every `REPORT_EVERY_MS` for every key in one statement, and at once for a key that
+ * reaches its block, whose further requests wait for that report: the store answers each key's count over every
+ * process. No request waits for the store otherwise. When the store does not answer within `REPORT_DEADLINE_MS`, the
+ * process goes on counting on its own (as with `RATE_LIMIT_STORE=memory`, from the last count the store gave) and
+ * reports again after `STORE_RETRY_MS`; it logs when it stops and starts sharing, not per request.
  */
 export class RateLimiter {
   private readonly limits: Partial<Record<Scope, Limit>> = {};
+  private readonly counts = new LruCache<string, KeyCount>(MAX_KEYS);
   /** Absent with `RATE_LIMIT_STORE=memory`, or with every limit off. */
-  private readonly leases?: DataLoader<LeaseRequest, Lease, string>;
-  private readonly leasesInFlight = new Map<string, Promise<void>>();
-  private readonly budgets = new LruCache<string, Budget>(MAX_BUDGETS);
-  private readonly deleteOldWindowsTimer?: NodeJS.Timeout;
-  /** Set while the store does not answer: when to ask it again. */
+  private readonly store?: RateLimitCounts;
+  /** Keys with requests the store has not heard of. */
+  private readonly unreportedKeys = new Set<string>();
+  private reportInFlight?: Promise<void>;
+  private reportScheduled = false;
+  private readonly timers: NodeJS.Timeout[] = [];
+  /** The database's clock less this process's, from the last report: windows follow the database's clock. */
+  private clockOffsetMs = 0;
+  /** Set while the store does not answer: when to report again. */
   private storeRetryAt?: number;
 
   constructor(
@@ -78,13 +81,14 @@ export class RateLimiter {
     if (config.perIpPerMinute > 0) this.limits.ip = limitOf('ip', config.perIpPerMinute);
     if (config.perUserPerMinute > 0) this.limits.user = limitOf('user', config.perUserPerMinute);
     if (config.store === 'postgres' && (this.limits.ip || this.limits.user)) {
-      const store = new RateLimitLeases(sql, WINDOW_MS);
-      // The keys of one request (its address and its user), and of requests arriving together, go in one statement.
-      this.leases = new DataLoader((requests) => withTimeout(store.lease(requests), LEASE_DEADLINE_MS), {
-        cache: false,
-        maxBatchSize: MAX_KEYS_PER_LEASE,
-      });
-      this.deleteOldWindowsTimer = setInterval(() => void this.deleteOldWindows(store), WINDOW_MS).unref();
+      const store = new RateLimitCounts(sql);
+      this.store = store;
+      this.timers.push(
+        setInterval(() => {
+          if (this.unreportedKeys.size > 0 && this.sharing()) void this.report(store);
+        }, REPORT_EVERY_MS).unref(),
+        setInterval(() => void this.deleteOldWindows(store), WINDOW_MS).unref(),
+      );
     }
   }
 
@@ -93,59 +97,97 @@ export class RateLimiter {
     return byIp.allowed ? byUser : byIp;
   }
 
-  close(): void {
-    clearInterval(this.deleteOldWindowsTimer);
+  /** Stops reporting on a timer, after one last report of what the store has not heard of. */
+  async close(): Promise<void> {
+    for (const timer of this.timers) clearInterval(timer);
+    if (this.store && this.unreportedKeys.size > 0 && this.sharing()) await this.report(this.store);
   }
 
   private async takeOne(limit: Limit | undefined, key: string | undefined): Promise<RateDecision> {
     if (!limit || key === undefined) return ALLOWED;
-    if (this.leases && (this.storeRetryAt === undefined || Date.now() >= this.storeRetryAt)) {
-      try {
-        const decision = await this.takeShared(this.leases, limit, `${limit.scope}:${key}`);
-        this.storeAnswered();
-        return decision;
-      } catch (error) {
-        this.storeFailed(error);
-      }
-    }
-    return takeInProcess(limit, key);
-  }
-
-  private async takeShared(leases: DataLoader<LeaseRequest, Lease, string>, limit: Limit, key: string): Promise<RateDecision> {
+    const id = `${limit.scope}:${key}`;
     for (;;) {
-      const now = Date.now();
-      const budget = this.budgets.get(key, now);
-      if (budget && budget.unspent > 0) {
-        budget.unspent -= 1;
-        return ALLOWED;
+      const now = Date.now() + this.clockOffsetMs;
+      const windowStart = now - (now % WINDOW_MS);
+      let count = this.counts.get(id);
+      if (count?.windowStart !== windowStart) {
+        count = { windowStart, reported: 0, unreported: 0 };
+        this.counts.set(id, count, windowStart + WINDOW_MS - this.clockOffsetMs);
       }
-      if (budget?.exhausted) {
-        return { allowed: false, scope: limit.scope, retryAfterSeconds: Math.max(1, Math.ceil((budget.windowEndsAt - now) / 1000)) };
+      if (count.reported + count.unreported >= limit.perWindow) {
+        return { allowed: false, scope: limit.scope, retryAfterSeconds: Math.max(1, Math.ceil((windowStart + WINDOW_MS - now) / 1000)) };
       }
-      await this.leaseBlock(leases, limit, key);
+      if (this.store && this.sharing() && count.unreported >= limit.block) {
+        await this.report(this.store);
+        continue;
+      }
+      count.unreported += 1;
+      if (this.store) {
+        this.unreportedKeys.add(id);
+        if (count.unreported >= limit.block) this.reportSoon(this.store);
+      }
+      return ALLOWED;
     }
   }
 
-  /** The key's one lease in flight, started when there is none; it replaces the key's spent budget. */
-  private leaseBlock(leases: DataLoader<LeaseRequest, Lease, string>, limit: Limit, key: string): Promise<void> {
-    let inFlight = this.leasesInFlight.get(key);
-    if (!inFlight) {
-      inFlight = leases
-        .load({ key, quota: limit.perWindow, block: limit.block })
-        .then((lease) => {
-          const windowEndsAt = Date.now() + lease.windowMsLeft;
-          this.budgets.set(key, { unspent: lease.granted, exhausted: lease.remaining <= 0, windowEndsAt }, windowEndsAt);
-        })
-        .finally(() => this.leasesInFlight.delete(key));
-      this.leasesInFlight.set(key, inFlight);
-    }
-    return inFlight;
+  private sharing(): boolean {
+    return this.storeRetryAt === undefined || Date.now() >= this.storeRetryAt;
   }
 
-  private async deleteOldWindows(store: RateLimitLeases): Promise<void> {
-    if (this.storeRetryAt !== undefined) return;
+  /** Keys reaching their block in the same turn of the event loop (a request's address and user) share a report. */
+  private reportSoon(store: RateLimitCounts): void {
+    if (this.reportScheduled) return;
+    this.reportScheduled = true;
+    setImmediate(() => {
+      this.reportScheduled = false;
+      void this.report(store);
+    });
+  }
+
+  /** The report in flight, or a new one of every key's unreported requests; it never fails. */
+  private report(store: RateLimitCounts): Promise<void> {
+    this.reportInFlight ??= this.sendReport(store).finally(() => (this.reportInFlight = undefined));
+    return this.reportInFlight;
+  }
+
+  private async sendReport(store: RateLimitCounts): Promise<void> {
+    const now = Date.now() + this.clockOffsetMs;
+    const windowStart = now - (now % WINDOW_MS);
+    const sent: Array<{ id: string; count: KeyCount; requests: number }> = [];
+    for (const id of this.unreportedKeys) {
+      const count = this.counts.get(id);
+      // Requests of a window that is over count for nothing any more.
+      if (count?.windowStart !== windowStart || count.unreported === 0) this.unreportedKeys.delete(id);
+      else sent.push({ id, count, requests: count.unreported });
+    }
+    if (sent.length === 0) return;
+    const sentAt = Date.now();
     try {
-      await store.deleteOldWindows();
+      const { totals, databaseNow } = await withTimeout(
+        store.add(
+          windowStart,
+          sent.map(({ id, requests }) => ({ key: id, requests })),
+        ),
+        REPORT_DEADLINE_MS,
+      );
+      this.clockOffsetMs = databaseNow - (sentAt + Date.now()) / 2;
+      sent.forEach(({ id, count, requests }, i) => {
+        count.unreported -= requests;
+        count.reported = totals[i];
+        if (count.unreported === 0) this.unreportedKeys.delete(id);
+      });
+      this.storeAnswered();
+    } catch (error) {
+      // The requests stay unreported, for the next report.
+      this.storeFailed(error);
+    }
+  }
+
+  private async deleteOldWindows(store: RateLimitCounts): Promise<void> {
+    if (!this.sharing()) return;
+    const now = Date.now() + this.clockOffsetMs;
+    try {
+      await store.deleteWindowsBefore(now - (now % WINDOW_MS) - WINDOW_MS);
     } catch (error) {
       this.storeFailed(error);
     }
@@ -169,22 +211,5 @@ export class RateLimiter {
 }
 
 function limitOf(scope: Scope, perMinute: number): Limit {
-  return {
-    scope,
-    perWindow: perMinute,
-    block: Math.max(1, Math.floor(perMinute * BLOCK_SHARE)),
-    inProcess: new RateLimiterMemory({ points: perMinute, duration: WINDOW_MS / 1000 }),
-  };
-}
-
-async function takeInProcess(limit: Limit, key: string): Promise<RateDecision> {
-  try {
-    await limit.inProcess.consume(key);
-    return ALLOWED;
-  } catch (rejection) {
-    if (rejection instanceof RateLimiterRes) {
-      return { allowed: false, scope: limit.scope, retryAfterSeconds: Math.max(1, Math.ceil(rejection.msBeforeNext / 1000)) };
-    }
-    throw rejection;
-  }
+  return { scope, perWindow: perMinute, block: Math.max(1, Math.floor(perMinute * BLOCK_SHARE)) };
 }
