@@ -8,6 +8,7 @@ import { prepareMainDataset, prepareMigrationBase } from './generate';
 import { removeLoadRows, runServerBench } from './http-load';
 import { runMigrationBench } from './migration';
 import { parseOptions, PHASES } from './options';
+import { runRateLimitBench } from './rate-limits';
 import { runScaleBench } from './scale';
 import { checkTargets, markdown, plansText, type BenchResult } from './report';
 import { buildOperations, labelOf } from './workload';
@@ -55,11 +56,12 @@ async function main(): Promise<void> {
     const http = options.phases.has('http');
     const soak = options.soakSeconds > 0;
     const scale = options.phases.has('scale');
-    if (options.phases.has('generate') || explain || http || soak || scale) {
+    const limits = options.phases.has('limits');
+    if (options.phases.has('generate') || explain || http || soak || scale || limits) {
       result.dataset = await prepareMainDataset(cluster.serverUrl, cluster.url, options.mode, options.scale, options.reuse, log);
     }
     const operations =
-      result.dataset && (explain || http || soak || scale)
+      result.dataset && (explain || http || soak || scale || limits)
         ? (await buildOperations(result.dataset.url, options.mode === 'full' ? 64 : 16)).filter(
             (operation) =>
               options.operations.length === 0 ||
@@ -95,6 +97,20 @@ async function main(): Promise<void> {
         log,
       });
       await removeLoadRows(result.dataset.url, costCases, scaleStarted);
+    }
+    if (result.dataset && limits) {
+      const pageA = operations.find((operation) => operation.costCase === 'A');
+      if (pageA) {
+        log('limits: A with its rate limits counted per process, then shared in PostgreSQL; the limiter on its own');
+        result.rateLimits = await runRateLimitBench(result.dataset.url, pageA, {
+          connections: options.connections,
+          durationSeconds: options.durationSeconds,
+          warmupSeconds: options.mode === 'full' ? 2 : 0.25,
+          clusterUrl: cluster.serverUrl,
+          postmaster,
+          log,
+        });
+      } else log('limits: skipped (--operations leaves out A)');
     }
   } finally {
     await cluster.stop();
@@ -141,6 +157,14 @@ function brokenChecks(result: BenchResult): string[] {
     if (failed > 0)
       problems.push(
         `${labelOf(run.operation, run.costCase)}, ${run.workers} workers, ${run.database}: ${failed} failed requests (${run.graphql.sampleError})`,
+      );
+  }
+  const limits = result.rateLimits;
+  for (const run of limits?.runs ?? []) {
+    const failed = run.graphql.non2xx + run.graphql.errors + run.graphql.graphqlErrors;
+    if (failed > 0)
+      problems.push(
+        `${labelOf(limits!.operation, limits!.costCase)}, limits counted in ${run.store}: ${failed} failed requests (${run.graphql.sampleError})`,
       );
   }
   const soak = result.server?.soak;
