@@ -100,6 +100,8 @@ export class RateLimiter {
   /** Stops reporting on a timer, after one last report of what the store has not heard of. */
   async close(): Promise<void> {
     for (const timer of this.timers) clearInterval(timer);
+    // A report in flight may have left out the last requests.
+    await this.reportInFlight;
     if (this.store && this.unreportedKeys.size > 0 && this.sharing()) await this.report(this.store);
   }
 
