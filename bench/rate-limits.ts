@@ -8,7 +8,7 @@ import { RateLimiter } from '../src/http/rate-limit';
 import { walPosition, walReader, walWritten } from './cluster';
 import { processCpuMs, processTreeCpuMs } from './cpu';
 import type { LoadFigures } from './load-worker';
-import { measureServerLoad, startServerProcesses } from './scale';
+import { measureServerLoad, startServerProcesses, type ScaleBenchOptions } from './scale';
 import { BENCH_SERVER_ENV } from './server';
 import { labelOf, type CostCase, type Operation } from './workload';
 
@@ -44,15 +44,6 @@ export interface RateLimitResult {
   callers: Array<{ caller: string; memory: LimiterCalls; postgres: LimiterCalls }>;
 }
 
-export interface RateLimitBenchOptions {
-  connections: number;
-  durationSeconds: number;
-  warmupSeconds: number;
-  clusterUrl: string;
-  postmaster: number;
-  log: (line: string) => void;
-}
-
 /** The default limits: what decides the block at which a busy address or user is reported (a twentieth). */
 const DEFAULT_LIMITS = loadConfig({}).rateLimits;
 
@@ -65,11 +56,7 @@ const CALLS_PER_SECOND = 1_000;
  * address and few dozen users are reported once a second). Then `RateLimiter.take` alone, in this process, at the
  * default limits and a server's pace, counting in memory and then shared, for two kinds of callers (see `callers`).
  */
-export async function runRateLimitBench(
-  databaseUrl: string,
-  operation: Operation,
-  options: RateLimitBenchOptions,
-): Promise<RateLimitResult> {
+export async function runRateLimitBench(databaseUrl: string, operation: Operation, options: ScaleBenchOptions): Promise<RateLimitResult> {
   const { log } = options;
   const runs: RateLimitRun[] = [];
   const wal = await walReader(options.clusterUrl);

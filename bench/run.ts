@@ -83,33 +83,32 @@ async function main(): Promise<void> {
         log,
       });
     }
+    // The load on the server in processes of its own, in the scale and limits phases.
+    const serverProcessLoad = {
+      connections: options.connections,
+      durationSeconds: options.durationSeconds,
+      warmupSeconds: options.mode === 'full' ? 2 : 0.25,
+      clusterUrl: cluster.serverUrl,
+      postmaster,
+      log,
+    };
     if (result.dataset && scale) {
       // The operations of the issue "Reads at PostGraphile's cost" (A to D); in quick mode A alone, to keep CI short.
       const costCases = operations.filter((operation) => operation.costCase);
       log('scale: 1 and 2 workers, direct and through PgBouncer');
       const scaleStarted = new Date();
-      result.scale = await runScaleBench(result.dataset.url, options.mode === 'full' ? costCases : costCases.slice(0, 1), {
-        connections: options.connections,
-        durationSeconds: options.durationSeconds,
-        warmupSeconds: options.mode === 'full' ? 2 : 0.25,
-        clusterUrl: cluster.serverUrl,
-        postmaster,
-        log,
-      });
+      result.scale = await runScaleBench(
+        result.dataset.url,
+        options.mode === 'full' ? costCases : costCases.slice(0, 1),
+        serverProcessLoad,
+      );
       await removeLoadRows(result.dataset.url, costCases, scaleStarted);
     }
     if (result.dataset && limits) {
       const pageA = operations.find((operation) => operation.costCase === 'A');
       if (pageA) {
         log('limits: A with its rate limits counted per process, then shared in PostgreSQL; the limiter on its own');
-        result.rateLimits = await runRateLimitBench(result.dataset.url, pageA, {
-          connections: options.connections,
-          durationSeconds: options.durationSeconds,
-          warmupSeconds: options.mode === 'full' ? 2 : 0.25,
-          clusterUrl: cluster.serverUrl,
-          postmaster,
-          log,
-        });
+        result.rateLimits = await runRateLimitBench(result.dataset.url, pageA, serverProcessLoad);
       } else log('limits: skipped (--operations leaves out A)');
     }
   } finally {

@@ -40,7 +40,7 @@ export interface ScaleBenchOptions {
   connections: number;
   durationSeconds: number;
   warmupSeconds: number;
-  /** The bench cluster's maintenance database, where PgBouncer is pointed (it serves every database). */
+  /** The bench cluster's maintenance database: where PgBouncer is pointed (it serves every database), and WAL is read. */
   clusterUrl: string;
   postmaster: number;
   log: (line: string) => void;
