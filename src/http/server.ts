@@ -22,6 +22,7 @@ import { usesLocalSecret } from '../auth/local-secret';
 import type { TokenClaims } from '../auth/token-verifier';
 import type { AppConfig } from '../config';
 import type { Database } from '../db/database';
+import { Sql } from '../db/sql';
 import { createContext, type Context } from '../graphql/context';
 import { READ_AFTER_HEADER, parseWalPosition, RoutedReader, type ReplicaSet, type WalPosition } from '../db/replicas';
 import {
@@ -42,6 +43,7 @@ import { buildAppSchema } from '../graphql/schema';
 import type { Metrics } from '../metrics/metrics';
 import { registerMetricsRoute } from './metrics-route';
 import { RateLimiter } from './rate-limit';
+import { withTimeout } from './timeout';
 
 export interface ServerDependencies {
   config: AppConfig;
@@ -74,7 +76,8 @@ export async function createServer({ config, database, authenticator, logger, me
     shuttingDown = true;
   });
 
-  const limiter = new RateLimiter(config.rateLimits);
+  const limiter = new RateLimiter(config.rateLimits, Sql.of(database.orm.em), logger);
+  app.addHook('onClose', async () => limiter.close());
   app.addHook('onRequest', async (request, reply) => {
     if (request.routeOptions.url !== config.graphqlPath) return;
     request.credentials = await credentialsOf(authenticator, request);
@@ -291,22 +294,6 @@ async function credentialsOf(authenticator: Authenticator, request: FastifyReque
   } catch (error) {
     return { error };
   }
-}
-
-function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`timed out after ${ms} ms`)), ms);
-    promise.then(
-      (value) => {
-        clearTimeout(timer);
-        resolve(value);
-      },
-      (error) => {
-        clearTimeout(timer);
-        reject(error as Error);
-      },
-    );
-  });
 }
 
 /** One line per request, written when it is answered, instead of Fastify's two (received, then completed). */
