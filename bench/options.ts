@@ -34,7 +34,7 @@ export interface BenchOptions {
   resultsDir: string;
 }
 
-export const PHASES = ['migration', 'generate', 'explain', 'http', 'scale'] as const;
+export const PHASES = ['migration', 'generate', 'explain', 'http', 'scale', 'limits'] as const;
 export type Phase = (typeof PHASES)[number];
 
 const USAGE = `npm run bench -- [--quick] [--reuse] [--duration <seconds>] [--only <${PHASES.join('|')}>[,...]] [--soak <seconds>]
@@ -42,9 +42,10 @@ const USAGE = `npm run bench -- [--quick] [--reuse] [--duration <seconds>] [--on
   --quick      1/100th of the data set (${SCALES.quick.users} users, ${SCALES.quick.templates} templates, ${SCALES.quick.experiments} experiments), short load phases: for CI
   --reuse      keep the generated data set when it matches the mode (default: generate afresh)
   --duration   seconds per load phase (default: 10 full, 1 quick)
-  --only       run only these phases ("generate" is implied by explain, http, scale and --soak); scale: the read
+  --only       run only these phases ("generate" is implied by explain, http, scale, limits and --soak); scale: the read
                operations (A only with --quick) against \`node dist/src/main.js\` with 1 and 2 workers, reaching
-               PostgreSQL directly and through PgBouncer
+               PostgreSQL directly and through PgBouncer; limits: A against \`node dist/src/main.js\` with its rate
+               limits counted per process, then shared in PostgreSQL, and the limiter on its own
   --operations only the operations whose name, letter included ("A: ..."), contains one of these (comma-separated)
   --no-bare    skip the bare pg runs (to profile the server alone: node --cpu-prof dist/bench/run.js ...)
   --soak       after the other phases, load the first read operation (A unless --operations says otherwise) for this

@@ -3,6 +3,7 @@ import type { Generated } from './generate';
 import type { ServerResult } from './http-load';
 import type { LoadFigures } from './load-worker';
 import type { MigrationResult } from './migration';
+import { worstCaseShare, type RateLimitResult } from './rate-limits';
 import type { ScaleResult } from './scale';
 import type { Mode } from './options';
 import { labelOf, type CostCase } from './workload';
@@ -30,6 +31,7 @@ export interface BenchResult {
   dataset?: Generated;
   server?: ServerResult;
   scale?: ScaleResult;
+  rateLimits?: RateLimitResult;
   targets: TargetCheck[];
 }
 
@@ -47,6 +49,8 @@ const TARGETS = {
   lockMs: 100,
   ratio: 0.5,
   roundTripsPerPage: 2,
+  /** The rate limits shared in PostgreSQL: a request's worst case, as a share of A's CPU per request. */
+  sharedRateLimitPercentOfA: 5,
   /** The issue "Reads at PostGraphile's cost": CPU per request (server + PostgreSQL) and throughput at 8 connections. */
   costCases: {
     A: { cpuMs: 2.5, requestsPerSecond: 600 },
@@ -145,6 +149,15 @@ export function checkTargets(result: Omit<BenchResult, 'targets'>): TargetCheck[
         met: Object.keys(operation.wal.byRecord).every((kind) => PERIODIC_WAL_RECORDS.includes(kind)),
       });
     }
+  }
+  if (result.rateLimits) {
+    const share = worstCaseShare(result.rateLimits);
+    checks.push({
+      target: `rate limits shared in PostgreSQL: a request's cost ≤ ${TARGETS.sharedRateLimitPercentOfA}% of A's CPU`,
+      subject: 'the costlier caller: a new address and user, or a busy client',
+      measured: `${share.cpuMs} ms, ${share.percent}% of ${share.operationCpuMs} ms`,
+      met: share.percent <= TARGETS.sharedRateLimitPercentOfA,
+    });
   }
   for (const check of result.server?.pageSizes ?? []) {
     checks.push({
@@ -377,6 +390,67 @@ export function markdown(result: BenchResult): string {
     if (scale.skipped) parts.push(`Through PgBouncer: not run (${scale.skipped}).`);
     if (scale.serverProblems.length)
       parts.push(`Logged by the server processes:\n\n${scale.serverProblems.map((line) => `    ${line}`).join('\n')}`);
+  }
+  const limits = result.rateLimits;
+  if (limits) {
+    parts.push(`### Rate limits: ${labelOf(limits.operation, limits.costCase)}, counted per process, then shared in PostgreSQL`);
+    parts.push(
+      table(
+        [
+          'limits counted in',
+          'req/s',
+          'p50 ms',
+          'p99 ms',
+          'errors',
+          'CPU ms/request: server',
+          'PostgreSQL',
+          'load generator',
+          'WAL bytes/request',
+          'cores busy (others)',
+        ],
+        limits.runs.map((run) => [
+          run.store === 'memory' ? 'each process (`RATE_LIMIT_STORE=memory`)' : 'PostgreSQL (`RATE_LIMIT_STORE=postgres`)',
+          run.graphql.requestsPerSecond,
+          run.graphql.p50Ms,
+          run.graphql.p99Ms,
+          run.graphql.non2xx + run.graphql.errors + run.graphql.graphqlErrors,
+          cpu(run.graphql.cpuMsPerRequest, ['server']),
+          cpu(run.graphql.cpuMsPerRequest, ['postgres']),
+          cpu(run.graphql.cpuMsPerRequest, ['client']),
+          run.walBytesPerRequest,
+          `${run.machine.busyPercent}% (${run.machine.othersPercent}%)`,
+        ]),
+      ),
+    );
+    parts.push(
+      table(
+        [
+          '`RateLimiter.take` at the default limits, 1,000 calls/s',
+          'counted in',
+          'calls',
+          'statements/call',
+          'CPU ms/call: Node',
+          'PostgreSQL',
+          'WAL bytes/call',
+        ],
+        limits.callers.flatMap(({ caller, memory, postgres }) =>
+          [memory, postgres].map((calls) => [
+            caller,
+            calls.store,
+            calls.calls,
+            calls.statementsPerCall,
+            calls.cpuMsPerCall.node,
+            calls.cpuMsPerCall.postgres,
+            calls.walBytesPerCall,
+          ]),
+        ),
+      ),
+    );
+    const share = worstCaseShare(limits);
+    parts.push(
+      `Sharing the limits adds at most ${share.cpuMs} ms of CPU to a request (shared less counted in memory, for the ` +
+        `costlier caller above), ${share.percent}% of A's ${share.operationCpuMs} ms with the limits counted per process.`,
+    );
   }
   if (result.targets.length) {
     parts.push('### Targets');

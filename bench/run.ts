@@ -8,6 +8,7 @@ import { prepareMainDataset, prepareMigrationBase } from './generate';
 import { removeLoadRows, runServerBench } from './http-load';
 import { runMigrationBench } from './migration';
 import { parseOptions, PHASES } from './options';
+import { runRateLimitBench } from './rate-limits';
 import { runScaleBench } from './scale';
 import { checkTargets, markdown, plansText, type BenchResult } from './report';
 import { buildOperations, labelOf } from './workload';
@@ -55,11 +56,12 @@ async function main(): Promise<void> {
     const http = options.phases.has('http');
     const soak = options.soakSeconds > 0;
     const scale = options.phases.has('scale');
-    if (options.phases.has('generate') || explain || http || soak || scale) {
+    const limits = options.phases.has('limits');
+    if (options.phases.has('generate') || explain || http || soak || scale || limits) {
       result.dataset = await prepareMainDataset(cluster.serverUrl, cluster.url, options.mode, options.scale, options.reuse, log);
     }
     const operations =
-      result.dataset && (explain || http || soak || scale)
+      result.dataset && (explain || http || soak || scale || limits)
         ? (await buildOperations(result.dataset.url, options.mode === 'full' ? 64 : 16)).filter(
             (operation) =>
               options.operations.length === 0 ||
@@ -81,20 +83,33 @@ async function main(): Promise<void> {
         log,
       });
     }
+    // The load on the server in processes of its own, in the scale and limits phases.
+    const serverProcessLoad = {
+      connections: options.connections,
+      durationSeconds: options.durationSeconds,
+      warmupSeconds: options.mode === 'full' ? 2 : 0.25,
+      clusterUrl: cluster.serverUrl,
+      postmaster,
+      log,
+    };
     if (result.dataset && scale) {
       // The operations of the issue "Reads at PostGraphile's cost" (A to D); in quick mode A alone, to keep CI short.
       const costCases = operations.filter((operation) => operation.costCase);
       log('scale: 1 and 2 workers, direct and through PgBouncer');
       const scaleStarted = new Date();
-      result.scale = await runScaleBench(result.dataset.url, options.mode === 'full' ? costCases : costCases.slice(0, 1), {
-        connections: options.connections,
-        durationSeconds: options.durationSeconds,
-        warmupSeconds: options.mode === 'full' ? 2 : 0.25,
-        clusterUrl: cluster.serverUrl,
-        postmaster,
-        log,
-      });
+      result.scale = await runScaleBench(
+        result.dataset.url,
+        options.mode === 'full' ? costCases : costCases.slice(0, 1),
+        serverProcessLoad,
+      );
       await removeLoadRows(result.dataset.url, costCases, scaleStarted);
+    }
+    if (result.dataset && limits) {
+      const pageA = operations.find((operation) => operation.costCase === 'A');
+      if (pageA) {
+        log('limits: A with its rate limits counted per process, then shared in PostgreSQL; the limiter on its own');
+        result.rateLimits = await runRateLimitBench(result.dataset.url, pageA, serverProcessLoad);
+      } else log('limits: skipped (--operations leaves out A)');
     }
   } finally {
     await cluster.stop();
@@ -141,6 +156,14 @@ function brokenChecks(result: BenchResult): string[] {
     if (failed > 0)
       problems.push(
         `${labelOf(run.operation, run.costCase)}, ${run.workers} workers, ${run.database}: ${failed} failed requests (${run.graphql.sampleError})`,
+      );
+  }
+  const limits = result.rateLimits;
+  for (const run of limits?.runs ?? []) {
+    const failed = run.graphql.non2xx + run.graphql.errors + run.graphql.graphqlErrors;
+    if (failed > 0)
+      problems.push(
+        `${labelOf(limits!.operation, limits!.costCase)}, limits counted in ${run.store}: ${failed} failed requests (${run.graphql.sampleError})`,
       );
   }
   const soak = result.server?.soak;

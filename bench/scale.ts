@@ -40,7 +40,7 @@ export interface ScaleBenchOptions {
   connections: number;
   durationSeconds: number;
   warmupSeconds: number;
-  /** The bench cluster's maintenance database, where PgBouncer is pointed (it serves every database). */
+  /** The bench cluster's maintenance database: where PgBouncer is pointed (it serves every database), and WAL is read. */
   clusterUrl: string;
   postmaster: number;
   log: (line: string) => void;
@@ -84,45 +84,14 @@ export async function runScaleBench(databaseUrl: string, operations: Operation[]
         });
         try {
           for (const operation of operations) {
-            await sendOnce(server, operation);
-            const requests = operation.variants.map((variant) => requestOf(operation, variant));
-            const load = (durationSeconds: number) => {
-              counterStart += 10_000_000;
-              return runLoad({ url: server.url, connections: options.connections, durationSeconds, requests, counterStart });
-            };
-            if (options.warmupSeconds > 0) await load(options.warmupSeconds);
-            const cpu = () => ({
-              server: processTreeCpuMs(server.pid),
-              pgbouncer: pgbouncer && route === 'pgbouncer' ? processTreeCpuMs(pgbouncer.pid) : 0,
-              postgres: processTreeCpuMs(options.postmaster),
-              machine: machineBusyMs(),
-              at: performance.now(),
+            counterStart += 100_000_000;
+            const { graphql, machine } = await measureServerLoad(server, operation, {
+              ...options,
+              counterStart,
+              pgbouncer: route === 'pgbouncer' ? pgbouncer!.pid : undefined,
             });
-            const before = cpu();
-            const graphql = await load(options.durationSeconds);
-            const after = cpu();
-            const used = {
-              server: after.server - before.server,
-              pgbouncer: after.pgbouncer - before.pgbouncer,
-              postgres: after.postgres - before.postgres,
-              client: (graphql.cpuMsPerRequest?.client ?? 0) * graphql.requests,
-              machine: after.machine - before.machine,
-              available: (after.at - before.at) * os.cpus().length,
-            };
-            const perRequest = (total: number) => Math.round((total / Math.max(1, graphql.requests)) * 100) / 100;
-            graphql.cpuMsPerRequest = {
-              ...graphql.cpuMsPerRequest,
-              server: perRequest(used.server),
-              ...(route === 'pgbouncer' ? { pgbouncer: perRequest(used.pgbouncer) } : {}),
-              postgres: perRequest(used.postgres),
-            };
-            const accounted = used.server + used.pgbouncer + used.postgres + used.client;
-            const machine = {
-              busyPercent: Math.round((100 * used.machine) / used.available),
-              othersPercent: Math.max(0, Math.round((100 * (used.machine - accounted)) / used.available)),
-            };
             result.runs.push({ operation: operation.name, costCase: operation.costCase, workers, database: route, graphql, machine });
-            const cpuMs = graphql.cpuMsPerRequest;
+            const cpuMs = graphql.cpuMsPerRequest!;
             log(
               `  ${labelOf(operation.name, operation.costCase)}, ${workers} worker${workers > 1 ? 's' : ''}, ${route}: ` +
                 `${graphql.requestsPerSecond} req/s, p50 ${graphql.p50Ms} ms, p99 ${graphql.p99Ms} ms, ` +
@@ -145,6 +114,68 @@ export async function runScaleBench(databaseUrl: string, operations: Operation[]
   return result;
 }
 
+export interface MeasureOptions {
+  connections: number;
+  durationSeconds: number;
+  warmupSeconds: number;
+  postmaster: number;
+  /** Where the request counter starts; each load run within takes the next ten million. */
+  counterStart: number;
+  /** PgBouncer's process, when the server reaches PostgreSQL through it. */
+  pgbouncer?: number;
+}
+
+/**
+ * One operation against a server in processes of its own: sent once alone, a warm-up, then the measured load, with
+ * the CPU of every process involved per request (the server's, PgBouncer's, PostgreSQL's, the load generator's) and
+ * how busy the machine was.
+ */
+export async function measureServerLoad(
+  server: ServerProcesses,
+  operation: Operation,
+  options: MeasureOptions,
+): Promise<{ graphql: LoadFigures; machine: { busyPercent: number; othersPercent: number } }> {
+  await sendOnce(server, operation);
+  const requests = operation.variants.map((variant) => requestOf(operation, variant));
+  let counterStart = options.counterStart;
+  const load = (durationSeconds: number) => {
+    counterStart += 10_000_000;
+    return runLoad({ url: server.url, connections: options.connections, durationSeconds, requests, counterStart });
+  };
+  if (options.warmupSeconds > 0) await load(options.warmupSeconds);
+  const cpu = () => ({
+    server: processTreeCpuMs(server.pid),
+    pgbouncer: options.pgbouncer === undefined ? 0 : processTreeCpuMs(options.pgbouncer),
+    postgres: processTreeCpuMs(options.postmaster),
+    machine: machineBusyMs(),
+    at: performance.now(),
+  });
+  const before = cpu();
+  const graphql = await load(options.durationSeconds);
+  const after = cpu();
+  const used = {
+    server: after.server - before.server,
+    pgbouncer: after.pgbouncer - before.pgbouncer,
+    postgres: after.postgres - before.postgres,
+    client: (graphql.cpuMsPerRequest?.client ?? 0) * graphql.requests,
+    machine: after.machine - before.machine,
+    available: (after.at - before.at) * os.cpus().length,
+  };
+  const perRequest = (total: number) => Math.round((total / Math.max(1, graphql.requests)) * 100) / 100;
+  graphql.cpuMsPerRequest = {
+    ...graphql.cpuMsPerRequest,
+    server: perRequest(used.server),
+    ...(options.pgbouncer === undefined ? {} : { pgbouncer: perRequest(used.pgbouncer) }),
+    postgres: perRequest(used.postgres),
+  };
+  const accounted = used.server + used.pgbouncer + used.postgres + used.client;
+  const machine = {
+    busyPercent: Math.round((100 * used.machine) / used.available),
+    othersPercent: Math.max(0, Math.round((100 * (used.machine - accounted)) / used.available)),
+  };
+  return { graphql, machine };
+}
+
 async function setRoleTimeouts(databaseUrl: string, database: string, timeouts: Record<string, number>): Promise<void> {
   await withClient(databaseUrl, async (client) => {
     for (const [name, ms] of Object.entries(timeouts)) {
@@ -159,7 +190,7 @@ async function resetRoleTimeouts(databaseUrl: string, database: string, names: s
   });
 }
 
-interface ServerProcesses {
+export interface ServerProcesses {
   url: string;
   /** The primary with several workers, the only process with one. */
   pid: number;
@@ -174,7 +205,7 @@ const START_TIMEOUT_MS = 30_000;
  * `node dist/src/main.js` with this environment only (no `.env`: it runs in a directory of its own), logging to a
  * file as production logs to its collector; ready when its log says every process serves.
  */
-async function startServerProcesses(env: Record<string, string>): Promise<ServerProcesses> {
+export async function startServerProcesses(env: Record<string, string>): Promise<ServerProcesses> {
   const dir = await mkdtemp(path.join(os.tmpdir(), 'tessera-bench-server-'));
   const logFile = path.join(dir, 'server.log');
   const fd = openSync(logFile, 'w');

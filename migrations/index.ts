@@ -6,6 +6,7 @@ import { Migration20261124120200_experiment_template_link } from './Migration202
 import { Migration20261124120300_experiment_indexes } from './Migration20261124120300_experiment_indexes';
 import { Migration20261124120400_experiment_owner_template_index } from './Migration20261124120400_experiment_owner_template_index';
 import { Migration20261130120000_template_category_order_index } from './Migration20261130120000_template_category_order_index';
+import { Migration20261201120000_rate_limit_windows } from './Migration20261201120000_rate_limit_windows';
 import { Migration20261201130000_template_configuration_index } from './Migration20261201130000_template_configuration_index';
 import { Migration20261205120000_audit_events } from './Migration20261205120000_audit_events';
 
@@ -17,6 +18,7 @@ export const migrationsList: Array<{ name: string; class: Constructor<Migration>
   Migration20261124120300_experiment_indexes,
   Migration20261124120400_experiment_owner_template_index,
   Migration20261130120000_template_category_order_index,
+  Migration20261201120000_rate_limit_windows,
   Migration20261201130000_template_configuration_index,
   Migration20261205120000_audit_events,
 ].map((migration) => ({ name: migration.name, class: migration }));

@@ -11,6 +11,13 @@ export type NodeEnv = 'development' | 'production' | 'test';
 export const DATABASE_POOLERS = ['none', 'pgbouncer'] as const;
 export type DatabasePooler = (typeof DATABASE_POOLERS)[number];
 
+/**
+ * Where rate limits are counted. `postgres`: in the database, shared by every server process (`src/http/rate-limit.ts`);
+ * `memory`: in each process on its own, so N processes allow N times the limits.
+ */
+export const RATE_LIMIT_STORES = ['postgres', 'memory'] as const;
+export type RateLimitStore = (typeof RATE_LIMIT_STORES)[number];
+
 export interface AppConfig {
   nodeEnv: NodeEnv;
   host: string;
@@ -43,7 +50,7 @@ export interface AppConfig {
     audience?: string;
   };
   logLevel: string;
-  rateLimits: { perIpPerMinute: number; perUserPerMinute: number };
+  rateLimits: { perIpPerMinute: number; perUserPerMinute: number; store: RateLimitStore };
   /**
    * Prometheus metrics at `/metrics`: on `port` (`METRICS_PORT`) when set, otherwise on the server's own port; with
    * `token` (`METRICS_TOKEN`), only for `Authorization: Bearer <token>`. In production, not served unless one is set.
@@ -165,6 +172,7 @@ export function loadConfig(env: Env = process.env): AppConfig {
     rateLimits: {
       perIpPerMinute: read.integer('RATE_LIMIT_PER_IP_PER_MINUTE', 1_200, 0, 1_000_000),
       perUserPerMinute: read.integer('RATE_LIMIT_PER_USER_PER_MINUTE', 600, 0, 1_000_000),
+      store: read.oneOf('RATE_LIMIT_STORE', RATE_LIMIT_STORES, 'postgres'),
     },
     logLevel: read.oneOf('LOG_LEVEL', ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const, 'info'),
     metrics: metricsConfig(read, nodeEnv),

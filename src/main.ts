@@ -4,6 +4,7 @@ import pino from 'pino';
 import { createApp } from './app';
 import { ConfigError, loadConfig, loadDotEnv, type AppConfig } from './config';
 import { DRAIN_MESSAGE, runPrimary } from './primary';
+import { stopOnSignals } from './shutdown-signals';
 
 async function main(): Promise<void> {
   let config;
@@ -44,14 +45,8 @@ async function serve(config: AppConfig, logger: pino.Logger): Promise<void> {
   logger.info({ url, metricsUrl }, 'Tessera is serving GraphQL');
   if (cluster.isPrimary) printBanner(config, url, app.localSecret !== undefined);
 
-  let stopping = false;
-  const stop = async (signal: string) => {
-    if (stopping) {
-      logger.warn({ signal }, 'second signal: exiting now');
-      process.exit(1);
-    }
-    stopping = true;
-    logger.info({ signal }, 'shutting down: draining requests');
+  const stop = async (reason: string) => {
+    logger.info({ reason }, 'shutting down: draining requests');
     try {
       await app.stop();
       logger.info('stopped');
@@ -61,12 +56,8 @@ async function serve(config: AppConfig, logger: pino.Logger): Promise<void> {
       process.exit(1);
     }
   };
-  process.on('SIGTERM', () => void stop('SIGTERM'));
-  process.on('SIGINT', () => void stop('SIGINT'));
-  // Not a signal: Ctrl-C in a terminal also reaches every worker as SIGINT, and a second signal means "exit now".
-  onDrain = () => {
-    if (!stopping) void stop('drain requested by the primary');
-  };
+  const shutdown = stopOnSignals(logger, (reason) => void stop(reason));
+  onDrain = () => shutdown.drain('drain requested by the primary');
   if (drainRequested) onDrain();
 }
 

@@ -4,6 +4,7 @@ import { readOrCreateLocalSecret, usesLocalSecret } from './auth/local-secret';
 import type { AppConfig } from './config';
 import { embeddedDatabaseUrl, startMigratedEmbeddedDatabase } from './db/database';
 import { answerWorkersWithClusterMetrics } from './metrics/cluster-metrics';
+import { stopOnSignals } from './shutdown-signals';
 
 /** What the primary sends a worker to make it stop accepting, finish its requests and exit. */
 export const DRAIN_MESSAGE = 'tessera:drain';
@@ -44,13 +45,14 @@ export async function runPrimary(
   const replacedAt: number[] = [];
   let announced = false;
   let stopping = false;
+  let failed = false;
 
   const fork = () => {
     const worker = cluster.fork(workerEnv);
     exits.set(worker, new Promise((resolve) => worker.once('exit', (code, signal) => resolve({ code, signal }))));
   };
 
-  const stop = async (reason: string, failed: boolean) => {
+  const stop = async (reason: string) => {
     stopping = true;
     logger.info({ reason, workers: exits.size }, 'shutting down: draining every worker');
     for (const worker of exits.keys()) if (worker.isConnected()) worker.send(DRAIN_MESSAGE);
@@ -66,6 +68,7 @@ export async function runPrimary(
     logger.info('stopped');
     process.exit(failed || unclean.length > 0 ? 1 : 0);
   };
+  const shutdown = stopOnSignals(logger, (reason) => void stop(reason));
 
   cluster.on('listening', (worker: Worker, address: Address) => {
     // A worker listens on PORT first, then on METRICS_PORT when set: its first address is the GraphQL one.
@@ -89,22 +92,13 @@ export async function runPrimary(
     while (replacedAt.length > 0 && now - replacedAt[0] > REPLACEMENT_WINDOW_MS) replacedAt.shift();
     if (replacedAt.length >= config.workers) {
       logger.fatal({ replaced: replacedAt.length, windowMs: REPLACEMENT_WINDOW_MS }, 'workers keep exiting: stopping the server');
-      void stop('workers keep exiting', true);
+      failed = true;
+      shutdown.drain('workers keep exiting');
       return;
     }
     replacedAt.push(now);
     fork();
   });
-
-  const onSignal = (signal: string) => {
-    if (stopping) {
-      logger.warn({ signal }, 'second signal: exiting now');
-      process.exit(1);
-    }
-    void stop(signal, false);
-  };
-  process.on('SIGTERM', () => onSignal('SIGTERM'));
-  process.on('SIGINT', () => onSignal('SIGINT'));
 
   if (config.metrics.served) answerWorkersWithClusterMetrics();
   logger.info({ workers: config.workers, poolPerWorker: config.db.poolMax }, 'starting workers');

@@ -61,6 +61,8 @@ describe('README example operations', () => {
       'Complete',
       'EditTemplate',
       'History',
+      'ExportTemplate',
+      'ImportTemplate',
       'AuditTrail',
       'AuditEvents',
     ]);
@@ -88,6 +90,9 @@ describe('README example operations', () => {
     expect(answers.History.template.version).toBe(2);
     expect(answers.History.template.diff).toEqual([{ op: 'replace', path: '/configuration/model/hyperparameters/maxDepth', value: 8 }]);
     expect(answers.History.experiment).toEqual({ templateVersion: 1, hasNewerTemplateVersion: true });
+    expect(answers.ExportTemplate.exportTemplate.history.map((version: { version: number }) => version.version)).toEqual([1, 2]);
+    expect(answers.ImportTemplate.importTemplate).toMatchObject({ version: 1, isPublic: false, versions: [{ version: 1 }] });
+    expect(answers.ImportTemplate.importTemplate.id).not.toBe(answers.CreateTemplate.createTemplate.id);
     const trail = answers.AuditTrail.template.auditTrail;
     expect(trail.totalCount).toBe(2);
     expect(trail.edges.map((edge: { node: unknown }) => edge.node)).toEqual([

@@ -1,5 +1,5 @@
-import { GraphQLJSONObject } from 'graphql-scalars';
 import { Field, ID, ObjectType, registerEnumType } from 'type-graphql';
+import { GraphQLJSONObject } from '../graphql/json-object.scalar';
 import type { AuditDetails } from './audit-log';
 import { AuditAction, AuditActorKind, AuditSubjectType } from './audit-action';
 

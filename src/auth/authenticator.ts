@@ -14,10 +14,15 @@ export class Authenticator {
 
   constructor(private readonly verifier: TokenVerifier) {}
 
-  /** No header: anonymous (null). A header that does not hold a valid token: UNAUTHENTICATED. */
-  async verify(authorization: string | undefined): Promise<TokenClaims | null> {
-    if (!authorization) return null;
-    const match = /^Bearer\s+(\S+)\s*$/i.exec(authorization);
+  /**
+   * The `Authorization` headers of a request, each as sent. None: anonymous (null). Anything but one header holding
+   * one valid bearer token (two headers, an empty one, another scheme) is UNAUTHENTICATED: a request must not be
+   * read one way here and another way by a proxy that keeps the other header.
+   */
+  async verify(authorizations: readonly string[] | undefined): Promise<TokenClaims | null> {
+    if (!authorizations || authorizations.length === 0) return null;
+    if (authorizations.length > 1) throw new UnauthenticatedError('Send one Authorization header');
+    const match = /^Bearer\s+(\S+)\s*$/i.exec(authorizations[0]);
     if (!match) throw new UnauthenticatedError('Authorization header must be "Bearer <token>"');
     return this.verifier.verify(match[1]);
   }

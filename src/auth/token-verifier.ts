@@ -2,6 +2,7 @@ import type { KeyObject } from 'node:crypto';
 import { createRemoteJWKSet, errors as joseErrors, jwtVerify, type JWTVerifyGetKey } from 'jose';
 import { LruCache } from '../cache/lru-cache';
 import { UnauthenticatedError } from '../errors/domain-error';
+import { isStorableText } from '../validation/storable';
 import { hs256Key, verifyHs256, type VerifiedPayload } from './hs256-token';
 
 export interface TokenVerifierOptions {
@@ -28,6 +29,12 @@ export const MAX_CACHED_TOKENS = 5_000;
  * for a remote key set, so a key withdrawn from the JWKS stops being honoured no later than it did without this cache.
  */
 export const MAX_TOKEN_HOLD_MS = 10 * 60_000;
+
+/**
+ * How far ahead of ours an identity provider's clock may run: a token issued (`iat`) later than that is refused. Neither
+ * jose nor the HS256 check looks at `iat` unless asked for a maximum age.
+ */
+export const MAX_CLOCK_SKEW_SECONDS = 60;
 
 /** HS256 with the configured secret (node:crypto), or the identity provider's JWKS (jose). */
 export class TokenVerifier {
@@ -82,17 +89,28 @@ export class TokenVerifier {
   }
 }
 
+/** The claims a request's caller is made of; a token whose claims the users table could not hold is refused. */
 function claimsOf(payload: VerifiedPayload): TokenClaims {
-  const text = (value: unknown) => (typeof value === 'string' && value.trim() ? value.trim() : undefined);
-  const externalId = text(payload.sub);
+  if (typeof payload.iat === 'number' && payload.iat > Date.now() / 1000 + MAX_CLOCK_SKEW_SECONDS) invalidClaim('iat');
+  const text = (claim: 'sub' | 'email' | 'name') => {
+    const value = payload[claim];
+    if (typeof value !== 'string' || !value.trim()) return undefined;
+    if (!isStorableText(value)) invalidClaim(claim);
+    return value.trim();
+  };
+  const externalId = text('sub');
   if (!externalId) throw new UnauthenticatedError('Token has no subject');
   const roles = Array.isArray(payload.roles) ? payload.roles.filter((r): r is string => typeof r === 'string') : [];
   return Object.freeze({
     externalId,
-    email: text(payload.email)?.toLowerCase(),
-    displayName: text(payload.name),
+    email: text('email')?.toLowerCase(),
+    displayName: text('name'),
     roles: Object.freeze(roles),
   });
+}
+
+function invalidClaim(claim: string): never {
+  throw new UnauthenticatedError(`Token claim "${claim}" is invalid`);
 }
 
 function isKeySetUnavailable(error: unknown): boolean {

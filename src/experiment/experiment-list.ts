@@ -152,11 +152,12 @@ function filterConditions(actor: Actor, filter: ExperimentFilter, documentFilter
   if (filter.templateId) where.push(`e.template_id = ${values.bind(filter.templateId)}::uuid`);
   if (filter.status) where.push(`e.status = ${values.bind(filter.status)}::text`);
   if (typeof filter.wizardCompleted === 'boolean') where.push(`e.wizard_completed = ${values.bind(filter.wizardCompleted)}::boolean`);
-  if (filter.templateCategory) {
-    // The template's category counts only while the caller may still see the template, as for `Experiment.template`.
+  if (filter.templateId || filter.templateCategory) {
+    // The template and its category count only while the caller may still see the template, as for
+    // `Experiment.template`: the id of a template hidden from the caller answers like an unknown id.
+    const category = filter.templateCategory ? ` and t.category = ${values.bind(filter.templateCategory)}::text` : '';
     where.push(
-      `exists (select 1 from experiment_templates t where t.id = e.template_id ` +
-        `and t.category = ${values.bind(filter.templateCategory)}::text and ${visibleTemplates('t', actor, values)})`,
+      `exists (select 1 from experiment_templates t where t.id = e.template_id${category} and ${visibleTemplates('t', actor, values)})`,
     );
   }
   for (const [document, documentFilter] of documentFilters) {

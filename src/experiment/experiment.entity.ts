@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { GraphQLJSONObject } from 'graphql-scalars';
+import { GraphQLJSONObject } from '../graphql/json-object.scalar';
 import { Field, Float, ID, Int, ObjectType } from 'type-graphql';
 import { Entity, ManyToOne, PrimaryKey, Property, OptionalProps, type Rel } from '@mikro-orm/core';
 import { IntervalSecondsType } from '../db/interval-seconds.type';

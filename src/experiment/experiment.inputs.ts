@@ -1,4 +1,5 @@
-import { GraphQLJSON, GraphQLJSONObject } from 'graphql-scalars';
+import { GraphQLJSON } from 'graphql-scalars';
+import { GraphQLJSONObject } from '../graphql/json-object.scalar';
 import { JsonFilterInput } from '../graphql/json-filter.inputs';
 import { Field, Float, ID, InputType, Int } from 'type-graphql';
 import type { ConfigurationSection } from '../template/configuration-schema';
@@ -12,7 +13,7 @@ import type { AnalysisMetadataInput as AnalysisMetadata, WizardStepInput } from 
 
 @InputType('ExperimentFilter', { description: "Narrows the caller's experiments; filters given are combined with AND" })
 export class ExperimentFilterInput implements ExperimentFilter {
-  @Field(() => ID, { nullable: true })
+  @Field(() => ID, { nullable: true, description: 'The template it was made from, while the caller may see it' })
   templateId?: string | null;
 
   @Field(() => TemplateCategory, { nullable: true, description: 'The category of the template, while the caller may see it' })

@@ -2,7 +2,7 @@ import DataLoader from 'dataloader';
 import { isService, type ActorLookup } from '../auth/actor';
 import { emptyPage, type Page } from '../db/keyset';
 import type { Reader } from '../db/sql';
-import { isUuid } from '../db/uuid';
+import { canonicalUuid } from '../db/uuid';
 import { countByTemplate, pageByTemplate } from './experiment-list';
 import { experimentColumns, experimentOf, type ExperimentDocument, type ExperimentRecord, type ExperimentRow } from './experiment-rows';
 
@@ -33,7 +33,8 @@ export function createExperimentLoaders(reader: Reader, actor: ActorLookup) {
     visibleExperimentById: new DataLoader<ExperimentKey, ExperimentRecord | null, string>(
       async (keys) => {
         const caller = await actor();
-        const wanted = [...new Set(keys.map((key) => key.id).filter(isUuid))];
+        const ids = keys.map((key) => canonicalUuid(key.id));
+        const wanted = [...new Set(ids.filter((id) => id !== undefined))];
         if (!caller || wanted.length === 0) return keys.map(() => null);
         const columns = experimentColumns(documentsOf(keys));
         const rows = isService(caller)
@@ -43,7 +44,7 @@ export function createExperimentLoaders(reader: Reader, actor: ActorLookup) {
               [wanted, caller.userId],
             );
         const byId = new Map(rows.map((row) => [row.id, experimentOf(row)]));
-        return keys.map((key) => byId.get(key.id) ?? null);
+        return ids.map((id) => (id === undefined ? null : (byId.get(id) ?? null)));
       },
       { cacheKeyFn: (key) => `${key.id}|${key.documents.join(',')}` },
     ),

@@ -5,7 +5,7 @@ import type { AuditEntry, AuditLog } from '../audit/audit-log';
 import { isService, type Actor } from '../auth/actor';
 import { withTransactionRetry } from '../db/transaction-retry';
 import { SqlValues } from '../db/sql';
-import { isUuid } from '../db/uuid';
+import { canonicalUuid } from '../db/uuid';
 import { ConflictError, NotFoundError, type FieldError } from '../errors/domain-error';
 import type { ConfigurationSection } from '../template/configuration-schema';
 import {
@@ -262,9 +262,10 @@ export class ExperimentService {
     change: (experiment: Experiment) => ExperimentChange,
     options: { allowService?: boolean } = {},
   ): Promise<Experiment> {
-    if (!isUuid(id)) throw new NotFoundError('Experiment');
+    const experimentId = canonicalUuid(id);
+    if (!experimentId) throw new NotFoundError('Experiment');
     return withTransactionRetry(this.em, async (em) => {
-      const experiment = await em.findOne(Experiment, { id }, { lockMode: LockMode.PESSIMISTIC_WRITE, refresh: true });
+      const experiment = await em.findOne(Experiment, { id: experimentId }, { lockMode: LockMode.PESSIMISTIC_WRITE, refresh: true });
       const allowed = experiment && (experiment.owner.id === actor.userId || (options.allowService && isService(actor)));
       if (!experiment || !allowed) throw new NotFoundError('Experiment');
       const event = change(experiment);
@@ -277,9 +278,10 @@ export class ExperimentService {
   }
 
   private async countUse(em: EntityManager, actor: Actor, templateId: string): Promise<UsedTemplateRow> {
-    if (!isUuid(templateId)) throw new NotFoundError('Template');
+    const id = canonicalUuid(templateId);
+    if (!id) throw new NotFoundError('Template');
     const values = new SqlValues('question');
-    const where = `t.id = ${values.bind(templateId)} and t.is_active and ${visibleTemplates('t', actor, values)}`;
+    const where = `t.id = ${values.bind(id)} and t.is_active and ${visibleTemplates('t', actor, values)}`;
     const [used] = await em.execute<UsedTemplateRow[]>(
       `update experiment_templates t
          set usage_count = t.usage_count + 1, last_used = now()
@@ -288,7 +290,7 @@ export class ExperimentService {
       values.values,
     );
     if (used) return used;
-    const [template] = await findVisibleTemplates(em, actor, [templateId]);
+    const [template] = await findVisibleTemplates(em, actor, [id]);
     if (!template) throw new NotFoundError('Template');
     throw new ConflictError('Template is inactive and cannot start new experiments', { reason: 'TEMPLATE_INACTIVE' });
   }

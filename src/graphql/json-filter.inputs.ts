@@ -1,4 +1,5 @@
-import { GraphQLJSON, GraphQLJSONObject } from 'graphql-scalars';
+import { GraphQLJSON } from 'graphql-scalars';
+import { GraphQLJSONObject } from './json-object.scalar';
 import { Field, InputType } from 'type-graphql';
 import { JSON_FILTER_MAX_IN, JSON_FILTER_MAX_PATHS, type JsonFilter, type JsonPathCondition } from '../db/json-filter';
 

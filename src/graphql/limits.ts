@@ -26,7 +26,7 @@ export type QueryLimitName = (typeof QUERY_LIMIT_NAMES)[number];
  * does not know that `first: 100` asks for a hundred items. Introspection is exempt from the depth limit (Sandbox's
  * query is deep) and is off altogether in production. `onRejected` hears of every query a limit refuses.
  */
-export function queryLimits(schema: GraphQLSchema, production: boolean, onRejected: (limit: QueryLimitName) => void) {
+export function queryLimits(schema: GraphQLSchema, onRejected: (limit: QueryLimitName) => void) {
   const reporting = (limit: QueryLimitName) => ({ onReject: [() => onRejected(limit)] });
   const armor = new ApolloArmor({
     maxDepth: { n: QUERY_LIMITS.maxDepth, ignoreIntrospection: true, ...reporting('depth') },
@@ -35,7 +35,8 @@ export function queryLimits(schema: GraphQLSchema, production: boolean, onReject
     maxTokens: { enabled: false },
     maxDirectives: { n: QUERY_LIMITS.maxDirectives, ...reporting('directives') },
     costLimit: { enabled: false },
-    blockFieldSuggestion: { enabled: production },
+    // Suggestions are taken out of every message by the error formatter instead: armor's misses enum values.
+    blockFieldSuggestion: { enabled: false },
   }).protect();
   return {
     parseOptions: { maxTokens: QUERY_LIMITS.maxTokens },

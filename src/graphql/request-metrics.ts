@@ -3,7 +3,7 @@ import type { ApolloServerPlugin } from '@apollo/server';
 import { GraphQLError, type GraphQLFormattedError } from 'graphql';
 import { OPERATION_LABELS, type Metrics, type Outcome } from '../metrics/metrics';
 import type { Context } from './context';
-import { faultOfCode, INTERNAL_SERVER_ERROR } from './errors';
+import { INTERNAL_SERVER_ERROR, isClientErrorCode } from './errors';
 
 /**
  * Counts every request Apollo answers by operation and outcome, times those that reach its request pipeline, and
@@ -13,7 +13,7 @@ export function requestMetricsPlugin(metrics: Metrics): ApolloServerPlugin<Conte
   // Apollo answers these with the error's own code, or masked (formatError) when it has none.
   const refused = (error: Error) => {
     const code = error instanceof GraphQLError && typeof error.extensions.code === 'string' ? error.extensions.code : INTERNAL_SERVER_ERROR;
-    metrics.requestRefused(code, outcomeOf(faultOfCode(code)));
+    metrics.requestRefused(code, outcomeOf(code));
   };
   return {
     // Refused before the pipeline: CSRF prevention, a request without a query (BAD_REQUEST).
@@ -46,11 +46,11 @@ function outcomeOfErrors(metrics: Metrics, errors: readonly GraphQLFormattedErro
   for (const error of errors) {
     const code = typeof error.extensions?.code === 'string' ? error.extensions.code : INTERNAL_SERVER_ERROR;
     metrics.errorAnswered(code);
-    if (outcome !== 'server_error') outcome = outcomeOf(faultOfCode(code));
+    if (outcome !== 'server_error') outcome = outcomeOf(code);
   }
   return outcome;
 }
 
-export function outcomeOf(fault: 'client' | 'server'): Exclude<Outcome, 'ok'> {
-  return fault === 'server' ? 'server_error' : 'client_error';
+export function outcomeOf(code: string): Exclude<Outcome, 'ok'> {
+  return isClientErrorCode(code) ? 'client_error' : 'server_error';
 }

@@ -6,30 +6,44 @@ import {
   ApolloServerPluginLandingPageDisabled,
   ApolloServerPluginUsageReportingDisabled,
 } from '@apollo/server/plugin/disabled';
+import { ApolloServerPluginLandingPageLocalDefault } from '@apollo/server/plugin/landingPage/default';
 import fastifyApollo, { fastifyApolloDrainPlugin } from '@as-integrations/fastify';
-import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
+import Fastify, {
+  LogController,
+  type FastifyBaseLogger,
+  type FastifyError,
+  type FastifyInstance,
+  type FastifyReply,
+  type FastifyRequest,
+} from 'fastify';
 import { OperationTypeNode, type GraphQLSchema } from 'graphql';
 import type { Authenticator } from '../auth/authenticator';
+import { usesLocalSecret } from '../auth/local-secret';
 import type { TokenClaims } from '../auth/token-verifier';
 import type { AppConfig } from '../config';
 import type { Database } from '../db/database';
+import { Sql } from '../db/sql';
 import { createContext, type Context } from '../graphql/context';
 import { READ_AFTER_HEADER, parseWalPosition, RoutedReader, type ReplicaSet, type WalPosition } from '../db/replicas';
 import {
   BAD_REQUEST,
   contextCreationFailure,
+  errorFormatter,
   errorPipelinePlugin,
   errorResponseBody,
-  formatError,
+  logRequestError,
+  maskedError,
   RATE_LIMITED,
   requestError,
 } from '../graphql/errors';
+import { KnownOperationTypesRule } from '../graphql/known-operation-types';
 import { queryLimits } from '../graphql/limits';
 import { requestMetricsPlugin } from '../graphql/request-metrics';
 import { buildAppSchema } from '../graphql/schema';
 import type { Metrics } from '../metrics/metrics';
 import { registerMetricsRoute } from './metrics-route';
 import { RateLimiter } from './rate-limit';
+import { withTimeout } from './timeout';
 
 export interface ServerDependencies {
   config: AppConfig;
@@ -62,10 +76,11 @@ export async function createServer({ config, database, authenticator, logger, me
     shuttingDown = true;
   });
 
-  const limiter = new RateLimiter(config.rateLimits);
+  const limiter = new RateLimiter(config.rateLimits, Sql.of(database.orm.em), logger);
+  app.addHook('onClose', async () => limiter.close());
   app.addHook('onRequest', async (request, reply) => {
     if (request.routeOptions.url !== config.graphqlPath) return;
-    request.credentials = await credentialsOf(authenticator, request.headers.authorization);
+    request.credentials = await credentialsOf(authenticator, request);
     const claims = 'claims' in request.credentials ? request.credentials.claims : null;
     const decision = await limiter.take(request.ip, claims ? `sub:${claims.externalId}` : undefined);
     if (!decision.allowed) {
@@ -98,14 +113,20 @@ export async function createServer({ config, database, authenticator, logger, me
   });
   if (config.metrics.served && config.metrics.port === undefined) registerMetricsRoute(app, metrics, config.metrics.token);
 
-  const production = config.nodeEnv === 'production';
-  const apollo = createGraphqlServer(app, await buildAppSchema(), production, logger, metrics, database.replicas);
+  const apollo = createGraphqlServer(
+    app,
+    await buildAppSchema(),
+    { production: config.nodeEnv === 'production', signsOwnTokens: usesLocalSecret(config.auth) },
+    logger,
+    metrics,
+    database.replicas,
+  );
   await apollo.start();
 
   await app.register(fastifyApollo(apollo), {
     path: config.graphqlPath,
     context: async (request): Promise<Context> => {
-      const credentials = request.credentials ?? (await credentialsOf(authenticator, request.headers.authorization));
+      const credentials = request.credentials ?? (await credentialsOf(authenticator, request));
       if ('error' in credentials) throw contextCreationFailure(request.id, credentials.error);
       try {
         const reader = database.replicas ? new RoutedReader(database.replicas, request.readAfter ?? null) : database.reader;
@@ -126,12 +147,26 @@ export function createMetricsServer(logger: FastifyBaseLogger, metrics: Metrics,
 }
 
 function createFastify(logger: FastifyBaseLogger): FastifyInstance {
-  return Fastify({
+  const app = Fastify({
     loggerInstance: logger,
     genReqId: () => randomUUID(),
     bodyLimit: MAX_BODY_BYTES,
     logController: new OneLinePerRequest(),
   });
+  app.addContentTypeParser('application/json', { parseAs: 'string' }, jsonBodyParser(app));
+  // Whatever Fastify refuses before GraphQL sees the request (a body that is not JSON, too large, of another type) is
+  // answered in GraphQL's shape with a code; anything else that fails outside GraphQL is masked like a resolver's fault.
+  app.setErrorHandler((error: FastifyError, request, reply) => {
+    const status = error.statusCode ?? 500;
+    if (status >= 400 && status < 500) {
+      const refusal = requestError(BAD_REQUEST, error.message);
+      logRequestError(logger, refusal, { requestId: request.id }, 'request failed');
+      return reply.code(status).send(errorResponseBody(refusal));
+    }
+    logRequestError(logger, error, { requestId: request.id }, 'request failed');
+    return reply.code(500).send(errorResponseBody(maskedError(request.id)));
+  });
+  return app;
 }
 
 /**
@@ -143,12 +178,12 @@ function createFastify(logger: FastifyBaseLogger): FastifyInstance {
 export function createGraphqlServer(
   app: FastifyInstance,
   schema: GraphQLSchema,
-  production: boolean,
+  { production, signsOwnTokens }: { production: boolean; signsOwnTokens: boolean },
   logger: FastifyBaseLogger,
   metrics: Metrics,
   replicas?: ReplicaSet,
 ): ApolloServer<Context> {
-  const limits = queryLimits(schema, production, (limit) => metrics.queryLimitRejected(limit));
+  const limits = queryLimits(schema, (limit) => metrics.queryLimitRejected(limit));
   return new ApolloServer<Context>({
     schema,
     introspection: !production,
@@ -158,8 +193,8 @@ export function createGraphqlServer(
     stopOnTerminationSignals: false,
     includeStacktraceInErrorResponses: false,
     parseOptions: limits.parseOptions,
-    validationRules: limits.validationRules,
-    formatError,
+    validationRules: [KnownOperationTypesRule, ...limits.validationRules],
+    formatError: errorFormatter({ suggestions: !production }),
     logger,
     plugins: [
       fastifyApolloDrainPlugin(app),
@@ -170,7 +205,7 @@ export function createGraphqlServer(
       ApolloServerPluginCacheControlDisabled(),
       ApolloServerPluginUsageReportingDisabled(),
       ApolloServerPluginInlineTraceDisabled(),
-      ...(production ? [ApolloServerPluginLandingPageDisabled()] : []),
+      production ? ApolloServerPluginLandingPageDisabled() : sandboxLandingPage(signsOwnTokens),
     ],
   });
 }
@@ -205,30 +240,60 @@ function readRoutingPlugin(replicas: ReplicaSet, logger: FastifyBaseLogger): Apo
   };
 }
 
+/**
+ * Apollo Sandbox, outside production, with the `Authorization` header ready for a token (where to get one in its
+ * value) and without the telemetry it would otherwise send to Apollo from the developer's browser.
+ */
+function sandboxLandingPage(signsOwnTokens: boolean) {
+  const token = signsOwnTokens ? 'a token from: npm run token -- you@example.com' : 'a token from the identity provider';
+  return ApolloServerPluginLandingPageLocalDefault({
+    embed: { runTelemetry: false },
+    headers: { Authorization: `Bearer <${token}>` },
+  });
+}
+
 type Credentials = { claims: TokenClaims | null } | { error: unknown };
 
-async function credentialsOf(authenticator: Authenticator, authorization: string | undefined): Promise<Credentials> {
+type JsonBodyParser = (request: FastifyRequest, body: string, done: (error: Error | null, value?: unknown) => void) => void;
+
+/**
+ * Fastify's JSON parser, which refuses a `__proto__` key and a `constructor` holding `prototype` (they could reach an
+ * object's prototype in code that merges the input) but calls that "not valid JSON" too: the two are told apart here.
+ */
+function jsonBodyParser(app: FastifyInstance): JsonBodyParser {
+  const parseWithoutPrototypeKeys = app.getDefaultJsonParser('error', 'error') as JsonBodyParser;
+  return (request, body, done) =>
+    parseWithoutPrototypeKeys(request, body, (error, value) => {
+      if (!error) return done(null, value);
+      if ((error as FastifyError).code !== 'FST_ERR_CTP_INVALID_JSON_BODY') return done(error);
+      done(
+        badRequest(
+          isJson(body) ? 'Body must not hold a "__proto__" key or a "constructor" key holding "prototype"' : 'Body is not valid JSON',
+        ),
+      );
+    });
+}
+
+function isJson(text: string): boolean {
   try {
-    return { claims: await authenticator.verify(authorization) };
-  } catch (error) {
-    return { error };
+    JSON.parse(text);
+    return true;
+  } catch {
+    return false;
   }
 }
 
-function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`timed out after ${ms} ms`)), ms);
-    promise.then(
-      (value) => {
-        clearTimeout(timer);
-        resolve(value);
-      },
-      (error) => {
-        clearTimeout(timer);
-        reject(error as Error);
-      },
-    );
-  });
+function badRequest(message: string): Error {
+  return Object.assign(new Error(message), { statusCode: 400 });
+}
+
+async function credentialsOf(authenticator: Authenticator, request: FastifyRequest): Promise<Credentials> {
+  try {
+    // Every header as sent: Node keeps only the first of repeated Authorization headers in `headers`.
+    return { claims: await authenticator.verify(request.raw.headersDistinct.authorization) };
+  } catch (error) {
+    return { error };
+  }
 }
 
 /** One line per request, written when it is answered, instead of Fastify's two (received, then completed). */

@@ -1,4 +1,4 @@
-import { GraphQLJSONObject } from 'graphql-scalars';
+import { GraphQLJSONObject } from '../graphql/json-object.scalar';
 import { Arg, Query, Resolver } from 'type-graphql';
 import { configurationSchema, type ConfigurationSection } from './configuration-schema';
 import type { FieldError } from '../errors/domain-error';

@@ -1,7 +1,7 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
 import type { Actor } from '../auth/actor';
 import { SqlValues } from '../db/sql';
-import { isUuid } from '../db/uuid';
+import { canonicalUuid } from '../db/uuid';
 import { ExperimentTemplate } from './template.entity';
 
 /**
@@ -23,7 +23,7 @@ export function visibleTemplates(alias: string, actor: Actor | null, values: Sql
  * are not UUIDs match nothing. Reads load them through the request's loader instead.
  */
 export async function findVisibleTemplates(em: EntityManager, actor: Actor | null, ids: readonly string[]): Promise<ExperimentTemplate[]> {
-  const wanted = ids.filter(isUuid);
+  const wanted = ids.map(canonicalUuid).filter((id) => id !== undefined);
   if (wanted.length === 0) return [];
   const values = new SqlValues('question');
   const visible = visibleTemplates('t', actor, values);

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { GraphQLJSONObject } from 'graphql-scalars';
+import { GraphQLJSONObject } from '../graphql/json-object.scalar';
 import { Field, ID, Int, ObjectType } from 'type-graphql';
 import { Collection, Entity, Enum, ManyToMany, ManyToOne, PrimaryKey, Property, OptionalProps, type Rel } from '@mikro-orm/core';
 import { User } from '../user/user.entity';

@@ -1,4 +1,4 @@
-import { GraphQLJSONObject } from 'graphql-scalars';
+import { GraphQLJSONObject } from '../graphql/json-object.scalar';
 import { ArgsType, Field, ID, InputType, Int, registerEnumType } from 'type-graphql';
 import { OrderDirection } from '../db/keyset';
 import { PageArgs } from '../graphql/connection';

@@ -1,7 +1,7 @@
 import DataLoader from 'dataloader';
 import type { ActorLookup } from '../auth/actor';
 import { SqlValues, type Reader } from '../db/sql';
-import { isUuid } from '../db/uuid';
+import { canonicalUuid } from '../db/uuid';
 import type { Configuration } from './configuration-schema';
 import { userColumns, userJson, userOf, userOfJson, type UserRecord } from '../user/user-rows';
 import {
@@ -74,7 +74,7 @@ export function createTemplateLoaders(reader: Reader, actor: ActorLookup, usersS
         const found = new Map<string, TemplateRecord>();
         await Promise.all(
           [...groups.values()].map(async (group) => {
-            const ids = [...new Set(group.map((key) => key.id).filter(isUuid))];
+            const ids = [...new Set(group.map((key) => canonicalUuid(key.id)).filter((id) => id !== undefined))];
             if (ids.length === 0) return;
             const history = group[0].history ?? null;
             const values = new SqlValues();
@@ -97,7 +97,7 @@ export function createTemplateLoaders(reader: Reader, actor: ActorLookup, usersS
             }
           }),
         );
-        return keys.map((key) => found.get(`${historyKeyOf(key.history)}#${key.id}`) ?? null);
+        return keys.map((key) => found.get(`${historyKeyOf(key.history)}#${canonicalUuid(key.id)}`) ?? null);
       },
       { cacheKeyFn: (key) => `${key.id}|${key.withConfiguration}|${historyKeyOf(key.history)}` },
     ),

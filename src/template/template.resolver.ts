@@ -6,12 +6,14 @@ import { NotFoundError } from '../errors/domain-error';
 import { CurrentActor, OptionalActor } from '../graphql/authorization';
 import { connectionOf, ConnectionType, type Connection } from '../graphql/connection';
 import type { Context } from '../graphql/context';
+import { GraphQLJSONObject } from '../graphql/json-object.scalar';
 import type { Loaders } from '../graphql/loaders';
 import { nodeSelects, selectedFieldNodes, selectsField, selectsPath } from '../graphql/selection';
 import { User } from '../user/user.entity';
 import type { UserRecord } from '../user/user-rows';
 import { PatchOperation } from './patch-operation.type';
 import { contentPatch } from './template-content';
+import { templateDocumentOf, type TemplateDocument } from './template-document';
 import { TemplateVersion } from './template-version.entity';
 import { ExperimentTemplate } from './template.entity';
 import {
@@ -43,6 +45,24 @@ export class TemplateResolver {
       withConfiguration: selectsField(info, 'configuration'),
       history: historyRequestOf(info),
     });
+  }
+
+  @Query(() => GraphQLJSONObject, {
+    nullable: true,
+    description:
+      'A template the caller may see as a portable document (format "tessera.template"): its content, the configuration schema version and, with `withHistory`, every version oldest first; null otherwise, as for an unknown id',
+  })
+  async exportTemplate(
+    @Arg('id', () => ID) id: string,
+    @Arg('withHistory', () => Boolean, { defaultValue: false }) withHistory: boolean,
+    @Ctx() { loaders }: Context,
+  ): Promise<TemplateDocument | null> {
+    const template = await loaders.visibleTemplateById.load({
+      id,
+      withConfiguration: true,
+      history: withHistory ? { first: null, withConfiguration: true } : null,
+    });
+    return template && templateDocumentOf(template, template.readWith?.versions?.list, new Date());
   }
 
   @Query(() => TemplateConnection, { description: 'Templates the caller may see, one keyset page at a time' })
@@ -129,6 +149,22 @@ export class TemplateResolver {
   }
 
   @Authorized()
+  @Mutation(() => ExperimentTemplate, {
+    description:
+      'A new template owned by the caller from a document `exportTemplate` wrote, at version 1, with every check creation has; errors point into the document (`/document/...`). A history in the document is not imported',
+  })
+  async importTemplate(
+    @Arg('document', () => GraphQLJSONObject) document: Record<string, unknown>,
+    @Arg('isPublic', () => Boolean, { defaultValue: false }) isPublic: boolean,
+    @Arg('changeNote', () => String, { nullable: true, description: 'Default: "Imported from template <id> version <n>"' })
+    changeNote: string | null,
+    @CurrentActor() actor: Actor,
+    @Ctx() { services }: Context,
+  ) {
+    return services.templates.importDocument(actor, document, { isPublic, changeNote: changeNote ?? undefined });
+  }
+
+  @Authorized()
   @Mutation(() => ExperimentTemplate, { description: 'Changes content (owner only): the next version when anything changed' })
   async updateTemplate(
     @Args() { id, input, expectedVersion, changeNote }: UpdateTemplateArgs,
@@ -175,8 +211,7 @@ export class TemplateResolver {
       'Deletes it with its history and shares (owner only); experiments keep their data and lose the link, its audit events stay. Returns the id',
   })
   async deleteTemplate(@Args() { id }: TemplateIdArgs, @CurrentActor() actor: Actor, @Ctx() { services }: Context): Promise<string> {
-    await services.templates.delete(actor, id);
-    return id;
+    return services.templates.delete(actor, id);
   }
 
   @Authorized()

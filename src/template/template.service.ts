@@ -5,13 +5,15 @@ import type { AuditDetails, AuditEntry, AuditLog } from '../audit/audit-log';
 import type { Actor } from '../auth/actor';
 import { Sql, SqlValues } from '../db/sql';
 import { withTransactionRetry } from '../db/transaction-retry';
-import { isUuid } from '../db/uuid';
+import { canonicalUuid, isUuid } from '../db/uuid';
 import { ConflictError, ForbiddenError, NotFoundError, ValidationError, type FieldError } from '../errors/domain-error';
 import { throwIfInvalid } from '../validation/field-errors';
 import { User } from '../user/user.entity';
 import { TemplateVersion } from './template-version.entity';
 import { ExperimentTemplate } from './template.entity';
+import { parseTemplateDocument } from './template-document';
 import {
+  CHANGE_NOTE_MAX_LENGTH,
   NAME_MAX_LENGTH,
   changedContentFields,
   contentOf,
@@ -60,6 +62,30 @@ export class TemplateService {
       const template = await this.lockOwned(em, actor, id, options.expectedVersion);
       await this.writeNextVersion(em, actor, template, { ...contentOf(template), ...patch }, changeNote, AuditAction.TEMPLATE_UPDATED);
       return template;
+    });
+  }
+
+  /**
+   * A new template from a portable document (`template-document.ts`), with every check creation has; errors point
+   * into the document (`/document/...`). Its history starts at version 1 here.
+   */
+  async importDocument(
+    actor: Actor,
+    document: Record<string, unknown>,
+    options: { isPublic?: boolean; changeNote?: unknown } = {},
+  ): Promise<TemplateRecord> {
+    const errors: FieldError[] = [];
+    const content = parseTemplateDocument(document, '/document', errors);
+    throwIfInvalid(errors);
+    const source = document.source as { templateId?: unknown; version?: unknown } | undefined;
+    const origin =
+      isUuid(source?.templateId) && Number.isInteger(source.version)
+        ? ` from template ${source.templateId} version ${String(source.version)}`
+        : '';
+    return this.create(actor, {
+      ...content!,
+      isPublic: options.isPublic,
+      changeNote: options.changeNote ?? `Imported${origin}`.slice(0, CHANGE_NOTE_MAX_LENGTH),
     });
   }
 
@@ -113,10 +139,10 @@ export class TemplateService {
 
   /**
    * Hard delete: versions and shares go with it (their foreign keys cascade); experiments keep their data and lose the
-   * link; its audit events stay, the deletion's among them (they have no foreign key).
+   * link; its audit events stay, the deletion's among them (they have no foreign key). Returns its id.
    */
-  async delete(actor: Actor, id: string): Promise<void> {
-    await withTransactionRetry(this.em, async (em) => {
+  async delete(actor: Actor, id: string): Promise<string> {
+    return withTransactionRetry(this.em, async (em) => {
       const template = await this.lockOwned(em, actor, id);
       await em.nativeDelete(ExperimentTemplate, { id: template.id });
       await this.audit.record(em, actor, {
@@ -124,12 +150,13 @@ export class TemplateService {
         subjectId: template.id,
         details: { name: template.name, version: template.version },
       });
+      return template.id;
     });
   }
 
-  async share(owner: Actor, id: string, userIds: string[]): Promise<ExperimentTemplate> {
+  async share(owner: Actor, id: string, givenUserIds: string[]): Promise<ExperimentTemplate> {
     const errors: FieldError[] = [];
-    parseUserIds(userIds, '/userIds', errors);
+    const userIds = parseUserIds(givenUserIds, '/userIds', errors)!;
     throwIfInvalid(errors);
     return withTransactionRetry(this.em, async (em) => {
       const template = await this.lockOwned(em, owner, id);
@@ -152,9 +179,9 @@ export class TemplateService {
     });
   }
 
-  async unshare(owner: Actor, id: string, userIds: string[]): Promise<ExperimentTemplate> {
+  async unshare(owner: Actor, id: string, givenUserIds: string[]): Promise<ExperimentTemplate> {
     const errors: FieldError[] = [];
-    parseUserIds(userIds, '/userIds', errors);
+    const userIds = parseUserIds(givenUserIds, '/userIds', errors)!;
     throwIfInvalid(errors);
     return withTransactionRetry(this.em, async (em) => {
       const template = await this.lockOwned(em, owner, id);
@@ -246,7 +273,11 @@ export class TemplateService {
     const [visible] = await findVisibleTemplates(em, actor, [id]);
     if (!visible) throw new NotFoundError('Template');
     if (visible.createdBy.id !== actor.userId) throw new ForbiddenError();
-    const template = await em.findOneOrFail(ExperimentTemplate, { id }, { lockMode: LockMode.PESSIMISTIC_WRITE, refresh: true });
+    const template = await em.findOneOrFail(
+      ExperimentTemplate,
+      { id: visible.id },
+      { lockMode: LockMode.PESSIMISTIC_WRITE, refresh: true },
+    );
     if (expectedVersion !== undefined && expectedVersion !== null && template.version !== expectedVersion) {
       throw new ConflictError(`Template is at version ${template.version}, not ${expectedVersion}`, {
         currentVersion: template.version,
@@ -289,13 +320,15 @@ export class TemplateService {
   }
 }
 
+/** User ids in their canonical form, in the order given. */
 function parseUserIds(userIds: string[], path: string, errors: FieldError[]): string[] | undefined {
   if (userIds.length === 0) errors.push({ path, message: 'must list at least one user' });
   else if (userIds.length > MAX_SHARES_PER_CALL) errors.push({ path, message: `must list at most ${MAX_SHARES_PER_CALL} users` });
-  else if (userIds.every((userId) => isUuid(userId))) return userIds;
   else {
-    userIds.forEach((userId, index) => {
-      if (!isUuid(userId)) errors.push({ path: `${path}/${index}`, message: 'must be a user id (UUID)' });
+    const canonical = userIds.map(canonicalUuid);
+    if (canonical.every((userId) => userId !== undefined)) return canonical;
+    canonical.forEach((userId, index) => {
+      if (userId === undefined) errors.push({ path: `${path}/${index}`, message: 'must be a user id (UUID)' });
     });
   }
   return undefined;

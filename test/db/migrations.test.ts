@@ -218,6 +218,7 @@ describe('migrations', () => {
       'Migration20261124120300_experiment_indexes',
       'Migration20261124120400_experiment_owner_template_index',
       'Migration20261130120000_template_category_order_index',
+      'Migration20261201120000_rate_limit_windows',
       'Migration20261201130000_template_configuration_index',
       'Migration20261205120000_audit_events',
     ]);
@@ -236,6 +237,7 @@ describe('migrations', () => {
         'experiment_templates',
         'mikro_orm_migrations',
         'ml_experiments',
+        'rate_limit_windows',
         'users',
       ]);
       const indexes = await db.query<{ indexname: string }>(
@@ -258,6 +260,9 @@ describe('migrations', () => {
       expect(configurationIndex.indexdef).toBe(
         'CREATE INDEX experiment_templates_configuration_index ON public.experiment_templates USING gin (configuration jsonb_path_ops)',
       );
+      // Rate limit counts are written to no WAL.
+      const [windows] = await db.query(`select relpersistence from pg_class where oid = 'rate_limit_windows'::regclass`);
+      expect(windows.relpersistence).toBe('u');
     });
   });
 

@@ -1,4 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
+import http from 'node:http';
 import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -126,13 +127,22 @@ export interface ServerProcess {
 /** What src/main.ts logs, with the URL, once it listens. */
 const SERVING_MESSAGE = 'Tessera is serving GraphQL';
 
+/** How the server is started: its own command, or `npm start` as a developer or a process manager runs it. */
+export type StartCommand = 'node' | 'npm start';
+
 /**
- * `node dist/src/main.js` against `databaseUrl`, in a process group of its own; resolves once it logs its URL, from
- * every worker when `env.WORKERS` asks for several.
+ * `node dist/src/main.js` (or `npm start`) against `databaseUrl`, in a process group of its own; resolves once it logs
+ * its URL, from every worker when `env.WORKERS` asks for several.
  */
-export async function startServer(databaseUrl: string, dataDir: string, env: Record<string, string> = {}): Promise<ServerProcess> {
+export async function startServer(
+  databaseUrl: string,
+  dataDir: string,
+  env: Record<string, string> = {},
+  command: StartCommand = 'node',
+): Promise<ServerProcess> {
   const output: string[] = [];
-  const child = spawn(process.execPath, ['dist/src/main.js'], {
+  const [file, args] = command === 'node' ? [process.execPath, ['dist/src/main.js']] : ['npm', ['start', '--silent']];
+  const child = spawn(file, args, {
     cwd: ROOT,
     env: {
       ...process.env,
@@ -375,3 +385,63 @@ export function summarize(outcomes: Outcome[]) {
   const maxMs = outcomes.reduce((max, outcome) => Math.max(max, outcome.ms), 0);
   return { sent: outcomes.length, ok, masked, other: outcomes.length - ok - masked, statuses, maxMs };
 }
+
+export interface HttpOutcome {
+  status?: number;
+  body?: any;
+  /** The response arrived whole (Content-Length or final chunk). */
+  complete: boolean;
+  error?: string;
+  finishedAt?: number;
+}
+
+/**
+ * A POST whose headers go out at once with `Expect: 100-continue` and whose body waits for `send()`. Node's HTTP server
+ * answers `100 Continue` just before it hands the request to Fastify, so `accepted` resolving means the server holds the
+ * request: it is in flight from then on, until its body arrives and its answer is sent.
+ */
+export function heldRequest(url: string, token: string) {
+  const body = JSON.stringify({ query: ME_QUERY });
+  let accept!: () => void;
+  const accepted = new Promise<void>((resolve) => (accept = resolve));
+  const request = http.request(url, {
+    method: 'POST',
+    agent: false,
+    headers: {
+      'content-type': 'application/json',
+      'content-length': Buffer.byteLength(body),
+      authorization: `Bearer ${token}`,
+      expect: '100-continue',
+    },
+  });
+  request.on('continue', accept);
+  const result = outcomeOf(request);
+  request.flushHeaders();
+  return { accepted, result, send: () => request.end(body) };
+}
+
+export function outcomeOf(request: http.ClientRequest): Promise<HttpOutcome> {
+  return new Promise((resolve) => {
+    request.setTimeout(20_000, () => request.destroy(new Error('client timeout')));
+    request.on('error', (error: NodeJS.ErrnoException) => resolve({ complete: false, error: error.code ?? error.message }));
+    request.on('response', (response) => {
+      const chunks: Buffer[] = [];
+      response.on('data', (chunk: Buffer) => chunks.push(chunk));
+      response.on('error', (error) => resolve({ status: response.statusCode, complete: false, error: error.message }));
+      response.on('end', () => {
+        const text = Buffer.concat(chunks).toString();
+        let body: any;
+        try {
+          body = JSON.parse(text);
+        } catch {
+          body = undefined;
+        }
+        resolve({ status: response.statusCode, body, complete: response.complete, finishedAt: Date.now() });
+      });
+    });
+  });
+}
+
+/** A `{ me { id } }` answered whole with the caller's id. */
+export const isCompleteOk = (o: HttpOutcome) =>
+  o.complete && o.status === 200 && typeof o.body?.data?.me?.id === 'string' && !o.body.errors;

@@ -1,43 +1,22 @@
 import http from 'node:http';
 import net from 'node:net';
-import { graphql, isOk, ME_QUERY, sleep, tokenFor, useFaultServer, waitFor, within } from './harness';
+import {
+  graphql,
+  heldRequest,
+  isCompleteOk,
+  isOk,
+  ME_QUERY,
+  outcomeOf,
+  sleep,
+  tokenFor,
+  useFaultServer,
+  waitFor,
+  within,
+  type HttpOutcome,
+} from './harness';
 
 const IN_FLIGHT = 50;
 const EXTRA = 20;
-
-interface HttpOutcome {
-  status?: number;
-  body?: any;
-  /** The response arrived whole (Content-Length or final chunk). */
-  complete: boolean;
-  error?: string;
-  finishedAt?: number;
-}
-
-/**
- * A POST whose headers go out at once with `Expect: 100-continue` and whose body waits for `send()`. Node's HTTP server
- * answers `100 Continue` just before it hands the request to Fastify, so `accepted` resolving means the server holds the
- * request: it is in flight from then on, until its body arrives and its answer is sent.
- */
-function heldRequest(url: string, token: string) {
-  const body = JSON.stringify({ query: ME_QUERY });
-  let accept!: () => void;
-  const accepted = new Promise<void>((resolve) => (accept = resolve));
-  const request = http.request(url, {
-    method: 'POST',
-    agent: false,
-    headers: {
-      'content-type': 'application/json',
-      'content-length': Buffer.byteLength(body),
-      authorization: `Bearer ${token}`,
-      expect: '100-continue',
-    },
-  });
-  request.on('continue', accept);
-  const result = outcomeOf(request);
-  request.flushHeaders();
-  return { accepted, result, send: () => request.end(body) };
-}
 
 /** A whole request; `connected` resolves once its TCP connection is established (which the kernel does, not Node). */
 function quickRequest(url: string, token: string) {
@@ -55,28 +34,6 @@ function quickRequest(url: string, token: string) {
   return { connected, result };
 }
 
-function outcomeOf(request: http.ClientRequest): Promise<HttpOutcome> {
-  return new Promise((resolve) => {
-    request.setTimeout(20_000, () => request.destroy(new Error('client timeout')));
-    request.on('error', (error: NodeJS.ErrnoException) => resolve({ complete: false, error: error.code ?? error.message }));
-    request.on('response', (response) => {
-      const chunks: Buffer[] = [];
-      response.on('data', (chunk: Buffer) => chunks.push(chunk));
-      response.on('error', (error) => resolve({ status: response.statusCode, complete: false, error: error.message }));
-      response.on('end', () => {
-        const text = Buffer.concat(chunks).toString();
-        let body: any;
-        try {
-          body = JSON.parse(text);
-        } catch {
-          body = undefined;
-        }
-        resolve({ status: response.statusCode, body, complete: response.complete, finishedAt: Date.now() });
-      });
-    });
-  });
-}
-
 /** Resolves with the error code of a fresh TCP connection attempt, or 'connected'. */
 function connectAttempt(port: number): Promise<string> {
   return new Promise((resolve) => {
@@ -88,8 +45,6 @@ function connectAttempt(port: number): Promise<string> {
     socket.once('error', (error: NodeJS.ErrnoException) => resolve(error.code ?? error.message));
   });
 }
-
-const isCompleteOk = (o: HttpOutcome) => o.complete && o.status === 200 && typeof o.body?.data?.me?.id === 'string' && !o.body.errors;
 
 describe('SIGTERM under load', () => {
   const fault = useFaultServer({ name: 'sigterm', database: 'shared' });

@@ -207,6 +207,54 @@ describe('text, JSON and timestamps that PostgreSQL cannot store', () => {
     }
   });
 
+  describe('a JSONObject argument given something else than an object', () => {
+    const VALIDATE = 'query($configuration: JSONObject!) { validateConfiguration(configuration: $configuration) { valid } }';
+    const limitAt = (depth: number) => '/0'.repeat(depth);
+
+    it.each([
+      ['an array nested 100,000 levels deep', new Deep(100_000, 'array')],
+      ['an array nested one level too deep', new Deep(MAX_JSON_DEPTH + 1, 'array')],
+    ])('%s: BAD_USER_INPUT with the nesting limit, at the path where it is passed', async (_case, deep) => {
+      const response = await send(api, VALIDATE, { configuration: deep }, null);
+      expect(response.status).toBe(400);
+      expect(response.body?.errors).toEqual([
+        {
+          message: `Variable "$configuration" got invalid value [[[Array]]]; JSONObject must not nest objects and arrays more than ${MAX_JSON_DEPTH} levels deep`,
+          locations: [{ line: 1, column: 7 }],
+          extensions: {
+            code: 'BAD_USER_INPUT',
+            validationErrors: [
+              { path: limitAt(MAX_JSON_DEPTH), message: `must not nest objects and arrays more than ${MAX_JSON_DEPTH} levels deep` },
+            ],
+          },
+        },
+      ]);
+    });
+
+    it.each([
+      ['an array', [1, 2, 3]],
+      ['a string', 'text'],
+      ['a number', 42],
+    ])('%s: BAD_USER_INPUT "must be a JSON object"', async (_case, value) => {
+      const response = await send(api, VALIDATE, { configuration: value }, null);
+      expect(response.status).toBe(400);
+      const [error] = response.body?.errors ?? [];
+      expect(error?.message).toMatch(/; JSONObject must be a JSON object$/);
+      expect(error?.extensions).toEqual({ code: 'BAD_USER_INPUT', validationErrors: [{ path: '', message: 'must be a JSON object' }] });
+    });
+
+    it('a literal that is not an object: refused as invalid, without printing it into the message', async () => {
+      const response = await send(api, '{ validateConfiguration(configuration: [[[[1, 2, 3]]]]) { valid } }', {}, null);
+      expect(response.status).toBe(400);
+      expect(response.body?.errors).toEqual([
+        expect.objectContaining({
+          message: 'JSONObject must be a JSON object',
+          extensions: expect.objectContaining({ code: 'GRAPHQL_VALIDATION_FAILED' }),
+        }),
+      ]);
+    });
+  });
+
   it('a configuration nested to the limit is fine', async () => {
     const deep = nested(MAX_JSON_DEPTH - 4);
     const response = await api.graphql(CREATE_TEMPLATE, {

@@ -105,13 +105,22 @@ describe('experiment queries over HTTP', () => {
       expect(await experimentIds(bob, { filter: { templateCategory: 'REGRESSION' } })).toHaveLength(1);
     });
 
-    it('filters by category only through templates the caller may still see', async () => {
+    it('filters by template and by category only through templates the caller may still see', async () => {
       const ada = await api.user('ada');
       const owner = await api.user('template-owner');
       const [hidden] = await insertTemplates(api, [{ ownerId: owner.id, category: 'nlp' }]);
       const [id] = await insertExperiments(api, [{ ownerId: ada.id, templateId: hidden }]);
-      expect(await experimentIds(ada, { filter: { templateId: hidden } })).toEqual([id]);
+      const listed = (filter: Record<string, unknown>) => api.graphql(EXPERIMENTS, { variables: { filter }, as: ada });
+      // A hidden template's id answers exactly like an id nobody ever used.
+      const unknown = await listed({ templateId: randomUUID() });
+      expect(dataOf(unknown).experiments).toMatchObject({ totalCount: 0, edges: [] });
+      expect((await listed({ templateId: hidden })).body).toEqual(unknown.body);
       expect(await experimentIds(ada, { filter: { templateCategory: 'NLP' } })).toEqual([]);
+      expect(await experimentIds(ada, {})).toContain(id);
+
+      await api.db.query('insert into experiment_template_shares (template_id, user_id) values ($1, $2)', [hidden, ada.id]);
+      expect(await experimentIds(ada, { filter: { templateId: hidden } })).toEqual([id]);
+      expect(await experimentIds(ada, { filter: { templateId: hidden, templateCategory: 'NLP' } })).toEqual([id]);
     });
 
     it('walks pages newest first without repeats or skips while rows are inserted between pages', async () => {

@@ -20,7 +20,7 @@ describe('the GraphQL server', () => {
     const schema = await buildAppSchema();
     const before = fieldResolvers(schema);
     const metrics = new Metrics();
-    const apollo = createGraphqlServer(Fastify(), schema, false, pino({ level: 'silent' }), metrics);
+    const apollo = createGraphqlServer(Fastify(), schema, { production: false, signsOwnTokens: false }, pino({ level: 'silent' }), metrics);
     await apollo.start();
     try {
       // Apollo wraps the schema's resolvers on the first execution that has a per-field hook to call.

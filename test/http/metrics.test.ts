@@ -207,7 +207,8 @@ describe('pool gauges', () => {
       await locker.query('lock table experiment_templates in access exclusive mode');
       const reads = Array.from({ length: 3 }, () => api.graphql('query Blocked { templates(first: 1) { edges { node { id } } } }'));
       let busy = pool(await scrape(api.metricsUrl!));
-      for (let waited = 0; busy.waiting !== 1 && waited < 5_000; waited += 20) {
+      // Until both connections are open and busy: a connection still being opened is neither in use nor idle.
+      for (let waited = 0; (busy.waiting !== 1 || busy.inUse !== POOL_MAX) && waited < 5_000; waited += 20) {
         await new Promise((resolve) => setTimeout(resolve, 20));
         busy = pool(await scrape(api.metricsUrl!));
       }

@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import http from 'node:http';
 import type { MikroORM } from '@mikro-orm/postgresql';
 import pino from 'pino';
 import { createApp, type App } from '../../src/app';
@@ -137,6 +138,33 @@ export async function postGraphql<T = any>(url: string, query: string, options: 
     body: JSON.stringify({ query, variables: options.variables ?? {} }),
   });
   return { status: response.status, body: (await response.json()) as GraphqlResponse<T>['body'] };
+}
+
+/**
+ * A POST of any body with any header lines, repeated ones included (fetch would join them into one): for requests no
+ * well-behaved client sends.
+ */
+export function postRaw(url: string, body: string, headerLines: ReadonlyArray<readonly [string, string]>): Promise<GraphqlResponse> {
+  return new Promise((resolve, reject) => {
+    const request = http.request(url, { method: 'POST' });
+    const byName = new Map<string, string[]>();
+    for (const [name, value] of headerLines) byName.set(name, [...(byName.get(name) ?? []), value]);
+    for (const [name, values] of byName) request.setHeader(name, values);
+    request.on('error', reject);
+    request.on('response', (response) => {
+      const chunks: Buffer[] = [];
+      response.on('data', (chunk: Buffer) => chunks.push(chunk));
+      response.on('end', () => {
+        const text = Buffer.concat(chunks).toString();
+        try {
+          resolve({ status: response.statusCode!, body: JSON.parse(text) as GraphqlResponse['body'] });
+        } catch {
+          reject(new Error(`HTTP ${response.statusCode} answered with a body that is not JSON: ${text}`));
+        }
+      });
+    });
+    request.end(body);
+  });
 }
 
 /** A new user, with a token signed as `signing` says, known to the server through its first authenticated request. */

@@ -44,7 +44,7 @@ describe('loadConfig', () => {
         replicaMaxLagMs: 2_000,
       },
       auth: { jwtSecret: undefined, jwksUrl: undefined, issuer: undefined, audience: undefined },
-      rateLimits: { perIpPerMinute: 1_200, perUserPerMinute: 600 },
+      rateLimits: { perIpPerMinute: 1_200, perUserPerMinute: 600, store: 'postgres' },
       logLevel: 'info',
       metrics: { served: true, port: undefined, token: undefined },
     });
@@ -87,6 +87,7 @@ describe('loadConfig', () => {
         JWT_AUDIENCE: 'tessera',
         RATE_LIMIT_PER_IP_PER_MINUTE: '0',
         RATE_LIMIT_PER_USER_PER_MINUTE: '1000000',
+        RATE_LIMIT_STORE: 'memory',
         LOG_LEVEL: 'warn',
         METRICS_PORT: '9464',
         METRICS_TOKEN: METRICS_TOKEN,
@@ -111,7 +112,7 @@ describe('loadConfig', () => {
         replicaMaxLagMs: 750,
       },
       auth: { jwtSecret: SECRET, jwksUrl: undefined, issuer: 'https://issuer.example', audience: 'tessera' },
-      rateLimits: { perIpPerMinute: 0, perUserPerMinute: 1_000_000 },
+      rateLimits: { perIpPerMinute: 0, perUserPerMinute: 1_000_000, store: 'memory' },
       logLevel: 'warn',
       metrics: { served: true, port: 9464, token: METRICS_TOKEN },
     });
@@ -211,6 +212,12 @@ describe('loadConfig', () => {
       expect(problemsOf({ DATABASE_URL, DATABASE_POOLER: 'pgpool' })).toEqual([
         'DATABASE_POOLER must be one of none, pgbouncer (got "pgpool")',
       ]);
+    });
+
+    it('counts rate limits in PostgreSQL by default, in each process with RATE_LIMIT_STORE=memory, and refuses other stores', () => {
+      expect(loadConfig({}).rateLimits.store).toBe('postgres');
+      expect(loadConfig({ RATE_LIMIT_STORE: 'memory' }).rateLimits.store).toBe('memory');
+      expect(problemsOf({ RATE_LIMIT_STORE: 'redis' })).toEqual(['RATE_LIMIT_STORE must be one of postgres, memory (got "redis")']);
     });
 
     it('refuses any other LOG_LEVEL', () => {
