@@ -14,6 +14,7 @@ export enum AuditSubjectType {
 export enum AuditAction {
   TEMPLATE_CREATED = 'template.created',
   TEMPLATE_CLONED = 'template.cloned',
+  TEMPLATE_IMPORTED = 'template.imported',
   TEMPLATE_UPDATED = 'template.updated',
   TEMPLATE_REVERTED = 'template.reverted',
   TEMPLATE_SHARED = 'template.shared',

@@ -9,6 +9,9 @@ registerEnumType(AuditAction, {
   valuesConfig: {
     TEMPLATE_CREATED: { description: 'details: `name`' },
     TEMPLATE_CLONED: { description: 'A template made as a copy; details: `name`, `sourceTemplateId`, `sourceVersion`' },
+    TEMPLATE_IMPORTED: {
+      description: 'A template made from a portable document; details: `name`, `documentSource` (what the document claims it came from)',
+    },
     TEMPLATE_UPDATED: { description: 'Content changed: details `fromVersion`, `toVersion`, `changed` (content fields)' },
     TEMPLATE_REVERTED: { description: 'An old version written as the next one: details as updated, and `restoredVersion`' },
     TEMPLATE_SHARED: { description: 'details: `userIds`, the users it was not yet shared with' },

@@ -5,7 +5,7 @@ import type { AuditDetails, AuditEntry, AuditLog } from '../audit/audit-log';
 import type { Actor } from '../auth/actor';
 import { Sql, SqlValues } from '../db/sql';
 import { withTransactionRetry } from '../db/transaction-retry';
-import { canonicalUuid, isUuid } from '../db/uuid';
+import { canonicalUuid } from '../db/uuid';
 import { ConflictError, ForbiddenError, NotFoundError, ValidationError, type FieldError } from '../errors/domain-error';
 import { throwIfInvalid } from '../validation/field-errors';
 import { User } from '../user/user.entity';
@@ -78,15 +78,19 @@ export class TemplateService {
     const content = parseTemplateDocument(document, '/document', errors);
     throwIfInvalid(errors);
     const source = document.source as { templateId?: unknown; version?: unknown } | undefined;
-    const origin =
-      isUuid(source?.templateId) && Number.isInteger(source.version)
-        ? ` from template ${source.templateId} version ${String(source.version)}`
-        : '';
-    return this.create(actor, {
+    // What the document says it came from: the caller's claim, which nothing here can check.
+    const claimedId = canonicalUuid(source?.templateId);
+    const claimedSource = claimedId && Number.isInteger(source?.version) ? { templateId: claimedId, version: source!.version } : null;
+    const origin = claimedSource ? ` from template ${claimedSource.templateId} version ${String(claimedSource.version)}` : '';
+    const input = {
       ...content!,
       isPublic: options.isPublic,
       changeNote: options.changeNote ?? `Imported${origin}`.slice(0, CHANGE_NOTE_MAX_LENGTH),
-    });
+    };
+    return this.insert(actor, input, (imported) => ({
+      action: AuditAction.TEMPLATE_IMPORTED,
+      details: { name: imported.name, documentSource: claimedSource },
+    }));
   }
 
   /** Writes an old version's content as a new version: history is never rewritten. */

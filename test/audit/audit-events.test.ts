@@ -24,6 +24,8 @@ const SET_PUBLIC = 'mutation($id: ID!, $isPublic: Boolean!) { setTemplatePublic(
 const DEACTIVATE = 'mutation($id: ID!) { deactivateTemplate(id: $id) { id } }';
 const REACTIVATE = 'mutation($id: ID!) { reactivateTemplate(id: $id) { id } }';
 const DELETE = 'mutation($id: ID!) { deleteTemplate(id: $id) }';
+const EXPORT = 'query($id: ID!) { exportTemplate(id: $id) }';
+const IMPORT = 'mutation($document: JSONObject!) { importTemplate(document: $document) { id } }';
 const FROM_TEMPLATE = `mutation($input: CreateExperimentFromTemplateInput!) {
   createExperimentFromTemplate(input: $input) { id status } }`;
 const FROM_SCRATCH = 'mutation($input: CreateExperimentInput!) { createExperiment(input: $input) { id } }';
@@ -144,7 +146,7 @@ describe('audit events of every change over HTTP', () => {
     await expectTrail(as(owner, REACTIVATE, { id }), byOwner('template.reactivated'));
     await expectTrail(as(owner, REACTIVATE, { id }));
 
-    // A clone is the copy's event, by whoever cloned it; the source is read, not changed.
+    // A clone is the copy's event, by whoever cloned it; the source is read, not changed (exporting it neither).
     const clone = dataOf(await as(friend, CLONE, { id })).cloneTemplate;
     expect((await auditEventsOf(api, clone.id)).map(summaryOf)).toEqual([
       {
@@ -153,6 +155,19 @@ describe('audit events of every change over HTTP', () => {
         actorKind: 'user',
         subjectType: 'template',
         details: { name: 'Audited (copy)', sourceTemplateId: id, sourceVersion: 4 },
+      },
+    ]);
+
+    // An import is the new template's event, with what the document claims it came from.
+    const { exportTemplate: document } = dataOf(await as(friend, EXPORT, { id }));
+    const imported = dataOf(await as(friend, IMPORT, { document: { ...document, name: 'Imported' } })).importTemplate;
+    expect((await auditEventsOf(api, imported.id)).map(summaryOf)).toEqual([
+      {
+        action: 'template.imported',
+        actorId: friend.id,
+        actorKind: 'user',
+        subjectType: 'template',
+        details: { name: 'Imported', documentSource: { templateId: id, version: 4 } },
       },
     ]);
 
