@@ -13,7 +13,7 @@ import {
   type PageRequest,
 } from '../db/keyset';
 import { SqlValues, type Reader } from '../db/sql';
-import { isUuid } from '../db/uuid';
+import { canonicalUuid, isUuid } from '../db/uuid';
 import type { FieldError } from '../errors/domain-error';
 import { userColumns, userOf } from '../user/user-rows';
 import { throwIfInvalid } from '../validation/field-errors';
@@ -62,10 +62,10 @@ export async function listAuditEvents(
   options: AuditListOptions = {},
 ): Promise<Page<AuditEventRecord>> {
   const errors: FieldError[] = [];
-  parseFilter(filter, '/filter', errors);
+  const parsed = parseFilter(filter, '/filter', errors);
   throwIfInvalid(errors);
   const values = new SqlValues();
-  const where = filterConditions(filter, values);
+  const where = filterConditions(parsed, values);
   // The filter's values come first ($1 to $n): the COUNT runs the same conditions with those alone.
   const filterValues = [...values.values];
   const page = keysetClauses(NEWEST_FIRST, pageRequest, values);
@@ -170,11 +170,16 @@ function filterConditions(filter: AuditEventFilter, values: SqlValues): string {
   return where.length === 0 ? 'true' : where.map((condition) => `(${condition})`).join(' and ');
 }
 
-function parseFilter(filter: AuditEventFilter, path: string, errors: FieldError[]): void {
-  for (const field of ['subjectId', 'actorId'] as const) {
-    const id = filter[field];
-    if (id !== undefined && id !== null && !isUuid(id)) errors.push({ path: `${path}/${field}`, message: 'must be a UUID' });
-  }
+/** The filter checked, its ids in canonical form (`A0…` and `a0…` name the same subject); every problem in `errors`. */
+function parseFilter(filter: AuditEventFilter, path: string, errors: FieldError[]): AuditEventFilter {
+  const idOf = (field: 'subjectId' | 'actorId') => {
+    const given = filter[field];
+    if (given === undefined || given === null) return null;
+    const id = canonicalUuid(given);
+    if (!id) errors.push({ path: `${path}/${field}`, message: 'must be a UUID' });
+    return id ?? null;
+  };
+  const parsed = { ...filter, subjectId: idOf('subjectId'), actorId: idOf('actorId') };
   filter.actions?.forEach((action, index) => {
     if (!AUDIT_ACTIONS.includes(action)) errors.push({ path: `${path}/actions/${index}`, message: 'is not a known action' });
   });
@@ -187,4 +192,5 @@ function parseFilter(filter: AuditEventFilter, path: string, errors: FieldError[
   if (filter.from && filter.to && filter.to.getTime() <= filter.from.getTime()) {
     errors.push({ path: `${path}/to`, message: 'must be after `from`' });
   }
+  return parsed;
 }
