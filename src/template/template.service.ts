@@ -291,8 +291,9 @@ export class TemplateService {
   }
 
   /**
-   * Content unchanged: nothing is written. Otherwise version + 1, its snapshot and its event (with the content fields
-   * that changed), in the caller's transaction.
+   * Content unchanged: nothing is written. Otherwise version + 1 (the unit of work's UPDATE at commit), and its snapshot
+   * and its event (with the content fields that changed) in one statement of the caller's transaction: the event costs
+   * no round trip of its own.
    */
   private async writeNextVersion(
     em: EntityManager,
@@ -309,18 +310,19 @@ export class TemplateService {
     Object.assign(template, next);
     template.version += 1;
     template.updatedAt = new Date();
-    em.create(TemplateVersion, {
-      ...next,
-      template,
-      version: template.version,
-      createdBy: em.getReference(User, actor.userId),
-      changeNote,
-    });
-    await this.audit.record(em, actor, {
-      action,
-      subjectId: template.id,
-      details: { fromVersion, toVersion: template.version, changed, ...details },
-    });
+    const values = new SqlValues('question');
+    await em.execute(
+      `with snapshot as (
+         insert into experiment_template_versions
+           (template_id, version, name, description, category, tags, configuration, created_by, change_note, created_at)
+         values (${values.bind(template.id)}::uuid, ${values.bind(template.version)}::integer, ${values.bind(next.name)}::text,
+                 ${values.bind(next.description)}::text, ${values.bind(next.category)}::text, ${values.bind(JSON.stringify(next.tags))}::jsonb,
+                 ${values.bind(JSON.stringify(next.configuration))}::jsonb, ${values.bind(actor.userId)}::uuid, ${values.bind(changeNote)}::text,
+                 ${values.bind(template.updatedAt)}::timestamptz)
+       )
+       ${this.audit.insertSql(values, actor, action, { id: template.id }, { fromVersion, toVersion: template.version, changed, ...details })}`,
+      values.values,
+    );
   }
 }
 
