@@ -164,7 +164,7 @@ function filterConditions(filter: AuditEventFilter, values: SqlValues): string {
   const where: string[] = [];
   if (filter.subjectId) where.push(`e.subject_id = ${values.bind(filter.subjectId)}::uuid`);
   if (filter.actorId) where.push(`e.actor_id = ${values.bind(filter.actorId)}::uuid`);
-  if (filter.actions?.length) where.push(`e.action = any(${values.bind(filter.actions)}::text[])`);
+  if (filter.actions?.length) where.push(`e.action = any(${values.bind([...new Set(filter.actions)])}::text[])`);
   if (filter.from) where.push(`e.occurred_at >= ${values.bind(filter.from)}::timestamptz`);
   if (filter.to) where.push(`e.occurred_at < ${values.bind(filter.to)}::timestamptz`);
   return where.length === 0 ? 'true' : where.map((condition) => `(${condition})`).join(' and ');
