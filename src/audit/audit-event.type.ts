@@ -21,7 +21,7 @@ registerEnumType(AuditAction, {
     EXPERIMENT_WIZARD_SAVED: {
       description: 'details: `wizardStepCompleted`, `changed` (`wizardStepCompleted`, `wizardState`, `configuration/<section>`)',
     },
-    EXPERIMENT_STATUS_CHANGED: { description: 'details: `from`, `to` (completing the wizard queues a draft)' },
+    EXPERIMENT_STATUS_CHANGED: { description: 'details: `from`, `to`, `wizardCompleted` (completing the wizard queues a draft)' },
     EXPERIMENT_WIZARD_COMPLETED: { description: 'The wizard completed on an experiment whose status it left alone; details: `status`' },
     EXPERIMENT_ANALYSIS_WRITTEN: { description: 'details: `changed`, the analysis fields that changed' },
     EXPERIMENT_TRAINING_TIME_RECORDED: { description: 'details: `from`, `to` (seconds)' },
