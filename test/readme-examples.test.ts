@@ -1,5 +1,7 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
+import { getNamedType, isObjectType, Kind, parse, TypeInfo, visit, visitWithTypeInfo } from 'graphql';
+import { buildAppSchema } from '../src/graphql/schema';
 import { dataOf, useApi } from './support/api';
 
 interface Example {
@@ -59,6 +61,26 @@ describe('README example operations', () => {
     ]);
   });
 
+  it('select the id of every object that has one, as a normalised client cache needs', async () => {
+    const schema = await buildAppSchema();
+    const missing: string[] = [];
+    for (const example of examples) {
+      const typeInfo = new TypeInfo(schema);
+      visit(
+        parse(example.query),
+        visitWithTypeInfo(typeInfo, {
+          SelectionSet(selectionSet) {
+            const type = getNamedType(typeInfo.getType());
+            if (!isObjectType(type) || !type.getFields().id) return;
+            const selectsId = selectionSet.selections.some((selection) => selection.kind === Kind.FIELD && selection.name.value === 'id');
+            if (!selectsId) missing.push(`${example.name}: ${type.name}`);
+          },
+        }),
+      );
+    }
+    expect(missing).toEqual([]);
+  });
+
   it('run in order, as written, without errors and with the answers they describe', async () => {
     const user = await api.user('readme');
     const answers: Record<string, any> = {};
@@ -78,7 +100,7 @@ describe('README example operations', () => {
     expect(answers.Complete.completeWizard).toMatchObject({ status: 'queued', wizardCompleted: true, template: { usageCount: 1 } });
     expect(answers.History.template.version).toBe(2);
     expect(answers.History.template.diff).toEqual([{ op: 'replace', path: '/configuration/model/hyperparameters/maxDepth', value: 8 }]);
-    expect(answers.History.experiment).toEqual({ templateVersion: 1, hasNewerTemplateVersion: true });
+    expect(answers.History.experiment).toMatchObject({ templateVersion: 1, hasNewerTemplateVersion: true });
     expect(answers.ExportTemplate.exportTemplate.history.map((version: { version: number }) => version.version)).toEqual([1, 2]);
     expect(answers.ImportTemplate.importTemplate).toMatchObject({ version: 1, isPublic: false, versions: [{ version: 1 }] });
     expect(answers.ImportTemplate.importTemplate.id).not.toBe(answers.CreateTemplate.createTemplate.id);

@@ -4,7 +4,7 @@ import { isService, type Actor } from '../auth/actor';
 import { withTransactionRetry } from '../db/transaction-retry';
 import { SqlValues } from '../db/sql';
 import { canonicalUuid } from '../db/uuid';
-import { ConflictError, NotFoundError, type FieldError } from '../errors/domain-error';
+import { ConflictError, ConflictReason, NotFoundError, type FieldError } from '../errors/domain-error';
 import type { ConfigurationSection } from '../template/configuration-schema';
 import {
   isConfigurationSection,
@@ -143,7 +143,11 @@ export class ExperimentService {
     throwIfInvalid(errors);
 
     return this.changeOwned(actor, id, (experiment) => {
-      if (experiment.wizardCompleted) throw new ConflictError('The wizard is already completed for this experiment');
+      if (experiment.wizardCompleted) {
+        throw new ConflictError('The wizard is already completed for this experiment', ConflictReason.WizardCompleted, {
+          currentStatus: experiment.status,
+        });
+      }
       experiment.wizardStepCompleted = Math.max(experiment.wizardStepCompleted, step as number);
       if (input.state !== undefined) experiment.wizardState = (input.state as JsonObject | null) ?? null;
       if (section) experiment.configuration = { ...experiment.configuration, [section]: input.value };
@@ -231,7 +235,7 @@ export class ExperimentService {
     if (used) return used;
     const [template] = await findVisibleTemplates(em, actor, [id]);
     if (!template) throw new NotFoundError('Template');
-    throw new ConflictError('Template is inactive and cannot start new experiments', { reason: 'TEMPLATE_INACTIVE' });
+    throw new ConflictError('Template is inactive and cannot start new experiments', ConflictReason.TemplateInactive);
   }
 }
 
