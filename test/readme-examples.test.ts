@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
+import { ApolloClient, gql, HttpLink, InMemoryCache } from '@apollo/client';
 import { getNamedType, isObjectType, Kind, parse, TypeInfo, visit, visitWithTypeInfo } from 'graphql';
 import { buildAppSchema } from '../src/graphql/schema';
 import { dataOf, useApi } from './support/api';
@@ -104,5 +105,86 @@ describe('README example operations', () => {
     expect(answers.ExportTemplate.exportTemplate.history.map((version: { version: number }) => version.version)).toEqual([1, 2]);
     expect(answers.ImportTemplate.importTemplate).toMatchObject({ version: 1, isPublic: false, versions: [{ version: 1 }] });
     expect(answers.ImportTemplate.importTemplate.id).not.toBe(answers.CreateTemplate.createTemplate.id);
+  });
+
+  it('run through a normalised client cache: each answer updates what is watched, with no request but its own', async () => {
+    const user = await api.user('readme-client');
+    let requests = 0;
+    const client = new ApolloClient({
+      cache: new InMemoryCache(),
+      link: new HttpLink({
+        uri: api.url,
+        headers: { authorization: `Bearer ${user.token}` },
+        fetch: (input, init) => {
+          requests += 1;
+          return fetch(input, init);
+        },
+      }),
+    });
+    const warnings: unknown[][] = [];
+    const warn = jest.spyOn(console, 'warn').mockImplementation((...args: unknown[]) => void warnings.push(args));
+    const watched: Array<{ current: () => any; stop: () => void }> = [];
+    const watch = async (query: string, variables: Record<string, unknown>) => {
+      const observable = client.watchQuery({ query: gql(query), variables });
+      const subscription = observable.subscribe(() => undefined);
+      await new Promise<void>((resolve) => {
+        const check = () => (observable.getCurrentResult().dataState === 'complete' ? resolve() : setTimeout(check, 5));
+        check();
+      });
+      watched.push({ current: () => observable.getCurrentResult().data, stop: () => subscription.unsubscribe() });
+      return () => observable.getCurrentResult().data as any;
+    };
+
+    try {
+      const answers: Record<string, any> = {};
+      let watchedTemplate: (() => any) | undefined;
+      let watchedExperiment: (() => any) | undefined;
+      let operations = 0;
+      for (const example of examples) {
+        const document = gql(example.query);
+        const variables = resolvePlaceholders(example.variables, answers) as Record<string, unknown>;
+        const isMutation = /^\s*mutation/.test(example.query);
+        const result = isMutation
+          ? await client.mutate({ mutation: document, variables })
+          : await client.query({ query: document, variables, fetchPolicy: 'network-only' });
+        operations += 1;
+        answers[example.name] = result.data;
+        if (example.name === 'CreateTemplate') {
+          watchedTemplate = await watch('query WatchedTemplate($id: ID!) { template(id: $id) { id name version usageCount } }', {
+            id: answers.CreateTemplate.createTemplate.id,
+          });
+          operations += 1;
+        }
+        if (example.name === 'CreateDraft') {
+          watchedExperiment = await watch(
+            'query WatchedExperiment($id: ID!) { experiment(id: $id) { id status wizardStepCompleted template { id name usageCount } } }',
+            { id: answers.CreateDraft.createExperimentFromTemplate.id },
+          );
+          operations += 1;
+        }
+      }
+
+      // One request per operation: no answer left a watched query incomplete, so none went back to the network.
+      expect(requests).toBe(operations);
+      // EditTemplate's answer ({ id version }) moved the watched template to version 2; Complete's moved the experiment
+      // to queued and the template it came from (the one PickTemplate found first) to its new usage count.
+      expect(watchedTemplate!()).toMatchObject({ template: { id: answers.CreateTemplate.createTemplate.id, version: 2 } });
+      expect(watchedExperiment!()).toMatchObject({
+        experiment: {
+          status: 'queued',
+          wizardStepCompleted: 2,
+          template: {
+            id: answers.PickTemplate.templates.edges[0].node.id,
+            usageCount: answers.Complete.completeWizard.template.usageCount,
+          },
+        },
+      });
+      expect(answers.Complete.completeWizard.template.usageCount).toBeGreaterThan(0);
+      expect(warnings).toEqual([]);
+    } finally {
+      for (const { stop } of watched) stop();
+      warn.mockRestore();
+      client.stop();
+    }
   });
 });
