@@ -1,5 +1,8 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
+import { ApolloClient, gql, HttpLink, InMemoryCache } from '@apollo/client';
+import { getNamedType, isObjectType, Kind, parse, TypeInfo, visit, visitWithTypeInfo } from 'graphql';
+import { buildAppSchema } from '../src/graphql/schema';
 import { dataOf, useApi } from './support/api';
 
 interface Example {
@@ -69,6 +72,26 @@ describe('README example operations', () => {
     expect(examples.filter((e) => e.asStaff).map((e) => e.name)).toEqual(['AuditEvents']);
   });
 
+  it('select the id of every object that has one, as a normalised client cache needs', async () => {
+    const schema = await buildAppSchema();
+    const missing: string[] = [];
+    for (const example of examples) {
+      const typeInfo = new TypeInfo(schema);
+      visit(
+        parse(example.query),
+        visitWithTypeInfo(typeInfo, {
+          SelectionSet(selectionSet) {
+            const type = getNamedType(typeInfo.getType());
+            if (!isObjectType(type) || !type.getFields().id) return;
+            const selectsId = selectionSet.selections.some((selection) => selection.kind === Kind.FIELD && selection.name.value === 'id');
+            if (!selectsId) missing.push(`${example.name}: ${type.name}`);
+          },
+        }),
+      );
+    }
+    expect(missing).toEqual([]);
+  });
+
   it('run in order, as written, without errors and with the answers they describe', async () => {
     const user = await api.user('readme');
     const staff = await api.user('readme-staff', ['admin']);
@@ -89,7 +112,7 @@ describe('README example operations', () => {
     expect(answers.Complete.completeWizard).toMatchObject({ status: 'queued', wizardCompleted: true, template: { usageCount: 1 } });
     expect(answers.History.template.version).toBe(2);
     expect(answers.History.template.diff).toEqual([{ op: 'replace', path: '/configuration/model/hyperparameters/maxDepth', value: 8 }]);
-    expect(answers.History.experiment).toEqual({ templateVersion: 1, hasNewerTemplateVersion: true });
+    expect(answers.History.experiment).toMatchObject({ templateVersion: 1, hasNewerTemplateVersion: true });
     expect(answers.ExportTemplate.exportTemplate.history.map((version: { version: number }) => version.version)).toEqual([1, 2]);
     expect(answers.ImportTemplate.importTemplate).toMatchObject({ version: 1, isPublic: false, versions: [{ version: 1 }] });
     expect(answers.ImportTemplate.importTemplate.id).not.toBe(answers.CreateTemplate.createTemplate.id);
@@ -107,10 +130,94 @@ describe('README example operations', () => {
     expect(answers.AuditEvents.auditEvents.edges.map((edge: { node: unknown }) => edge.node)).toEqual([
       expect.objectContaining({
         action: 'EXPERIMENT_STATUS_CHANGED',
-        actor: { displayName: expect.any(String), email: user.email },
+        actor: { id: user.id, displayName: expect.any(String), email: user.email },
         details: { from: 'draft', to: 'queued', wizardCompleted: true },
       }),
       expect.objectContaining({ action: 'EXPERIMENT_CREATED', subjectType: 'EXPERIMENT', actorKind: 'USER' }),
     ]);
+  });
+
+  it('run through a normalised client cache: each answer updates what is watched, with no request but its own', async () => {
+    const user = await api.user('readme-client');
+    const staff = await api.user('readme-client-staff', ['admin']);
+    let requests = 0;
+    const client = new ApolloClient({
+      cache: new InMemoryCache(),
+      link: new HttpLink({
+        uri: api.url,
+        headers: { authorization: `Bearer ${user.token}` },
+        fetch: (input, init) => {
+          requests += 1;
+          return fetch(input, init);
+        },
+      }),
+    });
+    const warnings: unknown[][] = [];
+    const warn = jest.spyOn(console, 'warn').mockImplementation((...args: unknown[]) => void warnings.push(args));
+    const watched: Array<{ current: () => any; stop: () => void }> = [];
+    const watch = async (query: string, variables: Record<string, unknown>) => {
+      const observable = client.watchQuery({ query: gql(query), variables });
+      const subscription = observable.subscribe(() => undefined);
+      await new Promise<void>((resolve) => {
+        const check = () => (observable.getCurrentResult().dataState === 'complete' ? resolve() : setTimeout(check, 5));
+        check();
+      });
+      watched.push({ current: () => observable.getCurrentResult().data, stop: () => subscription.unsubscribe() });
+      return () => observable.getCurrentResult().data as any;
+    };
+
+    try {
+      const answers: Record<string, any> = {};
+      let watchedTemplate: (() => any) | undefined;
+      let watchedExperiment: (() => any) | undefined;
+      let operations = 0;
+      for (const example of examples) {
+        const document = gql(example.query);
+        const variables = resolvePlaceholders(example.variables, answers) as Record<string, unknown>;
+        const isMutation = /^\s*mutation/.test(example.query);
+        // Staff's operations carry the staff token in their own request's headers, over the link's.
+        const context = example.asStaff ? { headers: { authorization: `Bearer ${staff.token}` } } : undefined;
+        const result = isMutation
+          ? await client.mutate({ mutation: document, variables, context })
+          : await client.query({ query: document, variables, fetchPolicy: 'network-only', context });
+        operations += 1;
+        answers[example.name] = result.data;
+        if (example.name === 'CreateTemplate') {
+          watchedTemplate = await watch('query WatchedTemplate($id: ID!) { template(id: $id) { id name version usageCount } }', {
+            id: answers.CreateTemplate.createTemplate.id,
+          });
+          operations += 1;
+        }
+        if (example.name === 'CreateDraft') {
+          watchedExperiment = await watch(
+            'query WatchedExperiment($id: ID!) { experiment(id: $id) { id status wizardStepCompleted template { id name usageCount } } }',
+            { id: answers.CreateDraft.createExperimentFromTemplate.id },
+          );
+          operations += 1;
+        }
+      }
+
+      // One request per operation: no answer left a watched query incomplete, so none went back to the network.
+      expect(requests).toBe(operations);
+      // EditTemplate's answer ({ id version }) moved the watched template to version 2; Complete's moved the experiment
+      // to queued and the template it came from (the one PickTemplate found first) to its new usage count.
+      expect(watchedTemplate!()).toMatchObject({ template: { id: answers.CreateTemplate.createTemplate.id, version: 2 } });
+      expect(watchedExperiment!()).toMatchObject({
+        experiment: {
+          status: 'queued',
+          wizardStepCompleted: 2,
+          template: {
+            id: answers.PickTemplate.templates.edges[0].node.id,
+            usageCount: answers.Complete.completeWizard.template.usageCount,
+          },
+        },
+      });
+      expect(answers.Complete.completeWizard.template.usageCount).toBeGreaterThan(0);
+      expect(warnings).toEqual([]);
+    } finally {
+      for (const { stop } of watched) stop();
+      warn.mockRestore();
+      client.stop();
+    }
   });
 });

@@ -10,6 +10,12 @@ export interface FieldError {
   /** JSON pointer to the offending field, relative to the operation's input. */
   path: string;
   message: string;
+  /**
+   * For a problem inside a configuration, its JSON pointer from the configuration's root (`/model/framework`),
+   * whichever input carried it (`/configuration/...`, `/overrides/...`, a wizard step's `/value/...`): one field, one
+   * pointer, so a wizard maps every configuration error to its form with one rule.
+   */
+  configurationPointer?: string;
 }
 
 export class DomainError extends Error {
@@ -51,9 +57,19 @@ export class ForbiddenError extends DomainError {
   }
 }
 
+/** Why a change conflicts with the current state, for clients to act on without reading the message. */
+export enum ConflictReason {
+  /** `expectedVersion` is not the template's version (`currentVersion`). */
+  VersionMismatch = 'VERSION_MISMATCH',
+  /** A deactivated template starts no experiment and is cloned by its owner only. */
+  TemplateInactive = 'TEMPLATE_INACTIVE',
+  /** The experiment's wizard is completed (`currentStatus`): its steps are closed. */
+  WizardCompleted = 'WIZARD_COMPLETED',
+}
+
 export class ConflictError extends DomainError {
-  constructor(message: string, details: Record<string, unknown> = {}) {
-    super(ErrorCode.Conflict, message, details);
+  constructor(message: string, reason: ConflictReason, details: Record<string, unknown> = {}) {
+    super(ErrorCode.Conflict, message, { ...details, reason });
     this.name = 'ConflictError';
   }
 }

@@ -6,7 +6,7 @@ import { isService, type Actor } from '../auth/actor';
 import { withTransactionRetry } from '../db/transaction-retry';
 import { SqlValues } from '../db/sql';
 import { canonicalUuid } from '../db/uuid';
-import { ConflictError, NotFoundError, type FieldError } from '../errors/domain-error';
+import { ConflictError, ConflictReason, NotFoundError, type FieldError } from '../errors/domain-error';
 import type { ConfigurationSection } from '../template/configuration-schema';
 import {
   isConfigurationSection,
@@ -164,7 +164,11 @@ export class ExperimentService {
     throwIfInvalid(errors);
 
     return this.changeOwned(actor, id, (experiment) => {
-      if (experiment.wizardCompleted) throw new ConflictError('The wizard is already completed for this experiment');
+      if (experiment.wizardCompleted) {
+        throw new ConflictError('The wizard is already completed for this experiment', ConflictReason.WizardCompleted, {
+          currentStatus: experiment.status,
+        });
+      }
       const changed: string[] = [];
       if ((step as number) > experiment.wizardStepCompleted) {
         experiment.wizardStepCompleted = step as number;
@@ -292,7 +296,7 @@ export class ExperimentService {
     if (used) return used;
     const [template] = await findVisibleTemplates(em, actor, [id]);
     if (!template) throw new NotFoundError('Template');
-    throw new ConflictError('Template is inactive and cannot start new experiments', { reason: 'TEMPLATE_INACTIVE' });
+    throw new ConflictError('Template is inactive and cannot start new experiments', ConflictReason.TemplateInactive);
   }
 }
 

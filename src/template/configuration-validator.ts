@@ -31,19 +31,30 @@ export function isConfigurationSection(value: unknown): value is ConfigurationSe
  * What PostgreSQL could not store is refused first: ajv recurses, and a deeply nested value would overflow the stack.
  */
 export function parseConfiguration(value: unknown, path: string, errors: FieldError[]): Configuration | undefined {
-  if (parseStorableJson(value, path, errors) === undefined) return undefined;
-  if (validateWhole(value)) return value as Configuration;
-  errors.push(...toFieldErrors(validateWhole.errors, path));
+  const problems: FieldError[] = [];
+  if (parseStorableJson(value, path, problems) !== undefined) {
+    if (validateWhole(value)) return value as Configuration;
+    problems.push(...toFieldErrors(validateWhole.errors, path));
+  }
+  errors.push(...pointedInside(problems, path, ''));
   return undefined;
 }
 
 /** One section of a configuration, for one wizard step; errors are JSON pointers under `path`. */
 export function parseConfigurationSection(section: ConfigurationSection, value: unknown, path: string, errors: FieldError[]): unknown {
-  if (parseStorableJson(value, path, errors) === undefined) return undefined;
+  const problems: FieldError[] = [];
   const validate = sectionValidators.get(section)!;
-  if (validate(value)) return value;
-  errors.push(...toFieldErrors(validate.errors, path));
+  if (parseStorableJson(value, path, problems) !== undefined) {
+    if (validate(value)) return value;
+    problems.push(...toFieldErrors(validate.errors, path));
+  }
+  errors.push(...pointedInside(problems, path, `/${section}`));
   return undefined;
+}
+
+/** `problems` found under `path` of the input, which holds the configuration's `root` (`''` or `/model`). */
+function pointedInside(problems: FieldError[], path: string, root: string): FieldError[] {
+  return problems.map((problem) => ({ ...problem, configurationPointer: `${root}${problem.path.slice(path.length)}` }));
 }
 
 /**
@@ -54,7 +65,7 @@ export function parseSectionOf(configuration: Record<string, unknown>, section: 
   const value = configuration[section];
   if (value !== undefined) parseConfigurationSection(section, value, `/${section}`, errors);
   else if ((configurationSchema.required as readonly string[]).includes(section))
-    errors.push({ path: `/${section}`, message: 'is required' });
+    errors.push({ path: `/${section}`, message: 'is required', configurationPointer: `/${section}` });
 }
 
 /**
@@ -84,15 +95,19 @@ function parseSections(
   parseSection: (section: ConfigurationSection, value: unknown, path: string) => unknown,
 ): Partial<Configuration> | undefined {
   if (typeof value !== 'object' || value === null || Array.isArray(value)) {
-    errors.push({ path, message: 'must be object' });
+    errors.push({ path, message: 'must be object', configurationPointer: '' });
     return undefined;
   }
-  if (parseStorableJson(value, path, errors) === undefined) return undefined;
+  const unstorable: FieldError[] = [];
+  if (parseStorableJson(value, path, unstorable) === undefined) {
+    errors.push(...pointedInside(unstorable, path, ''));
+    return undefined;
+  }
   const before = errors.length;
   for (const [key, sectionValue] of Object.entries(value)) {
-    const sectionPath = `${path}/${escapePointerSegment(key)}`;
-    if (isConfigurationSection(key)) parseSection(key, sectionValue, sectionPath);
-    else errors.push({ path: sectionPath, message: 'is not an allowed property' });
+    const section = `/${escapePointerSegment(key)}`;
+    if (isConfigurationSection(key)) parseSection(key, sectionValue, `${path}${section}`);
+    else errors.push({ path: `${path}${section}`, message: 'is not an allowed property', configurationPointer: section });
   }
   return errors.length === before ? value : undefined;
 }

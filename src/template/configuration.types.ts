@@ -18,6 +18,12 @@ export class FieldErrorType {
 
   @Field(() => String)
   message!: string;
+
+  @Field(() => String, {
+    nullable: true,
+    description: 'For a problem inside a configuration: its JSON pointer from the configuration root, whichever input carried it',
+  })
+  configurationPointer?: string;
 }
 
 @ObjectType({ description: 'The result of checking a configuration: problems are data here, not errors', simpleResolvers: true })

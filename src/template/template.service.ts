@@ -6,7 +6,7 @@ import type { Actor } from '../auth/actor';
 import { Sql, SqlValues } from '../db/sql';
 import { withTransactionRetry } from '../db/transaction-retry';
 import { canonicalUuid } from '../db/uuid';
-import { ConflictError, ForbiddenError, NotFoundError, ValidationError, type FieldError } from '../errors/domain-error';
+import { ConflictError, ConflictReason, ForbiddenError, NotFoundError, ValidationError, type FieldError } from '../errors/domain-error';
 import { throwIfInvalid } from '../validation/field-errors';
 import { User } from '../user/user.entity';
 import { TemplateVersion } from './template-version.entity';
@@ -115,7 +115,7 @@ export class TemplateService {
     const [source] = await findVisibleTemplates(this.em, actor, [id]);
     if (!source) throw new NotFoundError('Template');
     if (!source.isActive && source.createdBy.id !== actor.userId) {
-      throw new ConflictError('Template is inactive', { reason: 'TEMPLATE_INACTIVE' });
+      throw new ConflictError('Template is inactive', ConflictReason.TemplateInactive);
     }
     const name = options.name ?? `${source.name} (copy)`.slice(0, NAME_MAX_LENGTH);
     const input = { ...contentOf(source), name, changeNote: `Cloned from template ${source.id} version ${source.version}` };
@@ -283,7 +283,7 @@ export class TemplateService {
       { lockMode: LockMode.PESSIMISTIC_WRITE, refresh: true },
     );
     if (expectedVersion !== undefined && expectedVersion !== null && template.version !== expectedVersion) {
-      throw new ConflictError(`Template is at version ${template.version}, not ${expectedVersion}`, {
+      throw new ConflictError(`Template is at version ${template.version}, not ${expectedVersion}`, ConflictReason.VersionMismatch, {
         currentVersion: template.version,
       });
     }

@@ -5,11 +5,17 @@ import { parseConfiguration, parseConfigurationSection, parseDraftConfiguration 
 import { MAX_JSON_BYTES as MAX_CONFIGURATION_BYTES } from '../../src/validation/storable';
 import { validConfiguration } from '../support/factories';
 
-/** The problems a parser reports for a value, paths from the configuration's root. */
+/**
+ * The problems a parser reports for a value, paths from the configuration's root: where the input is the configuration
+ * itself, each problem's pointer inside the configuration is its path.
+ */
 function problemsOf(parse: (errors: FieldError[]) => unknown): FieldError[] {
   const errors: FieldError[] = [];
   parse(errors);
-  return errors;
+  return errors.map(({ configurationPointer, ...problem }) => {
+    expect(configurationPointer).toBe(problem.path);
+    return problem;
+  });
 }
 const validateConfiguration = (value: unknown) => problemsOf((errors) => parseConfiguration(value, '', errors));
 const validateConfigurationSection = (section: ConfigurationSection, value: unknown) =>
