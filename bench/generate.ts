@@ -10,7 +10,7 @@ import { databaseExists, recreateDatabase, withClient } from './cluster';
 import type { Mode, Scale } from './options';
 
 /** Raised whenever the generated data changes shape, so `--reuse` never measures a stale data set. */
-const GENERATOR_VERSION = 3;
+const GENERATOR_VERSION = 4;
 const BATCH_ROWS = 50_000;
 const WORKERS = 2;
 
@@ -333,6 +333,9 @@ function versionsSql(half: string): string {
  * those by the template's owner; the rest from scratch.
  */
 function experimentsSql(scale: Scale, from: number, to: number): string {
+  // Drawn per row in the series, not in a subquery over the template's columns: PostgreSQL may memoize such a subquery
+  // per template, and all of a template's experiments would then share a handful of times.
+  const createdAt = `(coalesce(t.created_at, now() - interval '730 days') + g.r_created * (now() - coalesce(t.created_at, now() - interval '730 days')))`;
   return `
     insert into ml_experiments
       (id, name, description, status, configuration, owner_id, created_at, updated_at, template_id, template_version,
@@ -348,8 +351,8 @@ function experimentsSql(scale: Scale, from: number, to: number): string {
           'model', jsonb_build_object('type', 'logistic_regression', 'framework', 'sklearn'))
         else jsonb_set(t.configuration, '{parameters,seed}', to_jsonb(g.i)) end,
       case when t.id is not null and g.r_owner < 0.4 then t.created_by else ${userId('g.owner')} end,
-      c.created_at,
-      c.created_at + random() * interval '3 days',
+      ${createdAt},
+      ${createdAt} + random() * interval '3 days',
       t.id,
       case when t.id is null then null else 1 + floor(random() * t.version)::int end,
       g.status <> 'draft',
@@ -364,14 +367,11 @@ function experimentsSql(scale: Scale, from: number, to: number): string {
         1 + floor(random() * ${scale.users})::int as owner,
         random() as r_owner,
         random() as r_description,
+        random() as r_created,
         ${pick(STATUSES)} as status
       from generate_series(${from}, ${to}) i
     ) g
-    left join experiment_templates t on t.id = ${templateId('g.template_n')}
-    cross join lateral (
-      select coalesce(t.created_at, now() - interval '730 days')
-             + random() * (now() - coalesce(t.created_at, now() - interval '730 days')) as created_at
-    ) c`;
+    left join experiment_templates t on t.id = ${templateId('g.template_n')}`;
 }
 
 /** Experiments as they were before templates: the baseline table's columns only. */
