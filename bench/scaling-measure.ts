@@ -60,6 +60,8 @@ export interface Variant {
   sql: string;
   /** The values of run `run` (the same for every run unless the case rotates through several subjects). */
   values: (run: number) => unknown[];
+  /** A write: each run is rolled back, and only the statement itself is timed. */
+  writes?: boolean;
 }
 
 export interface QueryCase {
@@ -150,20 +152,30 @@ export async function explain(client: Client, sql: string, values: unknown[]): P
 export const runPrepared = (client: Client, variant: Variant, run: number) =>
   client.query({ name: statementName(variant.sql), text: variant.sql, values: variant.values(run) });
 
+/** The time of one run; a write runs inside a transaction that is rolled back, outside the time taken. */
+async function timedRun(client: Client, variant: Variant, run: number): Promise<number> {
+  if (!variant.writes) return timed(() => runPrepared(client, variant, run));
+  await client.query('begin');
+  try {
+    return await timed(() => runPrepared(client, variant, run));
+  } finally {
+    await client.query('rollback');
+  }
+}
+
 /** Warms the cache (up to 3 runs or 3 s), explains each variant, then times the variants in interleaved rounds. */
 export async function measureCase(client: Client, queryCase: QueryCase, budget: Budget, log: (line: string) => void): Promise<CaseResult> {
   const explained: Array<PlanFigures | null> = [];
   for (const variant of queryCase.variants) {
     const warmStarted = performance.now();
-    for (let run = 0; run < 3 && performance.now() - warmStarted < 3_000; run += 1) await runPrepared(client, variant, run);
+    for (let run = 0; run < 3 && performance.now() - warmStarted < 3_000; run += 1) await timedRun(client, variant, run);
     explained.push(await explain(client, variant.sql, variant.values(0)));
   }
   const latencies: number[][] = queryCase.variants.map(() => []);
   const started = performance.now();
   for (let run = 0; run < budget.maxRuns; run += 1) {
     if (run >= budget.minRuns && performance.now() - started > budget.caseSeconds * 1000) break;
-    for (const [index, variant] of queryCase.variants.entries())
-      latencies[index].push(await timed(() => runPrepared(client, variant, run)));
+    for (const [index, variant] of queryCase.variants.entries()) latencies[index].push(await timedRun(client, variant, run));
   }
   const result: CaseResult = {
     key: queryCase.key,

@@ -60,7 +60,7 @@ export function scalingMarkdown(result: ScalingResult, command: string, machine:
     table(
       ['index', 'size'],
       result.sizes
-        .filter((size) => size.relation.startsWith('ml_experiments') || size.relation.startsWith('template_usage'))
+        .filter((size) => /^(ml_experiments|template_usage|template_recent)/.test(size.relation))
         .flatMap((size) => size.indexes.map((index) => [index.name, mb(index.bytes)])),
     ),
   );
@@ -87,7 +87,7 @@ export function scalingMarkdown(result: ScalingResult, command: string, machine:
     ),
   );
 
-  parts.push('### The TRENDING index, built as a migration would');
+  parts.push('### The TRENDING index, built as a migration would, and the ranking, filled');
   parts.push(
     table(
       ['index', 'how', 's', 'longest partition s'],

@@ -4,9 +4,10 @@ import { MikroORM } from '@mikro-orm/postgresql';
 import type { Client } from 'pg';
 import { createOrmConfig } from '../mikro-orm.config';
 import type { Actor } from '../src/auth/actor';
-import { encodeCursor, timestampTextSql } from '../src/db/keyset';
+import { encodeCursor, keysetColumns, timestampTextSql } from '../src/db/keyset';
 import { publishOrmStatements, SqlValues, StatementRecorder } from '../src/db/sql';
 import { countByTemplate, listExperiments, NEWEST_FIRST, pageByTemplate } from '../src/experiment/experiment-list';
+import { experimentColumns } from '../src/experiment/experiment-rows';
 import { createExperimentLoaders } from '../src/experiment/experiment.loaders';
 import { ExperimentService } from '../src/experiment/experiment.service';
 import { templateColumns } from '../src/template/template-rows';
@@ -161,14 +162,27 @@ async function experimentCases(client: Client, subjects: Subjects): Promise<Quer
     pageByTemplate(reader, templateOwner, [subjects.usedTemplate.id], { first: 20 }, []),
   );
   const [templateCount] = await sentBy(client, (reader) => countByTemplate(reader, templateOwner, [subjects.usedTemplate.id]));
-  cases.push(
-    plainAndMonthly(
-      'template-page',
-      `Template.experiments: the owner's experiments of the most used template (${subjects.usedTemplate.usageCount} experiments), first page`,
-      templatePage,
-    ),
-    plainAndMonthly('template-count', 'Template.experiments: their count (countByTemplate)', templateCount),
+  const templatePageCase = plainAndMonthly(
+    'template-page',
+    `Template.experiments: the owner's experiments of the most used template (${subjects.usedTemplate.usageCount} experiments), first page`,
+    templatePage,
   );
+  // Not the server's SQL: the same page read per template through LATERAL ... LIMIT, which stops at the page's rows
+  // where row_number() numbers all of them first.
+  templatePageCase.variants.push({
+    label: 'ml_experiments, LATERAL ... LIMIT instead of row_number()',
+    sql: `select ranked.* from unnest($2::uuid[]) as wanted(template_id)
+     cross join lateral (
+       select ${experimentColumns([])}, ${keysetColumns(NEWEST_FIRST)}
+       from ml_experiments e
+       where e.owner_id = $1::uuid and e.template_id = wanted.template_id
+       order by e.created_at desc, e.id desc
+       limit $3
+     ) ranked
+     order by ranked."createdAt" desc, ranked.id desc`,
+    values: () => templatePage.values,
+  });
+  cases.push(templatePageCase, plainAndMonthly('template-count', 'Template.experiments: their count (countByTemplate)', templateCount));
 
   // The loader's statement for one id: the same text for every id, so the rounds rotate through a sample of rows.
   const [first] = subjects.sample;
@@ -297,6 +311,86 @@ function dayOffset(at: Date, days: number): string {
   return new Date(Date.UTC(at.getUTCFullYear(), at.getUTCMonth(), at.getUTCDate() + days)).toISOString().slice(0, 10);
 }
 
+/**
+ * TRENDING kept up to date instead of counted per request: the experiments of each template over the last 7 UTC days,
+ * one row per template that has any, with an index in ranking order. Each new experiment adds one in its own
+ * transaction; a daily job subtracts the day that leaves the window.
+ */
+const RECENT_USAGE = 'template_recent_usage';
+
+/** The ranking filled from the usage table, as its first fill would be. */
+async function buildRecentUsage(client: Client, asOf: Date): Promise<IndexBuild> {
+  const seconds =
+    (await timed(async () => {
+      await client.query(`drop table if exists ${RECENT_USAGE}`);
+      await client.query(
+        `create table ${RECENT_USAGE} (
+           template_id uuid primary key references experiment_templates (id) on delete cascade,
+           experiments integer not null)`,
+      );
+      await client.query(
+        `insert into ${RECENT_USAGE} (template_id, experiments)
+         select template_id, sum(experiments)::integer from ${USAGE_TABLE} where day >= $1::date group by template_id`,
+        [dayOffset(asOf, -6)],
+      );
+      await client.query(`create index ${RECENT_USAGE}_experiments_index on ${RECENT_USAGE} (experiments desc, template_id desc)`);
+    })) / 1000;
+  await client.query(`vacuum (analyze) ${RECENT_USAGE}`);
+  return {
+    index: RECENT_USAGE,
+    how: `filled from ${USAGE_TABLE} (the last 7 days summed per template), then its index (experiments desc, template_id desc)`,
+    seconds: round(seconds, 1),
+  };
+}
+
+function rankedTrendingCase(subjects: Subjects): QueryCase {
+  const values = new SqlValues();
+  const visible = visibleTemplates('t', subjects.medianOwner, values);
+  return {
+    key: 'trending-ranked',
+    title: `TRENDING read from the maintained ranking (${RECENT_USAGE})`,
+    variants: [
+      {
+        label: RECENT_USAGE,
+        sql: `select ${templateColumns(false)}, r.experiments as "recentExperiments"
+     from ${RECENT_USAGE} r join experiment_templates t on t.id = r.template_id
+     where ${visible} and t.is_active
+     order by r.experiments desc, r.template_id desc
+     limit 21`,
+        values: () => values.values,
+      },
+    ],
+  };
+}
+
+/** The daily job: at midnight the oldest day of the window leaves it. Each run is rolled back. */
+function rolloverCase(subjects: Subjects): QueryCase {
+  const leaving = dayOffset(subjects.asOf, -6);
+  return {
+    key: 'trending-rollover',
+    title: `the ranking's daily job: subtract the day leaving the window (${leaving})`,
+    variants: [
+      {
+        label: `from ${USAGE_TABLE}`,
+        sql: `update ${RECENT_USAGE} r set experiments = r.experiments - u.experiments
+     from ${USAGE_TABLE} u where u.template_id = r.template_id and u.day = $1::date`,
+        values: () => [leaving],
+        writes: true,
+      },
+      {
+        label: 'counted from ml_experiments',
+        sql: `update ${RECENT_USAGE} r set experiments = r.experiments - d.experiments
+     from (select e.template_id, count(*)::integer as experiments from ml_experiments e
+           where e.template_id is not null and e.created_at >= $1::timestamptz and e.created_at < $2::timestamptz
+           group by e.template_id) d
+     where d.template_id = r.template_id`,
+        values: () => [new Date(`${leaving}T00:00:00Z`), new Date(`${dayOffset(subjects.asOf, -5)}T00:00:00Z`)],
+        writes: true,
+      },
+    ],
+  };
+}
+
 async function dropTrendingIndexes(client: Client): Promise<void> {
   await client.query(`drop index concurrently if exists ml_experiments_${TRENDING_INDEX.name}`);
   await client.query(`drop index if exists ${MONTHLY}_${TRENDING_INDEX.name}`);
@@ -375,10 +469,13 @@ async function captureCreateExperiment(url: string, actor: Actor, templateId: st
   }
 }
 
-/** The counter a usage table would add to the same transaction, written as the service's own SQL is sent. */
+/** The counters a usage table and a maintained ranking would add to the same transaction, written as the service's own SQL is sent. */
 const usageUpsert = (templateId: string) => `insert into ${USAGE_TABLE} (template_id, day, experiments)
      values ('${templateId}'::uuid, (now() at time zone 'UTC')::date, 1)
      on conflict (template_id, day) do update set experiments = ${USAGE_TABLE}.experiments + 1`;
+const recentUsageUpsert = (templateId: string) => `insert into ${RECENT_USAGE} (template_id, experiments)
+     values ('${templateId}'::uuid, 1)
+     on conflict (template_id) do update set experiments = ${RECENT_USAGE}.experiments + 1`;
 
 /**
  * Creating an experiment from a template as the service does it (the usage count's UPDATE, the INSERT, one
@@ -402,6 +499,10 @@ async function measureCreate(
     `select experiments from ${USAGE_TABLE} where template_id = $1 and day = (now() at time zone 'UTC')::date`,
     [template.id],
   );
+  const { rows: recentBefore } = await client.query<{ experiments: number }>(
+    `select experiments from ${RECENT_USAGE} where template_id = $1`,
+    [template.id],
+  );
   const inserted: string[] = [];
   const freshInsert = (sql: string) => {
     const id = randomUUID();
@@ -409,16 +510,21 @@ async function measureCreate(
     return sql.split(captured.id).join(id).split(captured.createdAt).join(new Date().toISOString());
   };
   const variants = [
-    { label: 'ml_experiments', insertSql: captured.insert, usage: false },
-    { label: MONTHLY, insertSql: onMonthly(captured.insert), usage: false },
-    { label: `ml_experiments + ${USAGE_TABLE}`, insertSql: captured.insert, usage: true },
+    { label: 'ml_experiments', insertSql: captured.insert, counters: [] },
+    { label: MONTHLY, insertSql: onMonthly(captured.insert), counters: [] },
+    { label: `ml_experiments + ${USAGE_TABLE}`, insertSql: captured.insert, counters: [usageUpsert(template.id)] },
+    {
+      label: `ml_experiments + ${USAGE_TABLE} + ${RECENT_USAGE}`,
+      insertSql: captured.insert,
+      counters: [usageUpsert(template.id), recentUsageUpsert(template.id)],
+    },
   ];
   const once = async (variant: (typeof variants)[number]) => {
     await client.query('begin');
     try {
       await client.query(captured.update);
       await client.query(freshInsert(variant.insertSql));
-      if (variant.usage) await client.query(usageUpsert(template.id));
+      for (const counter of variant.counters) await client.query(counter);
       await client.query('commit');
     } catch (error) {
       await client.query('rollback');
@@ -449,13 +555,16 @@ async function measureCreate(
         usageBefore[0].experiments,
       ]);
     }
+    if (recentBefore.length === 0) await client.query(`delete from ${RECENT_USAGE} where template_id = $1`, [template.id]);
+    else
+      await client.query(`update ${RECENT_USAGE} set experiments = $2 where template_id = $1`, [template.id, recentBefore[0].experiments]);
   }
   const result: CaseResult = {
     key: 'create-experiment',
-    title: `create an experiment from a template (the median template; usage count UPDATE + INSERT, committed)`,
+    title: `create an experiment from a template (the median template; the usage count's UPDATE, the INSERT and any counters, committed)`,
     variants: variants.map((variant, index) => ({
       label: variant.label,
-      sql: ['begin', captured.update, variant.insertSql, ...(variant.usage ? [usageUpsert(template.id)] : []), 'commit'].join(';\n'),
+      sql: ['begin', captured.update, variant.insertSql, ...variant.counters, 'commit'].join(';\n'),
       values: [],
       explain: null,
       timing: timingOf(latencies[index]),
@@ -500,6 +609,7 @@ async function relationSizes(client: Client): Promise<RelationSize[]> {
     'ml_experiments',
     MONTHLY,
     USAGE_TABLE,
+    RECENT_USAGE,
     'experiment_templates',
     SHARDED_TEMPLATES,
     'experiment_template_versions',
@@ -575,6 +685,11 @@ export async function runScalingBench(
       const indexBuilds = await buildTrendingIndexes(client, log);
       const indexed = trendingCase(subjects, 'trending-indexed', `TRENDING with an index on ${TRENDING_INDEX.columns}`, false);
       cases.push(await measureCase(client, indexed, budget, log));
+      indexBuilds.push(await buildRecentUsage(client, asOf));
+      cases.push(await measureCase(client, rankedTrendingCase(subjects), budget, log));
+      cases.push(await measureCase(client, rolloverCase(subjects), budget, log));
+      // The rolled-back runs leave dead row versions behind: gone before the writes below are timed.
+      await client.query(`vacuum ${RECENT_USAGE}`);
       cases.push(await measureCreate(client, dataset.url, subjects, budget, log));
       const shardCases = await templateShardCases(client, subjects.medianOwner, budget, log);
       return { cases, indexBuilds, shardCases };
