@@ -490,11 +490,12 @@ async function measureCreate(
   log: (line: string) => void,
 ): Promise<CaseResult> {
   const template = subjects.medianTemplate;
-  const captured = await captureCreateExperiment(url, actorOf(template.ownerId), template.id);
+  // Read before the capture: the service's own run counts a use too.
   const { rows: before } = await client.query<{ usageCount: number; lastUsed: Date | null }>(
     `select usage_count as "usageCount", last_used as "lastUsed" from experiment_templates where id = $1`,
     [template.id],
   );
+  const captured = await captureCreateExperiment(url, actorOf(template.ownerId), template.id);
   const { rows: usageBefore } = await client.query<{ experiments: number }>(
     `select experiments from ${USAGE_TABLE} where template_id = $1 and day = (now() at time zone 'UTC')::date`,
     [template.id],
