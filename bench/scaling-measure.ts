@@ -18,7 +18,7 @@ export interface PlanFigures {
   hitBlocks: number;
   readBlocks: number;
   rows: number;
-  /** Tables and partitions the plan reads (each counted once), and partitions pruned at run time. */
+  /** Tables and partitions the plan scanned (each counted once), and partitions pruned at run time. */
   relationsRead: number;
   subplansRemoved: number;
   plan: string;
@@ -109,12 +109,14 @@ export function timingOf(latencies: number[]): Timing {
 interface PlanNode {
   'Node Type': string;
   'Relation Name'?: string;
+  'Actual Loops'?: number;
   'Subplans Removed'?: number;
   Plans?: PlanNode[];
 }
 
+/** Collects the relations the plan scanned: a scan the executor never started (an ordered Append stopped early) reads nothing. */
 function walkPlan(node: PlanNode, relations: Set<string>): number {
-  if (node['Relation Name']) relations.add(node['Relation Name']);
+  if (node['Relation Name'] && (node['Actual Loops'] ?? 0) > 0) relations.add(node['Relation Name']);
   let removed = node['Subplans Removed'] ?? 0;
   for (const child of node.Plans ?? []) removed += walkPlan(child, relations);
   return removed;
