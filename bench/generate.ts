@@ -10,7 +10,7 @@ import { databaseExists, recreateDatabase, withClient } from './cluster';
 import type { Mode, Scale } from './options';
 
 /** Raised whenever the generated data changes shape, so `--reuse` never measures a stale data set. */
-const GENERATOR_VERSION = 3;
+const GENERATOR_VERSION = 4;
 const BATCH_ROWS = 50_000;
 const WORKERS = 2;
 
@@ -255,7 +255,7 @@ function configurationSql(g: string): string {
       'metrics', ${g}.metrics))`;
 }
 
-function usersSql(scale: Scale): string {
+export function usersSql(scale: Scale): string {
   // The token of `userN@bench.test` (signLocalToken) carries sub `local|userN@bench.test` and name `userN`: the
   // server's upsert finds the row unchanged and writes nothing.
   return `
@@ -265,7 +265,7 @@ function usersSql(scale: Scale): string {
     from generate_series(1, ${scale.users}) i`;
 }
 
-function templatesSql(scale: Scale, from: number, to: number): string {
+export function templatesSql(scale: Scale, from: number, to: number): string {
   const subject = `(${textArray(SUBJECTS)})[g.subject_n]`;
   const model = `(${textArray(MODELS.map((m) => m[0]))})[g.model_n]`;
   return `
@@ -297,7 +297,7 @@ function templatesSql(scale: Scale, from: number, to: number): string {
 }
 
 /** About two shares per template (0 to 4), never with the owner. */
-function sharesSql(scale: Scale, half: string): string {
+export function sharesSql(scale: Scale, half: string): string {
   return `
     insert into experiment_template_shares (template_id, user_id, shared_by, shared_at)
     select s.template_id, s.user_id, s.created_by, s.shared_at
@@ -313,7 +313,7 @@ function sharesSql(scale: Scale, half: string): string {
 }
 
 /** Versions 1..k of each template at version k: the last one is the template's content, older ones differ. */
-function versionsSql(half: string): string {
+export function versionsSql(half: string): string {
   return `
     insert into experiment_template_versions
       (id, template_id, version, name, description, category, tags, configuration, created_by, created_at, change_note)
@@ -330,9 +330,22 @@ function versionsSql(half: string): string {
 
 /**
  * Experiments: 85% from a template (popularity skewed: a few templates start thousands, most a handful), 40% of
- * those by the template's owner; the rest from scratch.
+ * those by the template's owner; the rest from scratch. `small` documents (a configuration of a hundred bytes instead
+ * of the template's few KB) keep a data set of tens of millions of rows quick to generate; every other column is alike.
  */
-function experimentsSql(scale: Scale, from: number, to: number): string {
+export function experimentsSql(scale: Scale, from: number, to: number, documents: 'full' | 'small' = 'full'): string {
+  // Drawn per row in the series, not in a subquery over the template's columns: PostgreSQL may memoize such a subquery
+  // per template, and all of a template's experiments would then share a handful of times.
+  const createdAt = `(coalesce(t.created_at, now() - interval '730 days') + g.r_created * (now() - coalesce(t.created_at, now() - interval '730 days')))`;
+  const configuration =
+    documents === 'small'
+      ? `jsonb_build_object('dataset', jsonb_build_object('source', 's3://runs/' || g.i || '.parquet'), 'parameters', jsonb_build_object('seed', g.i))`
+      : `case when t.id is null
+        then jsonb_build_object(
+          'dataset', jsonb_build_object('source', 's3://scratch/' || g.i || '.csv', 'format', 'csv', 'target', 'label'),
+          'features', jsonb_build_array(jsonb_build_object('name', 'x1', 'type', 'numeric'), jsonb_build_object('name', 'x2', 'type', 'categorical')),
+          'model', jsonb_build_object('type', 'logistic_regression', 'framework', 'sklearn'))
+        else jsonb_set(t.configuration, '{parameters,seed}', to_jsonb(g.i)) end`;
   return `
     insert into ml_experiments
       (id, name, description, status, configuration, owner_id, created_at, updated_at, template_id, template_version,
@@ -341,15 +354,10 @@ function experimentsSql(scale: Scale, from: number, to: number): string {
       coalesce(t.name, 'Scratch experiment') || ' - run ' || g.i,
       case when g.r_description < 0.5 then null else 'Run ' || g.i || ' of ' || coalesce(t.name, 'a scratch experiment') end,
       g.status,
-      case when t.id is null
-        then jsonb_build_object(
-          'dataset', jsonb_build_object('source', 's3://scratch/' || g.i || '.csv', 'format', 'csv', 'target', 'label'),
-          'features', jsonb_build_array(jsonb_build_object('name', 'x1', 'type', 'numeric'), jsonb_build_object('name', 'x2', 'type', 'categorical')),
-          'model', jsonb_build_object('type', 'logistic_regression', 'framework', 'sklearn'))
-        else jsonb_set(t.configuration, '{parameters,seed}', to_jsonb(g.i)) end,
+      ${configuration},
       case when t.id is not null and g.r_owner < 0.4 then t.created_by else ${userId('g.owner')} end,
-      c.created_at,
-      c.created_at + random() * interval '3 days',
+      ${createdAt},
+      ${createdAt} + random() * interval '3 days',
       t.id,
       case when t.id is null then null else 1 + floor(random() * t.version)::int end,
       g.status <> 'draft',
@@ -364,14 +372,11 @@ function experimentsSql(scale: Scale, from: number, to: number): string {
         1 + floor(random() * ${scale.users})::int as owner,
         random() as r_owner,
         random() as r_description,
+        random() as r_created,
         ${pick(STATUSES)} as status
       from generate_series(${from}, ${to}) i
     ) g
-    left join experiment_templates t on t.id = ${templateId('g.template_n')}
-    cross join lateral (
-      select coalesce(t.created_at, now() - interval '730 days')
-             + random() * (now() - coalesce(t.created_at, now() - interval '730 days')) as created_at
-    ) c`;
+    left join experiment_templates t on t.id = ${templateId('g.template_n')}`;
 }
 
 /** Experiments as they were before templates: the baseline table's columns only. */
@@ -390,19 +395,19 @@ function legacyExperimentsSql(scale: Scale, from: number, to: number): string {
     from (select ${contentChoices()} from generate_series(${from}, ${to}) i) g`;
 }
 
-const UUID_HALVES = (alias: string) => [
+export const UUID_HALVES = (alias: string) => [
   `${alias}.id < '80000000-0000-0000-0000-000000000000'`,
   `${alias}.id >= '80000000-0000-0000-0000-000000000000'`,
 ];
 
-function ranges(total: number, size = BATCH_ROWS): Array<[number, number]> {
+export function ranges(total: number, size = BATCH_ROWS): Array<[number, number]> {
   const result: Array<[number, number]> = [];
   for (let from = 1; from <= total; from += size) result.push([from, Math.min(total, from + size - 1)]);
   return result;
 }
 
 /** Runs statements on `WORKERS` connections of their own, each taking the next statement when done. */
-async function runParallel(url: string, statements: string[]): Promise<void> {
+export async function runParallel(url: string, statements: string[]): Promise<void> {
   const queue = [...statements];
   const worker = async () => {
     const client = new Client({ connectionString: url });
@@ -418,7 +423,7 @@ async function runParallel(url: string, statements: string[]): Promise<void> {
   await Promise.all(Array.from({ length: WORKERS }, worker));
 }
 
-class StepTimer {
+export class StepTimer {
   readonly steps: Array<{ step: string; seconds: number }> = [];
   constructor(private readonly log: (line: string) => void) {}
 
@@ -431,8 +436,10 @@ class StepTimer {
   }
 }
 
-interface Meta {
+export interface Meta {
   generator: number;
+  /** When generation ended: the data's "now", which windows such as the last 7 days are measured from. */
+  generatedAt?: string;
   scale: Scale;
   seconds: number;
   steps: Generated['steps'];
@@ -447,7 +454,7 @@ async function readMeta(url: string): Promise<Meta | null> {
   });
 }
 
-async function writeMeta(url: string, meta: Meta): Promise<void> {
+export async function writeMeta(url: string, meta: Meta): Promise<void> {
   await withClient(url, async (client) => {
     await client.query(`create table if not exists bench_meta (id integer primary key, value jsonb not null)`);
     await client.query(`insert into bench_meta values (1, $1) on conflict (id) do update set value = excluded.value`, [
@@ -456,10 +463,16 @@ async function writeMeta(url: string, meta: Meta): Promise<void> {
   });
 }
 
-async function reusable(serverUrl: string, url: string, database: string, scale: Scale): Promise<Meta | null> {
+export async function reusable(
+  serverUrl: string,
+  url: string,
+  database: string,
+  scale: Scale,
+  generator = GENERATOR_VERSION,
+): Promise<Meta | null> {
   if (!(await databaseExists(serverUrl, database))) return null;
   const meta = await readMeta(url);
-  if (!meta || meta.generator !== GENERATOR_VERSION || JSON.stringify(meta.scale) !== JSON.stringify(scale)) return null;
+  if (!meta || meta.generator !== generator || JSON.stringify(meta.scale) !== JSON.stringify(scale)) return null;
   return meta;
 }
 

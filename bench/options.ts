@@ -21,7 +21,7 @@ export interface BenchOptions {
   /** Seconds each load phase runs (GraphQL and bare `pg` alike). */
   durationSeconds: number;
   connections: number;
-  /** Phases to run; all by default. */
+  /** Phases to run; every default phase unless `--only` says otherwise. */
   phases: Set<Phase>;
   /** Only the operations whose name contains one of these (all when empty). */
   operations: string[];
@@ -34,8 +34,10 @@ export interface BenchOptions {
   resultsDir: string;
 }
 
-export const PHASES = ['migration', 'generate', 'explain', 'http', 'scale', 'limits'] as const;
+export const PHASES = ['migration', 'generate', 'explain', 'http', 'scale', 'limits', 'scaling'] as const;
 export type Phase = (typeof PHASES)[number];
+/** What `npm run bench` runs without `--only`: scaling generates ten times the data and runs on its own. */
+export const DEFAULT_PHASES: readonly Phase[] = PHASES.filter((phase) => phase !== 'scaling');
 
 const USAGE = `npm run bench -- [--quick] [--reuse] [--duration <seconds>] [--only <${PHASES.join('|')}>[,...]] [--soak <seconds>]
 
@@ -45,7 +47,10 @@ const USAGE = `npm run bench -- [--quick] [--reuse] [--duration <seconds>] [--on
   --only       run only these phases ("generate" is implied by explain, http, scale, limits and --soak); scale: the read
                operations (A only with --quick) against \`node dist/src/main.js\` with 1 and 2 workers, reaching
                PostgreSQL directly and through PgBouncer; limits: A against \`node dist/src/main.js\` with its rate
-               limits counted per process, then shared in PostgreSQL, and the limiter on its own
+               limits counted per process, then shared in PostgreSQL, and the limiter on its own;
+               scaling (never run by default): a data set of its own with
+               ten times the experiments (10,000,000; 100,000 with --quick), as today's table and partitioned by
+               month, with the measurements of docs/SCALING.md (--reuse keeps it too)
   --operations only the operations whose name, letter included ("A: ..."), contains one of these (comma-separated)
   --no-bare    skip the bare pg runs (to profile the server alone: node --cpu-prof dist/bench/run.js ...)
   --soak       after the other phases, load the first read operation (A unless --operations says otherwise) for this
@@ -80,7 +85,7 @@ export function parseOptions(argv: string[]): BenchOptions {
     reuse,
     durationSeconds: duration ?? (mode === 'full' ? 10 : 1),
     connections: 8,
-    phases: new Set(only ?? PHASES),
+    phases: new Set(only ?? DEFAULT_PHASES),
     operations,
     bare,
     soakSeconds,

@@ -187,9 +187,9 @@ function walRecords(wal: WalWritten): string {
 const cpu = (figures: LoadFigures['cpuMsPerRequest'], keys: Array<'server' | 'pgbouncer' | 'postgres' | 'client'>) =>
   keys.map((key) => figures?.[key] ?? '?').join(' / ');
 
-const mb = (bytes: number) => `${Math.round(bytes / 2 ** 20)} MB`;
+export const mb = (bytes: number) => `${Math.round(bytes / 2 ** 20)} MB`;
 
-function table(header: string[], rows: Array<Array<string | number>>): string {
+export function table(header: string[], rows: Array<Array<string | number>>): string {
   return [`| ${header.join(' | ')} |`, `|${header.map(() => '---').join('|')}|`, ...rows.map((row) => `| ${row.join(' | ')} |`)].join('\n');
 }
 

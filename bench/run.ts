@@ -7,9 +7,11 @@ import { postmasterPid } from './cpu';
 import { prepareMainDataset, prepareMigrationBase } from './generate';
 import { removeLoadRows, runServerBench } from './http-load';
 import { runMigrationBench } from './migration';
-import { parseOptions, PHASES } from './options';
+import { DEFAULT_PHASES, parseOptions } from './options';
 import { runRateLimitBench } from './rate-limits';
 import { runScaleBench } from './scale';
+import { runScalingBench, type ScalingResult } from './scaling';
+import { scalingMarkdown, scalingPlans } from './scaling-report';
 import { checkTargets, markdown, plansText, type BenchResult } from './report';
 import { buildOperations, labelOf } from './workload';
 
@@ -17,7 +19,8 @@ import { buildOperations, labelOf } from './workload';
  * `npm run bench`: the design's figures on a generated data set. Phases: the extension migration over existing
  * experiments, data generation (or reuse), EXPLAIN of every list query, HTTP load against the real server and the
  * same SQL through bare `pg`, and the reads against the server in processes of its own, with 1 and 2 workers, directly
- * and through PgBouncer. Prints a markdown report and writes bench/results/<mode>.{json,md} and the plans.
+ * and through PgBouncer. Prints a markdown report and writes bench/results/<mode>.{json,md} and the plans. The scaling
+ * phase (only when asked for) measures on a data set of its own and writes bench/results/<mode>-scaling.*.
  */
 async function main(): Promise<void> {
   const options = parseOptions(process.argv.slice(2));
@@ -41,6 +44,7 @@ async function main(): Promise<void> {
   };
 
   const cluster = await startBenchCluster(options.dataDir, log);
+  let scaling: ScalingResult | undefined;
   try {
     result.machine.postgres = await withClient(
       cluster.serverUrl,
@@ -111,6 +115,9 @@ async function main(): Promise<void> {
         result.rateLimits = await runRateLimitBench(result.dataset.url, pageA, serverProcessLoad);
       } else log('limits: skipped (--operations leaves out A)');
     }
+    if (options.phases.has('scaling')) {
+      scaling = await runScalingBench(cluster.serverUrl, cluster.url, options.mode, options.reuse, postmaster, log);
+    }
   } finally {
     await cluster.stop();
   }
@@ -118,17 +125,30 @@ async function main(): Promise<void> {
   result.seconds = (performance.now() - started) / 1000;
   result.machine.loadAverageAtEnd = Math.round(os.loadavg()[0] * 100) / 100;
   const final: BenchResult = { ...result, targets: checkTargets(result) };
-  const report = markdown(final);
-  log('');
-  log(report);
-  // A run of some phases or operations only must not overwrite the figures of a complete one.
-  const partial = options.phases.size < PHASES.length || options.operations.length > 0 || !options.bare;
-  const name = partial ? `${options.mode}-partial` : options.mode;
   await mkdir(options.resultsDir, { recursive: true });
-  await writeFile(path.join(options.resultsDir, `${name}.json`), `${JSON.stringify(final, null, 2)}\n`);
-  await writeFile(path.join(options.resultsDir, `${name}.md`), report);
-  if (final.server?.explain.length) await writeFile(path.join(options.resultsDir, `${name}-plans.md`), plansText(final));
-  log(`written: ${path.relative(process.cwd(), options.resultsDir)}/${name}.{json,md}`);
+  const written = (name: string) => log(`written: ${path.relative(process.cwd(), options.resultsDir)}/${name}`);
+  if (scaling) {
+    const name = `${options.mode}-scaling`;
+    const report = scalingMarkdown(scaling, result.command, result.machine);
+    log('');
+    log(report);
+    await writeFile(path.join(options.resultsDir, `${name}.json`), `${JSON.stringify({ machine: result.machine, ...scaling }, null, 2)}\n`);
+    await writeFile(path.join(options.resultsDir, `${name}.md`), report);
+    await writeFile(path.join(options.resultsDir, `${name}-plans.md`), scalingPlans(scaling));
+    written(`${name}.{json,md} and ${name}-plans.md`);
+  }
+  if (DEFAULT_PHASES.some((phase) => options.phases.has(phase))) {
+    const report = markdown(final);
+    log('');
+    log(report);
+    // A run of some phases or operations only must not overwrite the figures of a complete one.
+    const partial = DEFAULT_PHASES.some((phase) => !options.phases.has(phase)) || options.operations.length > 0 || !options.bare;
+    const name = partial ? `${options.mode}-partial` : options.mode;
+    await writeFile(path.join(options.resultsDir, `${name}.json`), `${JSON.stringify(final, null, 2)}\n`);
+    await writeFile(path.join(options.resultsDir, `${name}.md`), report);
+    if (final.server?.explain.length) await writeFile(path.join(options.resultsDir, `${name}-plans.md`), plansText(final));
+    written(`${name}.{json,md}`);
+  }
 
   // Timing targets are reported, never enforced (they depend on the machine); broken behaviour fails the run.
   const broken = brokenChecks(final);
