@@ -90,7 +90,7 @@ describe('a stop signal delivered twice', () => {
       waitFor(async () => logLines(server).filter((line) => line.msg === message).length >= count, REPEATED_SIGNAL_WINDOW_MS / 2, 2);
     // Each signal once the previous one was handled, milliseconds later: two pending at once would be merged into one.
     process.kill(pid, 'SIGTERM');
-    await logged('shutting down: draining requests');
+    await logged('shutting down: /readyz answers 503, serving on through the grace period');
     process.kill(pid, 'SIGTERM');
     await logged(REPEAT);
     process.kill(pid, 'SIGINT');
