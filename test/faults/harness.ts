@@ -219,6 +219,21 @@ function servingUrl(line: string): string | undefined {
   return msg === SERVING_MESSAGE && typeof url === 'string' ? url : undefined;
 }
 
+/** The JSON lines a server process (and its workers) logged. */
+export function logLines(server: ServerProcess): Array<Record<string, any>> {
+  return server.output
+    .join('')
+    .split('\n')
+    .filter((line) => line.startsWith('{'))
+    .flatMap((line) => {
+      try {
+        return [JSON.parse(line) as Record<string, any>];
+      } catch {
+        return [];
+      }
+    });
+}
+
 export interface FaultServerOptions {
   /** Names the scratch directory. */
   name: string;

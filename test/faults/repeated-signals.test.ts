@@ -6,6 +6,7 @@ import { createTestDatabase, type TestDatabase } from '../support/test-database'
 import {
   heldRequest,
   isCompleteOk,
+  logLines,
   sleep,
   startServer,
   tokenFor,
@@ -47,12 +48,6 @@ describe('a stop signal delivered twice', () => {
     return { server, held };
   }
 
-  const logLines = (server: ServerProcess) =>
-    server.output
-      .join('')
-      .split('\n')
-      .filter((line) => line.startsWith('{'))
-      .map((line) => JSON.parse(line) as { msg: string; signal?: string; pid: number });
   const REPEAT = 'signal repeated while draining: still draining';
   const repeatsLogged = (server: ServerProcess) => logLines(server).filter((line) => line.msg === REPEAT);
 
