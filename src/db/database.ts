@@ -4,7 +4,7 @@ import { createOrmConfig, sessionTimeouts } from '../../mikro-orm.config';
 import { ConfigError, type AppConfig } from '../config';
 import { ensureDatabase, quoteIdentifier, startEmbeddedDatabase, type EmbeddedDatabase } from './embedded-database';
 import { ReplicaSet } from './replicas';
-import { publishOrmStatements, Sql } from './sql';
+import { discardOrmConnectionsOutOfStep, publishOrmStatements, Sql } from './sql';
 
 export interface Database {
   orm: MikroORM;
@@ -101,6 +101,7 @@ export async function checkPoolerTimeouts(orm: MikroORM, db: AppConfig['db']): P
 
 export function databaseOf(orm: MikroORM, url: string, embedded?: EmbeddedDatabase, replicas?: ReplicaSet): Database {
   publishOrmStatements(orm);
+  discardOrmConnectionsOutOfStep(orm);
   return {
     orm,
     reader: Sql.of(orm.em),
