@@ -3,6 +3,7 @@ import cluster from 'node:cluster';
 import pino from 'pino';
 import { createApp } from './app';
 import { ConfigError, loadConfig, loadDotEnv, type AppConfig } from './config';
+import { describeFailure, isProgrammingError } from './failure-cause';
 import { DRAIN_MESSAGE, runPrimary } from './primary';
 import { stopOnSignals } from './shutdown-signals';
 
@@ -40,17 +41,23 @@ async function serve(config: AppConfig, logger: pino.Logger): Promise<void> {
     });
   }
 
-  const app = await createApp(config, logger);
+  // The embedded database may be lost before the drain below exists: it drains as soon as it does.
+  let databaseLost: string | undefined;
+  let onDatabaseLost = (reason: string) => {
+    databaseLost = reason;
+  };
+  const app = await createApp(config, logger, { onDatabaseLost: (reason) => onDatabaseLost(reason) });
   const { graphqlUrl: url, metricsUrl } = await app.listen();
   logger.info({ url, metricsUrl }, 'Tessera is serving GraphQL');
   if (cluster.isPrimary) printBanner(config, url, app.localSecret !== undefined);
 
+  let failed = false;
   const stop = async (reason: string) => {
     logger.info({ reason }, 'shutting down: draining requests');
     try {
       await app.stop();
       logger.info('stopped');
-      process.exit(0);
+      process.exit(failed ? 1 : 0);
     } catch (error) {
       logger.error({ err: error }, 'unclean shutdown');
       process.exit(1);
@@ -59,6 +66,11 @@ async function serve(config: AppConfig, logger: pino.Logger): Promise<void> {
   const shutdown = stopOnSignals(logger, (reason) => void stop(reason));
   onDrain = () => shutdown.drain('drain requested by the primary');
   if (drainRequested) onDrain();
+  onDatabaseLost = (reason) => {
+    failed = true;
+    shutdown.drain(reason);
+  };
+  if (databaseLost !== undefined) onDatabaseLost(databaseLost);
 }
 
 function printBanner(config: AppConfig, url: string, signsOwnTokens: boolean): void {
@@ -72,7 +84,8 @@ function printBanner(config: AppConfig, url: string, signsOwnTokens: boolean): v
   );
 }
 
-main().catch((error) => {
-  process.stderr.write(`Tessera failed to start: ${error instanceof Error ? error.stack : String(error)}\n`);
+main().catch((error: unknown) => {
+  process.stderr.write(`Tessera failed to start: ${describeFailure(error)}\n`);
+  if (isProgrammingError(error)) process.stderr.write(`${error.stack}\n`);
   process.exit(1);
 });

@@ -2,8 +2,10 @@ import cluster, { type Address, type Worker } from 'node:cluster';
 import type pino from 'pino';
 import { readOrCreateLocalSecret, usesLocalSecret } from './auth/local-secret';
 import type { AppConfig } from './config';
-import { embeddedDatabaseUrl, startMigratedEmbeddedDatabase } from './db/database';
+import { Registry } from 'prom-client';
+import { embeddedDatabaseUrl, loggedSupervision, migratedEmbeddedDatabase } from './db/database';
 import { answerWorkersWithClusterMetrics } from './metrics/cluster-metrics';
+import { embeddedDatabaseRestartsCounter } from './metrics/metrics';
 import { stopOnSignals } from './shutdown-signals';
 
 /** What the primary sends a worker to make it stop accepting, finish its requests and exit. */
@@ -28,7 +30,23 @@ export async function runPrimary(
   logger: pino.Logger,
   announce: (url: string, signsOwnTokens: boolean) => void,
 ): Promise<void> {
-  const embedded = config.databaseUrl ? undefined : await startMigratedEmbeddedDatabase(config, (message) => logger.info(message));
+  // What the primary itself counts, added to the workers' metrics.
+  const registry = new Registry();
+  const restarts = embeddedDatabaseRestartsCounter(registry);
+  // The database may be lost before the drain below exists: it drains as soon as it does.
+  let databaseLost: string | undefined;
+  let onDatabaseLost = (reason: string) => {
+    databaseLost = reason;
+  };
+  const embedded = config.databaseUrl
+    ? undefined
+    : await migratedEmbeddedDatabase(config, (message) => logger.info(message), {
+        server: loggedSupervision(
+          logger,
+          () => restarts.inc(),
+          (reason) => onDatabaseLost(reason),
+        ),
+      });
   // Workers connect to the embedded database like to any other; with DATABASE_URL they inherit it.
   const workerEnv = embedded ? { DATABASE_URL: embeddedDatabaseUrl(embedded) } : {};
   const signsOwnTokens = usesLocalSecret(config.auth);
@@ -54,6 +72,7 @@ export async function runPrimary(
 
   const stop = async (reason: string) => {
     stopping = true;
+    embedded?.stopRestarting();
     logger.info({ reason, workers: exits.size }, 'shutting down: draining every worker');
     for (const worker of exits.keys()) if (worker.isConnected()) worker.send(DRAIN_MESSAGE);
     const outcomes = await Promise.all(exits.values());
@@ -69,6 +88,11 @@ export async function runPrimary(
     process.exit(failed || unclean.length > 0 ? 1 : 0);
   };
   const shutdown = stopOnSignals(logger, (reason) => void stop(reason));
+  onDatabaseLost = (reason) => {
+    failed = true;
+    shutdown.drain(reason);
+  };
+  if (databaseLost !== undefined) onDatabaseLost(databaseLost);
 
   cluster.on('listening', (worker: Worker, address: Address) => {
     // A worker listens on PORT first, then on METRICS_PORT when set: its first address is the GraphQL one.
@@ -100,7 +124,7 @@ export async function runPrimary(
     fork();
   });
 
-  if (config.metrics.served) answerWorkersWithClusterMetrics();
+  if (config.metrics.served) answerWorkersWithClusterMetrics(registry);
   logger.info({ workers: config.workers, poolPerWorker: config.db.poolMax }, 'starting workers');
   for (let i = 0; i < config.workers; i++) fork();
 }
