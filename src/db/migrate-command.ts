@@ -1,7 +1,7 @@
 import 'reflect-metadata';
 import { ConfigError, loadConfig, loadDotEnv } from '../config';
 import { describeFailure } from '../failure-cause';
-import { embeddedDatabase, embeddedDatabaseUrl, migrateDatabase, rollBackLastMigration } from './database';
+import { BaselineRollbackRefused, embeddedDatabase, embeddedDatabaseUrl, migrateDatabase, rollBackLastMigration } from './database';
 
 const USAGE = 'usage: npm run migrate [-- down [--drop-baseline]]';
 
@@ -43,8 +43,8 @@ async function main(): Promise<void> {
 }
 
 main().catch((error: unknown) => {
-  process.stderr.write(
-    `${error instanceof ConfigError || error instanceof UsageError ? error.message : `npm run migrate failed: ${describeFailure(error)}`}\n`,
-  );
+  // Refusals are whole sentences already.
+  const refusal = error instanceof ConfigError || error instanceof UsageError || error instanceof BaselineRollbackRefused;
+  process.stderr.write(`${refusal ? error.message : `npm run migrate failed: ${describeFailure(error)}`}\n`);
   process.exit(error instanceof UsageError ? 2 : 1);
 });
