@@ -47,7 +47,11 @@ async function serve(config: AppConfig, logger: pino.Logger): Promise<void> {
     databaseLost = reason;
   };
   const app = await createApp(config, logger, { onDatabaseLost: (reason) => onDatabaseLost(reason) });
-  const { graphqlUrl: url, metricsUrl } = await app.listen();
+  const { graphqlUrl: url, metricsUrl } = await app.listen().catch(async (error: unknown) => {
+    // A port in use: give the database (and the data directory) back before saying so.
+    await app.stop();
+    throw error;
+  });
   logger.info({ url, metricsUrl }, 'Tessera is serving GraphQL');
   if (cluster.isPrimary) printBanner(config, url, app.localSecret !== undefined);
 

