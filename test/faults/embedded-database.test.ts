@@ -1,3 +1,4 @@
+import { existsSync } from 'node:fs';
 import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -19,6 +20,7 @@ import {
   summarize,
   tokenFor,
   waitFor,
+  within,
   type ServerProcess,
 } from './harness';
 
@@ -29,6 +31,8 @@ import {
 
 /** The issue's bound: the server serves again within 5 s of its PostgreSQL being killed. */
 const RECOVERY_BOUND_MS = 5_000;
+/** Starts of a cluster within a minute after which its server stops trying (src/db/embedded-database.ts). */
+const STARTS_GIVEN_UP_AFTER = 10;
 
 /** The pid of the directory's postmaster, as its postmaster.pid says. */
 const postmasterPid = (dir: string) => readPostmaster(dir)?.pid;
@@ -248,6 +252,32 @@ describe('the embedded database, owned by the server', () => {
     const after = await graphql(restarted.graphqlUrl, token, '{ me { id } }');
     expect(after.body).toEqual(before.body);
   }, 120_000);
+
+  it(`gives up on a PostgreSQL that keeps dying (${STARTS_GIVEN_UP_AFTER} starts within a minute): says why, drains and exits 1`, async () => {
+    // The server started its cluster once; each kill of it, once it serves again, costs one more start, until the
+    // start that would exceed the limit is not made.
+    const killed: number[] = [];
+    while (killed.length < STARTS_GIVEN_UP_AFTER) {
+      await waitFor(async () => (await readyz(server.origin)).status === 200, RECOVERY_BOUND_MS, 10);
+      const postmaster = postmasterPid(dir)!;
+      signal(postmaster, 'SIGKILL');
+      killed.push(postmaster);
+      if (killed.length < STARTS_GIVEN_UP_AFTER) await waitFor(async () => postmasterPid(dir) !== postmaster, RECOVERY_BOUND_MS, 10);
+    }
+    const exit = await within(server.exited, 30_000);
+    expect(new Set(killed).size).toBe(STARTS_GIVEN_UP_AFTER);
+    expect(exit).toEqual({ code: 1, signal: null });
+    expect(logLines(server)).toContainEqual(
+      expect.objectContaining({
+        msg: 'embedded PostgreSQL cannot be restarted: stopping the server',
+        reason:
+          `embedded PostgreSQL was started ${STARTS_GIVEN_UP_AFTER} times within 60 s and does not stay up ` +
+          `(last: PostgreSQL exited (killed by SIGKILL)): it is not started again`,
+      }),
+    );
+    expect(clusterPids(dir).filter(isAlive)).toEqual([]);
+    expect(existsSync(path.join(dir, 'owner.json'))).toBe(false);
+  }, 60_000);
 });
 
 describe('a server that cannot start', () => {
