@@ -2,9 +2,10 @@ import 'reflect-metadata';
 import type { EntityManager } from '@mikro-orm/postgresql';
 import type { Actor } from '../src/auth/actor';
 import { LruCache } from '../src/cache/lru-cache';
-import { loadConfig, loadDotEnv } from '../src/config';
+import { ConfigError, loadConfig, loadDotEnv } from '../src/config';
 import { openDatabase } from '../src/db/database';
 import { ExperimentService } from '../src/experiment/experiment.service';
+import { describeFailure } from '../src/failure-cause';
 import type { Configuration } from '../src/template/configuration-schema';
 import { TemplateCategory } from '../src/template/template-category';
 import { TemplateService } from '../src/template/template.service';
@@ -287,7 +288,8 @@ export async function seed(em: EntityManager): Promise<void> {
 async function main(): Promise<void> {
   loadDotEnv();
   const config = loadConfig();
-  const database = await openDatabase(config, (message) => process.stdout.write(`${message}\n`));
+  // While the server runs, its embedded database is used; otherwise one is started for the seed.
+  const database = await openDatabase(config, (message) => process.stdout.write(`${message}\n`), { command: 'npm run seed' });
   try {
     await seed(database.orm.em.fork());
   } finally {
@@ -296,8 +298,8 @@ async function main(): Promise<void> {
 }
 
 if (require.main === module) {
-  main().catch((error) => {
-    process.stderr.write(`${error instanceof Error ? error.stack : String(error)}\n`);
+  main().catch((error: unknown) => {
+    process.stderr.write(`${error instanceof ConfigError ? error.message : `npm run seed failed: ${describeFailure(error)}`}\n`);
     process.exit(1);
   });
 }

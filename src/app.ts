@@ -4,7 +4,7 @@ import { Authenticator } from './auth/authenticator';
 import { readOrCreateLocalSecret, usesLocalSecret } from './auth/local-secret';
 import { TokenVerifier } from './auth/token-verifier';
 import type { AppConfig } from './config';
-import { openDatabase, type Database } from './db/database';
+import { loggedSupervision, openDatabase, type Database } from './db/database';
 import { ConnectionDrain } from './http/connection-drain';
 import { METRICS_PATH } from './http/metrics-route';
 import { createMetricsServer, createServer } from './http/server';
@@ -32,8 +32,15 @@ export interface App {
   unfinished(): { connections: number; requests: number };
 }
 
+export interface AppOptions {
+  /** Opened by the caller (tests, the bench); by default the configured or embedded one is opened. */
+  database?: Database;
+  /** The embedded database died and cannot be started again: the server should stop. */
+  onDatabaseLost?: (reason: string) => void;
+}
+
 /** Everything the server needs, wired: database (embedded or configured), token verification, metrics, HTTP. */
-export async function createApp(config: AppConfig, logger: FastifyBaseLogger, database?: Database): Promise<App> {
+export async function createApp(config: AppConfig, logger: FastifyBaseLogger, options: AppOptions = {}): Promise<App> {
   const localSecret = usesLocalSecret(config.auth) ? await readOrCreateLocalSecret(config.dataDir) : undefined;
   const verifier = new TokenVerifier({
     secret: config.auth.jwtSecret ?? localSecret,
@@ -41,8 +48,22 @@ export async function createApp(config: AppConfig, logger: FastifyBaseLogger, da
     issuer: config.auth.issuer,
     audience: config.auth.audience,
   });
-  const db = database ?? (await openDatabase(config, (message) => logger.info(message)));
   const metrics = new Metrics();
+  let db: Database;
+  try {
+    db =
+      options.database ??
+      (await openDatabase(config, (message) => logger.info(message), {
+        server: loggedSupervision(
+          logger,
+          () => metrics.embeddedDatabaseRestarted(),
+          (reason) => options.onDatabaseLost?.(reason),
+        ),
+      }));
+  } catch (error) {
+    metrics.close();
+    throw error;
+  }
   metrics.observeDatabase(db.orm);
   let unready = false;
   try {
@@ -83,6 +104,9 @@ export async function createApp(config: AppConfig, logger: FastifyBaseLogger, da
       },
       async stop() {
         unready = true;
+        // The embedded database may be stopped meanwhile by the same Ctrl-C (it is in the terminal's process group):
+        // that is no death to recover from.
+        db.embedded?.stopRestarting();
         // Every request answered and every connection closed first, then what they used.
         await drain.closeConnections();
         await server.close();

@@ -4,6 +4,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import pino from 'pino';
 import { createApp, type App } from './app';
 import { ConfigError, loadConfig, loadDotEnv, type AppConfig } from './config';
+import { describeFailure, isProgrammingError } from './failure-cause';
 import { runPrimary, StopMessage } from './primary';
 import { exitAtDeadline, stopOnSignals } from './shutdown-signals';
 
@@ -31,8 +32,18 @@ async function main(): Promise<void> {
 /** One serving process: the whole server with WORKERS=1, otherwise one of the primary's workers. */
 async function serve(config: AppConfig, logger: pino.Logger): Promise<void> {
   if (cluster.isWorker) return serveAsWorker(config, logger);
-  const app = await createApp(config, logger);
-  await listen(app, config, logger);
+  // The embedded database may be lost before the shutdown below exists: it stops the server as soon as it does.
+  let databaseLost: string | undefined;
+  let onDatabaseLost = (reason: string) => {
+    databaseLost = reason;
+  };
+  const app = await createApp(config, logger, { onDatabaseLost: (reason) => onDatabaseLost(reason) });
+  await listen(app, config, logger).catch(async (error: unknown) => {
+    // A port in use: give the database (and the data directory) back before saying so.
+    await app.stop();
+    throw error;
+  });
+  let failed = false;
   const stop = async (reason: string) => {
     exitAtDeadline(logger, config.shutdown.timeoutMs, () => app.unfinished());
     const { graceMs } = config.shutdown;
@@ -43,7 +54,12 @@ async function serve(config: AppConfig, logger: pino.Logger): Promise<void> {
     logger.info(app.unfinished(), STOPPED_ACCEPTING_MESSAGE);
     await app.stop();
   };
-  stopOnSignals(logger, (reason) => void finish(stop(reason), logger));
+  const shutdown = stopOnSignals(logger, (reason) => void finish(stop(reason), logger, () => failed));
+  onDatabaseLost = (reason) => {
+    failed = true;
+    shutdown.drain(reason);
+  };
+  if (databaseLost !== undefined) onDatabaseLost(databaseLost);
 }
 
 /**
@@ -105,12 +121,12 @@ async function listen(app: App, config: AppConfig, logger: pino.Logger): Promise
   if (cluster.isPrimary) printBanner(config, url, app.localSecret !== undefined);
 }
 
-/** Exits 0 once `stopped` resolves, 1 if it fails. */
-async function finish(stopped: Promise<unknown>, logger: pino.Logger): Promise<void> {
+/** Exits 0 once `stopped` resolves, 1 if it fails or the server stopped for a failure (`failed`). */
+async function finish(stopped: Promise<unknown>, logger: pino.Logger, failed: () => boolean = () => false): Promise<void> {
   try {
     await stopped;
     logger.info('stopped');
-    process.exit(0);
+    process.exit(failed() ? 1 : 0);
   } catch (error) {
     logger.error({ err: error }, 'unclean shutdown');
     process.exit(1);
@@ -128,7 +144,8 @@ function printBanner(config: AppConfig, url: string, signsOwnTokens: boolean): v
   );
 }
 
-main().catch((error) => {
-  process.stderr.write(`Tessera failed to start: ${error instanceof Error ? error.stack : String(error)}\n`);
+main().catch((error: unknown) => {
+  process.stderr.write(`Tessera failed to start: ${describeFailure(error)}\n`);
+  if (isProgrammingError(error)) process.stderr.write(`${error.stack}\n`);
   process.exit(1);
 });

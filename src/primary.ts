@@ -3,8 +3,10 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type pino from 'pino';
 import { readOrCreateLocalSecret, usesLocalSecret } from './auth/local-secret';
 import type { AppConfig } from './config';
-import { embeddedDatabaseUrl, startMigratedEmbeddedDatabase } from './db/database';
+import { Registry } from 'prom-client';
+import { embeddedDatabaseUrl, loggedSupervision, migratedEmbeddedDatabase } from './db/database';
 import { answerWorkersWithClusterMetrics } from './metrics/cluster-metrics';
+import { embeddedDatabaseRestartsCounter } from './metrics/metrics';
 import { stopOnSignals } from './shutdown-signals';
 
 /**
@@ -49,7 +51,23 @@ export async function runPrimary(
   logger: pino.Logger,
   announce: (url: string, signsOwnTokens: boolean) => void,
 ): Promise<void> {
-  const embedded = config.databaseUrl ? undefined : await startMigratedEmbeddedDatabase(config, (message) => logger.info(message));
+  // What the primary itself counts, added to the workers' metrics.
+  const registry = new Registry();
+  const restarts = embeddedDatabaseRestartsCounter(registry);
+  // The database may be lost before the shutdown below exists: it stops the server as soon as it does.
+  let databaseLost: string | undefined;
+  let onDatabaseLost = (reason: string) => {
+    databaseLost = reason;
+  };
+  const embedded = config.databaseUrl
+    ? undefined
+    : await migratedEmbeddedDatabase(config, (message) => logger.info(message), {
+        server: loggedSupervision(
+          logger,
+          () => restarts.inc(),
+          (reason) => onDatabaseLost(reason),
+        ),
+      });
   // Workers connect to the embedded database like to any other; with DATABASE_URL they inherit it.
   const workerEnv = embedded ? { DATABASE_URL: embeddedDatabaseUrl(embedded) } : {};
   const signsOwnTokens = usesLocalSecret(config.auth);
@@ -91,6 +109,8 @@ export async function runPrimary(
 
   const stop = async (reason: string) => {
     stopping = true;
+    // The workers' drain may stop the database's clients, and a Ctrl-C the database itself: no death to recover from.
+    embedded?.stopRestarting();
     const exited = [...exits.values()];
     const { graceMs, timeoutMs } = config.shutdown;
     setTimeout(() => {
@@ -121,6 +141,11 @@ export async function runPrimary(
   cluster.on('message', (worker: Worker, message: unknown) => {
     if (message === StopMessage.stopRequested) shutdown.drain(`signal to worker ${worker.process.pid}`);
   });
+  onDatabaseLost = (reason) => {
+    failed = true;
+    shutdown.drain(reason);
+  };
+  if (databaseLost !== undefined) onDatabaseLost(databaseLost);
 
   cluster.on('listening', (worker: Worker, address: Address) => {
     // A worker listens on PORT first, then on METRICS_PORT when set: its first address is the GraphQL one.
@@ -152,7 +177,7 @@ export async function runPrimary(
     fork();
   });
 
-  if (config.metrics.served) answerWorkersWithClusterMetrics();
+  if (config.metrics.served) answerWorkersWithClusterMetrics(registry);
   logger.info({ workers: config.workers, poolPerWorker: config.db.poolMax }, 'starting workers');
   for (let i = 0; i < config.workers; i++) fork();
 }
