@@ -33,5 +33,10 @@ export default tseslint.config(
       '@typescript-eslint/no-unsafe-argument': 'off',
     },
   },
+  {
+    // Plain JavaScript that runs before anything is compiled: outside every TypeScript project.
+    files: ['**/*.mjs'],
+    ...tseslint.configs.disableTypeChecked,
+  },
   prettier,
 );

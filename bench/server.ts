@@ -56,7 +56,7 @@ export async function startBenchServer(databaseUrl: string): Promise<BenchServer
       { level: 'warn', stream: { write: (line: string) => void (problems.length < 1000 && problems.push(line)) } },
     ]),
   );
-  const app = await createApp(config, logger, databaseOf(orm, databaseUrl));
+  const app = await createApp(config, logger, { database: databaseOf(orm, databaseUrl) });
   await app.server.listen({ host: '127.0.0.1', port: 0 });
   const { port } = app.server.server.address() as AddressInfo;
   return {

@@ -22,3 +22,6 @@ export const migrationsList: Array<{ name: string; class: Constructor<Migration>
   Migration20261201130000_template_configuration_index,
   Migration20261205120000_audit_events,
 ].map((migration) => ({ name: migration.name, class: migration }));
+
+/** The schema as it stood before Tessera: rolling it back drops tables that hold data Tessera did not write. */
+export const BASELINE_MIGRATION = Migration20261124120000_baseline.name;

@@ -3,8 +3,9 @@ import { randomUUID } from 'node:crypto';
 import type { EntityManager } from '@mikro-orm/postgresql';
 import type { Actor } from '../src/auth/actor';
 import { LruCache } from '../src/cache/lru-cache';
-import { loadConfig, loadDotEnv } from '../src/config';
+import { ConfigError, loadConfig, loadDotEnv } from '../src/config';
 import { openDatabase } from '../src/db/database';
+import { describeFailure } from '../src/failure-cause';
 import { createServices } from '../src/graphql/context';
 import type { Configuration } from '../src/template/configuration-schema';
 import { TemplateCategory } from '../src/template/template-category';
@@ -289,7 +290,8 @@ export async function seed(em: EntityManager): Promise<void> {
 async function main(): Promise<void> {
   loadDotEnv();
   const config = loadConfig();
-  const database = await openDatabase(config, (message) => process.stdout.write(`${message}\n`));
+  // While the server runs, its embedded database is used; otherwise one is started for the seed.
+  const database = await openDatabase(config, (message) => process.stdout.write(`${message}\n`), { command: 'npm run seed' });
   try {
     await seed(database.orm.em.fork());
   } finally {
@@ -298,8 +300,8 @@ async function main(): Promise<void> {
 }
 
 if (require.main === module) {
-  main().catch((error) => {
-    process.stderr.write(`${error instanceof Error ? error.stack : String(error)}\n`);
+  main().catch((error: unknown) => {
+    process.stderr.write(`${error instanceof ConfigError ? error.message : `npm run seed failed: ${describeFailure(error)}`}\n`);
     process.exit(1);
   });
 }

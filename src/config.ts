@@ -56,6 +56,12 @@ export interface AppConfig {
    * `token` (`METRICS_TOKEN`), only for `Authorization: Bearer <token>`. In production, not served unless one is set.
    */
   metrics: { served: boolean; port?: number; token?: string };
+  /**
+   * A stop (SIGTERM, SIGINT): for `graceMs` `/readyz` answers 503 while everything else is served as before, so that a
+   * load balancer stops routing here; then the server stops accepting, answers what it accepted and exits. Past
+   * `timeoutMs` from the signal it exits anyway, code 1.
+   */
+  shutdown: { graceMs: number; timeoutMs: number };
 }
 
 export class ConfigError extends Error {
@@ -132,6 +138,10 @@ class EnvReader {
 const MAX_WORKERS = 128;
 const MIN_METRICS_TOKEN_LENGTH = 32;
 const DEFAULT_POOL_PER_WORKER = 10;
+/** Long enough for a load balancer's health check to see `/readyz` fail (a few checks seconds apart) in production. */
+const DEFAULT_PRODUCTION_GRACE_MS = 5_000;
+/** What a stop may take after the grace: in-flight requests end within their statement timeouts long before. */
+const DEFAULT_SHUTDOWN_AFTER_GRACE_MS = 20_000;
 
 export function loadConfig(env: Env = process.env): AppConfig {
   const read = new EnvReader(env);
@@ -176,6 +186,7 @@ export function loadConfig(env: Env = process.env): AppConfig {
     },
     logLevel: read.oneOf('LOG_LEVEL', ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const, 'info'),
     metrics: metricsConfig(read, nodeEnv),
+    shutdown: shutdownConfig(read, nodeEnv),
   };
 
   if (config.metrics.port !== undefined && config.metrics.port !== 0 && config.metrics.port === port) {
@@ -216,6 +227,18 @@ function metricsConfig(read: EnvReader, nodeEnv: NodeEnv): AppConfig['metrics'] 
   // operator chose to put them.
   const served = nodeEnv !== 'production' || port !== undefined || token !== undefined;
   return { served, port, token };
+}
+
+function shutdownConfig(read: EnvReader, nodeEnv: NodeEnv): AppConfig['shutdown'] {
+  // Outside production nothing routes to the server by its readiness: a stop need not wait.
+  const graceMs = read.integer('SHUTDOWN_GRACE_MS', nodeEnv === 'production' ? DEFAULT_PRODUCTION_GRACE_MS : 0, 0, 600_000);
+  const timeoutMs = read.integer('SHUTDOWN_TIMEOUT_MS', graceMs + DEFAULT_SHUTDOWN_AFTER_GRACE_MS, 1_000, 3_600_000);
+  if (timeoutMs <= graceMs) {
+    read.problems.push(
+      `SHUTDOWN_TIMEOUT_MS (${timeoutMs}) must exceed SHUTDOWN_GRACE_MS (${graceMs}): requests are answered after the grace`,
+    );
+  }
+  return { graceMs, timeoutMs };
 }
 
 /** Entry points read `.env` when present; variables already set in the environment win. */

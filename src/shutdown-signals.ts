@@ -39,3 +39,15 @@ export function stopOnSignals(logger: pino.Logger, onDrain: (reason: string) => 
   process.on('SIGINT', onSignal);
   return { drain };
 }
+
+/**
+ * Exits with code 1 once `ms` have passed since the stop began, logging what it still waited for: a stop that hangs
+ * (a request that never ends, a database that never answers) must still end before whatever supervises the process
+ * kills it.
+ */
+export function exitAtDeadline(logger: pino.Logger, ms: number, unfinished: () => object): void {
+  setTimeout(() => {
+    logger.error({ timeoutMs: ms, ...unfinished() }, 'shutdown deadline passed: exiting');
+    process.exit(1);
+  }, ms).unref();
+}

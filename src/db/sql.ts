@@ -121,13 +121,50 @@ export class StatementRecorder {
 /** A pooled node-postgres connection as the ORM's pool hands it out. */
 interface PooledConnection {
   query<Row extends QueryResultRow>(config: QueryConfig): Promise<QueryResult<Row>>;
+  end(): Promise<void>;
   /** The pool's mark for a connection it must destroy instead of handing it out again. */
   __knex__disposed?: unknown;
+  /** knex's name for the connection, which its statement events carry. */
+  __knexUid?: string;
 }
 
 interface ConnectionPool {
   acquireConnection(): Promise<PooledConnection>;
   releaseConnection(connection: PooledConnection): Promise<void>;
+}
+
+/**
+ * After a statement failed, keeps its connection if PostgreSQL reported the failure (a timeout, a constraint): the
+ * connection is in step. Any other failure (the client-side deadline, a broken socket) leaves it out of step: the
+ * statement may still be running, to answer later, and a transaction may stay open on the connection, its ROLLBACK
+ * queued behind that statement. Such a connection is closed at once (node-postgres destroys the socket of one with a
+ * statement running; PostgreSQL rolls back whatever the session had open when it notices) and marked for the pool to
+ * destroy rather than hand out again.
+ */
+function discardUnlessInStep(connection: PooledConnection, error: unknown): void {
+  if (error instanceof DatabaseError || connection.__knex__disposed) return;
+  connection.__knex__disposed = error;
+  connection.end().catch(() => undefined);
+}
+
+/** The ORM's connections get the same treatment as `Sql`'s when one of its statements fails (`discardUnlessInStep`). */
+export function discardOrmConnectionsOutOfStep(orm: MikroORM): void {
+  const knex = orm.em.getConnection().getKnex();
+  const pool = (knex.client as { pool: TarnPool }).pool;
+  // The statement events name the connection; the pool hands out the connection itself.
+  const inUse = new Map<string, PooledConnection>();
+  pool.on('acquireSuccess', (_eventId: number, connection: PooledConnection) => inUse.set(connection.__knexUid!, connection));
+  pool.on('release', (connection: PooledConnection) => inUse.delete(connection.__knexUid!));
+  knex.on('query-error', (error: unknown, query: { __knexUid?: string }) => {
+    const connection = query.__knexUid === undefined ? undefined : inUse.get(query.__knexUid);
+    if (connection) discardUnlessInStep(connection, error);
+  });
+}
+
+/** What `discardOrmConnectionsOutOfStep` uses of knex's pool (tarn). */
+interface TarnPool {
+  on(event: 'acquireSuccess', listener: (eventId: number, connection: PooledConnection) => void): void;
+  on(event: 'release', listener: (connection: PooledConnection) => void): void;
 }
 
 const statementNames = new Map<string, string>();
@@ -195,9 +232,7 @@ export class Sql {
       );
       return result.rows;
     } catch (error) {
-      // PostgreSQL's own refusal (a timeout, a constraint) leaves the connection in step. Anything else may not: after
-      // a client-side deadline the server may still answer on this connection, out of turn, so it is never reused.
-      if (!(error instanceof DatabaseError)) connection.__knex__disposed = error;
+      discardUnlessInStep(connection, error);
       throw error;
     } finally {
       await this.pool.releaseConnection(connection);

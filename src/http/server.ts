@@ -51,6 +51,8 @@ export interface ServerDependencies {
   authenticator: Authenticator;
   logger: FastifyBaseLogger;
   metrics: Metrics;
+  /** True once the server is stopping: `/readyz` answers 503 from then on, whatever the database says. */
+  stopping: () => boolean;
 }
 
 declare module 'fastify' {
@@ -69,12 +71,15 @@ const READINESS_TIMEOUT_MS = 2_000;
  * The HTTP server: GraphQL at `config.graphqlPath`, `/healthz` (process up), `/readyz` (database reachable), and
  * `/metrics` unless they have a port of their own (`createMetricsServer`) or are not served.
  */
-export async function createServer({ config, database, authenticator, logger, metrics }: ServerDependencies): Promise<FastifyInstance> {
+export async function createServer({
+  config,
+  database,
+  authenticator,
+  logger,
+  metrics,
+  stopping,
+}: ServerDependencies): Promise<FastifyInstance> {
   const app = createFastify(logger);
-  let shuttingDown = false;
-  app.addHook('onClose', async () => {
-    shuttingDown = true;
-  });
 
   const limiter = new RateLimiter(config.rateLimits, Sql.of(database.orm.em), logger);
   app.addHook('onClose', async () => limiter.close());
@@ -106,7 +111,7 @@ export async function createServer({ config, database, authenticator, logger, me
 
   app.get('/healthz', async () => ({ status: 'ok' }));
   app.get('/readyz', async (_request, reply) => {
-    const ready = !shuttingDown && (await withTimeout(database.isReady(), READINESS_TIMEOUT_MS).catch(() => false));
+    const ready = !stopping() && (await withTimeout(database.isReady(), READINESS_TIMEOUT_MS).catch(() => false));
     // Replicas never make the server unready: while none serves, the primary answers every read.
     const replicas = database.replicas ? { replicas: database.replicas.health() } : {};
     return reply.code(ready ? 200 : 503).send({ status: ready ? 'ready' : 'unavailable', ...replicas });

@@ -20,16 +20,16 @@ interface MetricsRequest {
 
 type MetricsAnswer = { type: typeof ANSWER; id: number } & ({ text: string } | { error: string });
 
-/** In the primary: answers each worker's request with every worker's metrics. */
-export function answerWorkersWithClusterMetrics(): void {
+/** In the primary: answers each worker's request with every worker's metrics, and the primary's own `registry`. */
+export function answerWorkersWithClusterMetrics(registry: Registry): void {
   const aggregator = new AggregatorRegistry();
   cluster.on('message', (worker, message: unknown) => {
     if (!isMessage<MetricsRequest>(message, REQUEST)) return;
     const answer = (result: { text: string } | { error: string }) => {
       if (worker.isConnected()) worker.send({ type: ANSWER, id: message.id, ...result } satisfies MetricsAnswer);
     };
-    aggregator.clusterMetrics().then(
-      (text) => answer({ text }),
+    Promise.all([aggregator.clusterMetrics(), registry.metrics()]).then(
+      ([workers, primary]) => answer({ text: workers + primary }),
       (error: unknown) => answer({ error: error instanceof Error ? error.message : String(error) }),
     );
   });

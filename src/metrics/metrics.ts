@@ -46,7 +46,7 @@ type OperationSeries = Record<Outcome, { requests: Counter.Internal; seconds: Hi
 /**
  * What the server counts, in one registry per process: GraphQL requests by operation and outcome with their latency,
  * errors by code, rate-limit refusals, query-limit rejections, transaction retries, database statement durations, the
- * pool's connections (read when scraped), and Node's process metrics. Recording a request costs a map lookup and two
+ * pool's connections (read when scraped), restarts of the embedded database, and Node's process metrics. Recording a request costs a map lookup and two
  * updates of cached children: no label objects are built per request.
  */
 export class Metrics {
@@ -89,6 +89,7 @@ export class Metrics {
     labelNames: ['reason'] as const,
     registers: [this.registry],
   });
+  private readonly embeddedDatabaseRestarts = embeddedDatabaseRestartsCounter(this.registry);
   private readonly statementSeconds = new Histogram({
     name: 'tessera_db_statement_duration_seconds',
     help: "SQL statements' time from sending to answer, by outcome (ok, error); a transaction's BEGIN and COMMIT are not timed",
@@ -160,6 +161,10 @@ export class Metrics {
     this.rejectionsByLimit[limit].inc();
   }
 
+  embeddedDatabaseRestarted(): void {
+    this.embeddedDatabaseRestarts.inc();
+  }
+
   /**
    * Times the statements and counts the retries published on the diagnostics channels (`src/db/sql.ts`,
    * `src/db/transaction-retry.ts`), and reads the pool's connections from `orm` whenever the metrics are scraped.
@@ -222,6 +227,20 @@ export class Metrics {
   close(): void {
     for (const unsubscribe of this.unsubscribes.splice(0)) unsubscribe();
   }
+}
+
+/**
+ * Restarts of the embedded PostgreSQL after it died, counted by the process that owns it: the server, or with WORKERS=N
+ * the primary, which adds its own count to the workers' metrics. Workers never own it, so their copies are left out of
+ * the sum.
+ */
+export function embeddedDatabaseRestartsCounter(registry: Registry): Counter {
+  return new Counter({
+    name: 'tessera_embedded_database_restarts_total',
+    help: 'Times the embedded PostgreSQL was started again after it exited on its own (killed, crashed)',
+    registers: [registry],
+    aggregator: 'omit',
+  });
 }
 
 function zeroedChildren<Value extends string>(counter: Counter<string>, values: readonly Value[]): Record<Value, Counter.Internal> {

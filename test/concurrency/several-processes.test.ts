@@ -2,7 +2,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
-import { FAULT_JWT_SECRET, signal, startServer, waitFor, within, type ServerProcess } from '../faults/harness';
+import { FAULT_JWT_SECRET, logLines, signal, startServer, waitFor, within, type ServerProcess } from '../faults/harness';
 import { dataOf, newUser, postGraphql, type Api, type GraphqlResponse } from '../support/api';
 import { createTemplateViaApi, type TestUser } from '../support/factories';
 import { createTestDatabase, type TestDatabase } from '../support/test-database';
@@ -51,20 +51,6 @@ async function startRoundRobinProxy(ports: number[]): Promise<{ url: string; clo
         server.close(() => resolve());
       }),
   };
-}
-
-/** The JSON lines a server process (and its workers) logged. */
-function logLines(server: ServerProcess): Array<Record<string, any>> {
-  return server.output
-    .join('')
-    .split('\n')
-    .flatMap((line) => {
-      try {
-        return [JSON.parse(line) as Record<string, any>];
-      } catch {
-        return [];
-      }
-    });
 }
 
 const pidsLogging = (server: ServerProcess, message: string) =>

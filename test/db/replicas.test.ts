@@ -43,7 +43,7 @@ async function startServer(cluster: StreamingReplica, maxLagMs: number): Promise
   });
   const logs: string[] = [];
   const logger = pino({ level: 'info' }, { write: (line: string) => void logs.push(line) });
-  const app = await createApp(config, logger, await openDatabase(config, (message) => logger.info(message)));
+  const app = await createApp(config, logger, { database: await openDatabase(config, (message) => logger.info(message)) });
   await app.server.listen({ host: '127.0.0.1', port: 0 });
   const origin = `http://127.0.0.1:${(app.server.server.address() as AddressInfo).port}`;
   const graphql: Server['graphql'] = async (query, options = {}) => {

@@ -37,3 +37,13 @@ export function signal(pid: number, name: NodeJS.Signals): boolean {
     return false;
   }
 }
+
+/** Whether `pid` runs: exists and is no zombie (an orphan's new parent may be slow to reap it). */
+export function isAlive(pid: number): boolean {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return stat.slice(stat.lastIndexOf(')') + 2).split(' ')[0] !== 'Z';
+  } catch {
+    return false;
+  }
+}

@@ -219,6 +219,44 @@ function servingUrl(line: string): string | undefined {
   return msg === SERVING_MESSAGE && typeof url === 'string' ? url : undefined;
 }
 
+/** The JSON lines a server process (and its workers) logged. */
+export function logLines(server: ServerProcess): Array<Record<string, any>> {
+  return server.output
+    .join('')
+    .split('\n')
+    .filter((line) => line.startsWith('{'))
+    .flatMap((line) => {
+      try {
+        return [JSON.parse(line) as Record<string, any>];
+      } catch {
+        return [];
+      }
+    });
+}
+
+export interface CommandResult {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+/** `npm run --silent <args>` in the project, as a developer runs it, to its end (a non-zero exit is a result too). */
+export function runNpm(args: string[], env: Record<string, string>): Promise<CommandResult> {
+  return new Promise((resolve, reject) => {
+    const child = spawn('npm', ['run', '--silent', ...args], {
+      cwd: ROOT,
+      env: { ...process.env, ...env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
+    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+    child.on('error', reject);
+    child.on('close', (code) => resolve({ code, stdout, stderr }));
+  });
+}
+
 export interface FaultServerOptions {
   /** Names the scratch directory. */
   name: string;
@@ -393,6 +431,8 @@ export interface HttpOutcome {
   complete: boolean;
   error?: string;
   finishedAt?: number;
+  /** The answer said `Connection: close`: the server closes the connection after it. */
+  closesConnection?: boolean;
 }
 
 /**
@@ -436,7 +476,13 @@ export function outcomeOf(request: http.ClientRequest): Promise<HttpOutcome> {
         } catch {
           body = undefined;
         }
-        resolve({ status: response.statusCode, body, complete: response.complete, finishedAt: Date.now() });
+        resolve({
+          status: response.statusCode,
+          body,
+          complete: response.complete,
+          finishedAt: Date.now(),
+          closesConnection: response.headers.connection === 'close',
+        });
       });
     });
   });
@@ -445,3 +491,69 @@ export function outcomeOf(request: http.ClientRequest): Promise<HttpOutcome> {
 /** A `{ me { id } }` answered whole with the caller's id. */
 export const isCompleteOk = (o: HttpOutcome) =>
   o.complete && o.status === 200 && typeof o.body?.data?.me?.id === 'string' && !o.body.errors;
+
+/** How a request of a keep-alive client ended: answered (by status), refused a connection, or cut without an answer. */
+export type LoadAnswer = 'ok' | 'refused' | 'cut' | `status ${number}`;
+
+export interface LoadRequest extends HttpOutcome {
+  client: number;
+  sentAt: number;
+  /** Sent on a connection an earlier request of the client used. */
+  reusedConnection: boolean;
+  answer: LoadAnswer;
+}
+
+function answerOf(outcome: HttpOutcome): LoadAnswer {
+  if (outcome.error === 'ECONNREFUSED') return 'refused';
+  if (outcome.status === undefined || !outcome.complete) return 'cut';
+  return isCompleteOk(outcome) ? 'ok' : `status ${outcome.status}`;
+}
+
+/**
+ * `clients` clients, each with one keep-alive connection (opened again whenever the server closes it), sending
+ * `{ me { id } }` back to back with a short pause, as a load balancer's pooled connections do. A client stops once a
+ * connection is refused (it would go to another instance) or when told to.
+ */
+export function startKeepAliveLoad(url: string, token: string, clients: number, pauseMs = 5) {
+  const body = JSON.stringify({ query: ME_QUERY });
+  const requests: LoadRequest[] = [];
+  let running = true;
+  const agents = Array.from({ length: clients }, () => new http.Agent({ keepAlive: true, maxSockets: 1 }));
+  const done = Promise.all(
+    agents.map(async (agent, client) => {
+      while (running) {
+        const sentAt = Date.now();
+        const request = http.request(url, {
+          method: 'POST',
+          agent,
+          headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body), authorization: `Bearer ${token}` },
+        });
+        const result = outcomeOf(request);
+        request.end(body);
+        const outcome = await result;
+        const answer = answerOf(outcome);
+        requests.push({ ...outcome, client, sentAt, reusedConnection: request.reusedSocket, answer });
+        if (answer === 'refused') return;
+        await sleep(pauseMs);
+      }
+    }),
+  );
+  return {
+    requests,
+    /** Resolves once every client stopped: refused, or told to stop. */
+    done,
+    async stop() {
+      running = false;
+      await done;
+      for (const agent of agents) agent.destroy();
+      return requests;
+    },
+  };
+}
+
+/** How many requests ended each way. */
+export function countAnswers(requests: readonly LoadRequest[]): Partial<Record<LoadAnswer, number>> {
+  const counts: Partial<Record<LoadAnswer, number>> = {};
+  for (const { answer } of requests) counts[answer] = (counts[answer] ?? 0) + 1;
+  return counts;
+}

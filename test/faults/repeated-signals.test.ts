@@ -6,6 +6,7 @@ import { createTestDatabase, type TestDatabase } from '../support/test-database'
 import {
   heldRequest,
   isCompleteOk,
+  logLines,
   sleep,
   startServer,
   tokenFor,
@@ -47,12 +48,6 @@ describe('a stop signal delivered twice', () => {
     return { server, held };
   }
 
-  const logLines = (server: ServerProcess) =>
-    server.output
-      .join('')
-      .split('\n')
-      .filter((line) => line.startsWith('{'))
-      .map((line) => JSON.parse(line) as { msg: string; signal?: string; pid: number });
   const REPEAT = 'signal repeated while draining: still draining';
   const repeatsLogged = (server: ServerProcess) => logLines(server).filter((line) => line.msg === REPEAT);
 
@@ -90,7 +85,7 @@ describe('a stop signal delivered twice', () => {
       waitFor(async () => logLines(server).filter((line) => line.msg === message).length >= count, REPEATED_SIGNAL_WINDOW_MS / 2, 2);
     // Each signal once the previous one was handled, milliseconds later: two pending at once would be merged into one.
     process.kill(pid, 'SIGTERM');
-    await logged('shutting down: draining requests');
+    await logged('shutting down: /readyz answers 503, serving on through the grace period');
     process.kill(pid, 'SIGTERM');
     await logged(REPEAT);
     process.kill(pid, 'SIGINT');

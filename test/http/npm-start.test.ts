@@ -1,5 +1,5 @@
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, statSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -74,7 +74,10 @@ describe('npm start on a fresh data directory', () => {
       });
       return response.json();
     };
+    // On a built tree the commands compile nothing: the build's record is left as it was.
+    const builtAt = statSync(path.join(ROOT, 'dist/.tsbuildinfo')).mtimeMs;
     const [named, plain] = await Promise.all([tokenFor('--name', 'Dev Lovelace'), tokenFor()]);
+    expect(statSync(path.join(ROOT, 'dist/.tsbuildinfo')).mtimeMs).toBe(builtAt);
     expect(await me(named)).toEqual({ data: { me: { email: 'dev@example.test', displayName: 'Dev Lovelace' } } });
     expect(await me(plain)).toEqual({ data: { me: { email: 'dev@example.test', displayName: 'Dev Lovelace' } } });
     expect(output.join('')).toContain('npm run token -- you@example.com');

@@ -96,7 +96,7 @@ export function useApi(options: ApiOptions = {}): Api {
       database = databaseOf(api.orm, api.db.url);
     }
     recorder.attach();
-    api.app = await createApp(config, logger, database);
+    api.app = await createApp(config, logger, { database });
     const { graphqlUrl, metricsUrl } = await api.app.listen();
     api.url = graphqlUrl;
     api.metricsUrl = metricsUrl;

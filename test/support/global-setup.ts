@@ -18,11 +18,8 @@ declare global {
  * database that every test file copies into a database of its own.
  */
 export default async function globalSetup(): Promise<void> {
-  // Tests that run the server as a process of its own (npm start, faults) need dist/ current; incremental, so quick.
-  execFileSync(process.execPath, [require.resolve('typescript/bin/tsc'), '-p', 'tsconfig.build.json'], {
-    cwd: path.resolve(__dirname, '../..'),
-    stdio: 'inherit',
-  });
+  // Tests that run the server as a process of its own (npm start, faults) need dist/ current; compiled only when stale.
+  execFileSync(process.execPath, ['scripts/build-if-stale.mjs'], { cwd: path.resolve(__dirname, '../..'), stdio: 'inherit' });
   let serverUrl = process.env.TEST_DATABASE_URL;
   if (!serverUrl) {
     const dir = await mkdtemp(path.join(os.tmpdir(), 'tessera-test-'));

@@ -47,6 +47,7 @@ describe('loadConfig', () => {
       rateLimits: { perIpPerMinute: 1_200, perUserPerMinute: 600, store: 'postgres' },
       logLevel: 'info',
       metrics: { served: true, port: undefined, token: undefined },
+      shutdown: { graceMs: 0, timeoutMs: 20_000 },
     });
   });
 
@@ -91,6 +92,8 @@ describe('loadConfig', () => {
         LOG_LEVEL: 'warn',
         METRICS_PORT: '9464',
         METRICS_TOKEN: METRICS_TOKEN,
+        SHUTDOWN_GRACE_MS: '10000',
+        SHUTDOWN_TIMEOUT_MS: '25000',
       }),
     ).toStrictEqual({
       nodeEnv: 'production',
@@ -115,6 +118,7 @@ describe('loadConfig', () => {
       rateLimits: { perIpPerMinute: 0, perUserPerMinute: 1_000_000, store: 'memory' },
       logLevel: 'warn',
       metrics: { served: true, port: 9464, token: METRICS_TOKEN },
+      shutdown: { graceMs: 10_000, timeoutMs: 25_000 },
     });
   });
 
@@ -160,6 +164,23 @@ describe('loadConfig', () => {
     });
   });
 
+  describe('shutdown', () => {
+    const production = { NODE_ENV: 'production', DATABASE_URL, JWT_SECRET: SECRET };
+
+    it('serves through a grace of 5 s in production and none elsewhere, and gives up 20 s after the grace', () => {
+      expect(loadConfig(production).shutdown).toStrictEqual({ graceMs: 5_000, timeoutMs: 25_000 });
+      expect(loadConfig({ NODE_ENV: 'test' }).shutdown).toStrictEqual({ graceMs: 0, timeoutMs: 20_000 });
+      expect(loadConfig({ SHUTDOWN_GRACE_MS: '300' }).shutdown).toStrictEqual({ graceMs: 300, timeoutMs: 20_300 });
+      expect(loadConfig({ ...production, SHUTDOWN_TIMEOUT_MS: '8000' }).shutdown).toStrictEqual({ graceMs: 5_000, timeoutMs: 8_000 });
+    });
+
+    it('refuses a deadline that leaves no time after the grace', () => {
+      expect(problemsOf({ SHUTDOWN_GRACE_MS: '5000', SHUTDOWN_TIMEOUT_MS: '5000' })).toEqual([
+        'SHUTDOWN_TIMEOUT_MS (5000) must exceed SHUTDOWN_GRACE_MS (5000): requests are answered after the grace',
+      ]);
+    });
+  });
+
   it('resolves a relative DATA_DIR against the working directory', () => {
     expect(loadConfig({ DATA_DIR: 'var/pg' }).dataDir).toBe(path.resolve('var/pg'));
   });
@@ -175,6 +196,8 @@ describe('loadConfig', () => {
       ['DB_REPLICA_MAX_LAG_MS', 0, 3_600_000, (c: ReturnType<typeof loadConfig>) => c.db.replicaMaxLagMs],
       ['RATE_LIMIT_PER_IP_PER_MINUTE', 0, 1_000_000, (c: ReturnType<typeof loadConfig>) => c.rateLimits.perIpPerMinute],
       ['RATE_LIMIT_PER_USER_PER_MINUTE', 0, 1_000_000, (c: ReturnType<typeof loadConfig>) => c.rateLimits.perUserPerMinute],
+      ['SHUTDOWN_GRACE_MS', 0, 600_000, (c: ReturnType<typeof loadConfig>) => c.shutdown.graceMs],
+      ['SHUTDOWN_TIMEOUT_MS', 1_000, 3_600_000, (c: ReturnType<typeof loadConfig>) => c.shutdown.timeoutMs],
     ])('%s takes %p to %p and refuses what lies outside', (name, min, max, read) => {
       expect(read(loadConfig({ [name]: String(min) }))).toBe(min);
       expect(read(loadConfig({ [name]: String(max) }))).toBe(max);
