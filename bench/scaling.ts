@@ -9,7 +9,7 @@ import { publishOrmStatements, SqlValues, StatementRecorder } from '../src/db/sq
 import { countByTemplate, listExperiments, NEWEST_FIRST, pageByTemplate } from '../src/experiment/experiment-list';
 import { experimentColumns } from '../src/experiment/experiment-rows';
 import { createExperimentLoaders } from '../src/experiment/experiment.loaders';
-import { ExperimentService } from '../src/experiment/experiment.service';
+import { createServices } from '../src/graphql/context';
 import { templateColumns } from '../src/template/template-rows';
 import { visibleTemplates } from '../src/template/template-visibility';
 import { withClient } from './cluster';
@@ -443,6 +443,8 @@ async function buildTrendingIndexes(client: Client, log: (line: string) => void)
 interface CreateStatements {
   update: string;
   insert: string;
+  /** The experiment's audit event, written in the same transaction. */
+  audit: string;
   id: string;
   createdAt: string;
 }
@@ -454,16 +456,17 @@ async function captureCreateExperiment(url: string, actor: Actor, templateId: st
   const recorder = new StatementRecorder().attach();
   try {
     const { result, trips } = await recorder.capture(() =>
-      new ExperimentService(orm.em.fork()).createFromTemplate(actor, { templateId, name: 'Scaling bench experiment' }),
+      createServices(orm.em.fork(), randomUUID()).experiments.createFromTemplate(actor, { templateId, name: 'Scaling bench experiment' }),
     );
     const statements = trips.flat();
     const update = statements.find((statement) => /^\s*update\s+experiment_templates/i.test(statement.sql));
     const insert = statements.find((statement) => /^\s*insert\s+into\s+"?ml_experiments"?\s/i.test(statement.sql));
-    if (!update || !insert || update.values.length + insert.values.length > 0) {
+    const audit = statements.find((statement) => /^\s*insert\s+into\s+audit_events\s/i.test(statement.sql));
+    if (!update || !insert || !audit || update.values.length + insert.values.length + audit.values.length > 0) {
       throw new Error(`unexpected statements: ${JSON.stringify(statements)}`);
     }
     await orm.em.fork().getConnection().execute(`delete from ml_experiments where id = ?`, [result.id]);
-    return { update: update.sql, insert: insert.sql, id: result.id, createdAt: result.createdAt.toISOString() };
+    return { update: update.sql, insert: insert.sql, audit: audit.sql, id: result.id, createdAt: result.createdAt.toISOString() };
   } finally {
     recorder.detach();
     await orm.close(true);
@@ -479,8 +482,8 @@ const recentUsageUpsert = (templateId: string) => `insert into ${RECENT_USAGE} (
      on conflict (template_id) do update set experiments = ${RECENT_USAGE}.experiments + 1`;
 
 /**
- * Creating an experiment from a template as the service does it (the usage count's UPDATE, the INSERT, one
- * transaction, committed), replayed into the plain table, the partitioned one, and the plain one with the usage
+ * Creating an experiment from a template as the service does it (the usage count's UPDATE, the INSERT, its audit event,
+ * one transaction, committed), replayed into the plain table, the partitioned one, and the plain one with the usage
  * table's counter in the same transaction. The rows are deleted and the template's counters restored afterwards.
  */
 async function measureCreate(
@@ -506,10 +509,12 @@ async function measureCreate(
     [template.id],
   );
   const inserted: string[] = [];
-  const freshInsert = (sql: string) => {
+  /** The captured statements as another experiment's: its own id (its audit event's subject too) and time. */
+  const fresh = () => {
     const id = randomUUID();
+    const createdAt = new Date().toISOString();
     inserted.push(id);
-    return sql.split(captured.id).join(id).split(captured.createdAt).join(new Date().toISOString());
+    return (sql: string) => sql.split(captured.id).join(id).split(captured.createdAt).join(createdAt);
   };
   const variants = [
     { label: 'ml_experiments', insertSql: captured.insert, counters: [] },
@@ -524,8 +529,10 @@ async function measureCreate(
   const once = async (variant: (typeof variants)[number]) => {
     await client.query('begin');
     try {
+      const asNew = fresh();
       await client.query(captured.update);
-      await client.query(freshInsert(variant.insertSql));
+      await client.query(asNew(variant.insertSql));
+      await client.query(asNew(captured.audit));
       for (const counter of variant.counters) await client.query(counter);
       await client.query('commit');
     } catch (error) {
@@ -544,6 +551,11 @@ async function measureCreate(
   } finally {
     await client.query(`delete from ml_experiments where id = any($1::uuid[])`, [inserted]);
     await client.query(`delete from ${MONTHLY} where id = any($1::uuid[])`, [inserted]);
+    // Audit events refuse deletes; as the bench cluster's superuser, this transaction skips that trigger.
+    await client.query('begin');
+    await client.query('set local session_replication_role = replica');
+    await client.query(`delete from audit_events where subject_id = any($1::uuid[])`, [[...inserted, captured.id]]);
+    await client.query('commit');
     await client.query(`update experiment_templates set usage_count = $2, last_used = $3 where id = $1`, [
       template.id,
       before[0].usageCount,
@@ -563,10 +575,10 @@ async function measureCreate(
   }
   const result: CaseResult = {
     key: 'create-experiment',
-    title: `create an experiment from a template (the median template; the usage count's UPDATE, the INSERT and any counters, committed)`,
+    title: `create an experiment from a template (the median template; the usage count's UPDATE, the INSERT, its audit event and any counters, committed)`,
     variants: variants.map((variant, index) => ({
       label: variant.label,
-      sql: ['begin', captured.update, variant.insertSql, ...variant.counters, 'commit'].join(';\n'),
+      sql: ['begin', captured.update, variant.insertSql, captured.audit, ...variant.counters, 'commit'].join(';\n'),
       values: [],
       explain: null,
       timing: timingOf(latencies[index]),

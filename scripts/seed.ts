@@ -1,14 +1,14 @@
 import 'reflect-metadata';
+import { randomUUID } from 'node:crypto';
 import type { EntityManager } from '@mikro-orm/postgresql';
 import type { Actor } from '../src/auth/actor';
 import { LruCache } from '../src/cache/lru-cache';
 import { ConfigError, loadConfig, loadDotEnv } from '../src/config';
 import { openDatabase } from '../src/db/database';
-import { ExperimentService } from '../src/experiment/experiment.service';
 import { describeFailure } from '../src/failure-cause';
+import { createServices } from '../src/graphql/context';
 import type { Configuration } from '../src/template/configuration-schema';
 import { TemplateCategory } from '../src/template/template-category';
-import { TemplateService } from '../src/template/template.service';
 import { upsertUserFromClaims, type KnownUsers } from '../src/user/user.service';
 
 /** Demo users: `npm run token -- ada@example.com` signs in as Ada (the subject is `local|<email>`). */
@@ -213,7 +213,9 @@ export async function seed(em: EntityManager): Promise<void> {
     return;
   }
 
-  const templates = new TemplateService(em.fork());
+  // The whole seed is one request as far as the audit trail tells: its events share one request id.
+  const requestId = randomUUID();
+  const { templates } = createServices(em.fork(), requestId);
   const created = [];
   for (const demo of TEMPLATES) {
     const owner = actors[demo.owner];
@@ -249,7 +251,7 @@ export async function seed(em: EntityManager): Promise<void> {
   await templates.revert(actors[0], churn.id, 2, { changeNote: 'LightGBM was slower; back to XGBoost' });
   await templates.setActive(actors[2], created[8].template.id, false);
 
-  const experiments = new ExperimentService(em.fork());
+  const { experiments } = createServices(em.fork(), requestId);
   const fromChurn = await experiments.createFromTemplate(actors[1], {
     templateId: churn.id,
     name: 'Churn, EU customers',

@@ -9,6 +9,8 @@ interface Example {
   name: string;
   query: string;
   variables: Record<string, unknown>;
+  /** Marked `# As staff` in the README: sent with a staff token (roles: ["admin"]). */
+  asStaff: boolean;
 }
 
 /** The README's GraphQL operations, each with the JSON block that follows it as its variables. */
@@ -21,7 +23,12 @@ function readmeExamples(): Example[] {
     const next = blocks[index + 1];
     const name = /^(?:query|mutation)\s+(\w+)/m.exec(block.body)?.[1];
     if (!name) throw new Error(`README operation without a name:\n${block.body}`);
-    examples.push({ name, query: block.body, variables: next?.kind === 'json' ? JSON.parse(next.body) : {} });
+    examples.push({
+      name,
+      query: block.body,
+      variables: next?.kind === 'json' ? JSON.parse(next.body) : {},
+      asStaff: /^# As staff$/m.test(block.body),
+    });
   });
   return examples;
 }
@@ -46,7 +53,7 @@ describe('README example operations', () => {
   const api = useApi();
   const examples = readmeExamples();
 
-  it('has the wizard flow', () => {
+  it('has the wizard flow and the audit trail', () => {
     expect(examples.map((e) => e.name)).toEqual([
       'CreateTemplate',
       'PickTemplate',
@@ -59,7 +66,10 @@ describe('README example operations', () => {
       'History',
       'ExportTemplate',
       'ImportTemplate',
+      'AuditTrail',
+      'AuditEvents',
     ]);
+    expect(examples.filter((e) => e.asStaff).map((e) => e.name)).toEqual(['AuditEvents']);
   });
 
   it('select the id of every object that has one, as a normalised client cache needs', async () => {
@@ -84,10 +94,11 @@ describe('README example operations', () => {
 
   it('run in order, as written, without errors and with the answers they describe', async () => {
     const user = await api.user('readme');
+    const staff = await api.user('readme-staff', ['admin']);
     const answers: Record<string, any> = {};
     for (const example of examples) {
       const response = await api.graphql(example.query, {
-        as: user,
+        as: example.asStaff ? staff : user,
         variables: resolvePlaceholders(example.variables, answers) as Record<string, unknown>,
       });
       answers[example.name] = dataOf(response);
@@ -105,10 +116,30 @@ describe('README example operations', () => {
     expect(answers.ExportTemplate.exportTemplate.history.map((version: { version: number }) => version.version)).toEqual([1, 2]);
     expect(answers.ImportTemplate.importTemplate).toMatchObject({ version: 1, isPublic: false, versions: [{ version: 1 }] });
     expect(answers.ImportTemplate.importTemplate.id).not.toBe(answers.CreateTemplate.createTemplate.id);
+    const trail = answers.AuditTrail.template.auditTrail;
+    expect(trail.totalCount).toBe(2);
+    expect(trail.edges.map((edge: { node: unknown }) => edge.node)).toEqual([
+      expect.objectContaining({
+        action: 'TEMPLATE_UPDATED',
+        actorKind: 'USER',
+        details: { fromVersion: 1, toVersion: 2, changed: ['configuration'] },
+      }),
+      expect.objectContaining({ action: 'TEMPLATE_CREATED', actorKind: 'USER', details: { name: 'Churn classifier' } }),
+    ]);
+    // Staff see every user's email; the draft's two events among its three (its wizard step is filtered out).
+    expect(answers.AuditEvents.auditEvents.edges.map((edge: { node: unknown }) => edge.node)).toEqual([
+      expect.objectContaining({
+        action: 'EXPERIMENT_STATUS_CHANGED',
+        actor: { id: user.id, displayName: expect.any(String), email: user.email },
+        details: { from: 'draft', to: 'queued', wizardCompleted: true },
+      }),
+      expect.objectContaining({ action: 'EXPERIMENT_CREATED', subjectType: 'EXPERIMENT', actorKind: 'USER' }),
+    ]);
   });
 
   it('run through a normalised client cache: each answer updates what is watched, with no request but its own', async () => {
     const user = await api.user('readme-client');
+    const staff = await api.user('readme-client-staff', ['admin']);
     let requests = 0;
     const client = new ApolloClient({
       cache: new InMemoryCache(),
@@ -144,9 +175,11 @@ describe('README example operations', () => {
         const document = gql(example.query);
         const variables = resolvePlaceholders(example.variables, answers) as Record<string, unknown>;
         const isMutation = /^\s*mutation/.test(example.query);
+        // Staff's operations carry the staff token in their own request's headers, over the link's.
+        const context = example.asStaff ? { headers: { authorization: `Bearer ${staff.token}` } } : undefined;
         const result = isMutation
-          ? await client.mutate({ mutation: document, variables })
-          : await client.query({ query: document, variables, fetchPolicy: 'network-only' });
+          ? await client.mutate({ mutation: document, variables, context })
+          : await client.query({ query: document, variables, fetchPolicy: 'network-only', context });
         operations += 1;
         answers[example.name] = result.data;
         if (example.name === 'CreateTemplate') {

@@ -1,5 +1,7 @@
 import { LockMode } from '@mikro-orm/core';
 import type { EntityManager } from '@mikro-orm/postgresql';
+import { AuditAction } from '../audit/audit-action';
+import type { AuditEntry, AuditLog } from '../audit/audit-log';
 import { isService, type Actor } from '../auth/actor';
 import { withTransactionRetry } from '../db/transaction-retry';
 import { SqlValues } from '../db/sql';
@@ -14,6 +16,7 @@ import {
   parseDraftConfiguration,
 } from '../template/configuration-validator';
 import { throwIfInvalid } from '../validation/field-errors';
+import { sameJson } from '../validation/same-json';
 import { parseStorableJson } from '../validation/storable';
 import { parseDescription, parseName } from '../template/template-content';
 import { findVisibleTemplates, visibleTemplates } from '../template/template-visibility';
@@ -66,8 +69,14 @@ interface UsedTemplateRow {
   name: string;
 }
 
+/** What a change of an experiment did, for its audit event; null when it changed nothing. */
+type ExperimentChange = Omit<AuditEntry, 'subjectId'> | null;
+
 export class ExperimentService {
-  constructor(private readonly em: EntityManager) {}
+  constructor(
+    private readonly em: EntityManager,
+    private readonly audit: AuditLog,
+  ) {}
 
   /**
    * Starts an experiment from a template: effective configuration = template merged with overrides, template id and
@@ -91,7 +100,7 @@ export class ExperimentService {
       const invalid: FieldError[] = [];
       parseConfiguration(configuration, '/overrides', invalid);
       throwIfInvalid(invalid);
-      return em.create(Experiment, {
+      const experiment = em.create(Experiment, {
         name: name ?? template.name,
         description,
         configuration,
@@ -100,6 +109,12 @@ export class ExperimentService {
         templateVersion: template.version,
         estimatedTrainingSeconds: estimated ?? null,
       });
+      await this.audit.record(em, actor, {
+        action: AuditAction.EXPERIMENT_CREATED,
+        subjectId: experiment.id,
+        details: { name: experiment.name, templateId: template.id, templateVersion: template.version },
+      });
+      return experiment;
     });
   }
 
@@ -112,15 +127,21 @@ export class ExperimentService {
     const configuration = input.configuration ?? {};
     parseDraftConfiguration(configuration, '/configuration', errors);
     throwIfInvalid(errors);
-    return withTransactionRetry(this.em, async (em) =>
-      em.create(Experiment, {
+    return withTransactionRetry(this.em, async (em) => {
+      const experiment = em.create(Experiment, {
         name: name!,
         description,
         configuration: configuration,
         owner: em.getReference(User, actor.userId),
         estimatedTrainingSeconds: estimated ?? null,
-      }),
-    );
+      });
+      await this.audit.record(em, actor, {
+        action: AuditAction.EXPERIMENT_CREATED,
+        subjectId: experiment.id,
+        details: { name: experiment.name, templateId: null, templateVersion: null },
+      });
+      return experiment;
+    });
   }
 
   /** Saves where the wizard is and what it holds; the furthest step reached is kept. */
@@ -148,21 +169,42 @@ export class ExperimentService {
           currentStatus: experiment.status,
         });
       }
-      experiment.wizardStepCompleted = Math.max(experiment.wizardStepCompleted, step as number);
-      if (input.state !== undefined) experiment.wizardState = (input.state as JsonObject | null) ?? null;
-      if (section) experiment.configuration = { ...experiment.configuration, [section]: input.value };
+      const changed: string[] = [];
+      if ((step as number) > experiment.wizardStepCompleted) {
+        experiment.wizardStepCompleted = step as number;
+        changed.push('wizardStepCompleted');
+      }
+      const state = (input.state as JsonObject | null | undefined) ?? null;
+      if (input.state !== undefined && !sameJson(experiment.wizardState ?? null, state)) {
+        experiment.wizardState = state;
+        changed.push('wizardState');
+      }
+      if (section && !sameJson(experiment.configuration[section], input.value)) {
+        experiment.configuration = { ...experiment.configuration, [section]: input.value };
+        changed.push(`configuration/${section}`);
+      }
+      if (changed.length === 0) return null;
+      return { action: AuditAction.EXPERIMENT_WIZARD_SAVED, details: { wizardStepCompleted: experiment.wizardStepCompleted, changed } };
     });
   }
 
   /** Finishes the wizard: the whole configuration must now be valid; the draft is queued. */
   async completeWizard(actor: Actor, id: string): Promise<Experiment> {
     return this.changeOwned(actor, id, (experiment) => {
-      if (experiment.wizardCompleted) return;
+      if (experiment.wizardCompleted) return null;
       const invalid: FieldError[] = [];
       parseConfiguration(experiment.configuration, '/configuration', invalid);
       throwIfInvalid(invalid, 'The configuration is not complete');
       experiment.wizardCompleted = true;
-      if (experiment.status === (ExperimentStatus.DRAFT as string)) experiment.status = ExperimentStatus.QUEUED;
+      // Older rows may hold another status, which completing the wizard leaves as it is.
+      if (experiment.status !== (ExperimentStatus.DRAFT as string)) {
+        return { action: AuditAction.EXPERIMENT_WIZARD_COMPLETED, details: { status: experiment.status } };
+      }
+      experiment.status = ExperimentStatus.QUEUED;
+      return {
+        action: AuditAction.EXPERIMENT_STATUS_CHANGED,
+        details: { from: ExperimentStatus.DRAFT, to: ExperimentStatus.QUEUED, wizardCompleted: true },
+      };
     });
   }
 
@@ -180,8 +222,17 @@ export class ExperimentService {
       actor,
       id,
       (experiment) => {
-        for (const field of given) experiment[field] = input[field] as JsonObject;
-        if (estimated !== undefined) experiment.estimatedTrainingSeconds = estimated;
+        const changed: string[] = [];
+        for (const field of given) {
+          if (sameJson(experiment[field], input[field])) continue;
+          experiment[field] = input[field] as JsonObject;
+          changed.push(field);
+        }
+        if (estimated !== undefined && experiment.estimatedTrainingSeconds !== estimated) {
+          experiment.estimatedTrainingSeconds = estimated;
+          changed.push('estimatedTrainingSeconds');
+        }
+        return changed.length === 0 ? null : { action: AuditAction.EXPERIMENT_ANALYSIS_WRITTEN, details: { changed } };
       },
       { allowService: true },
     );
@@ -196,16 +247,23 @@ export class ExperimentService {
       actor,
       id,
       (experiment) => {
+        const from = experiment.actualTrainingSeconds ?? null;
+        if (from === actual) return null;
         experiment.actualTrainingSeconds = actual;
+        return { action: AuditAction.EXPERIMENT_TRAINING_TIME_RECORDED, details: { from, to: actual } };
       },
       { allowService: true },
     );
   }
 
+  /**
+   * Locks the experiment, applies `change` and records the event it describes; a change that changed nothing (null)
+   * writes nothing, `updatedAt` included.
+   */
   private async changeOwned(
     actor: Actor,
     id: string,
-    change: (experiment: Experiment) => void,
+    change: (experiment: Experiment) => ExperimentChange,
     options: { allowService?: boolean } = {},
   ): Promise<Experiment> {
     const experimentId = canonicalUuid(id);
@@ -214,8 +272,11 @@ export class ExperimentService {
       const experiment = await em.findOne(Experiment, { id: experimentId }, { lockMode: LockMode.PESSIMISTIC_WRITE, refresh: true });
       const allowed = experiment && (experiment.owner.id === actor.userId || (options.allowService && isService(actor)));
       if (!experiment || !allowed) throw new NotFoundError('Experiment');
-      change(experiment);
-      experiment.updatedAt = new Date();
+      const event = change(experiment);
+      if (event) {
+        experiment.updatedAt = new Date();
+        await this.audit.record(em, actor, { ...event, subjectId: experiment.id });
+      }
       return experiment;
     });
   }

@@ -1,12 +1,19 @@
 import { createParameterDecorator, type AuthChecker } from 'type-graphql';
 import type { Actor } from '../auth/actor';
-import { UnauthenticatedError } from '../errors/domain-error';
+import { ForbiddenError, UnauthenticatedError } from '../errors/domain-error';
 import type { Context } from './context';
 
-/** `@Authorized()` operations need a caller; refused with UNAUTHENTICATED (not type-graphql's own error) otherwise. */
-export const authChecker: AuthChecker<Context> = async ({ context }) => {
-  if (await context.actor()) return true;
-  throw new UnauthenticatedError();
+/**
+ * `@Authorized()` operations need a caller: UNAUTHENTICATED (not type-graphql's own error) otherwise.
+ * `@Authorized(STAFF_ROLE)` ones need a caller with one of the roles named: FORBIDDEN for any other caller.
+ */
+export const authChecker: AuthChecker<Context> = async ({ context }, roles) => {
+  const actor = await context.actor();
+  if (!actor) throw new UnauthenticatedError();
+  if (roles.length > 0 && !roles.some((role) => actor.roles.includes(role))) {
+    throw new ForbiddenError(`Only callers with the role ${roles.join(' or ')} may do this`);
+  }
+  return true;
 };
 
 /** The caller of an `@Authorized()` operation. */

@@ -1,4 +1,5 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
+import { AuditLog } from '../audit/audit-log';
 import type { Actor } from '../auth/actor';
 import type { Authenticator } from '../auth/authenticator';
 import type { TokenClaims } from '../auth/token-verifier';
@@ -10,6 +11,16 @@ import { createLoaders, type Loaders } from './loaders';
 export interface Services {
   templates: TemplateService;
   experiments: ExperimentService;
+}
+
+/**
+ * The services of one request, writing through `em` and recording their audit events under `requestId`. The one way
+ * services are made: the context makes them per request, and code outside a request (the seed, tests below the API)
+ * names a request id of its own.
+ */
+export function createServices(em: EntityManager, requestId: string): Services {
+  const audit = new AuditLog(requestId);
+  return { templates: new TemplateService(em, audit), experiments: new ExperimentService(em, audit) };
 }
 
 /** One per request, built once and complete from the start: nothing is swapped in later. */
@@ -47,6 +58,6 @@ export function createContext(requestId: string, claims: TokenClaims | null, { e
     reader,
     actor,
     loaders: createLoaders(reader, actor),
-    services: { templates: new TemplateService(em), experiments: new ExperimentService(em) },
+    services: createServices(em, requestId),
   };
 }

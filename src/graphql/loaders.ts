@@ -1,3 +1,4 @@
+import { createAuditLoaders } from '../audit/audit.loaders';
 import type { ActorLookup } from '../auth/actor';
 import type { Reader } from '../db/sql';
 import { createExperimentLoaders } from '../experiment/experiment.loaders';
@@ -11,6 +12,7 @@ export function createLoaders(reader: Reader, actor: ActorLookup) {
     ...users,
     ...createTemplateLoaders(reader, actor, users.usersSeen),
     ...createExperimentLoaders(reader, actor),
+    ...createAuditLoaders(reader, users.usersSeen),
   };
 }
 

@@ -6,6 +6,9 @@ import { ConfigurationResolver } from '../template/configuration.resolver';
 import { TemplateVersionResolver } from '../template/template-version.resolver';
 import { TemplateResolver } from '../template/template.resolver';
 import { UserResolver } from '../user/user.resolver';
+// Last: type-graphql lists types in the order their modules load, so the audit trail's follow the domains' in schema.graphql.
+import { AuditEventResolver } from '../audit/audit.resolver';
+import { TemplateAuditResolver } from '../audit/template-audit.resolver';
 import { authChecker } from './authorization';
 
 export const resolvers = [
@@ -15,6 +18,8 @@ export const resolvers = [
   ConfigurationResolver,
   ExperimentResolver,
   TemplateExperimentsResolver,
+  AuditEventResolver,
+  TemplateAuditResolver,
 ] as const;
 
 export async function buildAppSchema(): Promise<GraphQLSchema> {

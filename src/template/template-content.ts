@@ -1,6 +1,6 @@
-import { isDeepStrictEqual } from 'node:util';
 import { compare, type Operation } from 'fast-json-patch';
 import type { FieldError } from '../errors/domain-error';
+import { sameJson } from '../validation/same-json';
 import { parseStorableText } from '../validation/storable';
 import type { Configuration } from './configuration-schema';
 import { parseConfiguration } from './configuration-validator';
@@ -86,8 +86,13 @@ export function contentPatch(from: TemplateContent, to: TemplateContent): Operat
   return compare(contentOf(from), contentOf(to));
 }
 
-export function sameContent(a: TemplateContent, b: TemplateContent): boolean {
-  return isDeepStrictEqual(contentOf(a), contentOf(b));
+const CONTENT_FIELDS = ['name', 'description', 'category', 'tags', 'configuration'] as const satisfies ReadonlyArray<keyof TemplateContent>;
+
+/** The content fields that differ between two snapshots' contents, in a fixed order; none for the same content. */
+export function changedContentFields(a: TemplateContent, b: TemplateContent): Array<keyof TemplateContent> {
+  const from = contentOf(a);
+  const to = contentOf(b);
+  return CONTENT_FIELDS.filter((field) => !sameJson(from[field], to[field]));
 }
 
 export function parseName(value: unknown, path: string, errors: FieldError[]): string | undefined {

@@ -207,7 +207,8 @@ export class TemplateResolver {
 
   @Authorized()
   @Mutation(() => ID, {
-    description: 'Deletes it with its history and shares (owner only); experiments keep their data and lose the link. Returns the id',
+    description:
+      'Deletes it with its history and shares (owner only); experiments keep their data and lose the link, its audit events stay. Returns the id',
   })
   async deleteTemplate(@Args() { id }: TemplateIdArgs, @CurrentActor() actor: Actor, @Ctx() { services }: Context): Promise<string> {
     return services.templates.delete(actor, id);

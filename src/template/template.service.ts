@@ -1,24 +1,25 @@
 import { LockMode } from '@mikro-orm/core';
 import type { EntityManager } from '@mikro-orm/postgresql';
+import { AuditAction } from '../audit/audit-action';
+import type { AuditDetails, AuditEntry, AuditLog } from '../audit/audit-log';
 import type { Actor } from '../auth/actor';
-import { Sql } from '../db/sql';
+import { Sql, SqlValues } from '../db/sql';
 import { withTransactionRetry } from '../db/transaction-retry';
-import { canonicalUuid, isUuid } from '../db/uuid';
+import { canonicalUuid } from '../db/uuid';
 import { ConflictError, ConflictReason, ForbiddenError, NotFoundError, ValidationError, type FieldError } from '../errors/domain-error';
 import { throwIfInvalid } from '../validation/field-errors';
 import { User } from '../user/user.entity';
-import { TemplateShare } from './template-share.entity';
 import { TemplateVersion } from './template-version.entity';
 import { ExperimentTemplate } from './template.entity';
 import { parseTemplateDocument } from './template-document';
 import {
   CHANGE_NOTE_MAX_LENGTH,
   NAME_MAX_LENGTH,
+  changedContentFields,
   contentOf,
   parseChangeNote,
   parseTemplateContent,
   parseTemplateContentPatch,
-  sameContent,
   type TemplateContent,
   type TemplateContentInput,
 } from './template-content';
@@ -39,39 +40,13 @@ export interface ChangeOptions {
 export const MAX_SHARES_PER_CALL = 100;
 
 export class TemplateService {
-  constructor(private readonly em: EntityManager) {}
+  constructor(
+    private readonly em: EntityManager,
+    private readonly audit: AuditLog,
+  ) {}
 
   async create(actor: Actor, input: CreateTemplateInput): Promise<TemplateRecord> {
-    const errors: FieldError[] = [];
-    const content = parseTemplateContent(input, errors);
-    const changeNote = parseChangeNote(input.changeNote, '/changeNote', errors);
-    if (input.isPublic !== undefined && typeof input.isPublic !== 'boolean')
-      errors.push({ path: '/isPublic', message: 'must be a boolean' });
-    throwIfInvalid(errors);
-    // One statement writes the template and its first version: atomic without a transaction of its own, one round
-    // trip instead of four (begin, two inserts, commit). The configuration goes in once and does not come back.
-    const [row] = await Sql.of(this.em).rows<TemplateRow>(
-      `with template as (
-         insert into experiment_templates (name, description, category, tags, configuration, created_by, is_public)
-         values ($1, $2, $3, $4::jsonb, $5::jsonb, $6::uuid, $7)
-         returning *
-       ), first_version as (
-         insert into experiment_template_versions (template_id, version, name, description, category, tags, configuration, created_by, change_note)
-         select t.id, 1, t.name, t.description, t.category, t.tags, t.configuration, t.created_by, $8 from template t
-       )
-       select ${templateColumns(false)} from template t`,
-      [
-        content.name,
-        content.description,
-        content.category,
-        JSON.stringify(content.tags),
-        JSON.stringify(content.configuration),
-        actor.userId,
-        input.isPublic ?? false,
-        changeNote ?? 'Created',
-      ],
-    );
-    return { ...templateOf(row), configuration: content.configuration };
+    return this.insert(actor, input, (content) => ({ action: AuditAction.TEMPLATE_CREATED, details: { name: content.name } }));
   }
 
   /**
@@ -85,7 +60,7 @@ export class TemplateService {
     throwIfInvalid(errors);
     return withTransactionRetry(this.em, async (em) => {
       const template = await this.lockOwned(em, actor, id, options.expectedVersion);
-      this.writeNextVersion(em, template, { ...contentOf(template), ...patch }, actor, changeNote);
+      await this.writeNextVersion(em, actor, template, { ...contentOf(template), ...patch }, changeNote, AuditAction.TEMPLATE_UPDATED);
       return template;
     });
   }
@@ -103,15 +78,19 @@ export class TemplateService {
     const content = parseTemplateDocument(document, '/document', errors);
     throwIfInvalid(errors);
     const source = document.source as { templateId?: unknown; version?: unknown } | undefined;
-    const origin =
-      isUuid(source?.templateId) && Number.isInteger(source.version)
-        ? ` from template ${source.templateId} version ${String(source.version)}`
-        : '';
-    return this.create(actor, {
+    // What the document says it came from: the caller's claim, which nothing here can check.
+    const claimedId = canonicalUuid(source?.templateId);
+    const claimedSource = claimedId && Number.isInteger(source?.version) ? { templateId: claimedId, version: source!.version } : null;
+    const origin = claimedSource ? ` from template ${claimedSource.templateId} version ${String(claimedSource.version)}` : '';
+    const input = {
       ...content!,
       isPublic: options.isPublic,
       changeNote: options.changeNote ?? `Imported${origin}`.slice(0, CHANGE_NOTE_MAX_LENGTH),
-    });
+    };
+    return this.insert(actor, input, (imported) => ({
+      action: AuditAction.TEMPLATE_IMPORTED,
+      details: { name: imported.name, documentSource: claimedSource },
+    }));
   }
 
   /** Writes an old version's content as a new version: history is never rewritten. */
@@ -123,7 +102,10 @@ export class TemplateService {
       const template = await this.lockOwned(em, actor, id, options.expectedVersion);
       const snapshot = await em.findOne(TemplateVersion, { template, version: toVersion });
       if (!snapshot) throw new NotFoundError(`Version ${toVersion} of the template`);
-      this.writeNextVersion(em, template, contentOf(snapshot), actor, changeNote ?? `Reverted to version ${toVersion}`);
+      const note = changeNote ?? `Reverted to version ${toVersion}`;
+      await this.writeNextVersion(em, actor, template, contentOf(snapshot), note, AuditAction.TEMPLATE_REVERTED, {
+        restoredVersion: toVersion,
+      });
       return template;
     });
   }
@@ -136,30 +118,42 @@ export class TemplateService {
       throw new ConflictError('Template is inactive', ConflictReason.TemplateInactive);
     }
     const name = options.name ?? `${source.name} (copy)`.slice(0, NAME_MAX_LENGTH);
-    return this.create(actor, {
-      ...contentOf(source),
-      name,
-      changeNote: `Cloned from template ${source.id} version ${source.version}`,
-    });
+    const input = { ...contentOf(source), name, changeNote: `Cloned from template ${source.id} version ${source.version}` };
+    return this.insert(actor, input, (content) => ({
+      action: AuditAction.TEMPLATE_CLONED,
+      details: { name: content.name, sourceTemplateId: source.id, sourceVersion: source.version },
+    }));
   }
 
   async setActive(actor: Actor, id: string, isActive: boolean): Promise<ExperimentTemplate> {
     return this.changeSettings(actor, id, (template) => {
+      if (template.isActive === isActive) return null;
       template.isActive = isActive;
+      return isActive ? AuditAction.TEMPLATE_REACTIVATED : AuditAction.TEMPLATE_DEACTIVATED;
     });
   }
 
   async setPublic(actor: Actor, id: string, isPublic: boolean): Promise<ExperimentTemplate> {
     return this.changeSettings(actor, id, (template) => {
+      if (template.isPublic === isPublic) return null;
       template.isPublic = isPublic;
+      return isPublic ? AuditAction.TEMPLATE_PUBLISHED : AuditAction.TEMPLATE_UNPUBLISHED;
     });
   }
 
-  /** Hard delete: history and shares go with it; experiments keep their data and lose the link. Returns its id. */
+  /**
+   * Hard delete: versions and shares go with it (their foreign keys cascade); experiments keep their data and lose the
+   * link; its audit events stay, the deletion's among them (they have no foreign key). Returns its id.
+   */
   async delete(actor: Actor, id: string): Promise<string> {
     return withTransactionRetry(this.em, async (em) => {
       const template = await this.lockOwned(em, actor, id);
       await em.nativeDelete(ExperimentTemplate, { id: template.id });
+      await this.audit.record(em, actor, {
+        action: AuditAction.TEMPLATE_DELETED,
+        subjectId: template.id,
+        details: { name: template.name, version: template.version },
+      });
       return template.id;
     });
   }
@@ -177,12 +171,14 @@ export class TemplateService {
       );
       if (unknown.length > 0) throw new ValidationError(unknown);
       // The list goes over as one JSON text: knex would expand an array binding into `?, ?, ...`, not a SQL array.
-      await em.execute(
+      const added = await em.execute<Array<{ userId: string }>>(
         `insert into experiment_template_shares (template_id, user_id, shared_by)
          select ?, recipient::uuid, ? from jsonb_array_elements_text(?::jsonb) as recipient
-         on conflict (template_id, user_id) do nothing`,
+         on conflict (template_id, user_id) do nothing
+         returning user_id as "userId"`,
         [template.id, owner.userId, JSON.stringify(recipients)],
       );
+      await this.recordShares(em, owner, template, AuditAction.TEMPLATE_SHARED, recipients, added);
       return template;
     });
   }
@@ -193,17 +189,82 @@ export class TemplateService {
     throwIfInvalid(errors);
     return withTransactionRetry(this.em, async (em) => {
       const template = await this.lockOwned(em, owner, id);
-      await em.nativeDelete(TemplateShare, { template: template.id, user: { $in: userIds } });
+      const removed = await em.execute<Array<{ userId: string }>>(
+        `delete from experiment_template_shares
+         where template_id = ? and user_id in (select recipient::uuid from jsonb_array_elements_text(?::jsonb) as recipient)
+         returning user_id as "userId"`,
+        [template.id, JSON.stringify(userIds)],
+      );
+      await this.recordShares(em, owner, template, AuditAction.TEMPLATE_UNSHARED, userIds, removed);
       return template;
     });
   }
 
-  private async changeSettings(actor: Actor, id: string, change: (template: ExperimentTemplate) => void): Promise<ExperimentTemplate> {
+  /**
+   * A template with its first version and its event, in one statement: atomic without a transaction of its own, one
+   * round trip instead of five (begin, three inserts, commit). The configuration goes in once and does not come back.
+   */
+  private async insert(
+    actor: Actor,
+    input: CreateTemplateInput,
+    eventOf: (content: TemplateContent) => Omit<AuditEntry, 'subjectId'>,
+  ): Promise<TemplateRecord> {
+    const errors: FieldError[] = [];
+    const content = parseTemplateContent(input, errors);
+    const changeNote = parseChangeNote(input.changeNote, '/changeNote', errors);
+    if (input.isPublic !== undefined && typeof input.isPublic !== 'boolean')
+      errors.push({ path: '/isPublic', message: 'must be a boolean' });
+    throwIfInvalid(errors);
+    const event = eventOf(content);
+    const values = new SqlValues();
+    const [row] = await Sql.of(this.em).rows<TemplateRow>(
+      `with template as (
+         insert into experiment_templates (name, description, category, tags, configuration, created_by, is_public)
+         values (${values.bind(content.name)}, ${values.bind(content.description)}, ${values.bind(content.category)},
+                 ${values.bind(JSON.stringify(content.tags))}::jsonb, ${values.bind(JSON.stringify(content.configuration))}::jsonb,
+                 ${values.bind(actor.userId)}::uuid, ${values.bind(input.isPublic ?? false)})
+         returning *
+       ), first_version as (
+         insert into experiment_template_versions (template_id, version, name, description, category, tags, configuration, created_by, change_note)
+         select t.id, 1, t.name, t.description, t.category, t.tags, t.configuration, t.created_by, ${values.bind(changeNote ?? 'Created')}
+         from template t
+       ), audit_event as (
+         ${this.audit.insertSql(values, actor, event.action, { sql: 't.id' }, event.details, 'template t')}
+       )
+       select ${templateColumns(false)} from template t`,
+      values.values,
+    );
+    return { ...templateOf(row), configuration: content.configuration };
+  }
+
+  /** One event naming the users a share or unshare really added or removed, in the order asked; none when none. */
+  private async recordShares(
+    em: EntityManager,
+    owner: Actor,
+    template: ExperimentTemplate,
+    action: AuditAction.TEMPLATE_SHARED | AuditAction.TEMPLATE_UNSHARED,
+    asked: string[],
+    changed: Array<{ userId: string }>,
+  ): Promise<void> {
+    if (changed.length === 0) return;
+    const changedIds = new Set(changed.map((row) => row.userId));
+    const userIds = [...new Set(asked)].filter((userId) => changedIds.has(userId));
+    await this.audit.record(em, owner, { action, subjectId: template.id, details: { userIds } });
+  }
+
+  /** A setting (active, public): `change` applies it and names the event, or answers null when it was already so. */
+  private async changeSettings(
+    actor: Actor,
+    id: string,
+    change: (template: ExperimentTemplate) => AuditAction | null,
+  ): Promise<ExperimentTemplate> {
     return withTransactionRetry(this.em, async (em) => {
       const template = await this.lockOwned(em, actor, id);
-      const before = { isActive: template.isActive, isPublic: template.isPublic };
-      change(template);
-      if (before.isActive !== template.isActive || before.isPublic !== template.isPublic) template.updatedAt = new Date();
+      const action = change(template);
+      if (action) {
+        template.updatedAt = new Date();
+        await this.audit.record(em, actor, { action, subjectId: template.id });
+      }
       return template;
     });
   }
@@ -229,25 +290,39 @@ export class TemplateService {
     return template;
   }
 
-  /** Content unchanged: nothing is written. Otherwise version + 1 and its snapshot, in the caller's transaction. */
-  private writeNextVersion(
+  /**
+   * Content unchanged: nothing is written. Otherwise version + 1 (the unit of work's UPDATE at commit), and its snapshot
+   * and its event (with the content fields that changed) in one statement of the caller's transaction: the event costs
+   * no round trip of its own.
+   */
+  private async writeNextVersion(
     em: EntityManager,
+    actor: Actor,
     template: ExperimentTemplate,
     next: TemplateContent,
-    actor: Actor,
     changeNote: string | null,
-  ): void {
-    if (sameContent(contentOf(template), next)) return;
+    action: AuditAction.TEMPLATE_UPDATED | AuditAction.TEMPLATE_REVERTED,
+    details: AuditDetails = {},
+  ): Promise<void> {
+    const changed = changedContentFields(contentOf(template), next);
+    if (changed.length === 0) return;
+    const fromVersion = template.version;
     Object.assign(template, next);
     template.version += 1;
     template.updatedAt = new Date();
-    em.create(TemplateVersion, {
-      ...next,
-      template,
-      version: template.version,
-      createdBy: em.getReference(User, actor.userId),
-      changeNote,
-    });
+    const values = new SqlValues('question');
+    await em.execute(
+      `with snapshot as (
+         insert into experiment_template_versions
+           (template_id, version, name, description, category, tags, configuration, created_by, change_note, created_at)
+         values (${values.bind(template.id)}::uuid, ${values.bind(template.version)}::integer, ${values.bind(next.name)}::text,
+                 ${values.bind(next.description)}::text, ${values.bind(next.category)}::text, ${values.bind(JSON.stringify(next.tags))}::jsonb,
+                 ${values.bind(JSON.stringify(next.configuration))}::jsonb, ${values.bind(actor.userId)}::uuid, ${values.bind(changeNote)}::text,
+                 ${values.bind(template.updatedAt)}::timestamptz)
+       )
+       ${this.audit.insertSql(values, actor, action, { id: template.id }, { fromVersion, toVersion: template.version, changed, ...details })}`,
+      values.values,
+    );
   }
 }
 

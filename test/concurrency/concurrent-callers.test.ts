@@ -1,5 +1,5 @@
 import { dataOf, useApi, type GraphqlResponse } from '../support/api';
-import { createTemplateViaApi, validConfiguration, type TestUser } from '../support/factories';
+import { auditEventsOf, createTemplateViaApi, validConfiguration, type TestUser } from '../support/factories';
 import { TEST_DB_CONFIG } from '../support/test-database-config';
 
 /**
@@ -175,6 +175,9 @@ describe(`${CALLERS} concurrent callers over HTTP`, () => {
     );
     const current = await templateRow(template.id);
     expect({ description: current.description, configuration: current.configuration }).toEqual(latest);
+    // One event per version, in the order the versions were written.
+    const updates = (await auditEventsOf(api, template.id)).filter((event) => event.action === 'template.updated');
+    expect(updates.map((event) => event.details.toVersion)).toEqual(Array.from({ length: CALLERS }, (_, i) => i + 2));
     console.log(`versions: version 1 -> ${current.version}, ${CALLERS + 1} snapshots, no gaps or duplicates`);
   });
 
@@ -206,7 +209,19 @@ describe(`${CALLERS} concurrent callers over HTTP`, () => {
     expect(rows).toEqual({ n: expected.length, users: expected.length });
     // Sharing is not an edit of content.
     expect(await versionNumbers(template.id)).toEqual([1]);
-    console.log(`shares: ${rows.n} rows for ${expected.length} users, none duplicated`);
+    // One event per call that changed something, naming only what it changed: every user once as shared (after the
+    // setup's event), every unshared user once as unshared, and no event naming nobody.
+    const [created, setup, ...events] = await auditEventsOf(api, template.id);
+    expect([created.action, setup.action, setup.details.userIds.length]).toEqual(['template.created', 'template.shared', toUnshare.length]);
+    const named = (action: string) =>
+      events.filter((event) => event.action === action).flatMap((event) => event.details.userIds as string[]);
+    expect(events.every((event) => event.details.userIds.length > 0)).toBe(true);
+    expect(named('template.shared').sort()).toEqual(expected);
+    expect(named('template.unshared').sort()).toEqual([...toUnshare].sort());
+    expect(events.length).toBeLessThanOrEqual(calls.length);
+    console.log(
+      `shares: ${rows.n} rows for ${expected.length} users, none duplicated; ${events.length} audit events for ${calls.length} calls`,
+    );
   });
 
   it('mixed: updates, experiment creations, shares and visibility changes on one template at once', async () => {
@@ -253,6 +268,26 @@ describe(`${CALLERS} concurrent callers over HTTP`, () => {
     expect(errorsOf(result)).toEqual([]);
     const after = await templateRow(template.id);
     expect(after.version).toBe(1 + UPDATES);
+    // Exactly one event per effective change: each update, each share (unsharing a user it was never shared with and
+    // making a public template public change nothing), and each experiment's creation, on the experiment.
+    const events = await auditEventsOf(api, template.id);
+    const counted = (action: string) => events.filter((event) => event.action === action).length;
+    expect(events).toHaveLength(2 + UPDATES + 30);
+    expect([counted('template.created'), counted('template.published'), counted('template.updated'), counted('template.shared')]).toEqual([
+      1,
+      1,
+      UPDATES,
+      30,
+    ]);
+    // Written under the row lock, so in the order applied: each update's version follows the one before.
+    const updated = events.filter((event) => event.action === 'template.updated').map((event) => event.details);
+    expect(updated).toEqual(Array.from({ length: UPDATES }, (_, i) => expect.objectContaining({ fromVersion: i + 1, toVersion: i + 2 })));
+    const [created] = await api.db.query(
+      `select count(*)::int as n from audit_events a join ml_experiments e on e.id = a.subject_id
+       where e.template_id = $1 and a.action = 'experiment.created'`,
+      [template.id],
+    );
+    expect(created.n).toBe(CREATIONS);
     expect(await versionNumbers(template.id)).toEqual(Array.from({ length: 1 + UPDATES }, (_, i) => i + 1));
     expect(after.usage_count).toBe(CREATIONS);
     const [experiments] = await api.db.query('select count(*)::int as n from ml_experiments where template_id = $1', [template.id]);

@@ -1,9 +1,8 @@
 import { Client } from 'pg';
 import { isRetryableTransactionError, withTransactionRetry } from '../../src/db/transaction-retry';
 import { ValidationError } from '../../src/errors/domain-error';
-import { TemplateService } from '../../src/template/template.service';
 import { dataOf, useApi } from '../support/api';
-import { createTemplateViaApi, type TestUser } from '../support/factories';
+import { auditEventsOf, createTemplateViaApi, services, type TestUser } from '../support/factories';
 import { openTestOrm } from '../support/test-database';
 
 /**
@@ -195,7 +194,7 @@ describe('transaction retry', () => {
       // ...while the update reads (its snapshot is taken) and then waits for the row lock...
       const em = orm.em.fork();
       const transactional = jest.spyOn(em, 'transactional');
-      const update = new TemplateService(em).update(owner, template.id, { name: 'Renamed' });
+      const update = services(api, em).templates.update(owner, template.id, { name: 'Renamed' });
       await serverWaitingOnLock();
       // ...which it gets once the other commits: too late for its snapshot, so PostgreSQL refuses with 40001.
       await other.query('commit');
@@ -206,6 +205,8 @@ describe('transaction retry', () => {
       const [row] = await api.db.query('select name, version, usage_count from experiment_templates where id = $1', [template.id]);
       // Both writes are there: the other's count and the retried update, made on top of it.
       expect(row).toEqual({ name: 'Renamed', version: 2, usage_count: 1 });
+      // The attempt that failed left no event: the update has one, from the attempt that committed.
+      expect((await auditEventsOf(api, template.id)).map((event) => event.action)).toEqual(['template.created', 'template.updated']);
       const versions = await api.db.query('select version from experiment_template_versions where template_id = $1 order by version', [
         template.id,
       ]);

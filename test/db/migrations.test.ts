@@ -220,6 +220,7 @@ describe('migrations', () => {
       'Migration20261130120000_template_category_order_index',
       'Migration20261201120000_rate_limit_windows',
       'Migration20261201130000_template_configuration_index',
+      'Migration20261205120000_audit_events',
     ]);
   });
 
@@ -230,6 +231,7 @@ describe('migrations', () => {
       expect(await executedNames(db)).toEqual(NAMES);
       expect(await migrator.getPendingMigrations()).toEqual([]);
       expect(await publicTables(db)).toEqual([
+        'audit_events',
         'experiment_template_shares',
         'experiment_template_versions',
         'experiment_templates',
@@ -340,6 +342,8 @@ describe('migrations', () => {
       const full = dumps[NAMES.length];
       expect(full).toContain('ml_experiments_template_id_foreign f validated=true');
       expect(full).toContain('experiment_template_versions_no_update');
+      expect(full).toContain('audit_events_no_change');
+      expect(full).toContain('audit_events_no_truncate');
       expect(full).toContain('extension: pg_trgm');
       // every migration changes something
       for (let k = 1; k < dumps.length; k++) expect(dumps[k]).not.toBe(dumps[k - 1]);
@@ -537,6 +541,105 @@ describe('migrations', () => {
 
       await db.query(`delete from experiment_templates where id = $1`, [template]);
       expect(await count(db, `select 1 from experiment_template_versions`)).toBe(0);
+    });
+  });
+
+  describe('audit events', () => {
+    const AUDIT = 'Migration20261205120000_audit_events';
+    const BEFORE_AUDIT = NAMES[NAMES.indexOf(AUDIT) - 1];
+
+    async function insertEvent(db: TestDatabase, subject: string, actor: string, action = 'template.created'): Promise<string> {
+      const [row] = await db.query<{ id: string }>(
+        `insert into audit_events (request_id, actor_id, actor_kind, action, subject_type, subject_id, details)
+         values (gen_random_uuid(), $1, 'user', $2, split_part($2, '.', 1), $3, '{"name": "kept"}') returning id`,
+        [actor, action, subject],
+      );
+      return row.id;
+    }
+
+    it('arrive over existing templates, shares, versions and experiments without touching them', async () => {
+      await scenario(BEFORE_AUDIT, async ({ db, migrator }) => {
+        const owner = await insertUser(db, 'owner');
+        const friend = await insertUser(db, 'friend');
+        const template = await insertTemplate(db, owner, 'existing');
+        await insertVersion(db, template, 1, owner);
+        await insertVersion(db, template, 2, owner);
+        await insertShare(db, template, friend, owner);
+        await insertExperiment(db, friend, template, 'existing-experiment');
+        const everything = `select
+            (select jsonb_agg(t order by t.id) from experiment_templates t) as templates,
+            (select jsonb_agg(v order by v.id) from experiment_template_versions v) as versions,
+            (select jsonb_agg(s order by s.user_id) from experiment_template_shares s) as shares,
+            (select jsonb_agg(e order by e.id) from ml_experiments e) as experiments,
+            (select jsonb_agg(u order by u.id) from users u) as users`;
+        const [before] = await db.query(everything);
+
+        await migrator.up();
+
+        expect(await executedNames(db)).toEqual(NAMES);
+        expect(await db.query(everything)).toEqual([before]);
+        // The trail starts with the migration: history from before it is in the versions, not invented as events.
+        expect(await count(db, `select 1 from audit_events`)).toBe(0);
+        const indexes = await db.query<{ indexdef: string }>(
+          `select indexdef from pg_indexes where tablename = 'audit_events' order by indexname`,
+        );
+        expect(indexes.map((r) => r.indexdef)).toEqual([
+          'CREATE INDEX audit_events_actor_id_occurred_at_index ON public.audit_events USING btree (actor_id, occurred_at DESC, id DESC)',
+          'CREATE INDEX audit_events_occurred_at_index ON public.audit_events USING btree (occurred_at DESC, id DESC)',
+          'CREATE UNIQUE INDEX audit_events_pkey ON public.audit_events USING btree (id)',
+          'CREATE INDEX audit_events_subject_id_occurred_at_index ON public.audit_events USING btree (subject_id, occurred_at DESC, id DESC)',
+        ]);
+        // No foreign key: nothing deleted elsewhere can reach an event.
+        expect(await db.query(`select conname from pg_constraint where conrelid = 'audit_events'::regclass and contype = 'f'`)).toEqual([]);
+      });
+    });
+
+    it('refuse every update, delete and truncate, and stay when their template, its owner and the actor go', async () => {
+      await scenario(null, async ({ db, migrator }) => {
+        await migrator.up();
+        const owner = await insertUser(db, 'owner');
+        const template = await insertTemplate(db, owner, 'audited');
+        await insertVersion(db, template, 1, owner);
+        const event = await insertEvent(db, template, owner);
+        const [before] = await db.query(`select to_jsonb(e) as row from audit_events e where id = $1`, [event]);
+
+        for (const sql of [
+          `update audit_events set details = '{}'::jsonb where id = $1`,
+          `update audit_events set action = action where id = $1`,
+          `delete from audit_events where id = $1`,
+        ]) {
+          await expect(db.query(sql, [event])).rejects.toMatchObject({ code: '23001', message: 'audit_events rows are immutable' });
+        }
+        await expect(db.query(`truncate audit_events`)).rejects.toMatchObject({
+          code: '23001',
+          message: 'audit_events rows are immutable',
+        });
+
+        await db.query(`delete from experiment_templates where id = $1`, [template]);
+        await db.query(`delete from users where id = $1`, [owner]);
+
+        expect(await count(db, `select 1 from experiment_template_versions where template_id = $1`, [template])).toBe(0);
+        expect(await db.query(`select to_jsonb(e) as row from audit_events e where id = $1`, [event])).toEqual([before]);
+        expect(before.row).toMatchObject({ subject_id: template, actor_id: owner, subject_type: 'template', details: { name: 'kept' } });
+      });
+    });
+
+    it('take actions of any name of the shape subject.action, and refuse others', async () => {
+      await scenario(null, async ({ db, migrator }) => {
+        await migrator.up();
+        const owner = await insertUser(db, 'owner');
+        await insertEvent(db, owner, owner, 'team.member_added');
+        for (const action of ['created', 'Template.created', 'template.', 'template.created; drop table users']) {
+          await expect(insertEvent(db, owner, owner, action)).rejects.toMatchObject({ code: '23514' });
+        }
+        await expect(
+          db.query(
+            `insert into audit_events (request_id, actor_id, actor_kind, action, subject_type, subject_id)
+             values (gen_random_uuid(), $1, 'root', 'template.created', 'template', $1)`,
+            [owner],
+          ),
+        ).rejects.toMatchObject({ code: '23514' });
+      });
     });
   });
 

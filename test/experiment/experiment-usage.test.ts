@@ -1,15 +1,13 @@
 import { randomUUID } from 'node:crypto';
 import { ErrorCode } from '../../src/errors/domain-error';
-import { ExperimentService } from '../../src/experiment/experiment.service';
 import { MAX_JSON_BYTES as MAX_CONFIGURATION_BYTES } from '../../src/validation/storable';
-import { TemplateService } from '../../src/template/template.service';
 import { dataOf, useApi } from '../support/api';
-import { createTemplateViaService, pathsOf, rejectionOf, usageOf, validConfiguration } from '../support/factories';
+import { createTemplateViaService, pathsOf, rejectionOf, services, usageOf, validConfiguration } from '../support/factories';
 
 describe('experiments from templates: usage', () => {
   const api = useApi();
-  const templates = () => new TemplateService(api.orm.em.fork());
-  const experiments = () => new ExperimentService(api.orm.em.fork());
+  const templates = () => services(api).templates;
+  const experiments = () => services(api).experiments;
 
   async function experimentRows(templateId: string) {
     return api.db.query('select * from ml_experiments where template_id = $1', [templateId]);
@@ -31,7 +29,7 @@ describe('experiments from templates: usage', () => {
 
     const created = await Promise.all(
       Array.from({ length: 100 }, (_, i) =>
-        new ExperimentService(api.orm.em.fork()).createFromTemplate(users[i % users.length], {
+        services(api).experiments.createFromTemplate(users[i % users.length], {
           templateId: template.id,
           name: `run ${i}`,
         }),

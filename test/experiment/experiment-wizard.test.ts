@@ -1,13 +1,13 @@
 import { randomUUID } from 'node:crypto';
 import { ErrorCode } from '../../src/errors/domain-error';
 import { Experiment } from '../../src/experiment/experiment.entity';
-import { ExperimentService, type AnalysisMetadataInput } from '../../src/experiment/experiment.service';
+import type { AnalysisMetadataInput } from '../../src/experiment/experiment.service';
 import { dataOf, errorOf, useApi } from '../support/api';
-import { pathsOf, rejectionOf, validConfiguration, type TestUser } from '../support/factories';
+import { pathsOf, rejectionOf, services, validConfiguration, type TestUser } from '../support/factories';
 
 describe('experiment wizard and analysis metadata', () => {
   const api = useApi();
-  const experiments = () => new ExperimentService(api.orm.em.fork());
+  const experiments = () => services(api).experiments;
   const { dataset, features, model } = validConfiguration();
 
   /** The experiment as a new request would load it. */

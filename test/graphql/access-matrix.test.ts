@@ -8,7 +8,7 @@
  * - ids leak nothing: where the target is hidden from the caller, the whole answer (HTTP status and body) is the
  *   one the same caller gets for the same operation on a random UUID, and the id is not echoed;
  * - a refused mutation writes nothing: the template row, its versions, its shares, its experiments (usage count
- *   included) and the row counts of every table are the same before and after.
+ *   included), the audit events of both and the row counts of every table are the same before and after.
  */
 import { randomUUID } from 'node:crypto';
 import { dataOf, errorOf, useApi, type Api, type GraphqlResponse } from '../support/api';
@@ -224,6 +224,15 @@ const TEMPLATE_READS: Operation[] = [
   templateField('template.owner', 'owner { id }', (template, { users }) => {
     expect(template.owner).toEqual({ id: users.owner.id });
   }),
+  // What happened to it is its owner's business (and staff's): everyone else gets an empty trail.
+  templateField(
+    'template.auditTrail',
+    'auditTrail { totalCount edges { node { action actor { id } } } }',
+    (template, { caller, users }) => {
+      const events = caller === 'owner' ? [{ node: { action: 'TEMPLATE_CREATED', actor: { id: users.owner.id } } }] : [];
+      expect(template.auditTrail).toEqual({ totalCount: events.length, edges: events });
+    },
+  ),
   // Who else has a template is the owner's business (schema: "empty unless the caller owns it").
   templateField('template.sharedWith', 'sharedWith { id }', (template, { caller, kind, users }) => {
     expect(template.sharedWith).toEqual(caller === 'owner' && KINDS[kind].shared ? [{ id: users.shared.id }] : []);
@@ -479,7 +488,10 @@ describe('access matrix over HTTP', () => {
 
   const as = (caller: Caller): TestUser | null => (caller === 'anonymous' ? null : users[caller]);
 
-  /** A template of one kind at version 2 (description 'first version' → 'second version'), with its shares and experiments. */
+  /**
+   * A template of one kind at version 2 (description 'first version' → 'second version'), with its shares, its experiments
+   * and the audit event of its creation.
+   */
   async function templateOf(kind: Kind, tag = newTag()): Promise<TemplateFixture> {
     const spec = KINDS[kind];
     const id = randomUUID();
@@ -497,6 +509,9 @@ describe('access matrix over HTTP', () => {
        ), shares as (
          insert into experiment_template_shares (template_id, user_id, shared_by)
          select t.id, $8, t.created_by from template t where $9
+       ), created as (
+         insert into audit_events (request_id, actor_id, actor_kind, action, subject_type, subject_id)
+         select gen_random_uuid(), t.created_by, 'user', 'template.created', 'template', t.id from template t
        )
        insert into ml_experiments (name, owner_id, template_id, template_version, status, configuration)
        select 'Matrix experiment', person, t.id, 1, 'draft', $4 from template t, unnest($10::uuid[]) as person
@@ -545,11 +560,13 @@ describe('access matrix over HTTP', () => {
          (select jsonb_agg(v order by v.version) from experiment_template_versions v where v.template_id = $1) as versions,
          (select jsonb_agg(s order by s.user_id) from experiment_template_shares s where s.template_id = $1) as shares,
          (select jsonb_agg(e order by e.id) from ml_experiments e where e.template_id = $1 or e.id = $2) as experiments,
+         (select jsonb_agg(a order by a.id) from audit_events a where a.subject_id in ($1, $2)) as audit_events,
          (select count(*) from experiment_templates) as templates_count,
          (select count(*) from experiment_template_versions) as versions_count,
          (select count(*) from experiment_template_shares) as shares_count,
          (select count(*) from ml_experiments) as experiments_count,
-         (select count(*) from users) as users_count`,
+         (select count(*) from users) as users_count,
+         (select count(*) from audit_events) as audit_events_count`,
       [templateId, experimentId],
     );
     return state;

@@ -1,7 +1,6 @@
 import { randomUUID } from 'node:crypto';
-import { TemplateService } from '../../src/template/template.service';
 import { dataOf, errorOf, useApi, type GraphqlResponse } from '../support/api';
-import { createTemplateViaService, insertExperiments, usageOf, validConfiguration, type TestUser } from '../support/factories';
+import { createTemplateViaService, insertExperiments, services, usageOf, validConfiguration, type TestUser } from '../support/factories';
 
 const FIELDS = `
   id name description status configuration templateVersion wizardCompleted wizardStepCompleted wizardState
@@ -107,7 +106,7 @@ describe('experiment mutations over HTTP', () => {
       const owner = await api.user('owner');
       const hidden = await createTemplateViaService(api, owner);
       const inactive = await createTemplateViaService(api, ada);
-      await new TemplateService(api.orm.em.fork()).setActive(ada, inactive.id, false);
+      await services(api).templates.setActive(ada, inactive.id, false);
 
       const create = (templateId: string, as: TestUser | null = ada) =>
         api.graphql(CREATE_FROM_TEMPLATE, { as, variables: { input: { templateId } } });

@@ -1,8 +1,14 @@
 import { randomUUID } from 'node:crypto';
 import { encodeCursor } from '../../src/db/keyset';
-import { TemplateService } from '../../src/template/template.service';
 import { dataOf, errorOf, useApi, type GraphqlResponse } from '../support/api';
-import { createTemplateViaService, insertExperiments, insertTemplates, validConfiguration, type TestUser } from '../support/factories';
+import {
+  createTemplateViaService,
+  insertExperiments,
+  insertTemplates,
+  services,
+  validConfiguration,
+  type TestUser,
+} from '../support/factories';
 
 const EXPERIMENT = `
   query Experiment($id: ID!) {
@@ -186,7 +192,7 @@ describe('experiment queries over HTTP', () => {
         templateVersionSnapshot: { version: 1, name: 'Churn v1' },
       });
 
-      const service = new TemplateService(api.orm.em.fork());
+      const service = services(api).templates;
       await service.update(ada, template.id, { name: 'Churn v2', configuration: validConfiguration({ parameters: { seed: 7 } }) });
       expect(await lineage()).toMatchObject({
         templateVersion: 1,
@@ -195,7 +201,7 @@ describe('experiment queries over HTTP', () => {
         templateVersionSnapshot: { version: 1, name: 'Churn v1', configuration: validConfiguration() },
       });
 
-      await new TemplateService(api.orm.em.fork()).delete(ada, template.id);
+      await services(api).templates.delete(ada, template.id);
       expect(await lineage()).toEqual({
         templateVersion: 1,
         configuration: validConfiguration(),

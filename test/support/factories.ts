@@ -1,7 +1,9 @@
 import { randomUUID } from 'node:crypto';
+import type { EntityManager } from '@mikro-orm/postgresql';
+import { createServices, type Services } from '../../src/graphql/context';
 import type { Configuration } from '../../src/template/configuration-schema';
 import { TemplateCategory } from '../../src/template/template-category';
-import { TemplateService, type CreateTemplateInput } from '../../src/template/template.service';
+import type { CreateTemplateInput } from '../../src/template/template.service';
 import { dataOf, type Api } from './api';
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -19,6 +21,18 @@ export interface TestUser {
   roles: string[];
   email: string;
   token: string;
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Services, for tests below the API
+// ---------------------------------------------------------------------------------------------------------------
+
+/**
+ * The services one request gets, on `em` (by default a fresh fork: the request's own identity map), recording their
+ * audit events under a request id of their own.
+ */
+export function services(api: Pick<Api, 'orm'>, em: EntityManager = api.orm.em.fork(), requestId: string = randomUUID()): Services {
+  return createServices(em, requestId);
 }
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -72,7 +86,7 @@ export async function createTemplateViaService(
   owner: TestUser,
   input: Partial<CreateTemplateInput> = {},
 ): Promise<CreatedTemplate> {
-  const template = await new TemplateService(api.orm.em.fork()).create(owner, templateInput(input));
+  const template = await services(api).templates.create(owner, templateInput(input));
   return { id: template.id, name: template.name, version: template.version };
 }
 
@@ -276,6 +290,33 @@ export async function insertExperiments(api: Api, rows: ExperimentRow[]): Promis
     ],
   );
   return inserted.map((row) => row.id);
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Audit events
+// ---------------------------------------------------------------------------------------------------------------
+
+/** An audit event as stored (action as stored too: `template.shared`). */
+export interface StoredAuditEvent {
+  id: string;
+  action: string;
+  actorId: string;
+  actorKind: string;
+  subjectType: string;
+  subjectId: string;
+  requestId: string;
+  details: Record<string, any>;
+  occurredAt: Date;
+}
+
+/** A subject's audit events as stored, in the order they were written. */
+export async function auditEventsOf(api: Pick<Api, 'db'>, subjectId: string): Promise<StoredAuditEvent[]> {
+  return api.db.query<StoredAuditEvent & Record<string, unknown>>(
+    `select id, action, actor_id as "actorId", actor_kind as "actorKind", subject_type as "subjectType", subject_id as "subjectId",
+            request_id as "requestId", details, occurred_at as "occurredAt"
+     from audit_events where subject_id = $1 order by occurred_at, id`,
+    [subjectId],
+  );
 }
 
 // ---------------------------------------------------------------------------------------------------------------

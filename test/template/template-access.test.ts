@@ -1,10 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import type { Actor } from '../../src/auth/actor';
 import { ErrorCode } from '../../src/errors/domain-error';
-import { ExperimentService } from '../../src/experiment/experiment.service';
-import { TemplateService } from '../../src/template/template.service';
 import { dataOf, useApi } from '../support/api';
-import { createTemplateViaService, pathsOf, rejectionOf, type TestUser } from '../support/factories';
+import { createTemplateViaService, pathsOf, rejectionOf, services, type TestUser } from '../support/factories';
 
 /**
  * Changes made through the service, and what callers see afterwards read through the API. Who may see what is
@@ -26,7 +24,7 @@ interface World {
 
 describe('template access', () => {
   const api = useApi();
-  const service = () => new TemplateService(api.orm.em.fork());
+  const service = () => services(api).templates;
 
   /** Fresh users and one template of the given kind at version 2, shared with `sharedUser` unless private. */
   async function world(kind: Kind): Promise<World> {
@@ -160,7 +158,7 @@ describe('template access', () => {
       const w = await world('shared');
       const copy = await service().clone(w.sharedUser, w.templateId);
       expect(copy.createdBy.id).toBe(w.sharedUser.userId);
-      const experiment = await new ExperimentService(api.orm.em.fork()).createFromTemplate(w.sharedUser, { templateId: w.templateId });
+      const experiment = await services(api).experiments.createFromTemplate(w.sharedUser, { templateId: w.templateId });
       expect(experiment.templateVersion).toBe(2);
       await expect(service().clone(w.stranger, w.templateId)).rejects.toMatchObject({ code: ErrorCode.NotFound });
     });
@@ -205,9 +203,7 @@ describe('template access', () => {
       expect((after.template.updated_at as Date).getTime()).toBeGreaterThanOrEqual((before.template.updated_at as Date).getTime());
 
       // It can no longer start experiments, for anyone.
-      await expect(
-        new ExperimentService(api.orm.em.fork()).createFromTemplate(w.owner, { templateId: w.templateId }),
-      ).rejects.toMatchObject({
+      await expect(services(api).experiments.createFromTemplate(w.owner, { templateId: w.templateId })).rejects.toMatchObject({
         code: ErrorCode.Conflict,
       });
 
@@ -215,7 +211,7 @@ describe('template access', () => {
       expect(reactivated.isActive).toBe(true);
       expect(await seen(w.owner, w.templateId)).toMatchObject({ isActive: true });
       expect((await stateOf(w.templateId)).template.is_active).toBe(true);
-      const experiment = await new ExperimentService(api.orm.em.fork()).createFromTemplate(w.owner, { templateId: w.templateId });
+      const experiment = await services(api).experiments.createFromTemplate(w.owner, { templateId: w.templateId });
       expect(experiment.templateVersion).toBe(2);
     });
   });
@@ -223,9 +219,9 @@ describe('template access', () => {
   describe('hard delete', () => {
     it('removes the template, its history and shares; experiments keep configuration and version, lose the link', async () => {
       const w = await world('shared');
-      const experiments = new ExperimentService(api.orm.em.fork());
+      const experiments = services(api).experiments;
       const mine = await experiments.createFromTemplate(w.owner, { templateId: w.templateId, name: 'mine' });
-      const theirs = await new ExperimentService(api.orm.em.fork()).createFromTemplate(w.sharedUser, {
+      const theirs = await services(api).experiments.createFromTemplate(w.sharedUser, {
         templateId: w.templateId,
         overrides: { validation: { folds: 10 } },
       });

@@ -1,12 +1,12 @@
 import { ErrorCode } from '../../src/errors/domain-error';
 import { TemplateCategory } from '../../src/template/template-category';
-import { TemplateService, type CreateTemplateInput } from '../../src/template/template.service';
+import type { CreateTemplateInput } from '../../src/template/template.service';
 import { useApi } from '../support/api';
-import { pathsOf, rejectionOf, templateInput, validConfiguration } from '../support/factories';
+import { pathsOf, rejectionOf, services, templateInput, validConfiguration } from '../support/factories';
 
 describe('template creation', () => {
   const api = useApi();
-  const service = () => new TemplateService(api.orm.em.fork());
+  const service = () => services(api).templates;
 
   async function tableCounts() {
     const [row] = await api.db.query<{ templates: number; versions: number }>(

@@ -1,12 +1,11 @@
 import { ErrorCode } from '../../src/errors/domain-error';
 import { TemplateCategory } from '../../src/template/template-category';
-import { TemplateService } from '../../src/template/template.service';
 import { dataOf, useApi } from '../support/api';
-import { createTemplateViaService, rejectionOf, snapshotContent, validConfiguration, type TestUser } from '../support/factories';
+import { createTemplateViaService, rejectionOf, services, snapshotContent, validConfiguration, type TestUser } from '../support/factories';
 
 describe('template history', () => {
   const api = useApi();
-  const service = () => new TemplateService(api.orm.em.fork());
+  const service = () => services(api).templates;
 
   const CONTENT_COLUMNS = 'name, description, category, tags, configuration';
 

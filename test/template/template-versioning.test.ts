@@ -1,11 +1,10 @@
 import { ErrorCode } from '../../src/errors/domain-error';
-import { TemplateService } from '../../src/template/template.service';
 import { useApi } from '../support/api';
-import { createTemplateViaService, validConfiguration } from '../support/factories';
+import { createTemplateViaService, services, validConfiguration } from '../support/factories';
 
 describe('template versioning', () => {
   const api = useApi();
-  const service = () => new TemplateService(api.orm.em.fork());
+  const service = () => services(api).templates;
 
   async function snapshotsOf(templateId: string) {
     return api.db.query<{ version: number; name: string; change_note: string | null }>(

@@ -21,10 +21,13 @@ describe('field resolvers', () => {
     }
     expect(resolved.sort()).toEqual(
       [
+        'AuditEvent.actor',
         'Experiment.hasNewerTemplateVersion',
         'Experiment.owner',
         'Experiment.template',
         'Experiment.templateVersionSnapshot',
+        // Answered to the owner and to staff only.
+        'Template.auditTrail',
         'Template.diff',
         'Template.experiments',
         'Template.owner',

@@ -1,0 +1,64 @@
+import { Field, ID, ObjectType, registerEnumType } from 'type-graphql';
+import { GraphQLJSONObject } from '../graphql/json-object.scalar';
+import type { AuditDetails } from './audit-log';
+import { AuditAction, AuditActorKind, AuditSubjectType } from './audit-action';
+
+registerEnumType(AuditAction, {
+  name: 'AuditAction',
+  description: 'What an audit event records; stored as `<subject type>.<what happened>`, e.g. `template.shared`',
+  valuesConfig: {
+    TEMPLATE_CREATED: { description: 'details: `name`' },
+    TEMPLATE_CLONED: { description: 'A template made as a copy; details: `name`, `sourceTemplateId`, `sourceVersion`' },
+    TEMPLATE_IMPORTED: {
+      description: 'A template made from a portable document; details: `name`, `documentSource` (what the document claims it came from)',
+    },
+    TEMPLATE_UPDATED: { description: 'Content changed: details `fromVersion`, `toVersion`, `changed` (content fields)' },
+    TEMPLATE_REVERTED: { description: 'An old version written as the next one: details as updated, and `restoredVersion`' },
+    TEMPLATE_SHARED: { description: 'details: `userIds`, the users it was not yet shared with' },
+    TEMPLATE_UNSHARED: { description: 'details: `userIds`, the users it was shared with until then' },
+    TEMPLATE_DELETED: { description: 'details: `name`, `version` (its versions and shares were deleted with it)' },
+    EXPERIMENT_CREATED: { description: 'details: `name`, `templateId` and `templateVersion` (null from scratch)' },
+    EXPERIMENT_WIZARD_SAVED: {
+      description: 'details: `wizardStepCompleted`, `changed` (`wizardStepCompleted`, `wizardState`, `configuration/<section>`)',
+    },
+    EXPERIMENT_STATUS_CHANGED: { description: 'details: `from`, `to`, `wizardCompleted` (completing the wizard queues a draft)' },
+    EXPERIMENT_WIZARD_COMPLETED: { description: 'The wizard completed on an experiment whose status it left alone; details: `status`' },
+    EXPERIMENT_ANALYSIS_WRITTEN: { description: 'details: `changed`, the analysis fields that changed' },
+    EXPERIMENT_TRAINING_TIME_RECORDED: { description: 'details: `from`, `to` (seconds)' },
+  },
+});
+
+registerEnumType(AuditActorKind, {
+  name: 'AuditActorKind',
+  description: 'How the actor acted: as a user, with a service token, or as staff (a token with the role admin)',
+});
+
+registerEnumType(AuditSubjectType, { name: 'AuditSubjectType', description: 'What an audit event is about' });
+
+/** One change, as the audit trail keeps it: immutable, and kept after its subject is deleted. */
+@ObjectType('AuditEvent', { description: 'One change: who made it, how, when, under which request, to what', simpleResolvers: true })
+export class AuditEvent {
+  @Field(() => ID)
+  id!: string;
+
+  @Field(() => AuditAction)
+  action!: AuditAction;
+
+  @Field(() => AuditActorKind)
+  actorKind!: AuditActorKind;
+
+  @Field(() => AuditSubjectType)
+  subjectType!: AuditSubjectType;
+
+  @Field(() => ID, { description: 'The id of the template or experiment, which may since have been deleted' })
+  subjectId!: string;
+
+  @Field(() => String, { description: 'The id of the request that made the change, as the server logged it' })
+  requestId!: string;
+
+  @Field(() => GraphQLJSONObject, { description: 'What changed, by action (see AuditAction)' })
+  details!: AuditDetails;
+
+  @Field(() => Date)
+  occurredAt!: Date;
+}
