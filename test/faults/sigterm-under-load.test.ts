@@ -139,7 +139,8 @@ describe.each([
     // 503 from then on, and every other request as before, keeping its connection.
     expect(unready).toHaveLength(workerCount);
     expect(since(allUnreadyAt)).toBeLessThan(GRACE_MS);
-    expect(firstStoppedAcceptingAt - allUnreadyAt).toBeGreaterThanOrEqual(GRACE_MS - 10);
+    // The grace runs from the stop's start, the first process turning unready: a busy worker may log its own turn later.
+    expect(firstStoppedAcceptingAt - Math.min(...unready)).toBeGreaterThanOrEqual(GRACE_MS - 10);
     expect(readinessAnswers.filter((answer) => answer.sentAt < signalledAt).every((answer) => answer.status === 200)).toBe(true);
     expect(unreadyAnswers.filter((answer) => answer.status !== undefined).length).toBeGreaterThan(0);
     expect(unreadyAnswers.filter((answer) => answer.status !== 503 && answer.error !== 'ECONNREFUSED')).toEqual([]);
