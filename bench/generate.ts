@@ -494,6 +494,34 @@ async function tableFigures(url: string, tables: string[]): Promise<{ rows: Reco
 const MAIN_TABLES = ['users', 'experiment_templates', 'experiment_template_shares', 'experiment_template_versions', 'ml_experiments'];
 
 /**
+ * Every migration, then users, templates, shares and versions, analysed: what each data set has before its
+ * experiments (the main one and the scaling one).
+ */
+export async function generateUsersAndTemplates(dbUrl: string, scale: Scale, timer: StepTimer): Promise<void> {
+  await timer.time('migrations', () => migrateDatabase(dbUrl, { db: BENCH_DB_CONFIG }));
+  await timer.time('users', () => runParallel(dbUrl, [usersSql(scale)]));
+  await timer.time('templates', () =>
+    runParallel(
+      dbUrl,
+      ranges(scale.templates, BATCH_ROWS / 2).map(([a, b]) => templatesSql(scale, a, b)),
+    ),
+  );
+  await timer.time('shares', () =>
+    runParallel(
+      dbUrl,
+      UUID_HALVES('t').map((half) => sharesSql(scale, half)),
+    ),
+  );
+  await timer.time('versions', () =>
+    runParallel(
+      dbUrl,
+      UUID_HALVES('t').map((half) => versionsSql(half)),
+    ),
+  );
+  await timer.time('analyze', () => withClient(dbUrl, (client) => client.query('analyze')));
+}
+
+/**
  * The data set the server is measured on: every migration applied, then users, templates, shares, versions and
  * experiments generated in set-based SQL. With `reuse`, a complete data set of the same scale is kept (pending
  * migrations are still applied: that is how a new index gets measured).
@@ -530,28 +558,8 @@ export async function prepareMainDataset(
   const started = performance.now();
   const timer = new StepTimer(log);
   await recreateDatabase(serverUrl, database);
-  await timer.time('migrations', () => migrateDatabase(dbUrl, { db: BENCH_DB_CONFIG }));
-  await timer.time('users', () => runParallel(dbUrl, [usersSql(scale)]));
-  await timer.time('templates', () =>
-    runParallel(
-      dbUrl,
-      ranges(scale.templates, BATCH_ROWS / 2).map(([a, b]) => templatesSql(scale, a, b)),
-    ),
-  );
-  await timer.time('shares', () =>
-    runParallel(
-      dbUrl,
-      UUID_HALVES('t').map((half) => sharesSql(scale, half)),
-    ),
-  );
-  await timer.time('versions', () =>
-    runParallel(
-      dbUrl,
-      UUID_HALVES('t').map((half) => versionsSql(half)),
-    ),
-  );
-  // The template lookup by id is what spreads experiments over templates: give the planner fresh statistics first.
-  await timer.time('analyze', () => withClient(dbUrl, (client) => client.query('analyze')));
+  // The template lookup by id is what spreads experiments over templates: the statistics are fresh after this.
+  await generateUsersAndTemplates(dbUrl, scale, timer);
   await timer.time('experiments', () =>
     runParallel(
       dbUrl,

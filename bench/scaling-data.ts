@@ -1,20 +1,6 @@
 import type { Client } from 'pg';
-import { migrateDatabase } from '../src/db/database';
 import { recreateDatabase, withClient } from './cluster';
-import {
-  BENCH_DB_CONFIG,
-  experimentsSql,
-  ranges,
-  reusable,
-  runParallel,
-  sharesSql,
-  StepTimer,
-  templatesSql,
-  usersSql,
-  UUID_HALVES,
-  versionsSql,
-  writeMeta,
-} from './generate';
+import { experimentsSql, generateUsersAndTemplates, ranges, reusable, runParallel, StepTimer, UUID_HALVES, writeMeta } from './generate';
 import type { Mode, Scale } from './options';
 
 /** Raised whenever the scaling data set changes shape, so `--reuse` never measures a stale one. */
@@ -133,27 +119,7 @@ export async function prepareScalingDataset(
   const started = performance.now();
   const timer = new StepTimer(log);
   await recreateDatabase(serverUrl, database);
-  await timer.time('migrations', () => migrateDatabase(dbUrl, { db: BENCH_DB_CONFIG }));
-  await timer.time('users', () => runParallel(dbUrl, [usersSql(scale)]));
-  await timer.time('templates', () =>
-    runParallel(
-      dbUrl,
-      ranges(scale.templates, 25_000).map(([a, b]) => templatesSql(scale, a, b)),
-    ),
-  );
-  await timer.time('shares', () =>
-    runParallel(
-      dbUrl,
-      UUID_HALVES('t').map((half) => sharesSql(scale, half)),
-    ),
-  );
-  await timer.time('versions', () =>
-    runParallel(
-      dbUrl,
-      UUID_HALVES('t').map((half) => versionsSql(half)),
-    ),
-  );
-  await timer.time('analyze', () => withClient(dbUrl, (client) => client.query('analyze')));
+  await generateUsersAndTemplates(dbUrl, scale, timer);
 
   // A bulk load writes faster into a table without indexes; building them afterwards also times each one at 10^7 rows.
   const deferred = await withClient(dbUrl, async (client) => {
