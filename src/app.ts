@@ -47,6 +47,7 @@ export async function createApp(config: AppConfig, logger: FastifyBaseLogger, op
     jwksUrl: config.auth.jwksUrl,
     issuer: config.auth.issuer,
     audience: config.auth.audience,
+    teamsClaim: config.auth.teamsClaim,
   });
   const metrics = new Metrics();
   let db: Database;

@@ -48,6 +48,11 @@ export interface AppConfig {
     jwksUrl?: string;
     issuer?: string;
     audience?: string;
+    /**
+     * The token claim (an array of group names) that keeps the caller's membership of teams with a matching external
+     * id in step (`TEAMS_CLAIM`, e.g. `groups`); unset: teams are managed in Tessera only.
+     */
+    teamsClaim?: string;
   };
   logLevel: string;
   rateLimits: { perIpPerMinute: number; perUserPerMinute: number; store: RateLimitStore };
@@ -178,6 +183,7 @@ export function loadConfig(env: Env = process.env): AppConfig {
       jwksUrl: read.url('JWT_JWKS_URL', ['https:', 'http:']),
       issuer: read.string('JWT_ISSUER'),
       audience: read.string('JWT_AUDIENCE'),
+      teamsClaim: read.string('TEAMS_CLAIM'),
     },
     rateLimits: {
       perIpPerMinute: read.integer('RATE_LIMIT_PER_IP_PER_MINUTE', 1_200, 0, 1_000_000),

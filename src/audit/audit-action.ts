@@ -4,12 +4,13 @@ import { isService, isStaff, type Actor } from '../auth/actor';
 export enum AuditSubjectType {
   TEMPLATE = 'template',
   EXPERIMENT = 'experiment',
+  TEAM = 'team',
 }
 
 /**
  * Every action the audit trail records, as stored: `<subject type>.<what happened>`. The one list: a feature that
- * changes something adds its action here (teams, template transfers and shares with pending emails will add theirs
- * when they exist), and the database takes any name of that shape without a migration.
+ * changes something adds its action here (template transfers and shares with pending emails will add theirs when they
+ * exist), and the database takes any name of that shape without a migration.
  */
 export enum AuditAction {
   TEMPLATE_CREATED = 'template.created',
@@ -30,6 +31,13 @@ export enum AuditAction {
   EXPERIMENT_WIZARD_COMPLETED = 'experiment.wizard_completed',
   EXPERIMENT_ANALYSIS_WRITTEN = 'experiment.analysis_written',
   EXPERIMENT_TRAINING_TIME_RECORDED = 'experiment.training_time_recorded',
+  TEAM_CREATED = 'team.created',
+  TEAM_RENAMED = 'team.renamed',
+  TEAM_MEMBERS_ADDED = 'team.members_added',
+  TEAM_MEMBERS_REMOVED = 'team.members_removed',
+  TEAM_MEMBER_ROLE_CHANGED = 'team.member_role_changed',
+  TEAM_EXTERNAL_ID_CHANGED = 'team.external_id_changed',
+  TEAM_DELETED = 'team.deleted',
 }
 
 export const AUDIT_ACTIONS: readonly AuditAction[] = Object.values(AuditAction);

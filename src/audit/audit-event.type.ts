@@ -14,8 +14,12 @@ registerEnumType(AuditAction, {
     },
     TEMPLATE_UPDATED: { description: 'Content changed: details `fromVersion`, `toVersion`, `changed` (content fields)' },
     TEMPLATE_REVERTED: { description: 'An old version written as the next one: details as updated, and `restoredVersion`' },
-    TEMPLATE_SHARED: { description: 'details: `userIds`, the users it was not yet shared with' },
-    TEMPLATE_UNSHARED: { description: 'details: `userIds`, the users it was shared with until then' },
+    TEMPLATE_SHARED: {
+      description: 'details: `userIds`, the users it was not yet shared with, or `teamIds`, the teams it was not yet shared with',
+    },
+    TEMPLATE_UNSHARED: {
+      description: 'details: `userIds`, the users it was shared with until then, or `teamIds`, the teams it was shared with until then',
+    },
     TEMPLATE_DELETED: { description: 'details: `name`, `version` (its versions and shares were deleted with it)' },
     EXPERIMENT_CREATED: { description: 'details: `name`, `templateId` and `templateVersion` (null from scratch)' },
     EXPERIMENT_WIZARD_SAVED: {
@@ -25,6 +29,18 @@ registerEnumType(AuditAction, {
     EXPERIMENT_WIZARD_COMPLETED: { description: 'The wizard completed on an experiment whose status it left alone; details: `status`' },
     EXPERIMENT_ANALYSIS_WRITTEN: { description: 'details: `changed`, the analysis fields that changed' },
     EXPERIMENT_TRAINING_TIME_RECORDED: { description: 'details: `from`, `to` (seconds)' },
+    TEAM_CREATED: { description: 'details: `name` (its creator is its first maintainer)' },
+    TEAM_RENAMED: { description: 'details: `from`, `to`' },
+    TEAM_MEMBERS_ADDED: {
+      description:
+        "details: `userIds`, the users who were not yet members, `role`; `viaTeamsClaim` when the token's group claim added them",
+    },
+    TEAM_MEMBERS_REMOVED: {
+      description: 'details: `userIds`, the members removed (a member leaving removes themselves); `viaTeamsClaim` as for added',
+    },
+    TEAM_MEMBER_ROLE_CHANGED: { description: 'details: `userId`, `from`, `to` (roles as stored: `member`, `maintainer`)' },
+    TEAM_EXTERNAL_ID_CHANGED: { description: "By staff: the identity provider's group the team follows; details: `from`, `to`" },
+    TEAM_DELETED: { description: 'details: `name`, `memberCount` (its members and template shares were deleted with it)' },
   },
 });
 
@@ -50,7 +66,7 @@ export class AuditEvent {
   @Field(() => AuditSubjectType)
   subjectType!: AuditSubjectType;
 
-  @Field(() => ID, { description: 'The id of the template or experiment, which may since have been deleted' })
+  @Field(() => ID, { description: 'The id of the template, experiment or team, which may since have been deleted' })
   subjectId!: string;
 
   @Field(() => String, { description: 'The id of the request that made the change, as the server logged it' })

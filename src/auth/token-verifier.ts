@@ -10,6 +10,8 @@ export interface TokenVerifierOptions {
   jwksUrl?: string;
   issuer?: string;
   audience?: string;
+  /** The claim listing the caller's groups (`TEAMS_CLAIM`): read into `TokenClaims.groups` when set. */
+  teamsClaim?: string;
 }
 
 /** Shared by every request that presents the same token: frozen. */
@@ -18,6 +20,11 @@ export interface TokenClaims {
   readonly email?: string;
   readonly displayName?: string;
   readonly roles: readonly string[];
+  /**
+   * The identity provider's groups of the caller, when TEAMS_CLAIM is set and the token carries that claim as an array
+   * (its strings only); undefined otherwise, which leaves team memberships alone.
+   */
+  readonly groups?: readonly string[];
 }
 
 const ASYMMETRIC_ALGORITHMS = ['RS256', 'PS256', 'ES256', 'EdDSA'];
@@ -66,7 +73,7 @@ export class TokenVerifier {
     }
     const payload =
       typeof this.key === 'function' ? await this.verifyWithKeySet(token, this.key) : verifyHs256(token, this.key, this.options);
-    const claims = claimsOf(payload);
+    const claims = claimsOf(payload, this.options.teamsClaim);
     this.verified.set(token, claims, Math.min(payload.exp * 1000, Date.now() + MAX_TOKEN_HOLD_MS));
     return claims;
   }
@@ -90,7 +97,7 @@ export class TokenVerifier {
 }
 
 /** The claims a request's caller is made of; a token whose claims the users table could not hold is refused. */
-function claimsOf(payload: VerifiedPayload): TokenClaims {
+function claimsOf(payload: VerifiedPayload, teamsClaim: string | undefined): TokenClaims {
   if (typeof payload.iat === 'number' && payload.iat > Date.now() / 1000 + MAX_CLOCK_SKEW_SECONDS) invalidClaim('iat');
   const text = (claim: 'sub' | 'email' | 'name') => {
     const value = payload[claim];
@@ -101,11 +108,19 @@ function claimsOf(payload: VerifiedPayload): TokenClaims {
   const externalId = text('sub');
   if (!externalId) throw new UnauthenticatedError('Token has no subject');
   const roles = Array.isArray(payload.roles) ? payload.roles.filter((r): r is string => typeof r === 'string') : [];
+  const groupsClaim = teamsClaim === undefined ? undefined : payload[teamsClaim];
+  // Groups are matched to teams' external ids, which hold storable text of at most 255 characters: others match none.
+  const groups = Array.isArray(groupsClaim)
+    ? [
+        ...new Set(groupsClaim.filter((g): g is string => typeof g === 'string' && g.length > 0 && g.length <= 255 && isStorableText(g))),
+      ].sort()
+    : undefined;
   return Object.freeze({
     externalId,
     email: text('email')?.toLowerCase(),
     displayName: text('name'),
     roles: Object.freeze(roles),
+    ...(groups ? { groups: Object.freeze(groups) } : {}),
   });
 }
 

@@ -44,8 +44,9 @@ export class ValidationError extends DomainError {
 }
 
 export class NotFoundError extends DomainError {
-  constructor(what: string) {
-    super(ErrorCode.NotFound, `${what} not found`);
+  /** `details.path`: the input naming what was not found, when the client named it in a list (`/emails/2`). */
+  constructor(what: string, details: { path?: string } = {}) {
+    super(ErrorCode.NotFound, `${what} not found`, details);
     this.name = 'NotFoundError';
   }
 }
@@ -65,6 +66,10 @@ export enum ConflictReason {
   TemplateInactive = 'TEMPLATE_INACTIVE',
   /** The experiment's wizard is completed (`currentStatus`): its steps are closed. */
   WizardCompleted = 'WIZARD_COMPLETED',
+  /** The change would leave the team without a maintainer: promote another member first, or delete the team. */
+  LastMaintainer = 'LAST_MAINTAINER',
+  /** Another team already follows this identity provider group (`teamId`). */
+  ExternalIdTaken = 'EXTERNAL_ID_TAKEN',
 }
 
 export class ConflictError extends DomainError {

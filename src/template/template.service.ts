@@ -8,6 +8,7 @@ import { withTransactionRetry } from '../db/transaction-retry';
 import { canonicalUuid } from '../db/uuid';
 import { ConflictError, ConflictReason, ForbiddenError, NotFoundError, ValidationError, type FieldError } from '../errors/domain-error';
 import { throwIfInvalid } from '../validation/field-errors';
+import { parseIds } from '../validation/ids';
 import { User } from '../user/user.entity';
 import { TemplateVersion } from './template-version.entity';
 import { ExperimentTemplate } from './template.entity';
@@ -25,6 +26,7 @@ import {
 } from './template-content';
 import { templateColumns, templateOf, type TemplateRecord, type TemplateRow } from './template-rows';
 import { findVisibleTemplates } from './template-visibility';
+import { visibleTeams } from '../team/team-visibility';
 
 export interface CreateTemplateInput extends TemplateContentInput {
   isPublic?: boolean;
@@ -36,8 +38,6 @@ export interface ChangeOptions {
   expectedVersion?: number;
   changeNote?: unknown;
 }
-
-export const MAX_SHARES_PER_CALL = 100;
 
 export class TemplateService {
   constructor(
@@ -160,7 +160,7 @@ export class TemplateService {
 
   async share(owner: Actor, id: string, givenUserIds: string[]): Promise<ExperimentTemplate> {
     const errors: FieldError[] = [];
-    const userIds = parseUserIds(givenUserIds, '/userIds', errors)!;
+    const userIds = parseIds(givenUserIds, '/userIds', 'user', errors)!;
     throwIfInvalid(errors);
     return withTransactionRetry(this.em, async (em) => {
       const template = await this.lockOwned(em, owner, id);
@@ -171,31 +171,83 @@ export class TemplateService {
       );
       if (unknown.length > 0) throw new ValidationError(unknown);
       // The list goes over as one JSON text: knex would expand an array binding into `?, ?, ...`, not a SQL array.
-      const added = await em.execute<Array<{ userId: string }>>(
+      const added = await em.execute<Array<{ id: string }>>(
         `insert into experiment_template_shares (template_id, user_id, shared_by)
          select ?, recipient::uuid, ? from jsonb_array_elements_text(?::jsonb) as recipient
          on conflict (template_id, user_id) do nothing
-         returning user_id as "userId"`,
+         returning user_id as id`,
         [template.id, owner.userId, JSON.stringify(recipients)],
       );
-      await this.recordShares(em, owner, template, AuditAction.TEMPLATE_SHARED, recipients, added);
+      await this.recordShares(em, owner, template, AuditAction.TEMPLATE_SHARED, { userIds: recipients }, added);
       return template;
     });
   }
 
   async unshare(owner: Actor, id: string, givenUserIds: string[]): Promise<ExperimentTemplate> {
     const errors: FieldError[] = [];
-    const userIds = parseUserIds(givenUserIds, '/userIds', errors)!;
+    const userIds = parseIds(givenUserIds, '/userIds', 'user', errors)!;
     throwIfInvalid(errors);
     return withTransactionRetry(this.em, async (em) => {
       const template = await this.lockOwned(em, owner, id);
-      const removed = await em.execute<Array<{ userId: string }>>(
+      const removed = await em.execute<Array<{ id: string }>>(
         `delete from experiment_template_shares
          where template_id = ? and user_id in (select recipient::uuid from jsonb_array_elements_text(?::jsonb) as recipient)
-         returning user_id as "userId"`,
+         returning user_id as id`,
         [template.id, JSON.stringify(userIds)],
       );
-      await this.recordShares(em, owner, template, AuditAction.TEMPLATE_UNSHARED, userIds, removed);
+      await this.recordShares(em, owner, template, AuditAction.TEMPLATE_UNSHARED, { userIds }, removed);
+      return template;
+    });
+  }
+
+  /**
+   * Shares it with teams the owner may see (their own; staff: any); sharing twice is harmless. A team the owner may not
+   * see is answered as an unknown one: BAD_USER_INPUT "no such team" at its path.
+   */
+  async shareWithTeams(owner: Actor, id: string, givenTeamIds: string[]): Promise<ExperimentTemplate> {
+    const errors: FieldError[] = [];
+    const teamIds = parseIds(givenTeamIds, '/teamIds', 'team', errors)!;
+    throwIfInvalid(errors);
+    return withTransactionRetry(this.em, async (em) => {
+      const template = await this.lockOwned(em, owner, id);
+      const values = new SqlValues('question');
+      const wanted = values.bind(JSON.stringify(teamIds));
+      const visible = await em.execute<Array<{ id: string }>>(
+        `select t.id from teams t
+         where t.id in (select wanted::uuid from jsonb_array_elements_text(${wanted}::jsonb) as wanted) and ${visibleTeams('t', owner, values)}`,
+        values.values,
+      );
+      const known = new Set(visible.map((team) => team.id));
+      const unknown = teamIds.flatMap((teamId, index) =>
+        known.has(teamId) ? [] : [{ path: `/teamIds/${index}`, message: 'no such team' }],
+      );
+      if (unknown.length > 0) throw new ValidationError(unknown);
+      const added = await em.execute<Array<{ id: string }>>(
+        `insert into experiment_template_team_shares (template_id, team_id, shared_by)
+         select ?, wanted::uuid, ? from jsonb_array_elements_text(?::jsonb) as wanted
+         on conflict (template_id, team_id) do nothing
+         returning team_id as id`,
+        [template.id, owner.userId, JSON.stringify(teamIds)],
+      );
+      await this.recordShares(em, owner, template, AuditAction.TEMPLATE_SHARED, { teamIds }, added);
+      return template;
+    });
+  }
+
+  /** Stops sharing it with teams (any of its teams, whether the owner is still a member or not). */
+  async unshareFromTeams(owner: Actor, id: string, givenTeamIds: string[]): Promise<ExperimentTemplate> {
+    const errors: FieldError[] = [];
+    const teamIds = parseIds(givenTeamIds, '/teamIds', 'team', errors)!;
+    throwIfInvalid(errors);
+    return withTransactionRetry(this.em, async (em) => {
+      const template = await this.lockOwned(em, owner, id);
+      const removed = await em.execute<Array<{ id: string }>>(
+        `delete from experiment_template_team_shares
+         where template_id = ? and team_id in (select wanted::uuid from jsonb_array_elements_text(?::jsonb) as wanted)
+         returning team_id as id`,
+        [template.id, JSON.stringify(teamIds)],
+      );
+      await this.recordShares(em, owner, template, AuditAction.TEMPLATE_UNSHARED, { teamIds }, removed);
       return template;
     });
   }
@@ -237,19 +289,23 @@ export class TemplateService {
     return { ...templateOf(row), configuration: content.configuration };
   }
 
-  /** One event naming the users a share or unshare really added or removed, in the order asked; none when none. */
+  /** One event naming the users (or teams) a share or unshare really added or removed, in the order asked; none when none. */
   private async recordShares(
     em: EntityManager,
     owner: Actor,
     template: ExperimentTemplate,
     action: AuditAction.TEMPLATE_SHARED | AuditAction.TEMPLATE_UNSHARED,
-    asked: string[],
-    changed: Array<{ userId: string }>,
+    asked: { userIds: string[] } | { teamIds: string[] },
+    changed: Array<{ id: string }>,
   ): Promise<void> {
     if (changed.length === 0) return;
-    const changedIds = new Set(changed.map((row) => row.userId));
-    const userIds = [...new Set(asked)].filter((userId) => changedIds.has(userId));
-    await this.audit.record(em, owner, { action, subjectId: template.id, details: { userIds } });
+    const changedIds = new Set(changed.map((row) => row.id));
+    const [[key, ids]] = Object.entries<string[]>(asked);
+    await this.audit.record(em, owner, {
+      action,
+      subjectId: template.id,
+      details: { [key]: [...new Set(ids)].filter((id) => changedIds.has(id)) },
+    });
   }
 
   /** A setting (active, public): `change` applies it and names the event, or answers null when it was already so. */
@@ -324,18 +380,4 @@ export class TemplateService {
       values.values,
     );
   }
-}
-
-/** User ids in their canonical form, in the order given. */
-function parseUserIds(userIds: string[], path: string, errors: FieldError[]): string[] | undefined {
-  if (userIds.length === 0) errors.push({ path, message: 'must list at least one user' });
-  else if (userIds.length > MAX_SHARES_PER_CALL) errors.push({ path, message: `must list at most ${MAX_SHARES_PER_CALL} users` });
-  else {
-    const canonical = userIds.map(canonicalUuid);
-    if (canonical.every((userId) => userId !== undefined)) return canonical;
-    canonical.forEach((userId, index) => {
-      if (userId === undefined) errors.push({ path: `${path}/${index}`, message: 'must be a user id (UUID)' });
-    });
-  }
-  return undefined;
 }
