@@ -29,7 +29,7 @@ export function createTeamLoaders(reader: Reader, actor: ActorLookup, usersSeen:
         `select ${memberColumns('m', 'u')}
          from team_members m join users u on u.id = m.user_id
          where m.team_id = any($1::uuid[])
-         order by m.team_id, m.role desc, m.added_at, m.user_id`,
+         order by m.team_id, m.role = 'maintainer' desc, m.added_at, m.user_id`,
         [teamIds],
       );
       const byTeam = new Map<string, TeamMemberRecord[]>(teamIds.map((id) => [id, []]));
