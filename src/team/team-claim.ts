@@ -36,20 +36,20 @@ export class TeamClaimSync {
       await withTransactionRetry(em, async (tx) => {
         // The teams' rows first, in one order, as every membership change takes them: then the changes as they are now.
         await tx.execute(
-          'select id from teams where id in (select id::uuid from jsonb_array_elements_text(?::jsonb) as id) order by id for update',
+          'select id from teams where id in (select wanted::uuid from jsonb_array_elements_text(?::jsonb) as wanted) order by id for update',
           [JSON.stringify([...changes.join, ...changes.leave])],
         );
         const { join, leave } = await changesOf(tx, actor.userId, groups);
         const joined = await tx.execute<Array<{ teamId: string }>>(
           `insert into team_members (team_id, user_id, role)
-           select team_id::uuid, ?, ? from jsonb_array_elements_text(?::jsonb) as team_id
+           select wanted::uuid, ?, ? from jsonb_array_elements_text(?::jsonb) as wanted
            on conflict (team_id, user_id) do nothing
            returning team_id as "teamId"`,
           [actor.userId, TeamRole.MEMBER, JSON.stringify(join)],
         );
         const left = await tx.execute<Array<{ teamId: string }>>(
           `delete from team_members
-           where user_id = ? and team_id in (select team_id::uuid from jsonb_array_elements_text(?::jsonb) as team_id)
+           where user_id = ? and team_id in (select wanted::uuid from jsonb_array_elements_text(?::jsonb) as wanted)
            returning team_id as "teamId"`,
           [actor.userId, JSON.stringify(leave)],
         );
