@@ -18,17 +18,22 @@ import { validConfiguration, type TestUser } from '../support/factories';
 // The world: who calls, what kinds of template there are
 // ---------------------------------------------------------------------------------------------------------------
 
-type Caller = 'owner' | 'shared' | 'stranger' | 'anonymous' | 'service';
-type Kind = 'private' | 'shared' | 'public' | 'inactive' | 'inactivePublic';
+type Caller = 'owner' | 'shared' | 'stranger' | 'anonymous' | 'service' | 'teamMember' | 'formerMember';
+type Kind = 'private' | 'shared' | 'public' | 'inactive' | 'inactivePublic' | 'teamShared';
 
-/** The four people of the template matrix; the service token joins them for experiment operations. */
-const TEMPLATE_CALLERS: Caller[] = ['owner', 'shared', 'stranger', 'anonymous'];
+/**
+ * The people of the template matrix: a member of the owner's team, and a former member (removed from it before any
+ * cell runs), join the four of the user matrix; the service token joins those four for experiment operations.
+ */
+const TEMPLATE_CALLERS: Caller[] = ['owner', 'shared', 'stranger', 'anonymous', 'teamMember', 'formerMember'];
 const EXPERIMENT_CALLERS: Caller[] = ['owner', 'shared', 'stranger', 'anonymous', 'service'];
 
 interface KindSpec {
   isPublic: boolean;
   /** Shared with the `shared` caller. */
   shared: boolean;
+  /** Shared with the owner's team, of which `teamMember` is a member and `formerMember` was one. */
+  teamShared?: boolean;
   isActive: boolean;
 }
 
@@ -43,6 +48,7 @@ const KINDS: Record<Kind, KindSpec> = {
   public: { isPublic: true, shared: false, isActive: true },
   inactive: { isPublic: false, shared: true, isActive: false },
   inactivePublic: { isPublic: true, shared: false, isActive: false },
+  teamShared: { isPublic: false, shared: false, teamShared: true, isActive: true },
 };
 const ALL_KINDS = Object.keys(KINDS) as Kind[];
 
@@ -57,8 +63,15 @@ interface Cell {
   kind: Kind;
 }
 
-/** DESIGN: a template is visible to its owner, to users it is shared with, and to everyone when public. */
-const seesTemplate = ({ caller, kind }: Cell) => caller === 'owner' || KINDS[kind].isPublic || (caller === 'shared' && KINDS[kind].shared);
+/**
+ * DESIGN: a template is visible to its owner, to users it is shared with, to the current members of teams it is shared
+ * with, and to everyone when public.
+ */
+const seesTemplate = ({ caller, kind }: Cell) =>
+  caller === 'owner' ||
+  KINDS[kind].isPublic ||
+  (caller === 'shared' && KINDS[kind].shared) ||
+  (caller === 'teamMember' && KINDS[kind].teamShared === true);
 /** DESIGN: experiments are visible to their owner (and, per the schema, readable by a service token). */
 const seesExperiment = ({ caller }: Cell) => caller === 'owner' || caller === 'service';
 
@@ -137,7 +150,8 @@ const ACTIVE_STATES: ActiveState[] = ['ACTIVE', 'INACTIVE', 'ALL'];
 function listingRules(scope: Scope, activeState: ActiveState): Rules {
   const inScope: Record<Scope, (cell: Cell) => boolean> = {
     MINE: owner,
-    SHARED_WITH_ME: ({ caller, kind }) => caller === 'shared' && KINDS[kind].shared,
+    SHARED_WITH_ME: ({ caller, kind }) =>
+      (caller === 'shared' && KINDS[kind].shared) || (caller === 'teamMember' && KINDS[kind].teamShared === true),
     PUBLIC: ({ kind }) => KINDS[kind].isPublic,
     ALL_VISIBLE: always,
   };
@@ -202,6 +216,9 @@ interface Operation {
 
 type Users = Record<Exclude<Caller, 'anonymous'>, TestUser> & { bystander: TestUser };
 
+/** The owner's team, which `teamShared` templates are shared with. */
+let ownersTeamId: string;
+
 const byId = (id: string) => ({ id });
 
 const templateField = (name: string, selection: string, checkOk: Operation['checkOk']): Operation => ({
@@ -237,6 +254,10 @@ const TEMPLATE_READS: Operation[] = [
   templateField('template.sharedWith', 'sharedWith { id }', (template, { caller, kind, users }) => {
     expect(template.sharedWith).toEqual(caller === 'owner' && KINDS[kind].shared ? [{ id: users.shared.id }] : []);
   }),
+  // Which teams have a template is the owner's business too.
+  templateField('template.sharedWithTeams', 'sharedWithTeams { id }', (template, { caller, kind }) => {
+    expect(template.sharedWithTeams).toEqual(caller === 'owner' && KINDS[kind].teamShared ? [{ id: ownersTeamId }] : []);
+  }),
   templateField('template.versions', 'versions { version }', (template) => {
     expect(template.versions).toEqual([{ version: 2 }, { version: 1 }]);
   }),
@@ -248,7 +269,7 @@ const TEMPLATE_READS: Operation[] = [
   }),
   // The caller's own experiments made from it; none for an anonymous caller.
   templateField('template.experiments', 'experiments { totalCount edges { node { id } } }', (template, { caller, template: fixture }) => {
-    const mine = caller === 'anonymous' || caller === 'service' ? [] : [fixture.experiments[caller]];
+    const mine = caller === 'owner' || caller === 'shared' || caller === 'stranger' ? [fixture.experiments[caller]] : [];
     expect(template.experiments.totalCount).toBe(mine.length);
     expect(template.experiments.edges.map((edge: any) => edge.node.id)).toEqual(mine);
   }),
@@ -347,6 +368,29 @@ const TEMPLATE_MUTATIONS: Operation[] = [
       },
     ),
     variables: (id, { users }) => ({ id, userIds: [users.shared.id] }),
+  },
+  {
+    ...ownerOnly(
+      'shareTemplateWithTeams',
+      'mutation($id: ID!, $teamIds: [ID!]!) { shareTemplateWithTeams(id: $id, teamIds: $teamIds) { id sharedWithTeams { id } } }',
+      byId,
+      ({ shareTemplateWithTeams }, { template }) => {
+        expect(shareTemplateWithTeams).toEqual({ id: template.id, sharedWithTeams: [{ id: ownersTeamId }] });
+      },
+    ),
+    variables: (id) => ({ id, teamIds: [ownersTeamId] }),
+  },
+  // Someone else cutting the team off (a member too: only the owner shares and unshares).
+  {
+    ...ownerOnly(
+      'unshareTemplateFromTeams',
+      'mutation($id: ID!, $teamIds: [ID!]!) { unshareTemplateFromTeams(id: $id, teamIds: $teamIds) { id sharedWithTeams { id } } }',
+      byId,
+      ({ unshareTemplateFromTeams }, { template }) => {
+        expect(unshareTemplateFromTeams).toEqual({ id: template.id, sharedWithTeams: [] });
+      },
+    ),
+    variables: (id) => ({ id, teamIds: [ownersTeamId] }),
   },
   ownerOnly('deleteTemplate', 'mutation($id: ID!) { deleteTemplate(id: $id) }', byId, async ({ deleteTemplate }, { template, db }) => {
     expect(deleteTemplate).toBe(template.id);
@@ -472,14 +516,32 @@ describe('access matrix over HTTP', () => {
   let users: Users;
 
   beforeAll(async () => {
-    const [owner, shared, stranger, service, bystander] = await Promise.all([
+    const [owner, shared, stranger, service, bystander, teamMember, formerMember] = await Promise.all([
       api.user('owner'),
       api.user('shared'),
       api.user('stranger'),
       api.user('analysis-service', ['service']),
       api.user('bystander'),
+      api.user('team-member'),
+      api.user('former-member'),
     ]);
-    users = { owner, shared, stranger, service, bystander };
+    users = { owner, shared, stranger, service, bystander, teamMember, formerMember };
+    // The owner's team, as its members make it: the former member is added, then removed.
+    const { createTeam } = dataOf(await api.graphql('mutation { createTeam(name: "Matrix team") { id } }', { as: owner }));
+    ownersTeamId = createTeam.id;
+    const members = { teamId: ownersTeamId, userIds: [teamMember.id, formerMember.id] };
+    dataOf(
+      await api.graphql('mutation($teamId: ID!, $userIds: [ID!]) { addTeamMembers(teamId: $teamId, userIds: $userIds) { id } }', {
+        as: owner,
+        variables: members,
+      }),
+    );
+    dataOf(
+      await api.graphql('mutation($teamId: ID!, $userIds: [ID!]!) { removeTeamMembers(teamId: $teamId, userIds: $userIds) { id } }', {
+        as: owner,
+        variables: { teamId: ownersTeamId, userIds: [formerMember.id] },
+      }),
+    );
   });
 
   const answers = new Map<string, Promise<GraphqlResponse>>();
@@ -509,6 +571,9 @@ describe('access matrix over HTTP', () => {
        ), shares as (
          insert into experiment_template_shares (template_id, user_id, shared_by)
          select t.id, $8, t.created_by from template t where $9
+       ), team_shares as (
+         insert into experiment_template_team_shares (template_id, team_id, shared_by)
+         select t.id, $11, t.created_by from template t where $12
        ), created as (
          insert into audit_events (request_id, actor_id, actor_kind, action, subject_type, subject_id)
          select gen_random_uuid(), t.created_by, 'user', 'template.created', 'template', t.id from template t
@@ -527,6 +592,8 @@ describe('access matrix over HTTP', () => {
         users.shared.id,
         spec.shared,
         people.map((person) => users[person].id),
+        ownersTeamId,
+        spec.teamShared === true,
       ],
     );
     const experimentOfUser = new Map(rows.map((row) => [row.owner_id, row.id]));
@@ -559,11 +626,14 @@ describe('access matrix over HTTP', () => {
          (select to_jsonb(t) from experiment_templates t where t.id = $1) as template,
          (select jsonb_agg(v order by v.version) from experiment_template_versions v where v.template_id = $1) as versions,
          (select jsonb_agg(s order by s.user_id) from experiment_template_shares s where s.template_id = $1) as shares,
+         (select jsonb_agg(s order by s.team_id) from experiment_template_team_shares s where s.template_id = $1) as team_shares,
          (select jsonb_agg(e order by e.id) from ml_experiments e where e.template_id = $1 or e.id = $2) as experiments,
          (select jsonb_agg(a order by a.id) from audit_events a where a.subject_id in ($1, $2)) as audit_events,
          (select count(*) from experiment_templates) as templates_count,
          (select count(*) from experiment_template_versions) as versions_count,
          (select count(*) from experiment_template_shares) as shares_count,
+         (select count(*) from experiment_template_team_shares) as team_shares_count,
+         (select count(*) from team_members) as team_members_count,
          (select count(*) from ml_experiments) as experiments_count,
          (select count(*) from users) as users_count,
          (select count(*) from audit_events) as audit_events_count`,
