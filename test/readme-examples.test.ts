@@ -53,7 +53,7 @@ describe('README example operations', () => {
   const api = useApi();
   const examples = readmeExamples();
 
-  it('has the wizard flow and the audit trail', () => {
+  it('has the wizard flow, the audit trail and teams', () => {
     expect(examples.map((e) => e.name)).toEqual([
       'CreateTemplate',
       'PickTemplate',
@@ -68,8 +68,15 @@ describe('README example operations', () => {
       'ImportTemplate',
       'AuditTrail',
       'AuditEvents',
+      'CreateTeam',
+      'ShareWithTeam',
+      'StaffMember',
+      'AddMembers',
+      'MyTeams',
+      'FollowGroup',
+      'DisbandTeam',
     ]);
-    expect(examples.filter((e) => e.asStaff).map((e) => e.name)).toEqual(['AuditEvents']);
+    expect(examples.filter((e) => e.asStaff).map((e) => e.name)).toEqual(['AuditEvents', 'StaffMember', 'FollowGroup']);
   });
 
   it('select the id of every object that has one, as a normalised client cache needs', async () => {
@@ -135,6 +142,17 @@ describe('README example operations', () => {
       }),
       expect.objectContaining({ action: 'EXPERIMENT_CREATED', subjectType: 'EXPERIMENT', actorKind: 'USER' }),
     ]);
+    const team = answers.CreateTeam.createTeam;
+    expect(team.members).toEqual([{ role: 'MAINTAINER', user: { id: user.id, displayName: expect.any(String) } }]);
+    expect(answers.ShareWithTeam.shareTemplateWithTeams.sharedWithTeams).toEqual([{ id: team.id, name: 'Churn squad' }]);
+    // The staff member's email is theirs and staff's to see: the maintainer who added them sees null.
+    expect(answers.AddMembers.addTeamMembers.members).toEqual([
+      { role: 'MAINTAINER', user: { id: user.id, email: user.email } },
+      { role: 'MAINTAINER', user: { id: staff.id, email: null } },
+    ]);
+    expect(answers.MyTeams.myTeams).toEqual([expect.objectContaining({ id: team.id, name: 'Churn squad', externalId: null })]);
+    expect(answers.FollowGroup.setTeamExternalId).toEqual({ id: team.id, externalId: 'churn-squad' });
+    expect(answers.DisbandTeam.deleteTeam).toBe(team.id);
   });
 
   it('run through a normalised client cache: each answer updates what is watched, with no request but its own', async () => {
@@ -174,7 +192,8 @@ describe('README example operations', () => {
       for (const example of examples) {
         const document = gql(example.query);
         const variables = resolvePlaceholders(example.variables, answers) as Record<string, unknown>;
-        const isMutation = /^\s*mutation/.test(example.query);
+        // A staff operation starts with its `# As staff` line.
+        const isMutation = /^\s*(#.*\n\s*)*mutation/.test(example.query);
         // Staff's operations carry the staff token in their own request's headers, over the link's.
         const context = example.asStaff ? { headers: { authorization: `Bearer ${staff.token}` } } : undefined;
         const result = isMutation

@@ -43,7 +43,7 @@ describe('loadConfig', () => {
         connectTimeoutMs: 5_000,
         replicaMaxLagMs: 2_000,
       },
-      auth: { jwtSecret: undefined, jwksUrl: undefined, issuer: undefined, audience: undefined },
+      auth: { jwtSecret: undefined, jwksUrl: undefined, issuer: undefined, audience: undefined, teamsClaim: undefined },
       rateLimits: { perIpPerMinute: 1_200, perUserPerMinute: 600, store: 'postgres' },
       logLevel: 'info',
       metrics: { served: true, port: undefined, token: undefined },
@@ -86,6 +86,7 @@ describe('loadConfig', () => {
         JWT_SECRET: SECRET,
         JWT_ISSUER: 'https://issuer.example',
         JWT_AUDIENCE: 'tessera',
+        TEAMS_CLAIM: 'groups',
         RATE_LIMIT_PER_IP_PER_MINUTE: '0',
         RATE_LIMIT_PER_USER_PER_MINUTE: '1000000',
         RATE_LIMIT_STORE: 'memory',
@@ -114,7 +115,7 @@ describe('loadConfig', () => {
         connectTimeoutMs: 2_000,
         replicaMaxLagMs: 750,
       },
-      auth: { jwtSecret: SECRET, jwksUrl: undefined, issuer: 'https://issuer.example', audience: 'tessera' },
+      auth: { jwtSecret: SECRET, jwksUrl: undefined, issuer: 'https://issuer.example', audience: 'tessera', teamsClaim: 'groups' },
       rateLimits: { perIpPerMinute: 0, perUserPerMinute: 1_000_000, store: 'memory' },
       logLevel: 'warn',
       metrics: { served: true, port: 9464, token: METRICS_TOKEN },
@@ -335,12 +336,14 @@ describe('loadConfig', () => {
         jwksUrl: undefined,
         issuer: undefined,
         audience: undefined,
+        teamsClaim: undefined,
       });
       expect(loadConfig({ NODE_ENV: 'production', DATABASE_URL, JWT_JWKS_URL: 'https://issuer.example/jwks' }).auth).toStrictEqual({
         jwtSecret: undefined,
         jwksUrl: 'https://issuer.example/jwks',
         issuer: undefined,
         audience: undefined,
+        teamsClaim: undefined,
       });
     });
 
