@@ -32,6 +32,10 @@ describe('field resolvers', () => {
         'Template.experiments',
         'Template.owner',
         'Template.sharedWith',
+        // Answered to the owner only.
+        'Template.sharedWithTeams',
+        // Answered to the team's members and staff only.
+        'Team.members',
         'Template.versionSnapshot',
         'Template.versions',
         'TemplateVersion.createdBy',
