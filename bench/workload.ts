@@ -93,6 +93,28 @@ const TEMPLATE_EXPERIMENTS = `
     }
   }`;
 
+const TEMPLATE_USAGE = `
+  query TemplateUsage($id: ID!, $from: String!, $to: String!) {
+    template(id: $id) {
+      id
+      usage(from: $from, to: $to, bucket: MONTH) { start experiments }
+    }
+  }`;
+
+const TEMPLATE_PAGE_WITH_USAGE = TEMPLATE_PAGE.replace('TemplatePage(', 'TemplatePageWithUsage($from: String!, $to: String!, ').replace(
+  'updatedAt',
+  'updatedAt\n          usage(from: $from, to: $to, bucket: WEEK) { start experiments }',
+);
+
+/** UTC days as the usage series takes them. */
+const dayOf = (time: number) => new Date(time).toISOString().slice(0, 10);
+
+/** The first day of the month 11 months back: with this month, 12 monthly buckets. */
+function twelveMonthsBack(): string {
+  const now = new Date();
+  return dayOf(Date.UTC(now.getUTCFullYear(), now.getUTCMonth() - 11, 1));
+}
+
 const CREATE_TEMPLATE = `
   mutation CreateTemplate($input: CreateTemplateInput!) {
     createTemplate(input: $input) { id version createdAt }
@@ -287,6 +309,27 @@ export async function buildOperations(databaseUrl: string, count: number): Promi
     })),
     readerPage('templates shared with me', () => ({ filter: { scope: 'SHARED_WITH_ME' } })),
     readerPage('templates by usage', () => ({ orderBy: { field: 'USAGE_COUNT' } })),
+    readerPage('templates trending', () => ({ orderBy: { field: 'TRENDING' } })),
+    // The last 12 weeks of each of a page of the most used templates, as a wizard's chart column.
+    readerPage(
+      'templates by usage with their weekly usage',
+      () => ({ orderBy: { field: 'USAGE_COUNT' }, from: dayOf(Date.now() - 83 * 86_400_000), to: dayOf(Date.now()) }),
+      TEMPLATE_PAGE_WITH_USAGE,
+    ),
+    {
+      name: 'template usage by month over 12 months',
+      kind: 'read',
+      page: false,
+      query: TEMPLATE_USAGE,
+      // The busiest templates and ordinary ones (samples.used), as their owners see them.
+      variants: samples.used.map(({ id, email }) =>
+        as(email, {
+          id,
+          from: twelveMonthsBack(),
+          to: dayOf(Date.now()),
+        }),
+      ),
+    },
     readerPage(
       'templates by category + totalCount',
       (i) => ({ filter: { categories: [CATEGORIES[i % CATEGORIES.length]] } }),

@@ -62,6 +62,7 @@ describe('README example operations', () => {
       'CreateDraft',
       'SaveStep',
       'Complete',
+      'Trending',
       'EditTemplate',
       'History',
       'ExportTemplate',
@@ -110,6 +111,11 @@ describe('README example operations', () => {
     expect(answers.ValidateModelStep.validateConfiguration).toEqual({ valid: true, errors: [] });
     expect(answers.CreateDraft.createExperimentFromTemplate.configuration.dataset.source).toBe('s3://demo/churn_eu.parquet');
     expect(answers.Complete.completeWizard).toMatchObject({ status: 'queued', wizardCompleted: true, template: { usageCount: 1 } });
+    const [trending] = answers.Trending.templates.edges.map((edge: { node: unknown }) => edge.node);
+    expect(trending).toMatchObject({ name: 'Churn classifier', usageCount: 1 });
+    expect(trending.usage.map((point: { start: string }) => point.start)).toEqual(
+      Array.from({ length: 12 }, (_, month) => `2026-${String(month + 1).padStart(2, '0')}-01`),
+    );
     expect(answers.History.template.version).toBe(2);
     expect(answers.History.template.diff).toEqual([{ op: 'replace', path: '/configuration/model/hyperparameters/maxDepth', value: 8 }]);
     expect(answers.History.experiment).toMatchObject({ templateVersion: 1, hasNewerTemplateVersion: true });

@@ -95,7 +95,8 @@ export class ExperimentService {
     throwIfInvalid(errors);
 
     return withTransactionRetry(this.em, async (em) => {
-      const template = await this.countUse(em, actor, input.templateId);
+      const createdAt = new Date();
+      const template = await this.countUse(em, actor, input.templateId, createdAt);
       const configuration = mergeConfiguration(template.configuration, overrides as JsonObject);
       const invalid: FieldError[] = [];
       parseConfiguration(configuration, '/overrides', invalid);
@@ -108,6 +109,8 @@ export class ExperimentService {
         template: em.getReference(ExperimentTemplate, template.id),
         templateVersion: template.version,
         estimatedTrainingSeconds: estimated ?? null,
+        createdAt,
+        updatedAt: createdAt,
       });
       await this.audit.record(em, actor, {
         action: AuditAction.EXPERIMENT_CREATED,
@@ -281,16 +284,29 @@ export class ExperimentService {
     });
   }
 
-  private async countUse(em: EntityManager, actor: Actor, templateId: string): Promise<UsedTemplateRow> {
+  /**
+   * Counts one use everywhere usage is kept, in one statement: the template's total and TRENDING count, and its
+   * experiments on the UTC day of `createdAt` (the experiment's own creation time, so that the series counts what the
+   * experiments' `created_at` says, as the migration's backfill did).
+   */
+  private async countUse(em: EntityManager, actor: Actor, templateId: string, createdAt: Date): Promise<UsedTemplateRow> {
     const id = canonicalUuid(templateId);
     if (!id) throw new NotFoundError('Template');
     const values = new SqlValues('question');
     const where = `t.id = ${values.bind(id)} and t.is_active and ${visibleTemplates('t', actor, values)}`;
+    const day = `(${values.bind(createdAt.toISOString())}::timestamptz at time zone 'utc')::date`;
     const [used] = await em.execute<UsedTemplateRow[]>(
-      `update experiment_templates t
-         set usage_count = t.usage_count + 1, last_used = now()
-       where ${where}
-       returning t.id, t.version, t.configuration, t.name`,
+      `with used as (
+         update experiment_templates t
+           set usage_count = t.usage_count + 1, trending_count = t.trending_count + 1, last_used = now()
+         where ${where}
+         returning t.id, t.version, t.configuration, t.name
+       ), daily as (
+         insert into template_usage_daily as d (template_id, day, experiments)
+         select used.id, ${day}, 1 from used
+         on conflict (template_id, day) do update set experiments = d.experiments + 1
+       )
+       select * from used`,
       values.values,
     );
     if (used) return used;

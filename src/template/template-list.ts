@@ -40,6 +40,7 @@ export enum TemplateOrderField {
   NAME = 'NAME',
   USAGE_COUNT = 'USAGE_COUNT',
   LAST_USED = 'LAST_USED',
+  TRENDING = 'TRENDING',
 }
 
 export interface TemplateListFilter {
@@ -103,6 +104,14 @@ const ORDERS: Record<TemplateOrderField, TemplateOrder> = {
   [TemplateOrderField.USAGE_COUNT]: {
     key: 't.usage_count',
     cursorValue: 't.usage_count',
+    fromCursor: (value) => `${value}::integer`,
+    defaultDirection: OrderDirection.DESC,
+    isCursorValue: (value) => Number.isSafeInteger(value) && (value as number) >= 0 && (value as number) <= MAX_INTEGER,
+  },
+  // The ranking kept in each experiment's transaction and moved on each UTC day (template-trending.ts).
+  [TemplateOrderField.TRENDING]: {
+    key: 't.trending_count',
+    cursorValue: 't.trending_count',
     fromCursor: (value) => `${value}::integer`,
     defaultDirection: OrderDirection.DESC,
     isCursorValue: (value) => Number.isSafeInteger(value) && (value as number) >= 0 && (value as number) <= MAX_INTEGER,

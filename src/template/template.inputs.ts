@@ -7,6 +7,8 @@ import type { Configuration } from './configuration-schema';
 import { TemplateCategory } from './template-category';
 import { SEARCH_MAX_LENGTH, TemplateActiveState, TemplateOrderField, TemplateScope } from './template-list';
 import type { ExperimentTemplate } from './template.entity';
+import { USAGE_MAX_DAYS, UsageBucket } from './template-usage';
+import './usage-point.type';
 
 registerEnumType(TemplateScope, {
   name: 'TemplateScope',
@@ -29,6 +31,10 @@ registerEnumType(TemplateOrderField, {
   description: 'What to sort templates by; ties are broken by id',
   valuesConfig: {
     LAST_USED: { description: 'Never-used templates sort as the oldest: last when descending' },
+    TRENDING: {
+      description:
+        'Experiments created from the template in the last 7 UTC days, today included (from midnight UTC six days ago), most first; the window moves on within a minute of midnight UTC',
+    },
   },
 });
 
@@ -187,4 +193,16 @@ export class DiffArgs {
 
   @Field(() => Int)
   to!: number;
+}
+
+@ArgsType()
+export class TemplateUsageArgs {
+  @Field(() => String, { description: 'The first UTC day counted, as YYYY-MM-DD' })
+  from!: string;
+
+  @Field(() => String, { description: `The last UTC day counted, as YYYY-MM-DD: from \`from\` on, at most ${USAGE_MAX_DAYS} days in all` })
+  to!: string;
+
+  @Field(() => UsageBucket, { defaultValue: UsageBucket.DAY })
+  bucket!: UsageBucket;
 }

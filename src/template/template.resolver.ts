@@ -25,8 +25,11 @@ import {
   ShareTemplateArgs,
   TemplateIdArgs,
   TemplatesArgs,
+  TemplateUsageArgs,
   UpdateTemplateArgs,
 } from './template.inputs';
+import { parseUsageRange, type UsagePoint as UsagePointRecord } from './template-usage';
+import { UsagePoint } from './usage-point.type';
 import { listTemplates } from './template-list';
 import type { HistoryRequest, TemplateRecord, VersionContentRecord, VersionRecord } from './template-rows';
 
@@ -123,6 +126,18 @@ export class TemplateResolver {
     @Ctx() { loaders }: Context,
   ): Promise<VersionContentRecord | null> {
     return loaders.templateVersion.load({ templateId: template.id, version });
+  }
+
+  @FieldResolver(() => [UsagePoint], {
+    description:
+      'Experiments created from it (by anyone: counts only) per bucket of UTC days from `from` to `to`, oldest first, every bucket of the range listed (0 when none)',
+  })
+  async usage(
+    @Root() template: TemplateRecord,
+    @Args() { from, to, bucket }: TemplateUsageArgs,
+    @Ctx() { loaders }: Context,
+  ): Promise<UsagePointRecord[]> {
+    return loaders.usageByTemplateId.load({ templateId: template.id, ...parseUsageRange(from, to, bucket) });
   }
 
   @FieldResolver(() => [PatchOperation], {

@@ -221,6 +221,8 @@ describe('migrations', () => {
       'Migration20261201120000_rate_limit_windows',
       'Migration20261201130000_template_configuration_index',
       'Migration20261205120000_audit_events',
+      'Migration20261206130000_template_usage_daily',
+      'Migration20261206130100_template_trending_index',
     ]);
   });
 
@@ -238,6 +240,8 @@ describe('migrations', () => {
         'mikro_orm_migrations',
         'ml_experiments',
         'rate_limit_windows',
+        'template_trending_window',
+        'template_usage_daily',
         'users',
       ]);
       const indexes = await db.query<{ indexname: string }>(
@@ -263,6 +267,79 @@ describe('migrations', () => {
       // Rate limit counts are written to no WAL.
       const [windows] = await db.query(`select relpersistence from pg_class where oid = 'rate_limit_windows'::regclass`);
       expect(windows.relpersistence).toBe('u');
+    });
+  });
+
+  it('count the usage of existing experiments per UTC day and over the last 7 UTC days, batch by batch', async () => {
+    const USAGE_DAILY = 'Migration20261206130000_template_usage_daily';
+    await scenario(NAMES[NAMES.indexOf(USAGE_DAILY) - 1], async ({ db, migrator }) => {
+      const owner = await insertUser(db, 'usage-owner');
+      // Ids in the first, a middle and the last of the backfill's batches.
+      const [first, middle, last] = ['00', '7f', 'ff'].map((prefix) => `${prefix}${'0'.repeat(6)}-0000-4000-8000-000000000001`);
+      for (const id of [first, middle, last]) {
+        await db.query(
+          `insert into experiment_templates (id, name, category, configuration, created_by) values ($1::uuid, $1::text, 'classification', '{}', $2)`,
+          [id, owner],
+        );
+      }
+      const experiment = async (template: string, createdAt: string, times = 1) => {
+        for (let i = 0; i < times; i += 1) {
+          await db.query(`insert into ml_experiments (name, owner_id, template_id, created_at) values ('e', $1, $2, $3::timestamptz)`, [
+            owner,
+            template,
+            createdAt,
+          ]);
+        }
+      };
+      await experiment(first, '2026-01-31 23:59:59.999+00', 2);
+      // 01:30 in UTC+2 is still January 31st in UTC.
+      await experiment(first, '2026-02-01 01:30:00+02');
+      await experiment(first, '2026-02-01 00:00:00+00');
+      await experiment(middle, '2025-12-31 12:00:00+00', 3);
+      await db.query(`insert into ml_experiments (name, owner_id, created_at) values ('from scratch', $1, now())`, [owner]);
+      // The last 7 UTC days, today included: six days ago counts, seven days ago does not.
+      await experiment(last, `${new Date().toISOString()}`, 2);
+      await experiment(last, `${new Date(Date.now() - 6 * 86_400_000).toISOString()}`);
+      await experiment(last, `${new Date(Date.now() - 7 * 86_400_000).toISOString()}`, 4);
+
+      await migrator.up();
+      expect(await executedNames(db)).toEqual(NAMES);
+
+      const daily = await db.query<{ template_id: string; day: string; experiments: number }>(
+        `select template_id, day::text, experiments from template_usage_daily where template_id <> $1 order by template_id, day`,
+        [last],
+      );
+      expect(daily).toEqual([
+        { template_id: first, day: '2026-01-31', experiments: 3 },
+        { template_id: first, day: '2026-02-01', experiments: 1 },
+        { template_id: middle, day: '2025-12-31', experiments: 3 },
+      ]);
+      const [{ lastTotal }] = await db.query(
+        `select sum(experiments)::int as "lastTotal" from template_usage_daily where template_id = $1`,
+        [last],
+      );
+      expect(lastTotal).toBe(7);
+      const trending = await db.query<{ id: string; trending_count: number }>(
+        `select id, trending_count from experiment_templates order by id`,
+      );
+      expect(trending).toEqual([
+        { id: first, trending_count: 0 },
+        { id: middle, trending_count: 0 },
+        { id: last, trending_count: 3 },
+      ]);
+      const [window] = await db.query(`select starts_on = (now() at time zone 'utc')::date - 6 as current from template_trending_window`);
+      expect(window.current).toBe(true);
+
+      // Rolled back and applied again (a run cut short is run again the same way): the same counts.
+      await migrator.down({ to: NAMES[NAMES.indexOf(USAGE_DAILY) - 1] });
+      expect(await publicTables(db)).not.toContain('template_usage_daily');
+      await migrator.up();
+      expect(
+        await db.query(`select template_id, day::text, experiments from template_usage_daily where template_id <> $1 order by 1, 2`, [
+          last,
+        ]),
+      ).toEqual(daily);
+      expect(await db.query(`select id, trending_count from experiment_templates order by id`)).toEqual(trending);
     });
   });
 
@@ -574,9 +651,10 @@ describe('migrations', () => {
             (select jsonb_agg(u order by u.id) from users u) as users`;
         const [before] = await db.query(everything);
 
-        await migrator.up();
+        // Up to the audit trail only: later migrations add columns of their own (trending_count).
+        await migrator.up({ to: AUDIT });
 
-        expect(await executedNames(db)).toEqual(NAMES);
+        expect(await executedNames(db)).toEqual(NAMES.slice(0, NAMES.indexOf(AUDIT) + 1));
         expect(await db.query(everything)).toEqual([before]);
         // The trail starts with the migration: history from before it is in the versions, not invented as events.
         expect(await count(db, `select 1 from audit_events`)).toBe(0);
