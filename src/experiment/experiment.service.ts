@@ -167,18 +167,19 @@ export class ExperimentService {
         section = input.section;
       }
     }
-    throwIfInvalid(errors);
+    // A section's value is checked at the experiment's schema version, known once it is read: its problems and the
+    // others are then reported together.
+    if (!section) throwIfInvalid(errors);
 
     return this.changeOwned(actor, id, async (experiment, em) => {
+      if (section) {
+        parseConfigurationSection(section, input.value, '/value', errors, await schemaVersionOf(em, experiment), '/section');
+        throwIfInvalid(errors);
+      }
       if (experiment.wizardCompleted) {
         throw new ConflictError('The wizard is already completed for this experiment', ConflictReason.WizardCompleted, {
           currentStatus: experiment.status,
         });
-      }
-      if (section) {
-        const invalid: FieldError[] = [];
-        parseConfigurationSection(section, input.value, '/value', invalid, await schemaVersionOf(em, experiment), '/section');
-        throwIfInvalid(invalid);
       }
       const changed: string[] = [];
       if ((step as number) > experiment.wizardStepCompleted) {
