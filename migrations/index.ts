@@ -11,6 +11,7 @@ import { Migration20261201130000_template_configuration_index } from './Migratio
 import { Migration20261205120000_audit_events } from './Migration20261205120000_audit_events';
 import { Migration20261206130000_template_usage_daily } from './Migration20261206130000_template_usage_daily';
 import { Migration20261206130100_template_trending_index } from './Migration20261206130100_template_trending_index';
+import { Migration20261206140000_configuration_schema_versions } from './Migration20261206140000_configuration_schema_versions';
 
 /** Listed explicitly (not globbed) so the same list runs from TypeScript sources, compiled output and tests. */
 export const migrationsList: Array<{ name: string; class: Constructor<Migration> }> = [
@@ -25,6 +26,7 @@ export const migrationsList: Array<{ name: string; class: Constructor<Migration>
   Migration20261205120000_audit_events,
   Migration20261206130000_template_usage_daily,
   Migration20261206130100_template_trending_index,
+  Migration20261206140000_configuration_schema_versions,
 ].map((migration) => ({ name: migration.name, class: migration }));
 
 /** The schema as it stood before Tessera: rolling it back drops tables that hold data Tessera did not write. */

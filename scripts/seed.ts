@@ -29,7 +29,8 @@ interface DemoTemplate {
   sharedWith?: number[];
 }
 
-const TEMPLATES: DemoTemplate[] = [
+/** The demo templates, as written before version 2 of the configuration schema existed: valid at every version. */
+export const DEMO_TEMPLATES: DemoTemplate[] = [
   {
     owner: 0,
     name: 'Customer churn (gradient boosting)',
@@ -217,7 +218,7 @@ export async function seed(em: EntityManager): Promise<void> {
   const requestId = randomUUID();
   const { templates } = createServices(em.fork(), requestId);
   const created = [];
-  for (const demo of TEMPLATES) {
+  for (const demo of DEMO_TEMPLATES) {
     const owner = actors[demo.owner];
     const template = await templates.create(owner, { ...demo, changeNote: 'First draft' });
     if (demo.sharedWith)
@@ -282,7 +283,7 @@ export async function seed(em: EntityManager): Promise<void> {
   await experiments.saveWizardStep(actors[0], draft.id, { step: 1, state: { note: 'pick features next' } });
 
   process.stdout.write(
-    `Seeded ${PEOPLE.length} users, ${TEMPLATES.length} templates (every category) and 5 experiments.\n` +
+    `Seeded ${PEOPLE.length} users, ${DEMO_TEMPLATES.length} templates (every category) and 5 experiments.\n` +
       `Sign in as one of them: npm run token -- ${PEOPLE.map((p) => p.email).join(' | ')}\n`,
   );
 }

@@ -12,7 +12,10 @@ registerEnumType(AuditAction, {
     TEMPLATE_IMPORTED: {
       description: 'A template made from a portable document; details: `name`, `documentSource` (what the document claims it came from)',
     },
-    TEMPLATE_UPDATED: { description: 'Content changed: details `fromVersion`, `toVersion`, `changed` (content fields)' },
+    TEMPLATE_UPDATED: {
+      description:
+        'Content changed (`upgradeTemplateSchema` too): details `fromVersion`, `toVersion`, `changed` (content fields, and `configurationSchemaVersion` when it rose), and `configurationSchemaUpgrade` (`from`, `to`) when the version moved to a newer configuration schema',
+    },
     TEMPLATE_REVERTED: { description: 'An old version written as the next one: details as updated, and `restoredVersion`' },
     TEMPLATE_SHARED: { description: 'details: `userIds`, the users it was not yet shared with' },
     TEMPLATE_UNSHARED: { description: 'details: `userIds`, the users it was shared with until then' },

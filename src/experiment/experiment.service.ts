@@ -7,7 +7,12 @@ import { withTransactionRetry } from '../db/transaction-retry';
 import { SqlValues } from '../db/sql';
 import { canonicalUuid } from '../db/uuid';
 import { ConflictError, ConflictReason, NotFoundError, type FieldError } from '../errors/domain-error';
-import type { ConfigurationSection } from '../template/configuration-schema';
+import {
+  CONFIGURATION_SECTIONS,
+  LATEST_CONFIGURATION_SCHEMA_VERSION,
+  type ConfigurationSchemaVersion,
+  type ConfigurationSection,
+} from '../template/configuration-schema';
 import {
   isConfigurationSection,
   parseConfiguration,
@@ -66,6 +71,7 @@ interface UsedTemplateRow {
   id: string;
   version: number;
   configuration: JsonObject;
+  configurationSchemaVersion: ConfigurationSchemaVersion;
   name: string;
 }
 
@@ -99,7 +105,7 @@ export class ExperimentService {
       const template = await this.countUse(em, actor, input.templateId, createdAt);
       const configuration = mergeConfiguration(template.configuration, overrides as JsonObject);
       const invalid: FieldError[] = [];
-      parseConfiguration(configuration, '/overrides', invalid);
+      parseConfiguration(configuration, '/overrides', invalid, template.configurationSchemaVersion);
       throwIfInvalid(invalid);
       const experiment = em.create(Experiment, {
         name: name ?? template.name,
@@ -108,6 +114,7 @@ export class ExperimentService {
         owner: em.getReference(User, actor.userId),
         template: em.getReference(ExperimentTemplate, template.id),
         templateVersion: template.version,
+        resourceRequirements: resourcesOf(configuration),
         estimatedTrainingSeconds: estimated ?? null,
         createdAt,
         updatedAt: createdAt,
@@ -158,15 +165,20 @@ export class ExperimentService {
     let section: ConfigurationSection | undefined;
     if (input.section !== undefined && input.section !== null) {
       if (!isConfigurationSection(input.section)) {
-        errors.push({ path: '/section', message: 'must be one of: dataset, features, model, parameters, validation' });
+        errors.push({ path: '/section', message: `must be one of: ${CONFIGURATION_SECTIONS.join(', ')}` });
       } else {
         section = input.section;
-        parseConfigurationSection(section, input.value, '/value', errors);
       }
     }
-    throwIfInvalid(errors);
+    // A section's value is checked at the experiment's schema version, known once it is read: its problems and the
+    // others are then reported together.
+    if (!section) throwIfInvalid(errors);
 
-    return this.changeOwned(actor, id, (experiment) => {
+    return this.changeOwned(actor, id, async (experiment, em) => {
+      if (section) {
+        parseConfigurationSection(section, input.value, '/value', errors, await schemaVersionOf(em, experiment), '/section');
+        throwIfInvalid(errors);
+      }
       if (experiment.wizardCompleted) {
         throw new ConflictError('The wizard is already completed for this experiment', ConflictReason.WizardCompleted, {
           currentStatus: experiment.status,
@@ -191,14 +203,20 @@ export class ExperimentService {
     });
   }
 
-  /** Finishes the wizard: the whole configuration must now be valid; the draft is queued. */
+  /**
+   * Finishes the wizard: the whole configuration must now be valid (at its schema version); the draft is queued and its
+   * resource requirements, when nothing wrote any yet, are the configuration's `resources`.
+   */
   async completeWizard(actor: Actor, id: string): Promise<Experiment> {
-    return this.changeOwned(actor, id, (experiment) => {
+    return this.changeOwned(actor, id, async (experiment, em) => {
       if (experiment.wizardCompleted) return null;
       const invalid: FieldError[] = [];
-      parseConfiguration(experiment.configuration, '/configuration', invalid);
+      parseConfiguration(experiment.configuration, '/configuration', invalid, await schemaVersionOf(em, experiment));
       throwIfInvalid(invalid, 'The configuration is not complete');
       experiment.wizardCompleted = true;
+      // What the analysis service wrote stands; otherwise the requirements start from what the configuration states.
+      if (Object.keys(experiment.resourceRequirements).length === 0)
+        experiment.resourceRequirements = resourcesOf(experiment.configuration);
       // Older rows may hold another status, which completing the wizard leaves as it is.
       if (experiment.status !== (ExperimentStatus.DRAFT as string)) {
         return { action: AuditAction.EXPERIMENT_WIZARD_COMPLETED, details: { status: experiment.status } };
@@ -266,7 +284,7 @@ export class ExperimentService {
   private async changeOwned(
     actor: Actor,
     id: string,
-    change: (experiment: Experiment) => ExperimentChange,
+    change: (experiment: Experiment, em: EntityManager) => ExperimentChange | Promise<ExperimentChange>,
     options: { allowService?: boolean } = {},
   ): Promise<Experiment> {
     const experimentId = canonicalUuid(id);
@@ -275,7 +293,7 @@ export class ExperimentService {
       const experiment = await em.findOne(Experiment, { id: experimentId }, { lockMode: LockMode.PESSIMISTIC_WRITE, refresh: true });
       const allowed = experiment && (experiment.owner.id === actor.userId || (options.allowService && isService(actor)));
       if (!experiment || !allowed) throw new NotFoundError('Experiment');
-      const event = change(experiment);
+      const event = await change(experiment, em);
       if (event) {
         experiment.updatedAt = new Date();
         await this.audit.record(em, actor, { ...event, subjectId: experiment.id });
@@ -300,7 +318,7 @@ export class ExperimentService {
          update experiment_templates t
            set usage_count = t.usage_count + 1, trending_count = t.trending_count + 1, last_used = now()
          where ${where}
-         returning t.id, t.version, t.configuration, t.name
+         returning t.id, t.version, t.configuration, t.configuration_schema_version as "configurationSchemaVersion", t.name
        ), daily as (
          insert into template_usage_daily as d (template_id, day, experiments)
          select used.id, ${day}, 1 from used
@@ -314,6 +332,28 @@ export class ExperimentService {
     if (!template) throw new NotFoundError('Template');
     throw new ConflictError('Template is inactive and cannot start new experiments', ConflictReason.TemplateInactive);
   }
+}
+
+/**
+ * The schema version an experiment's configuration is checked against: the one its template version was validated
+ * against, so that templates behind the latest stay usable; the latest for an experiment without a template (made
+ * from scratch, or whose template was deleted).
+ */
+async function schemaVersionOf(em: EntityManager, experiment: Experiment): Promise<ConfigurationSchemaVersion> {
+  const templateId = experiment.template?.id;
+  if (!templateId || experiment.templateVersion == null) return LATEST_CONFIGURATION_SCHEMA_VERSION;
+  const [row] = await em.execute<Array<{ configurationSchemaVersion: ConfigurationSchemaVersion }>>(
+    `select configuration_schema_version as "configurationSchemaVersion" from experiment_template_versions
+     where template_id = ? and version = ?`,
+    [templateId, experiment.templateVersion],
+  );
+  return row?.configurationSchemaVersion ?? LATEST_CONFIGURATION_SCHEMA_VERSION;
+}
+
+/** The requirements a configuration states (`resources`, since schema version 2): a copy, or none. */
+function resourcesOf(configuration: JsonObject): JsonObject {
+  const resources = configuration.resources;
+  return typeof resources === 'object' && resources !== null && !Array.isArray(resources) ? structuredClone(resources as JsonObject) : {};
 }
 
 function parseSeconds(value: unknown, path: string, errors: FieldError[]): number | null | undefined {

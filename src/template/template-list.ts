@@ -18,6 +18,7 @@ import { userColumns, userJson, userOf, userOfJson } from '../user/user-rows';
 import { throwIfInvalid } from '../validation/field-errors';
 import { isStorableText, parseStorableText } from '../validation/storable';
 import type { TemplateCategory } from './template-category';
+import { LATEST_CONFIGURATION_SCHEMA_VERSION } from './configuration-schema';
 import { normalizeTag, TAGS_MAX_COUNT } from './template-content';
 import { templateColumns, templateOf, type TemplateRecord, type TemplateRow } from './template-rows';
 import { visibleTemplates } from './template-visibility';
@@ -50,6 +51,7 @@ export interface TemplateListFilter {
   configuration?: JsonFilter | null;
   scope?: TemplateScope | null;
   activeState?: TemplateActiveState | null;
+  configurationSchemaBehind?: boolean | null;
 }
 
 export interface TemplateListQuery {
@@ -246,6 +248,11 @@ function filterConditions(actor: Actor | null, filter: TemplateListFilter, value
       where.push(actor ? `(t.is_active or t.created_by = ${values.bind(actor.userId)}::uuid)` : 't.is_active');
       break;
   }
+
+  // No index: "behind" is rare and shrinks as templates are upgraded; the other conditions pick the rows.
+  if (filter.configurationSchemaBehind === true) where.push(`t.configuration_schema_version < ${LATEST_CONFIGURATION_SCHEMA_VERSION}`);
+  else if (filter.configurationSchemaBehind === false)
+    where.push(`t.configuration_schema_version = ${LATEST_CONFIGURATION_SCHEMA_VERSION}`);
 
   // An empty list filters nothing, like a list left out: "no category ticked" means "any category".
   // One category as an equality, so that the planner can walk the (category, updated_at) index in order.

@@ -54,7 +54,7 @@ export class CreateTemplateInput implements Partial<ExperimentTemplate> {
   @Field(() => [String], { nullable: true, description: 'Normalised: lower-case, dashes for spaces, no duplicates' })
   tags?: string[];
 
-  @Field(() => GraphQLJSONObject, { description: 'Validated against `configurationSchema`' })
+  @Field(() => GraphQLJSONObject, { description: 'Validated against the latest `configurationSchema`' })
   configuration!: Configuration;
 
   @Field(() => Boolean, { defaultValue: false })
@@ -78,7 +78,7 @@ export class UpdateTemplateInput implements Partial<ExperimentTemplate> {
   @Field(() => [String], { nullable: true })
   tags?: string[];
 
-  @Field(() => GraphQLJSONObject, { nullable: true })
+  @Field(() => GraphQLJSONObject, { nullable: true, description: 'Validated against the latest `configurationSchema`' })
   configuration?: Configuration;
 }
 
@@ -116,6 +116,13 @@ export class TemplateFilter {
 
   @Field(() => TemplateActiveState, { defaultValue: TemplateActiveState.ACTIVE })
   activeState?: TemplateActiveState;
+
+  @Field(() => Boolean, {
+    nullable: true,
+    description:
+      'true: only templates whose configuration is at an older schema version than the latest (candidates for `upgradeTemplateSchema`); false: only those at the latest',
+  })
+  configurationSchemaBehind?: boolean | null;
 }
 
 @InputType({ description: 'Sort order of a template list' })
@@ -165,6 +172,15 @@ export class RevertTemplateArgs extends TemplateIdArgs {
   expectedVersion?: number | null;
 
   @Field(() => String, { nullable: true, description: 'Default: "Reverted to version <n>"' })
+  changeNote?: string | null;
+}
+
+@ArgsType()
+export class UpgradeTemplateSchemaArgs extends TemplateIdArgs {
+  @Field(() => Int, { nullable: true, description: 'The version the change was made on: CONFLICT when the template has moved on' })
+  expectedVersion?: number | null;
+
+  @Field(() => String, { nullable: true, description: 'Default: "Upgraded to configuration schema version <n>"' })
   changeNote?: string | null;
 }
 

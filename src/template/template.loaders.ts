@@ -209,7 +209,8 @@ function historyJsonColumn(history: HistoryRequest, values: SqlValues): string {
   return `(
     select coalesce(json_agg(json_build_object(
       'id', v.id, 'templateId', v.template_id, 'version', v.version, 'name', v.name, 'description', v.description,
-      'category', v.category, 'tags', v.tags, 'createdAt', v.created_at, 'changeNote', v.change_note,
+      'category', v.category, 'tags', v.tags, 'configurationSchemaVersion', v.configuration_schema_version,
+      'createdAt', v.created_at, 'changeNote', v.change_note,
       'authorId', v.created_by${history.withConfiguration ? ", 'configuration', v.configuration" : ''},
       'author', case when author.id is null then null else ${userJson('author')} end
     ) order by v.version desc), '[]'::json)

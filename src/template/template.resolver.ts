@@ -27,6 +27,7 @@ import {
   TemplatesArgs,
   TemplateUsageArgs,
   UpdateTemplateArgs,
+  UpgradeTemplateSchemaArgs,
 } from './template.inputs';
 import { parseUsageRange, type UsagePoint as UsagePointRecord } from './template-usage';
 import { UsagePoint } from './usage-point.type';
@@ -180,7 +181,10 @@ export class TemplateResolver {
   }
 
   @Authorized()
-  @Mutation(() => ExperimentTemplate, { description: 'Changes content (owner only): the next version when anything changed' })
+  @Mutation(() => ExperimentTemplate, {
+    description:
+      "Changes content (owner only): the next version when anything changed. The next version is at the latest configuration schema version: a configuration given is validated against it, and a template's configuration carried over from an older version is upgraded (BAD_USER_INPUT at its `/configuration/...` paths when it does not fit the latest: send a configuration)",
+  })
   async updateTemplate(
     @Args() { id, input, expectedVersion, changeNote }: UpdateTemplateArgs,
     @CurrentActor() actor: Actor,
@@ -190,7 +194,23 @@ export class TemplateResolver {
   }
 
   @Authorized()
-  @Mutation(() => ExperimentTemplate, { description: "Writes an old version's content as the next version (owner only)" })
+  @Mutation(() => ExperimentTemplate, {
+    description:
+      'Writes its configuration, upgraded to the latest configuration schema version, as the next version (owner only), audited as an update naming the upgrade; a template already at the latest is returned unchanged. BAD_USER_INPUT with the `/configuration/...` paths when the upgraded configuration is not valid: fix it with `updateTemplate` instead',
+  })
+  async upgradeTemplateSchema(
+    @Args() { id, expectedVersion, changeNote }: UpgradeTemplateSchemaArgs,
+    @CurrentActor() actor: Actor,
+    @Ctx() { services }: Context,
+  ) {
+    return services.templates.upgradeSchema(actor, id, { expectedVersion: expectedVersion ?? undefined, changeNote });
+  }
+
+  @Authorized()
+  @Mutation(() => ExperimentTemplate, {
+    description:
+      "Writes an old version's content as the next version (owner only), its configuration upgraded to the latest schema version",
+  })
   async revertTemplate(
     @Args() { id, toVersion, expectedVersion, changeNote }: RevertTemplateArgs,
     @CurrentActor() actor: Actor,

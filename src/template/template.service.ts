@@ -12,6 +12,8 @@ import { User } from '../user/user.entity';
 import { TemplateVersion } from './template-version.entity';
 import { ExperimentTemplate } from './template.entity';
 import { parseTemplateDocument } from './template-document';
+import { LATEST_CONFIGURATION_SCHEMA_VERSION, type ConfigurationSchemaVersion } from './configuration-schema';
+import { parseUpgradedConfiguration } from './configuration-validator';
 import {
   CHANGE_NOTE_MAX_LENGTH,
   NAME_MAX_LENGTH,
@@ -60,7 +62,29 @@ export class TemplateService {
     throwIfInvalid(errors);
     return withTransactionRetry(this.em, async (em) => {
       const template = await this.lockOwned(em, actor, id, options.expectedVersion);
-      await this.writeNextVersion(em, actor, template, { ...contentOf(template), ...patch }, changeNote, AuditAction.TEMPLATE_UPDATED);
+      const current = contentOf(template);
+      const next = { ...current, ...patch };
+      if (changedContentFields(current, next).length === 0) return template;
+      // Content is written at the latest schema version: a configuration the update carries over is upgraded.
+      if (patch.configuration === undefined) next.configuration = upgradedContent(template, '/configuration').configuration;
+      await this.writeNextVersion(em, actor, template, next, changeNote, AuditAction.TEMPLATE_UPDATED);
+      return template;
+    });
+  }
+
+  /**
+   * The template's configuration upgraded to the latest schema version, as its next version (an audited update whose
+   * details name the upgrade). A template already at the latest is returned as it is: nothing is written.
+   */
+  async upgradeSchema(actor: Actor, id: string, options: ChangeOptions = {}): Promise<ExperimentTemplate> {
+    const errors: FieldError[] = [];
+    const changeNote = parseChangeNote(options.changeNote, '/changeNote', errors);
+    throwIfInvalid(errors);
+    return withTransactionRetry(this.em, async (em) => {
+      const template = await this.lockOwned(em, actor, id, options.expectedVersion);
+      if (template.configurationSchemaVersion === LATEST_CONFIGURATION_SCHEMA_VERSION) return template;
+      const note = changeNote ?? `Upgraded to configuration schema version ${LATEST_CONFIGURATION_SCHEMA_VERSION}`;
+      await this.writeNextVersion(em, actor, template, upgradedContent(template, '/configuration'), note, AuditAction.TEMPLATE_UPDATED);
       return template;
     });
   }
@@ -102,10 +126,11 @@ export class TemplateService {
       const template = await this.lockOwned(em, actor, id, options.expectedVersion);
       const snapshot = await em.findOne(TemplateVersion, { template, version: toVersion });
       if (!snapshot) throw new NotFoundError(`Version ${toVersion} of the template`);
+      const sameContent = changedContentFields(contentOf(template), contentOf(snapshot)).length === 0;
+      if (sameContent && snapshot.configurationSchemaVersion === template.configurationSchemaVersion) return template;
+      const next = upgradedContent(snapshot, '/configuration');
       const note = changeNote ?? `Reverted to version ${toVersion}`;
-      await this.writeNextVersion(em, actor, template, contentOf(snapshot), note, AuditAction.TEMPLATE_REVERTED, {
-        restoredVersion: toVersion,
-      });
+      await this.writeNextVersion(em, actor, template, next, note, AuditAction.TEMPLATE_REVERTED, { restoredVersion: toVersion });
       return template;
     });
   }
@@ -118,7 +143,11 @@ export class TemplateService {
       throw new ConflictError('Template is inactive', ConflictReason.TemplateInactive);
     }
     const name = options.name ?? `${source.name} (copy)`.slice(0, NAME_MAX_LENGTH);
-    const input = { ...contentOf(source), name, changeNote: `Cloned from template ${source.id} version ${source.version}` };
+    const input = {
+      ...upgradedContent(source, '/configuration'),
+      name,
+      changeNote: `Cloned from template ${source.id} version ${source.version}`,
+    };
     return this.insert(actor, input, (content) => ({
       action: AuditAction.TEMPLATE_CLONED,
       details: { name: content.name, sourceTemplateId: source.id, sourceVersion: source.version },
@@ -219,14 +248,18 @@ export class TemplateService {
     const values = new SqlValues();
     const [row] = await Sql.of(this.em).rows<TemplateRow>(
       `with template as (
-         insert into experiment_templates (name, description, category, tags, configuration, created_by, is_public)
+         insert into experiment_templates
+           (name, description, category, tags, configuration, configuration_schema_version, created_by, is_public)
          values (${values.bind(content.name)}, ${values.bind(content.description)}, ${values.bind(content.category)},
                  ${values.bind(JSON.stringify(content.tags))}::jsonb, ${values.bind(JSON.stringify(content.configuration))}::jsonb,
-                 ${values.bind(actor.userId)}::uuid, ${values.bind(input.isPublic ?? false)})
+                 ${values.bind(LATEST_CONFIGURATION_SCHEMA_VERSION)}::smallint, ${values.bind(actor.userId)}::uuid,
+                 ${values.bind(input.isPublic ?? false)})
          returning *
        ), first_version as (
-         insert into experiment_template_versions (template_id, version, name, description, category, tags, configuration, created_by, change_note)
-         select t.id, 1, t.name, t.description, t.category, t.tags, t.configuration, t.created_by, ${values.bind(changeNote ?? 'Created')}
+         insert into experiment_template_versions
+           (template_id, version, name, description, category, tags, configuration, configuration_schema_version, created_by, change_note)
+         select t.id, 1, t.name, t.description, t.category, t.tags, t.configuration, t.configuration_schema_version, t.created_by,
+                ${values.bind(changeNote ?? 'Created')}
          from template t
        ), audit_event as (
          ${this.audit.insertSql(values, actor, event.action, { sql: 't.id' }, event.details, 'template t')}
@@ -291,8 +324,9 @@ export class TemplateService {
   }
 
   /**
-   * Content unchanged: nothing is written. Otherwise version + 1 (the unit of work's UPDATE at commit), and its snapshot
-   * and its event (with the content fields that changed) in one statement of the caller's transaction: the event costs
+   * Content and schema version unchanged: nothing is written. Otherwise version + 1 at the latest configuration schema
+   * version (the unit of work's UPDATE at commit), and its snapshot and its event (with the content fields that
+   * changed, and the schema upgrade when there was one) in one statement of the caller's transaction: the event costs
    * no round trip of its own.
    */
   private async writeNextVersion(
@@ -304,26 +338,61 @@ export class TemplateService {
     action: AuditAction.TEMPLATE_UPDATED | AuditAction.TEMPLATE_REVERTED,
     details: AuditDetails = {},
   ): Promise<void> {
-    const changed = changedContentFields(contentOf(template), next);
+    const fromSchemaVersion = template.configurationSchemaVersion;
+    const schemaUpgrade =
+      fromSchemaVersion === LATEST_CONFIGURATION_SCHEMA_VERSION
+        ? null
+        : { from: fromSchemaVersion, to: LATEST_CONFIGURATION_SCHEMA_VERSION };
+    const changed: string[] = changedContentFields(contentOf(template), next);
+    if (schemaUpgrade) changed.push('configurationSchemaVersion');
     if (changed.length === 0) return;
     const fromVersion = template.version;
     Object.assign(template, next);
+    template.configurationSchemaVersion = LATEST_CONFIGURATION_SCHEMA_VERSION;
     template.version += 1;
     template.updatedAt = new Date();
     const values = new SqlValues('question');
     await em.execute(
       `with snapshot as (
          insert into experiment_template_versions
-           (template_id, version, name, description, category, tags, configuration, created_by, change_note, created_at)
+           (template_id, version, name, description, category, tags, configuration, configuration_schema_version, created_by,
+            change_note, created_at)
          values (${values.bind(template.id)}::uuid, ${values.bind(template.version)}::integer, ${values.bind(next.name)}::text,
                  ${values.bind(next.description)}::text, ${values.bind(next.category)}::text, ${values.bind(JSON.stringify(next.tags))}::jsonb,
-                 ${values.bind(JSON.stringify(next.configuration))}::jsonb, ${values.bind(actor.userId)}::uuid, ${values.bind(changeNote)}::text,
-                 ${values.bind(template.updatedAt)}::timestamptz)
+                 ${values.bind(JSON.stringify(next.configuration))}::jsonb, ${values.bind(template.configurationSchemaVersion)}::smallint,
+                 ${values.bind(actor.userId)}::uuid, ${values.bind(changeNote)}::text, ${values.bind(template.updatedAt)}::timestamptz)
        )
-       ${this.audit.insertSql(values, actor, action, { id: template.id }, { fromVersion, toVersion: template.version, changed, ...details })}`,
+       ${this.audit.insertSql(
+         values,
+         actor,
+         action,
+         { id: template.id },
+         {
+           fromVersion,
+           toVersion: template.version,
+           changed,
+           ...(schemaUpgrade && { configurationSchemaUpgrade: schemaUpgrade }),
+           ...details,
+         },
+       )}`,
       values.values,
     );
   }
+}
+
+/**
+ * The content of a template or version with its configuration upgraded to the latest schema version. A configuration
+ * that does not survive the upgrade is BAD_USER_INPUT at `path`: the change must then bring a configuration of its own.
+ */
+function upgradedContent(source: Parameters<typeof contentOf>[0] & { configurationSchemaVersion: number }, path: string): TemplateContent {
+  const errors: FieldError[] = [];
+  const schemaVersion = source.configurationSchemaVersion as ConfigurationSchemaVersion;
+  const configuration = parseUpgradedConfiguration(source.configuration, schemaVersion, path, errors);
+  throwIfInvalid(
+    errors,
+    `The configuration cannot be upgraded to configuration schema version ${LATEST_CONFIGURATION_SCHEMA_VERSION} as it is`,
+  );
+  return { ...contentOf(source), configuration: configuration! };
 }
 
 /** User ids in their canonical form, in the order given. */

@@ -223,6 +223,7 @@ describe('migrations', () => {
       'Migration20261205120000_audit_events',
       'Migration20261206130000_template_usage_daily',
       'Migration20261206130100_template_trending_index',
+      'Migration20261206140000_configuration_schema_versions',
     ]);
   });
 
@@ -651,7 +652,7 @@ describe('migrations', () => {
             (select jsonb_agg(u order by u.id) from users u) as users`;
         const [before] = await db.query(everything);
 
-        // Up to the audit trail only: later migrations add columns of their own (trending_count).
+        // Up to the audit trail only: later migrations add columns of their own.
         await migrator.up({ to: AUDIT });
 
         expect(await executedNames(db)).toEqual(NAMES.slice(0, NAMES.indexOf(AUDIT) + 1));
@@ -717,6 +718,40 @@ describe('migrations', () => {
             [owner],
           ),
         ).rejects.toMatchObject({ code: '23514' });
+      });
+    });
+  });
+
+  describe('configuration schema versions', () => {
+    const SCHEMA_VERSIONS = 'Migration20261206140000_configuration_schema_versions';
+    const BEFORE_SCHEMA_VERSIONS = NAMES[NAMES.indexOf(SCHEMA_VERSIONS) - 1];
+    const TABLES = ['experiment_templates', 'experiment_template_versions'];
+
+    it('arrive over existing templates and versions as version 1 without rewriting either table; rows written later default to 2', async () => {
+      await scenario(BEFORE_SCHEMA_VERSIONS, async ({ db, migrator }) => {
+        const owner = await insertUser(db, 'owner');
+        const template = await insertTemplate(db, owner, 'existing');
+        await insertVersion(db, template, 1, owner);
+        await insertVersion(db, template, 2, owner);
+        const rows = `select
+            (select jsonb_agg(to_jsonb(t) - 'configuration_schema_version' order by t.id) from experiment_templates t) as templates,
+            (select jsonb_agg(to_jsonb(v) - 'configuration_schema_version' order by v.id) from experiment_template_versions v) as versions`;
+        const files = `select relname, relfilenode from pg_class where relname = any($1::text[]) order by relname`;
+        const [before] = await db.query(rows);
+        const filesBefore = await db.query(files, [TABLES]);
+
+        await migrator.up();
+
+        expect(await executedNames(db)).toEqual(NAMES);
+        expect(await db.query(rows)).toEqual([before]);
+        // The same files: the columns arrived in the catalog, no row was rewritten.
+        expect(await db.query(files, [TABLES])).toEqual(filesBefore);
+        for (const table of TABLES) {
+          expect(await db.query(`select distinct configuration_schema_version as v from ${table}`)).toEqual([{ v: 1 }]);
+        }
+        const later = await insertTemplate(db, owner, 'later');
+        const [row] = await db.query(`select configuration_schema_version as v from experiment_templates where id = $1`, [later]);
+        expect(row).toEqual({ v: 2 });
       });
     });
   });
