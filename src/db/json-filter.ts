@@ -178,7 +178,7 @@ function samePath(path: IndexedJsonPath, segments: readonly string[]): boolean {
 
 /**
  * `contains` as the scalars it holds at indexed paths and the containment of everything else (undefined when nothing
- * else is left). An object emptied by taking its only key out goes too: the equality below it implies it is an object.
+ * else is left). An object left empty once those scalars are out goes too: an equality below it implies it is an object.
  */
 function splitContainment(
   contains: Record<string, unknown>,
