@@ -11,7 +11,7 @@ import {
   type Page,
   type PageRequest,
 } from '../db/keyset';
-import { jsonFilterConditions, parseJsonFilter, type JsonFilter } from '../db/json-filter';
+import { jsonFilterConditions, parseJsonFilter, type IndexedJsonPath, type JsonFilter } from '../db/json-filter';
 import { SqlValues, type Reader } from '../db/sql';
 import { UnauthenticatedError, ValidationError, type FieldError } from '../errors/domain-error';
 import { userColumns, userJson, userOf, userOfJson } from '../user/user-rows';
@@ -74,6 +74,18 @@ export interface TemplateListOptions {
 }
 
 export const SEARCH_MAX_LENGTH = 200;
+
+/**
+ * The wizard's most common filters on a configuration: model type, framework, dataset format. Each path has a btree
+ * index of its own, (value there, updated_at desc, id desc), and one more walks updated_at with all three values in
+ * it (Migration20261206150000_template_configuration_path_indexes): a page of one value is read in order, a page of a
+ * common value from a list is found without reading the rows it skips, and ANALYZE keeps statistics of the values.
+ */
+export const WIZARD_CONFIGURATION_PATHS: readonly IndexedJsonPath[] = [
+  ['model', 'type'],
+  ['model', 'framework'],
+  ['dataset', 'format'],
+];
 
 const MAX_INTEGER = 2_147_483_647;
 
@@ -274,8 +286,9 @@ function filterConditions(actor: Actor | null, filter: TemplateListFilter, value
     // The same expression as the trigram index experiment_templates_search_index, so the index can serve it.
     where.push(`(t.name || ' ' || coalesce(t.description, '')) ilike ${values.bind(`%${escapeLike(search)}%`)}`);
   }
-  // Served by the GIN index experiment_templates_configuration_index where the conditions are containments.
-  if (configuration) where.push(...jsonFilterConditions('t.configuration', configuration, values));
+  // Served by the indexes on the wizard's paths where it names them, by the GIN index
+  // experiment_templates_configuration_index where the conditions are containments.
+  if (configuration) where.push(...jsonFilterConditions('t.configuration', configuration, values, WIZARD_CONFIGURATION_PATHS));
   return {
     sql: where.map((condition) => `(${condition})`).join(' and '),
     planEachCall: search !== undefined || allOf.length + anyOf.length > 0 || configuration !== undefined,

@@ -224,6 +224,7 @@ describe('migrations', () => {
       'Migration20261206130000_template_usage_daily',
       'Migration20261206130100_template_trending_index',
       'Migration20261206140000_configuration_schema_versions',
+      'Migration20261206150000_template_configuration_path_indexes',
     ]);
   });
 
@@ -753,6 +754,28 @@ describe('migrations', () => {
         const [row] = await db.query(`select configuration_schema_version as v from experiment_templates where id = $1`, [later]);
         expect(row).toEqual({ v: 2 });
       });
+    });
+  });
+
+  it('index the wizard’s configuration paths over existing templates, with statistics of their values at once', async () => {
+    const PATH_INDEXES = 'Migration20261206150000_template_configuration_path_indexes';
+    await scenario(NAMES[NAMES.indexOf(PATH_INDEXES) - 1], async ({ db, migrator }) => {
+      const owner = await insertUser(db, 'owner');
+      for (const name of ['one', 'two', 'three']) await insertTemplate(db, owner, name);
+      const templates = `select jsonb_agg(t order by t.id) as templates from experiment_templates t`;
+      const [before] = await db.query(templates);
+
+      await migrator.up();
+
+      expect(await executedNames(db)).toEqual(NAMES);
+      expect(await db.query(templates)).toEqual([before]);
+      expect(await invalidIndexes(db)).toEqual([]);
+      // ANALYZE gathered the values at each path (from each index's expressions), without waiting for autovacuum.
+      const statistics = await db.query<{ index: string; values: string }>(
+        `select tablename as index, most_common_vals::text as values from pg_stats
+         where tablename like 'experiment_templates_%' and attname = 'expr' order by 1`,
+      );
+      expect(statistics).toEqual(expect.arrayContaining([{ index: 'experiment_templates_model_type_index', values: '{"\\"xgboost\\""}' }]));
     });
   });
 
