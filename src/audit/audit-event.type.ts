@@ -30,7 +30,7 @@ registerEnumType(AuditAction, {
 
 registerEnumType(AuditActorKind, {
   name: 'AuditActorKind',
-  description: 'How the actor acted: as a user, with a service token, or as staff (a token with the role admin)',
+  description: 'How the actor acted: as a user, with a service token, or as staff (a token holding the staff role, `STAFF_ROLE`)',
 });
 
 registerEnumType(AuditSubjectType, { name: 'AuditSubjectType', description: 'What an audit event is about' });
