@@ -16,6 +16,7 @@ registerEnumType(AuditAction, {
     TEMPLATE_REVERTED: { description: 'An old version written as the next one: details as updated, and `restoredVersion`' },
     TEMPLATE_SHARED: { description: 'details: `userIds`, the users it was not yet shared with' },
     TEMPLATE_UNSHARED: { description: 'details: `userIds`, the users it was shared with until then' },
+    TEMPLATE_TRANSFERRED: { description: 'A new owner; details: `from`, `to` (user ids)' },
     TEMPLATE_DELETED: { description: 'details: `name`, `version` (its versions and shares were deleted with it)' },
     EXPERIMENT_CREATED: { description: 'details: `name`, `templateId` and `templateVersion` (null from scratch)' },
     EXPERIMENT_WIZARD_SAVED: {
