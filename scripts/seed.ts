@@ -1,7 +1,7 @@
 import 'reflect-metadata';
 import { randomUUID } from 'node:crypto';
 import type { EntityManager } from '@mikro-orm/postgresql';
-import type { Actor } from '../src/auth/actor';
+import { Role, type Actor } from '../src/auth/actor';
 import { LruCache } from '../src/cache/lru-cache';
 import { ConfigError, loadConfig, loadDotEnv } from '../src/config';
 import { openDatabase } from '../src/db/database';
@@ -261,7 +261,7 @@ export async function seed(em: EntityManager): Promise<void> {
   });
   await experiments.saveWizardStep(actors[1], fromChurn.id, { step: 3, state: { reviewed: ['dataset', 'features', 'model'] } });
   await experiments.completeWizard(actors[1], fromChurn.id);
-  await experiments.writeAnalysisMetadata({ userId: actors[1].userId, roles: ['service'] }, fromChurn.id, {
+  await experiments.writeAnalysisMetadata({ userId: actors[1].userId, roles: [Role.SERVICE] }, fromChurn.id, {
     datasetStatistics: { rows: 182_345, missing: { monthly_spend: 0.012 } },
     featureImportance: { tenure_months: 0.41, monthly_spend: 0.33, plan: 0.26 },
     modelRecommendations: { suggestion: 'increase nEstimators', expectedGain: 0.01 },

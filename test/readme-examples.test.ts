@@ -53,7 +53,7 @@ describe('README example operations', () => {
   const api = useApi();
   const examples = readmeExamples();
 
-  it('has the wizard flow and the audit trail', () => {
+  it('has the wizard flow, the audit trail and staff administration', () => {
     expect(examples.map((e) => e.name)).toEqual([
       'CreateTemplate',
       'PickTemplate',
@@ -72,8 +72,22 @@ describe('README example operations', () => {
       'ImportTemplate',
       'AuditTrail',
       'AuditEvents',
+      'StaffFindTemplates',
+      'StaffEditTemplate',
+      'StaffDeactivateTemplate',
+      'StaffDeleteTemplate',
+      'StaffTransferTemplate',
+      'StaffActions',
     ]);
-    expect(examples.filter((e) => e.asStaff).map((e) => e.name)).toEqual(['AuditEvents']);
+    expect(examples.filter((e) => e.asStaff).map((e) => e.name)).toEqual([
+      'AuditEvents',
+      'StaffFindTemplates',
+      'StaffEditTemplate',
+      'StaffDeactivateTemplate',
+      'StaffDeleteTemplate',
+      'StaffTransferTemplate',
+      'StaffActions',
+    ]);
   });
 
   it('select the id of every object that has one, as a normalised client cache needs', async () => {
@@ -144,6 +158,30 @@ describe('README example operations', () => {
       }),
       expect.objectContaining({ action: 'EXPERIMENT_CREATED', subjectType: 'EXPERIMENT', actorKind: 'USER' }),
     ]);
+    // Staff found the user's two churn templates (the imported copy is private), edited, deactivated and deleted the
+    // copy, and took the original over: each a staff action of theirs.
+    const found = answers.StaffFindTemplates.templates;
+    expect(found.totalCount).toBe(2);
+    expect(found.edges.map((edge: { node: { id: string } }) => edge.node.id).sort()).toEqual(
+      [answers.CreateTemplate.createTemplate.id, answers.ImportTemplate.importTemplate.id].sort(),
+    );
+    expect(found.edges.every((edge: { node: { owner: { id: string } } }) => edge.node.owner.id === user.id)).toBe(true);
+    expect(answers.StaffEditTemplate.updateTemplate).toMatchObject({
+      version: 2,
+      versions: [{ version: 2, changeNote: 'Says which bucket the data comes from', createdBy: { id: staff.id } }],
+    });
+    expect(answers.StaffDeactivateTemplate.deactivateTemplate.isActive).toBe(false);
+    expect(answers.StaffTransferTemplate.transferTemplate.owner.id).toBe(staff.id);
+    expect(answers.StaffActions.auditEvents.edges.map((edge: { node: unknown }) => edge.node)).toEqual([
+      expect.objectContaining({ action: 'TEMPLATE_TRANSFERRED', actorKind: 'STAFF', details: { from: user.id, to: staff.id } }),
+      expect.objectContaining({ action: 'TEMPLATE_DELETED', actorKind: 'STAFF', subjectId: answers.ImportTemplate.importTemplate.id }),
+      expect.objectContaining({ action: 'TEMPLATE_DEACTIVATED', actorKind: 'STAFF' }),
+      expect.objectContaining({
+        action: 'TEMPLATE_UPDATED',
+        actorKind: 'STAFF',
+        details: { fromVersion: 1, toVersion: 2, changed: ['description'] },
+      }),
+    ]);
   });
 
   it('run through a normalised client cache: each answer updates what is watched, with no request but its own', async () => {
@@ -183,7 +221,7 @@ describe('README example operations', () => {
       for (const example of examples) {
         const document = gql(example.query);
         const variables = resolvePlaceholders(example.variables, answers) as Record<string, unknown>;
-        const isMutation = /^\s*mutation/.test(example.query);
+        const isMutation = /^(?:\s*#.*\n)*\s*mutation/.test(example.query);
         // Staff's operations carry the staff token in their own request's headers, over the link's.
         const context = example.asStaff ? { headers: { authorization: `Bearer ${staff.token}` } } : undefined;
         const result = isMutation

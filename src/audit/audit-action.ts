@@ -8,8 +8,7 @@ export enum AuditSubjectType {
 
 /**
  * Every action the audit trail records, as stored: `<subject type>.<what happened>`. The one list: a feature that
- * changes something adds its action here (teams, template transfers and shares with pending emails will add theirs
- * when they exist), and the database takes any name of that shape without a migration.
+ * changes something adds its action here (teams and shares with pending emails will add theirs when they exist), and the database takes any name of that shape without a migration.
  */
 export enum AuditAction {
   TEMPLATE_CREATED = 'template.created',
@@ -23,6 +22,7 @@ export enum AuditAction {
   TEMPLATE_UNPUBLISHED = 'template.unpublished',
   TEMPLATE_DEACTIVATED = 'template.deactivated',
   TEMPLATE_REACTIVATED = 'template.reactivated',
+  TEMPLATE_TRANSFERRED = 'template.transferred',
   TEMPLATE_DELETED = 'template.deleted',
   EXPERIMENT_CREATED = 'experiment.created',
   EXPERIMENT_WIZARD_SAVED = 'experiment.wizard_saved',

@@ -19,6 +19,7 @@ registerEnumType(AuditAction, {
     TEMPLATE_REVERTED: { description: 'An old version written as the next one: details as updated, and `restoredVersion`' },
     TEMPLATE_SHARED: { description: 'details: `userIds`, the users it was not yet shared with' },
     TEMPLATE_UNSHARED: { description: 'details: `userIds`, the users it was shared with until then' },
+    TEMPLATE_TRANSFERRED: { description: 'A new owner; details: `from`, `to` (user ids)' },
     TEMPLATE_DELETED: { description: 'details: `name`, `version` (its versions and shares were deleted with it)' },
     EXPERIMENT_CREATED: { description: 'details: `name`, `templateId` and `templateVersion` (null from scratch)' },
     EXPERIMENT_WIZARD_SAVED: {
@@ -33,7 +34,7 @@ registerEnumType(AuditAction, {
 
 registerEnumType(AuditActorKind, {
   name: 'AuditActorKind',
-  description: 'How the actor acted: as a user, with a service token, or as staff (a token with the role admin)',
+  description: 'How the actor acted: as a user, with a service token, or as staff (a token holding the staff role, `STAFF_ROLE`)',
 });
 
 registerEnumType(AuditSubjectType, { name: 'AuditSubjectType', description: 'What an audit event is about' });

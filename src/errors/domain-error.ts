@@ -43,16 +43,20 @@ export class ValidationError extends DomainError {
   }
 }
 
+/**
+ * `path`, when given, is the JSON pointer of the argument that named what was not found or is not allowed (`/toUserId`,
+ * `/filter/scope`), as `validationErrors` point at fields; it reaches the client as `extensions.path`.
+ */
 export class NotFoundError extends DomainError {
-  constructor(what: string) {
-    super(ErrorCode.NotFound, `${what} not found`);
+  constructor(what: string, path?: string) {
+    super(ErrorCode.NotFound, `${what} not found`, path === undefined ? {} : { path });
     this.name = 'NotFoundError';
   }
 }
 
 export class ForbiddenError extends DomainError {
-  constructor(message = 'Only the owner may do this') {
-    super(ErrorCode.Forbidden, message);
+  constructor(message = 'Only the owner may do this', path?: string) {
+    super(ErrorCode.Forbidden, message, path === undefined ? {} : { path });
     this.name = 'ForbiddenError';
   }
 }

@@ -1,4 +1,4 @@
-import type { Actor } from '../auth/actor';
+import { isStaff, type Actor } from '../auth/actor';
 import {
   isTimestampText,
   keysetClauses,
@@ -13,7 +13,8 @@ import {
 } from '../db/keyset';
 import { jsonFilterConditions, parseJsonFilter, type IndexedJsonPath, type JsonFilter } from '../db/json-filter';
 import { SqlValues, type Reader } from '../db/sql';
-import { UnauthenticatedError, ValidationError, type FieldError } from '../errors/domain-error';
+import { canonicalUuid } from '../db/uuid';
+import { ForbiddenError, UnauthenticatedError, ValidationError, type FieldError } from '../errors/domain-error';
 import { userColumns, userJson, userOf, userOfJson } from '../user/user-rows';
 import { throwIfInvalid } from '../validation/field-errors';
 import { isStorableText, parseStorableText } from '../validation/storable';
@@ -21,12 +22,14 @@ import type { TemplateCategory } from './template-category';
 import { LATEST_CONFIGURATION_SCHEMA_VERSION } from './configuration-schema';
 import { normalizeTag, TAGS_MAX_COUNT } from './template-content';
 import { templateColumns, templateOf, type TemplateRecord, type TemplateRow } from './template-rows';
-import { visibleTemplates } from './template-visibility';
+import { ownSharedOrPublicTemplates, visibleTemplates } from './template-visibility';
 export enum TemplateScope {
   MINE = 'MINE',
   SHARED_WITH_ME = 'SHARED_WITH_ME',
   PUBLIC = 'PUBLIC',
   ALL_VISIBLE = 'ALL_VISIBLE',
+  /** Staff only: every template, whoever owns it, private and deactivated ones included. */
+  EVERYONE = 'EVERYONE',
 }
 
 export enum TemplateActiveState {
@@ -52,6 +55,8 @@ export interface TemplateListFilter {
   scope?: TemplateScope | null;
   activeState?: TemplateActiveState | null;
   configurationSchemaBehind?: boolean | null;
+  /** Templates of this user only (within the scope). */
+  ownerId?: string | null;
 }
 
 export interface TemplateListQuery {
@@ -203,14 +208,16 @@ export async function listTemplates(
 
 /**
  * The users a template of the caller's own is shared with, in sharing order, as one JSON column; null on others': the
- * owner-only rule of `Template.sharedWith` (template.resolver.ts), applied in the statement that reads the page.
+ * owner's and staff's rule of `Template.sharedWith` (template.resolver.ts), applied in the statement that reads the page.
  */
 function sharedWithColumn(actor: Actor, values: SqlValues): string {
-  return `case when t.created_by = ${values.bind(actor.userId)}::uuid then (
+  const shares = `(
             select coalesce(json_agg(${userJson('shared_user')} order by share.shared_at, share.user_id), '[]'::json)
             from experiment_template_shares share join users shared_user on shared_user.id = share.user_id
             where share.template_id = t.id
-          ) end as "sharedWith"`;
+          )`;
+  if (isStaff(actor)) return `${shares} as "sharedWith"`;
+  return `case when t.created_by = ${values.bind(actor.userId)}::uuid then ${shares} end as "sharedWith"`;
 }
 
 async function countTemplates(reader: Reader, where: FilterSql, values: unknown[]): Promise<number> {
@@ -228,11 +235,17 @@ interface FilterSql {
   planEachCall: boolean;
 }
 
-/** The filter, always intersected with visibility; inactive templates only ever reach their owner. */
+/**
+ * The filter, always intersected with visibility; inactive templates only ever reach their owner, and staff listing
+ * `EVERYONE`. The other scopes are within what the caller sees in their own right, staff's too.
+ */
 function filterConditions(actor: Actor | null, filter: TemplateListFilter, values: SqlValues): FilterSql {
-  const where = [visibleTemplates('t', actor, values)];
+  const scope = filter.scope ?? TemplateScope.ALL_VISIBLE;
+  const everyone = scope === TemplateScope.EVERYONE;
+  if (everyone && !isStaff(callerOf(actor))) throw new ForbiddenError('Only staff may list every template', '/filter/scope');
+  const where = [everyone ? visibleTemplates('t', actor, values) : ownSharedOrPublicTemplates('t', actor, values)];
 
-  switch (filter.scope ?? TemplateScope.ALL_VISIBLE) {
+  switch (scope) {
     case TemplateScope.MINE:
       where.push(`t.created_by = ${values.bind(callerOf(actor).userId)}::uuid`);
       break;
@@ -246,6 +259,7 @@ function filterConditions(actor: Actor | null, filter: TemplateListFilter, value
       where.push('t.is_public');
       break;
     case TemplateScope.ALL_VISIBLE:
+    case TemplateScope.EVERYONE:
       break;
   }
 
@@ -254,10 +268,11 @@ function filterConditions(actor: Actor | null, filter: TemplateListFilter, value
       where.push('t.is_active');
       break;
     case TemplateActiveState.INACTIVE:
-      where.push(actor ? `not t.is_active and t.created_by = ${values.bind(actor.userId)}::uuid` : 'false');
+      if (everyone) where.push('not t.is_active');
+      else where.push(actor ? `not t.is_active and t.created_by = ${values.bind(actor.userId)}::uuid` : 'false');
       break;
     case TemplateActiveState.ALL:
-      where.push(actor ? `(t.is_active or t.created_by = ${values.bind(actor.userId)}::uuid)` : 't.is_active');
+      if (!everyone) where.push(actor ? `(t.is_active or t.created_by = ${values.bind(actor.userId)}::uuid)` : 't.is_active');
       break;
   }
 
@@ -276,7 +291,10 @@ function filterConditions(actor: Actor | null, filter: TemplateListFilter, value
   const anyOf = parseTagFilter(filter.tags?.anyOf, '/filter/tags/anyOf', errors);
   const search = parseSearch(filter.search, '/filter/search', errors);
   const configuration = parseJsonFilter(filter.configuration, '/filter/configuration', errors);
+  const ownerId = parseOwnerId(filter.ownerId, '/filter/ownerId', errors);
   throwIfInvalid(errors);
+
+  if (ownerId) where.push(`t.created_by = ${values.bind(ownerId)}::uuid`);
 
   if (allOf.length > 0) where.push(`t.tags @> ${values.bind(JSON.stringify(allOf))}::jsonb`);
   // One containment test per tag, OR-ed: each is served by the GIN index on tags.
@@ -311,6 +329,13 @@ function parseTagFilter(tags: string[] | null | undefined, path: string, errors:
   // A NUL or a lone surrogate would reach jsonb (which refuses both) as an escape: a client error, not a failed query.
   const storable = tags.filter((tag, index) => parseStorableText(tag, `${path}/${index}`, errors) !== undefined);
   return [...new Set(storable.map(normalizeTag).filter((tag) => tag.length > 0))];
+}
+
+function parseOwnerId(ownerId: string | null | undefined, path: string, errors: FieldError[]): string | undefined {
+  if (ownerId === null || ownerId === undefined) return undefined;
+  const id = canonicalUuid(ownerId);
+  if (id === undefined) errors.push({ path, message: 'must be a user id (UUID)' });
+  return id;
 }
 
 function parseSearch(text: string | null | undefined, path: string, errors: FieldError[]): string | undefined {

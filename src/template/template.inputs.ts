@@ -17,13 +17,17 @@ registerEnumType(TemplateScope, {
     MINE: { description: "The caller's own (needs a caller)" },
     SHARED_WITH_ME: { description: 'Shared with the caller by their owners (needs a caller)' },
     PUBLIC: { description: 'Public ones, including the caller’s own public ones' },
-    ALL_VISIBLE: { description: 'Own, shared with the caller, and public' },
+    ALL_VISIBLE: { description: 'Own, shared with the caller, and public (for staff too)' },
+    EVERYONE: {
+      description:
+        'Staff only (FORBIDDEN otherwise, at `/filter/scope`): every template, whoever owns it, private ones and, with `activeState`, deactivated ones included',
+    },
   },
 });
 
 registerEnumType(TemplateActiveState, {
   name: 'TemplateActiveState',
-  description: 'Active or deactivated templates; deactivated ones are only ever listed to their owner',
+  description: 'Active or deactivated templates; deactivated ones are only ever listed to their owner, and to staff listing `EVERYONE`',
 });
 
 registerEnumType(TemplateOrderField, {
@@ -114,6 +118,9 @@ export class TemplateFilter {
   @Field(() => TemplateScope, { defaultValue: TemplateScope.ALL_VISIBLE })
   scope?: TemplateScope;
 
+  @Field(() => ID, { nullable: true, description: "One user's templates, within the scope" })
+  ownerId?: string | null;
+
   @Field(() => TemplateActiveState, { defaultValue: TemplateActiveState.ACTIVE })
   activeState?: TemplateActiveState;
 
@@ -194,6 +201,12 @@ export class CloneTemplateArgs extends TemplateIdArgs {
 export class ShareTemplateArgs extends TemplateIdArgs {
   @Field(() => [ID], { description: 'At most 100 users' })
   userIds!: string[];
+}
+
+@ArgsType()
+export class TransferTemplateArgs extends TemplateIdArgs {
+  @Field(() => ID, { description: 'The new owner: an existing user (NOT_FOUND at `/toUserId` otherwise)' })
+  toUserId!: string;
 }
 
 @ArgsType()

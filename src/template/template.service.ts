@@ -2,7 +2,7 @@ import { LockMode } from '@mikro-orm/core';
 import type { EntityManager } from '@mikro-orm/postgresql';
 import { AuditAction } from '../audit/audit-action';
 import type { AuditDetails, AuditEntry, AuditLog } from '../audit/audit-log';
-import type { Actor } from '../auth/actor';
+import { isStaff, type Actor } from '../auth/actor';
 import { Sql, SqlValues } from '../db/sql';
 import { withTransactionRetry } from '../db/transaction-retry';
 import { canonicalUuid } from '../db/uuid';
@@ -187,16 +187,18 @@ export class TemplateService {
     });
   }
 
-  async share(owner: Actor, id: string, givenUserIds: string[]): Promise<ExperimentTemplate> {
+  /** By its owner or staff (who shares is recorded as `shared_by`); the owner among `userIds` is passed over. */
+  async share(actor: Actor, id: string, givenUserIds: string[]): Promise<ExperimentTemplate> {
     const errors: FieldError[] = [];
     const userIds = parseUserIds(givenUserIds, '/userIds', errors)!;
     throwIfInvalid(errors);
     return withTransactionRetry(this.em, async (em) => {
-      const template = await this.lockOwned(em, owner, id);
-      const recipients = userIds.filter((userId) => userId !== owner.userId);
+      const template = await this.lockOwned(em, actor, id);
+      const ownerId = template.createdBy.id;
+      const recipients = userIds.filter((userId) => userId !== ownerId);
       const known = new Set((await em.find(User, { id: { $in: recipients } }, { fields: ['id'] })).map((user) => user.id));
       const unknown = userIds.flatMap((userId, index) =>
-        userId !== owner.userId && !known.has(userId) ? [{ path: `/userIds/${index}`, message: 'no such user' }] : [],
+        userId !== ownerId && !known.has(userId) ? [{ path: `/userIds/${index}`, message: 'no such user' }] : [],
       );
       if (unknown.length > 0) throw new ValidationError(unknown);
       // The list goes over as one JSON text: knex would expand an array binding into `?, ?, ...`, not a SQL array.
@@ -205,26 +207,51 @@ export class TemplateService {
          select ?, recipient::uuid, ? from jsonb_array_elements_text(?::jsonb) as recipient
          on conflict (template_id, user_id) do nothing
          returning user_id as "userId"`,
-        [template.id, owner.userId, JSON.stringify(recipients)],
+        [template.id, actor.userId, JSON.stringify(recipients)],
       );
-      await this.recordShares(em, owner, template, AuditAction.TEMPLATE_SHARED, recipients, added);
+      await this.recordShares(em, actor, template, AuditAction.TEMPLATE_SHARED, recipients, added);
       return template;
     });
   }
 
-  async unshare(owner: Actor, id: string, givenUserIds: string[]): Promise<ExperimentTemplate> {
+  async unshare(actor: Actor, id: string, givenUserIds: string[]): Promise<ExperimentTemplate> {
     const errors: FieldError[] = [];
     const userIds = parseUserIds(givenUserIds, '/userIds', errors)!;
     throwIfInvalid(errors);
     return withTransactionRetry(this.em, async (em) => {
-      const template = await this.lockOwned(em, owner, id);
+      const template = await this.lockOwned(em, actor, id);
       const removed = await em.execute<Array<{ userId: string }>>(
         `delete from experiment_template_shares
          where template_id = ? and user_id in (select recipient::uuid from jsonb_array_elements_text(?::jsonb) as recipient)
          returning user_id as "userId"`,
         [template.id, JSON.stringify(userIds)],
       );
-      await this.recordShares(em, owner, template, AuditAction.TEMPLATE_UNSHARED, userIds, removed);
+      await this.recordShares(em, actor, template, AuditAction.TEMPLATE_UNSHARED, userIds, removed);
+      return template;
+    });
+  }
+
+  /**
+   * A new owner (by the owner or staff), who must exist: NOT_FOUND at `/toUserId` otherwise. Their share of it goes
+   * (an owner is not shared with); the old owner keeps nothing of it unless it is shared with them. Versions keep their
+   * authors, experiments their owners. Transferring to the owner changes nothing.
+   */
+  async transfer(actor: Actor, id: string, givenToUserId: string): Promise<ExperimentTemplate> {
+    return withTransactionRetry(this.em, async (em) => {
+      const template = await this.lockOwned(em, actor, id);
+      const toUserId = canonicalUuid(givenToUserId);
+      const recipient = toUserId === undefined ? null : await em.findOne(User, { id: toUserId }, { fields: ['id'] });
+      if (!recipient) throw new NotFoundError('User', '/toUserId');
+      const fromUserId = template.createdBy.id;
+      if (recipient.id === fromUserId) return template;
+      template.createdBy = em.getReference(User, recipient.id);
+      template.updatedAt = new Date();
+      await em.execute('delete from experiment_template_shares where template_id = ? and user_id = ?', [template.id, recipient.id]);
+      await this.audit.record(em, actor, {
+        action: AuditAction.TEMPLATE_TRANSFERRED,
+        subjectId: template.id,
+        details: { from: fromUserId, to: recipient.id },
+      });
       return template;
     });
   }
@@ -273,7 +300,7 @@ export class TemplateService {
   /** One event naming the users a share or unshare really added or removed, in the order asked; none when none. */
   private async recordShares(
     em: EntityManager,
-    owner: Actor,
+    actor: Actor,
     template: ExperimentTemplate,
     action: AuditAction.TEMPLATE_SHARED | AuditAction.TEMPLATE_UNSHARED,
     asked: string[],
@@ -282,7 +309,7 @@ export class TemplateService {
     if (changed.length === 0) return;
     const changedIds = new Set(changed.map((row) => row.userId));
     const userIds = [...new Set(asked)].filter((userId) => changedIds.has(userId));
-    await this.audit.record(em, owner, { action, subjectId: template.id, details: { userIds } });
+    await this.audit.record(em, actor, { action, subjectId: template.id, details: { userIds } });
   }
 
   /** A setting (active, public): `change` applies it and names the event, or answers null when it was already so. */
@@ -303,13 +330,14 @@ export class TemplateService {
   }
 
   /**
-   * Locks the template row for the rest of the transaction after checking the caller may change it. Hidden
-   * templates are NOT_FOUND; visible ones the caller does not own are FORBIDDEN.
+   * Locks the template row for the rest of the transaction after checking the caller may change it: its owner, or
+   * staff (who see every template), whose changes are theirs in the versions and the audit trail. Hidden templates are
+   * NOT_FOUND; visible ones the caller may not change are FORBIDDEN.
    */
   private async lockOwned(em: EntityManager, actor: Actor, id: string, expectedVersion?: number): Promise<ExperimentTemplate> {
     const [visible] = await findVisibleTemplates(em, actor, [id]);
     if (!visible) throw new NotFoundError('Template');
-    if (visible.createdBy.id !== actor.userId) throw new ForbiddenError();
+    if (visible.createdBy.id !== actor.userId && !isStaff(actor)) throw new ForbiddenError();
     const template = await em.findOneOrFail(
       ExperimentTemplate,
       { id: visible.id },

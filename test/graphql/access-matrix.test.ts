@@ -18,11 +18,14 @@ import { validConfiguration, type TestUser } from '../support/factories';
 // The world: who calls, what kinds of template there are
 // ---------------------------------------------------------------------------------------------------------------
 
-type Caller = 'owner' | 'shared' | 'stranger' | 'anonymous' | 'service';
+type Caller = 'owner' | 'shared' | 'stranger' | 'anonymous' | 'service' | 'staff';
 type Kind = 'private' | 'shared' | 'public' | 'inactive' | 'inactivePublic';
 
-/** The four people of the template matrix; the service token joins them for experiment operations. */
-const TEMPLATE_CALLERS: Caller[] = ['owner', 'shared', 'stranger', 'anonymous'];
+/**
+ * The people of the template matrix, staff among them (`roles: ["admin"]`); the service token joins the first four for
+ * experiment operations.
+ */
+const TEMPLATE_CALLERS: Caller[] = ['owner', 'shared', 'stranger', 'anonymous', 'staff'];
 const EXPERIMENT_CALLERS: Caller[] = ['owner', 'shared', 'stranger', 'anonymous', 'service'];
 
 interface KindSpec {
@@ -57,13 +60,21 @@ interface Cell {
   kind: Kind;
 }
 
-/** DESIGN: a template is visible to its owner, to users it is shared with, and to everyone when public. */
-const seesTemplate = ({ caller, kind }: Cell) => caller === 'owner' || KINDS[kind].isPublic || (caller === 'shared' && KINDS[kind].shared);
+/** DESIGN: a template is visible to its owner, to users it is shared with, and to everyone when public... */
+const seesInOwnRight = ({ caller, kind }: Cell) =>
+  caller === 'owner' || KINDS[kind].isPublic || (caller === 'shared' && KINDS[kind].shared);
+/** ...and staff can find anything. */
+const seesTemplate = (cell: Cell) => cell.caller === 'staff' || seesInOwnRight(cell);
 /** DESIGN: experiments are visible to their owner (and, per the schema, readable by a service token). */
 const seesExperiment = ({ caller }: Cell) => caller === 'owner' || caller === 'service';
 
 const anonymous = ({ caller }: Cell) => caller === 'anonymous';
 const owner = ({ caller }: Cell) => caller === 'owner';
+const staff = ({ caller }: Cell) => caller === 'staff';
+const or =
+  (...rules: Array<(cell: Cell) => boolean>) =>
+  (cell: Cell) =>
+    rules.some((rule) => rule(cell));
 const inactive = ({ kind }: Cell) => !KINDS[kind].isActive;
 const not = (rule: (cell: Cell) => boolean) => (cell: Cell) => !rule(cell);
 const always = () => true;
@@ -83,11 +94,14 @@ const RULES = {
     [always, 'OK'],
   ] as Rules,
 
-  /** Only the owner edits, shares, publishes, deactivates or deletes: FORBIDDEN if visible, NOT_FOUND if hidden. */
-  ownerOnly: [
+  /**
+   * Only the owner (and staff) edits, shares, publishes, deactivates, transfers or deletes: FORBIDDEN if visible,
+   * NOT_FOUND if hidden.
+   */
+  ownerOrStaff: [
     [anonymous, 'UNAUTHENTICATED'],
     [not(seesTemplate), 'NOT_FOUND'],
-    [not(owner), 'FORBIDDEN'],
+    [not(or(owner, staff)), 'FORBIDDEN'],
     [always, 'OK'],
   ] as Rules,
 
@@ -128,28 +142,36 @@ const RULES = {
   ] as Rules,
 };
 
-type Scope = 'MINE' | 'SHARED_WITH_ME' | 'PUBLIC' | 'ALL_VISIBLE';
+type Scope = 'MINE' | 'SHARED_WITH_ME' | 'PUBLIC' | 'ALL_VISIBLE' | 'EVERYONE';
 type ActiveState = 'ACTIVE' | 'INACTIVE' | 'ALL';
-const SCOPES: Scope[] = ['MINE', 'SHARED_WITH_ME', 'PUBLIC', 'ALL_VISIBLE'];
+const SCOPES: Scope[] = ['MINE', 'SHARED_WITH_ME', 'PUBLIC', 'ALL_VISIBLE', 'EVERYONE'];
 const ACTIVE_STATES: ActiveState[] = ['ACTIVE', 'INACTIVE', 'ALL'];
 
-/** Listings: never beyond visibility, within the scope, and deactivated templates only ever listed to their owner. */
+/**
+ * Listings: within what the caller sees in their own right (staff too: their own view is not everyone's), within the
+ * scope, and deactivated templates only ever listed to their owner; `EVERYONE` is staff's alone, and lists every
+ * template, deactivated ones too.
+ */
 function listingRules(scope: Scope, activeState: ActiveState): Rules {
+  const everyone = scope === 'EVERYONE';
   const inScope: Record<Scope, (cell: Cell) => boolean> = {
     MINE: owner,
     SHARED_WITH_ME: ({ caller, kind }) => caller === 'shared' && KINDS[kind].shared,
     PUBLIC: ({ kind }) => KINDS[kind].isPublic,
     ALL_VISIBLE: always,
+    EVERYONE: always,
   };
+  const listsInactive = (cell: Cell) => everyone || owner(cell);
   const inState: Record<ActiveState, (cell: Cell) => boolean> = {
     ACTIVE: not(inactive),
-    INACTIVE: (cell) => inactive(cell) && owner(cell),
-    ALL: (cell) => !inactive(cell) || owner(cell),
+    INACTIVE: (cell) => inactive(cell) && listsInactive(cell),
+    ALL: (cell) => !inactive(cell) || listsInactive(cell),
   };
   return [
-    // MINE and SHARED_WITH_ME need a caller.
-    [(cell) => anonymous(cell) && (scope === 'MINE' || scope === 'SHARED_WITH_ME'), 'UNAUTHENTICATED'],
-    [not(seesTemplate), 'UNLISTED'],
+    // MINE, SHARED_WITH_ME and EVERYONE need a caller; EVERYONE, a staff one.
+    [(cell) => anonymous(cell) && (scope === 'MINE' || scope === 'SHARED_WITH_ME' || everyone), 'UNAUTHENTICATED'],
+    [(cell) => everyone && !staff(cell), 'FORBIDDEN'],
+    [everyone ? not(seesTemplate) : not(seesInOwnRight), 'UNLISTED'],
     [not(inScope[scope]), 'UNLISTED'],
     [not(inState[activeState]), 'UNLISTED'],
     [always, 'LISTED'],
@@ -229,13 +251,15 @@ const TEMPLATE_READS: Operation[] = [
     'template.auditTrail',
     'auditTrail { totalCount edges { node { action actor { id } } } }',
     (template, { caller, users }) => {
-      const events = caller === 'owner' ? [{ node: { action: 'TEMPLATE_CREATED', actor: { id: users.owner.id } } }] : [];
+      const events =
+        caller === 'owner' || caller === 'staff' ? [{ node: { action: 'TEMPLATE_CREATED', actor: { id: users.owner.id } } }] : [];
       expect(template.auditTrail).toEqual({ totalCount: events.length, edges: events });
     },
   ),
-  // Who else has a template is the owner's business (schema: "empty unless the caller owns it").
+  // Who else has a template is the owner's business and staff's (schema: "empty unless the caller owns it or is staff").
   templateField('template.sharedWith', 'sharedWith { id }', (template, { caller, kind, users }) => {
-    expect(template.sharedWith).toEqual(caller === 'owner' && KINDS[kind].shared ? [{ id: users.shared.id }] : []);
+    const seesShares = caller === 'owner' || caller === 'staff';
+    expect(template.sharedWith).toEqual(seesShares && KINDS[kind].shared ? [{ id: users.shared.id }] : []);
   }),
   templateField('template.versions', 'versions { version }', (template) => {
     expect(template.versions).toEqual([{ version: 2 }, { version: 1 }]);
@@ -248,7 +272,7 @@ const TEMPLATE_READS: Operation[] = [
   }),
   // The caller's own experiments made from it; none for an anonymous caller.
   templateField('template.experiments', 'experiments { totalCount edges { node { id } } }', (template, { caller, template: fixture }) => {
-    const mine = caller === 'anonymous' || caller === 'service' ? [] : [fixture.experiments[caller]];
+    const mine = caller === 'anonymous' || caller === 'service' || caller === 'staff' ? [] : [fixture.experiments[caller]];
     expect(template.experiments.totalCount).toBe(mine.length);
     expect(template.experiments.edges.map((edge: any) => edge.node.id)).toEqual(mine);
   }),
@@ -271,19 +295,19 @@ const LISTINGS: Array<Operation & { scope: Scope; activeState: ActiveState }> = 
   })),
 );
 
-const ownerOnly = (name: string, document: string, variables: Operation['variables'], checkOk: Operation['checkOk']): Operation => ({
+const ownerOrStaff = (name: string, document: string, variables: Operation['variables'], checkOk: Operation['checkOk']): Operation => ({
   name,
   document,
   target: 'template',
   callers: TEMPLATE_CALLERS,
-  rules: RULES.ownerOnly,
+  rules: RULES.ownerOrStaff,
   destructive: true,
   variables,
   checkOk,
 });
 
 const TEMPLATE_MUTATIONS: Operation[] = [
-  ownerOnly(
+  ownerOrStaff(
     'updateTemplate',
     'mutation($id: ID!) { updateTemplate(id: $id, input: { name: "Renamed by the matrix" }) { id name version } }',
     byId,
@@ -291,7 +315,7 @@ const TEMPLATE_MUTATIONS: Operation[] = [
       expect(updateTemplate).toEqual({ id: template.id, name: 'Renamed by the matrix', version: 3 });
     },
   ),
-  ownerOnly(
+  ownerOrStaff(
     'revertTemplate',
     'mutation($id: ID!) { revertTemplate(id: $id, toVersion: 1) { id description version } }',
     byId,
@@ -299,7 +323,7 @@ const TEMPLATE_MUTATIONS: Operation[] = [
       expect(revertTemplate).toEqual({ id: template.id, description: 'first version', version: 3 });
     },
   ),
-  ownerOnly(
+  ownerOrStaff(
     'deactivateTemplate',
     'mutation($id: ID!) { deactivateTemplate(id: $id) { id isActive } }',
     byId,
@@ -307,7 +331,7 @@ const TEMPLATE_MUTATIONS: Operation[] = [
       expect(deactivateTemplate).toEqual({ id: template.id, isActive: false });
     },
   ),
-  ownerOnly(
+  ownerOrStaff(
     'reactivateTemplate',
     'mutation($id: ID!) { reactivateTemplate(id: $id) { id isActive } }',
     byId,
@@ -315,7 +339,7 @@ const TEMPLATE_MUTATIONS: Operation[] = [
       expect(reactivateTemplate).toEqual({ id: template.id, isActive: true });
     },
   ),
-  ownerOnly(
+  ownerOrStaff(
     'setTemplatePublic',
     'mutation($id: ID!, $isPublic: Boolean!) { setTemplatePublic(id: $id, isPublic: $isPublic) { id isPublic } }',
     (id, { kind }) => ({ id, isPublic: !KINDS[kind].isPublic }),
@@ -325,7 +349,7 @@ const TEMPLATE_MUTATIONS: Operation[] = [
   ),
   // Someone else re-sharing it with a friend of theirs.
   {
-    ...ownerOnly(
+    ...ownerOrStaff(
       'shareTemplate',
       'mutation($id: ID!, $userIds: [ID!]!) { shareTemplate(id: $id, userIds: $userIds) { id sharedWith { id } } }',
       byId,
@@ -338,7 +362,7 @@ const TEMPLATE_MUTATIONS: Operation[] = [
   },
   // Someone else cutting the shared user off (the shared user leaving, too: only the owner shares and unshares).
   {
-    ...ownerOnly(
+    ...ownerOrStaff(
       'unshareTemplate',
       'mutation($id: ID!, $userIds: [ID!]!) { unshareTemplate(id: $id, userIds: $userIds) { id sharedWith { id } } }',
       byId,
@@ -348,7 +372,7 @@ const TEMPLATE_MUTATIONS: Operation[] = [
     ),
     variables: (id, { users }) => ({ id, userIds: [users.shared.id] }),
   },
-  ownerOnly('deleteTemplate', 'mutation($id: ID!) { deleteTemplate(id: $id) }', byId, async ({ deleteTemplate }, { template, db }) => {
+  ownerOrStaff('deleteTemplate', 'mutation($id: ID!) { deleteTemplate(id: $id) }', byId, async ({ deleteTemplate }, { template, db }) => {
     expect(deleteTemplate).toBe(template.id);
     expect(await db.query('select id from experiment_templates where id = $1', [template.id])).toEqual([]);
     // Experiments keep their data and lose the link.
@@ -357,6 +381,23 @@ const TEMPLATE_MUTATIONS: Operation[] = [
     ]);
     expect(experiments).toEqual(Object.values(template.experiments).map(() => ({ template_id: null, template_version: 1 })));
   }),
+  // To a bystander: the template leaves its owner.
+  {
+    ...ownerOrStaff(
+      'transferTemplate',
+      'mutation($id: ID!, $toUserId: ID!) { transferTemplate(id: $id, toUserId: $toUserId) { id owner { id } } }',
+      byId,
+      async ({ transferTemplate }, { template, users, db }) => {
+        expect(transferTemplate).toEqual({ id: template.id, owner: { id: users.bystander.id } });
+        const [event] = await db.query<{ details: unknown }>(
+          `select details from audit_events where subject_id = $1 and action = 'template.transferred'`,
+          [template.id],
+        );
+        expect(event.details).toEqual({ from: users.owner.id, to: users.bystander.id });
+      },
+    ),
+    variables: (id, { users }) => ({ id, toUserId: users.bystander.id }),
+  },
   {
     name: 'cloneTemplate',
     document: 'mutation($id: ID!) { cloneTemplate(id: $id) { id version isPublic isActive owner { id } } }',
@@ -472,14 +513,15 @@ describe('access matrix over HTTP', () => {
   let users: Users;
 
   beforeAll(async () => {
-    const [owner, shared, stranger, service, bystander] = await Promise.all([
+    const [owner, shared, stranger, service, staff, bystander] = await Promise.all([
       api.user('owner'),
       api.user('shared'),
       api.user('stranger'),
       api.user('analysis-service', ['service']),
+      api.user('staff', ['admin']),
       api.user('bystander'),
     ]);
-    users = { owner, shared, stranger, service, bystander };
+    users = { owner, shared, stranger, service, staff, bystander };
   });
 
   const answers = new Map<string, Promise<GraphqlResponse>>();

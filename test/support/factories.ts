@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { EntityManager } from '@mikro-orm/postgresql';
+import type { Role } from '../../src/auth/actor';
 import { createServices, type Services } from '../../src/graphql/context';
 import { LATEST_CONFIGURATION_SCHEMA_VERSION, type Configuration } from '../../src/template/configuration-schema';
 import { TemplateCategory } from '../../src/template/template-category';
@@ -18,7 +19,8 @@ export interface TestUser {
   id: string;
   /** The same as `id`: what a service reads of its caller. */
   userId: string;
-  roles: string[];
+  /** Tessera's roles, as the server maps the token's (`admin` is staff by default). */
+  roles: Role[];
   email: string;
   token: string;
 }
