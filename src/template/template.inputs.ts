@@ -5,7 +5,8 @@ import { PageArgs } from '../graphql/connection';
 import { JsonFilterInput } from '../graphql/json-filter.inputs';
 import type { Configuration } from './configuration-schema';
 import { TemplateCategory } from './template-category';
-import { SEARCH_MAX_LENGTH, TemplateActiveState, TemplateOrderField, TemplateScope } from './template-list';
+import { SEARCH_MAX_LENGTH } from '../db/text-search';
+import { TemplateActiveState, TemplateOrderField, TemplateScope } from './template-list';
 import type { ExperimentTemplate } from './template.entity';
 
 registerEnumType(TemplateScope, {
