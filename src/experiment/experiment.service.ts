@@ -2,11 +2,11 @@ import { LockMode } from '@mikro-orm/core';
 import type { EntityManager } from '@mikro-orm/postgresql';
 import { AuditAction } from '../audit/audit-action';
 import type { AuditEntry, AuditLog } from '../audit/audit-log';
-import { isService, type Actor } from '../auth/actor';
+import { isService, isStaff, type Actor } from '../auth/actor';
 import { withTransactionRetry } from '../db/transaction-retry';
 import { SqlValues } from '../db/sql';
 import { canonicalUuid } from '../db/uuid';
-import { ConflictError, ConflictReason, NotFoundError, type FieldError } from '../errors/domain-error';
+import { ConflictError, ConflictReason, ForbiddenError, NotFoundError, ValidationError, type FieldError } from '../errors/domain-error';
 import type { ConfigurationSection } from '../template/configuration-schema';
 import {
   isConfigurationSection,
@@ -23,8 +23,9 @@ import { findVisibleTemplates, visibleTemplates } from '../template/template-vis
 import { ExperimentTemplate } from '../template/template.entity';
 import { User } from '../user/user.entity';
 import { mergeConfiguration } from './configuration-merge';
-import { ExperimentStatus } from './experiment-status';
+import { canMove, ExperimentStatus, ExperimentStatusTarget, isInProgress } from './experiment-status';
 import { Experiment, type JsonObject } from './experiment.entity';
+import { seesEveryExperiment } from './experiment-visibility';
 
 export interface CreateFromTemplateInput {
   templateId: string;
@@ -49,6 +50,11 @@ export interface WizardStepInput {
   value?: unknown;
 }
 
+export interface ExperimentDetailsInput {
+  name?: unknown;
+  description?: unknown;
+}
+
 export const ANALYSIS_FIELDS = [
   'configurationMetadata',
   'datasetStatistics',
@@ -71,6 +77,33 @@ interface UsedTemplateRow {
 
 /** What a change of an experiment did, for its audit event; null when it changed nothing. */
 type ExperimentChange = Omit<AuditEntry, 'subjectId'> | null;
+
+/**
+ * Who may make a change. Whoever the rule leaves out meets an experiment that does not exist (NOT_FOUND), or, with
+ * `forbidden`, is told no (FORBIDDEN) when they may see it: the new lifecycle operations tell the owner, a service or
+ * staff what their role does not allow, while the wizard's and analysis' older operations answer NOT_FOUND as before.
+ */
+interface Permission {
+  may(actor: Actor, experiment: Experiment): boolean;
+  /** The refusal to a caller who sees the experiment but may not make the change. */
+  forbidden?: string;
+}
+
+const isOwner = (actor: Actor, experiment: Experiment) => experiment.owner.id === actor.userId;
+const OWNER: Permission = { may: isOwner };
+const OWNER_OR_SERVICE: Permission = { may: (actor, experiment) => isOwner(actor, experiment) || isService(actor) };
+const OWNER_EDITS: Permission = { may: isOwner, forbidden: 'Only the owner may rename, describe or delete an experiment' };
+
+/** Services run experiments; the owner and staff cancel them. The lifecycle then says whether the move is legal. */
+const STATUS_MOVES: Record<ExperimentStatusTarget, Permission> = {
+  [ExperimentStatusTarget.RUNNING]: { may: isService, forbidden: 'Only a service token starts an experiment' },
+  [ExperimentStatusTarget.COMPLETED]: { may: isService, forbidden: 'Only a service token completes an experiment' },
+  [ExperimentStatusTarget.FAILED]: { may: isService, forbidden: 'Only a service token fails an experiment' },
+  [ExperimentStatusTarget.CANCELLED]: {
+    may: (actor, experiment) => isOwner(actor, experiment) || isStaff(actor),
+    forbidden: 'Only the owner or staff may cancel an experiment',
+  },
+};
 
 export class ExperimentService {
   constructor(
@@ -234,7 +267,7 @@ export class ExperimentService {
         }
         return changed.length === 0 ? null : { action: AuditAction.EXPERIMENT_ANALYSIS_WRITTEN, details: { changed } };
       },
-      { allowService: true },
+      OWNER_OR_SERVICE,
     );
   }
 
@@ -252,7 +285,79 @@ export class ExperimentService {
         experiment.actualTrainingSeconds = actual;
         return { action: AuditAction.EXPERIMENT_TRAINING_TIME_RECORDED, details: { from, to: actual } };
       },
-      { allowService: true },
+      OWNER_OR_SERVICE,
+    );
+  }
+
+  /** A new name or description, by the owner, of an experiment no service holds (not queued or running). */
+  async updateDetails(actor: Actor, id: string, input: ExperimentDetailsInput): Promise<Experiment> {
+    const errors: FieldError[] = [];
+    const name = input.name === undefined ? undefined : parseName(input.name, '/name', errors);
+    const description = input.description === undefined ? undefined : parseDescription(input.description, '/description', errors);
+    throwIfInvalid(errors);
+    return this.changeOwned(
+      actor,
+      id,
+      (experiment) => {
+        refuseWhileInProgress(experiment, 'renamed or described');
+        const changed: string[] = [];
+        if (name !== undefined && name !== experiment.name) {
+          experiment.name = name;
+          changed.push('name');
+        }
+        if (description !== undefined && description !== experiment.description) {
+          experiment.description = description;
+          changed.push('description');
+        }
+        return changed.length === 0 ? null : { action: AuditAction.EXPERIMENT_UPDATED, details: { changed } };
+      },
+      OWNER_EDITS,
+    );
+  }
+
+  /**
+   * Deletes the owner's experiment, unless a service holds it (queued or running). Its template's usage count stays:
+   * it counts the experiments created from the template. Its audit events stay, this deletion's among them.
+   */
+  async delete(actor: Actor, id: string): Promise<string> {
+    return withTransactionRetry(this.em, async (em) => {
+      const experiment = await this.lockVisible(em, actor, id, OWNER_EDITS);
+      refuseWhileInProgress(experiment, 'deleted');
+      await em.nativeDelete(Experiment, { id: experiment.id });
+      await this.audit.record(em, actor, {
+        action: AuditAction.EXPERIMENT_DELETED,
+        subjectId: experiment.id,
+        details: { name: experiment.name, status: experiment.status, templateId: experiment.template?.id ?? null },
+      });
+      return experiment.id;
+    });
+  }
+
+  /**
+   * One move of the lifecycle, under the row lock: who may make it (`STATUS_MOVES`), then whether the current status
+   * allows it (CONFLICT with `currentStatus` otherwise: of two concurrent moves, the second meets the first's status).
+   * Starting records `startedAt`; completing, failing and cancelling record `finishedAt`.
+   */
+  async changeStatus(actor: Actor, id: string, to: ExperimentStatusTarget): Promise<Experiment> {
+    const permission = Object.hasOwn(STATUS_MOVES, to) ? STATUS_MOVES[to] : undefined;
+    if (!permission) throw ValidationError.at('/to', 'is not a status an experiment moves to');
+    return this.changeOwned(
+      actor,
+      id,
+      (experiment) => {
+        const from = experiment.status;
+        const target = to as string as ExperimentStatus;
+        if (!canMove(from, target)) {
+          throw new ConflictError(`An experiment that is ${from} cannot move to ${target}`, ConflictReason.StatusTransition, {
+            currentStatus: from,
+          });
+        }
+        experiment.status = target;
+        if (target === ExperimentStatus.RUNNING) experiment.startedAt = new Date();
+        else experiment.finishedAt = new Date();
+        return { action: AuditAction.EXPERIMENT_STATUS_CHANGED, details: { from, to: target } };
+      },
+      permission,
     );
   }
 
@@ -264,14 +369,10 @@ export class ExperimentService {
     actor: Actor,
     id: string,
     change: (experiment: Experiment) => ExperimentChange,
-    options: { allowService?: boolean } = {},
+    permission: Permission = OWNER,
   ): Promise<Experiment> {
-    const experimentId = canonicalUuid(id);
-    if (!experimentId) throw new NotFoundError('Experiment');
     return withTransactionRetry(this.em, async (em) => {
-      const experiment = await em.findOne(Experiment, { id: experimentId }, { lockMode: LockMode.PESSIMISTIC_WRITE, refresh: true });
-      const allowed = experiment && (experiment.owner.id === actor.userId || (options.allowService && isService(actor)));
-      if (!experiment || !allowed) throw new NotFoundError('Experiment');
+      const experiment = await this.lockVisible(em, actor, id, permission);
       const event = change(experiment);
       if (event) {
         experiment.updatedAt = new Date();
@@ -279,6 +380,20 @@ export class ExperimentService {
       }
       return experiment;
     });
+  }
+
+  /**
+   * The experiment, locked until the transaction ends, when `permission` lets the caller change it. One the caller
+   * may not see (another owner's, for anyone but a service or staff) is NOT_FOUND, like an id nobody used.
+   */
+  private async lockVisible(em: EntityManager, actor: Actor, id: string, permission: Permission): Promise<Experiment> {
+    const experimentId = canonicalUuid(id);
+    if (!experimentId) throw new NotFoundError('Experiment');
+    const experiment = await em.findOne(Experiment, { id: experimentId }, { lockMode: LockMode.PESSIMISTIC_WRITE, refresh: true });
+    if (!experiment || !(isOwner(actor, experiment) || seesEveryExperiment(actor))) throw new NotFoundError('Experiment');
+    if (permission.may(actor, experiment)) return experiment;
+    if (permission.forbidden) throw new ForbiddenError(permission.forbidden);
+    throw new NotFoundError('Experiment');
   }
 
   private async countUse(em: EntityManager, actor: Actor, templateId: string): Promise<UsedTemplateRow> {
@@ -297,6 +412,15 @@ export class ExperimentService {
     const [template] = await findVisibleTemplates(em, actor, [id]);
     if (!template) throw new NotFoundError('Template');
     throw new ConflictError('Template is inactive and cannot start new experiments', ConflictReason.TemplateInactive);
+  }
+}
+
+/** A queued or running experiment is a service's: its owner changes it only by cancelling it. */
+function refuseWhileInProgress(experiment: Experiment, what: string): void {
+  if (isInProgress(experiment.status)) {
+    throw new ConflictError(`A ${experiment.status} experiment cannot be ${what}: cancel it first`, ConflictReason.ExperimentInProgress, {
+      currentStatus: experiment.status,
+    });
   }
 }
 
