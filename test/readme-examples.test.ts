@@ -56,7 +56,7 @@ describe('README example operations', () => {
   const api = useApi();
   const examples = readmeExamples();
 
-  it('has the wizard flow, the audit trail and the experiment\'s life', () => {
+  it("has the wizard flow, the audit trail and the experiment's life", () => {
     expect(examples.map((e) => e.name)).toEqual([
       'CreateTemplate',
       'PickTemplate',
