@@ -196,7 +196,7 @@ export class ExperimentService {
     }
     throwIfInvalid(errors);
 
-    return this.changeOwned(actor, id, (experiment) => {
+    return this.changeExperiment(actor, id, (experiment) => {
       if (experiment.wizardCompleted) {
         throw new ConflictError('The wizard is already completed for this experiment', ConflictReason.WizardCompleted, {
           currentStatus: experiment.status,
@@ -223,7 +223,7 @@ export class ExperimentService {
 
   /** Finishes the wizard: the whole configuration must now be valid; the draft is queued. */
   async completeWizard(actor: Actor, id: string): Promise<Experiment> {
-    return this.changeOwned(actor, id, (experiment) => {
+    return this.changeExperiment(actor, id, (experiment) => {
       if (experiment.wizardCompleted) return null;
       const invalid: FieldError[] = [];
       parseConfiguration(experiment.configuration, '/configuration', invalid);
@@ -251,7 +251,7 @@ export class ExperimentService {
       errors.push({ path: '', message: 'must give at least one field' });
     }
     throwIfInvalid(errors);
-    return this.changeOwned(
+    return this.changeExperiment(
       actor,
       id,
       (experiment) => {
@@ -276,7 +276,7 @@ export class ExperimentService {
     const actual = parseSeconds(seconds, '/actualTrainingSeconds', errors);
     if (actual === undefined && errors.length === 0) errors.push({ path: '/actualTrainingSeconds', message: 'is required' });
     throwIfInvalid(errors);
-    return this.changeOwned(
+    return this.changeExperiment(
       actor,
       id,
       (experiment) => {
@@ -295,7 +295,7 @@ export class ExperimentService {
     const name = input.name === undefined ? undefined : parseName(input.name, '/name', errors);
     const description = input.description === undefined ? undefined : parseDescription(input.description, '/description', errors);
     throwIfInvalid(errors);
-    return this.changeOwned(
+    return this.changeExperiment(
       actor,
       id,
       (experiment) => {
@@ -341,7 +341,7 @@ export class ExperimentService {
   async changeStatus(actor: Actor, id: string, to: ExperimentStatusTarget): Promise<Experiment> {
     const permission = Object.hasOwn(STATUS_MOVES, to) ? STATUS_MOVES[to] : undefined;
     if (!permission) throw ValidationError.at('/to', 'is not a status an experiment moves to');
-    return this.changeOwned(
+    return this.changeExperiment(
       actor,
       id,
       (experiment) => {
@@ -365,7 +365,7 @@ export class ExperimentService {
    * Locks the experiment, applies `change` and records the event it describes; a change that changed nothing (null)
    * writes nothing, `updatedAt` included.
    */
-  private async changeOwned(
+  private async changeExperiment(
     actor: Actor,
     id: string,
     change: (experiment: Experiment) => ExperimentChange,
