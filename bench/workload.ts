@@ -114,6 +114,16 @@ function twelveMonthsBack(): string {
   const now = new Date();
   return dayOf(Date.UTC(now.getUTCFullYear(), now.getUTCMonth() - 11, 1));
 }
+const EXPERIMENT_QUEUE = `
+  query ExperimentQueue($statuses: [String!], $first: Int!) {
+    experiments(filter: { statuses: $statuses }, orderBy: { field: CREATED_AT, direction: ASC }, first: $first) {
+      edges { cursor node { id name status createdAt templateVersion owner { id } } }
+      pageInfo { hasNextPage endCursor }
+    }
+  }`;
+
+/** The scheduler: a service token, as a scheduling service would hold. */
+const SCHEDULER_EMAIL = 'scheduler@bench.test';
 
 const CREATE_TEMPLATE = `
   mutation CreateTemplate($input: CreateTemplateInput!) {
@@ -258,6 +268,7 @@ export async function buildOperations(databaseUrl: string, count: number): Promi
   const emails = [...samples.readers, ...[...samples.ownersOnPage, ...samples.owned, ...samples.used].map((o) => o.email)];
   for (const email of new Set(emails)) tokens.set(email, await tokenFor(email));
   const as = (email: string, variables: Record<string, unknown>): Variant => ({ caller: { email, token: tokens.get(email)! }, variables });
+  const scheduler = { email: SCHEDULER_EMAIL, token: await tokenFor(SCHEDULER_EMAIL, ['service']) };
   const readers = samples.readers;
   const page = (name: string, variants: Variant[], query = TEMPLATE_PAGE): Operation => ({
     name,
@@ -357,6 +368,18 @@ export async function buildOperations(databaseUrl: string, count: number): Promi
       query: TEMPLATE_EXPERIMENTS,
       pageSizeVariable: 'first',
       variants: samples.used.map(({ id, email }) => as(email, { id, first: 20 })),
+    },
+    {
+      // Across every owner, oldest first: the partial index of the experiments in progress serves it.
+      name: 'scheduler: queued and running experiments, oldest first',
+      kind: 'read',
+      page: false,
+      query: EXPERIMENT_QUEUE,
+      pageSizeVariable: 'first',
+      variants: [
+        { caller: scheduler, variables: { statuses: ['queued'], first: 20 } },
+        { caller: scheduler, variables: { statuses: ['running'], first: 20 } },
+      ],
     },
     {
       name: 'create template',

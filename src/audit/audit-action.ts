@@ -30,6 +30,8 @@ export enum AuditAction {
   EXPERIMENT_WIZARD_COMPLETED = 'experiment.wizard_completed',
   EXPERIMENT_ANALYSIS_WRITTEN = 'experiment.analysis_written',
   EXPERIMENT_TRAINING_TIME_RECORDED = 'experiment.training_time_recorded',
+  EXPERIMENT_UPDATED = 'experiment.updated',
+  EXPERIMENT_DELETED = 'experiment.deleted',
 }
 
 export const AUDIT_ACTIONS: readonly AuditAction[] = Object.values(AuditAction);

@@ -25,10 +25,18 @@ registerEnumType(AuditAction, {
     EXPERIMENT_WIZARD_SAVED: {
       description: 'details: `wizardStepCompleted`, `changed` (`wizardStepCompleted`, `wizardState`, `configuration/<section>`)',
     },
-    EXPERIMENT_STATUS_CHANGED: { description: 'details: `from`, `to`, `wizardCompleted` (completing the wizard queues a draft)' },
+    EXPERIMENT_STATUS_CHANGED: {
+      description:
+        'details: `from`, `to`; and `wizardCompleted` when completing the wizard queued a draft. A service starting, completing or ' +
+        'failing a run, the owner or staff cancelling it (actorKind STAFF for staff)',
+    },
     EXPERIMENT_WIZARD_COMPLETED: { description: 'The wizard completed on an experiment whose status it left alone; details: `status`' },
     EXPERIMENT_ANALYSIS_WRITTEN: { description: 'details: `changed`, the analysis fields that changed' },
     EXPERIMENT_TRAINING_TIME_RECORDED: { description: 'details: `from`, `to` (seconds)' },
+    EXPERIMENT_UPDATED: { description: 'Renamed or described anew by its owner; details: `changed` (`name`, `description`)' },
+    EXPERIMENT_DELETED: {
+      description: "details: `name`, `status`, `templateId`; the template's usage count stays (it counts experiments created)",
+    },
   },
 });
 

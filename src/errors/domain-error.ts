@@ -69,6 +69,10 @@ export enum ConflictReason {
   TemplateInactive = 'TEMPLATE_INACTIVE',
   /** The experiment's wizard is completed (`currentStatus`): its steps are closed. */
   WizardCompleted = 'WIZARD_COMPLETED',
+  /** The experiment's status (`currentStatus`) does not move to the status asked for. */
+  StatusTransition = 'STATUS_TRANSITION',
+  /** The experiment is queued or running (`currentStatus`): a service's until it ends or is cancelled. */
+  ExperimentInProgress = 'EXPERIMENT_IN_PROGRESS',
 }
 
 export class ConflictError extends DomainError {

@@ -2,11 +2,11 @@ import { LockMode } from '@mikro-orm/core';
 import type { EntityManager } from '@mikro-orm/postgresql';
 import { AuditAction } from '../audit/audit-action';
 import type { AuditEntry, AuditLog } from '../audit/audit-log';
-import { isService, type Actor } from '../auth/actor';
+import { isService, isStaff, type Actor } from '../auth/actor';
 import { withTransactionRetry } from '../db/transaction-retry';
 import { SqlValues } from '../db/sql';
 import { canonicalUuid } from '../db/uuid';
-import { ConflictError, ConflictReason, NotFoundError, type FieldError } from '../errors/domain-error';
+import { ConflictError, ConflictReason, ForbiddenError, NotFoundError, ValidationError, type FieldError } from '../errors/domain-error';
 import {
   CONFIGURATION_SECTIONS,
   LATEST_CONFIGURATION_SCHEMA_VERSION,
@@ -28,8 +28,9 @@ import { findVisibleTemplates, visibleTemplates } from '../template/template-vis
 import { ExperimentTemplate } from '../template/template.entity';
 import { User } from '../user/user.entity';
 import { mergeConfiguration } from './configuration-merge';
-import { ExperimentStatus } from './experiment-status';
+import { canMove, ExperimentStatus, ExperimentStatusTarget, isInProgress } from './experiment-status';
 import { Experiment, type JsonObject } from './experiment.entity';
+import { seesEveryExperiment } from './experiment-visibility';
 
 export interface CreateFromTemplateInput {
   templateId: string;
@@ -52,6 +53,11 @@ export interface WizardStepInput {
   /** One section of the configuration this step edits, checked against its part of the schema. */
   section?: unknown;
   value?: unknown;
+}
+
+export interface ExperimentDetailsInput {
+  name?: unknown;
+  description?: unknown;
 }
 
 export const ANALYSIS_FIELDS = [
@@ -77,6 +83,33 @@ interface UsedTemplateRow {
 
 /** What a change of an experiment did, for its audit event; null when it changed nothing. */
 type ExperimentChange = Omit<AuditEntry, 'subjectId'> | null;
+
+/**
+ * Who may make a change. Whoever the rule leaves out meets an experiment that does not exist (NOT_FOUND), or, with
+ * `forbidden`, is told no (FORBIDDEN) when they may see it: the new lifecycle operations tell the owner, a service or
+ * staff what their role does not allow, while the wizard's and analysis' older operations answer NOT_FOUND as before.
+ */
+interface Permission {
+  may(actor: Actor, experiment: Experiment): boolean;
+  /** The refusal to a caller who sees the experiment but may not make the change. */
+  forbidden?: string;
+}
+
+const isOwner = (actor: Actor, experiment: Experiment) => experiment.owner.id === actor.userId;
+const OWNER: Permission = { may: isOwner };
+const OWNER_OR_SERVICE: Permission = { may: (actor, experiment) => isOwner(actor, experiment) || isService(actor) };
+const OWNER_EDITS: Permission = { may: isOwner, forbidden: 'Only the owner may rename, describe or delete an experiment' };
+
+/** Services run experiments; the owner and staff cancel them. The lifecycle then says whether the move is legal. */
+const STATUS_MOVES: Record<ExperimentStatusTarget, Permission> = {
+  [ExperimentStatusTarget.RUNNING]: { may: isService, forbidden: 'Only a service token starts an experiment' },
+  [ExperimentStatusTarget.COMPLETED]: { may: isService, forbidden: 'Only a service token completes an experiment' },
+  [ExperimentStatusTarget.FAILED]: { may: isService, forbidden: 'Only a service token fails an experiment' },
+  [ExperimentStatusTarget.CANCELLED]: {
+    may: (actor, experiment) => isOwner(actor, experiment) || isStaff(actor),
+    forbidden: 'Only the owner or staff may cancel an experiment',
+  },
+};
 
 export class ExperimentService {
   constructor(
@@ -174,7 +207,7 @@ export class ExperimentService {
     // others are then reported together.
     if (!section) throwIfInvalid(errors);
 
-    return this.changeOwned(actor, id, async (experiment, em) => {
+    return this.changeExperiment(actor, id, async (experiment, em) => {
       if (section) {
         parseConfigurationSection(section, input.value, '/value', errors, await schemaVersionOf(em, experiment), '/section');
         throwIfInvalid(errors);
@@ -208,7 +241,7 @@ export class ExperimentService {
    * resource requirements, when nothing wrote any yet, are the configuration's `resources`.
    */
   async completeWizard(actor: Actor, id: string): Promise<Experiment> {
-    return this.changeOwned(actor, id, async (experiment, em) => {
+    return this.changeExperiment(actor, id, async (experiment, em) => {
       if (experiment.wizardCompleted) return null;
       const invalid: FieldError[] = [];
       parseConfiguration(experiment.configuration, '/configuration', invalid, await schemaVersionOf(em, experiment));
@@ -239,7 +272,7 @@ export class ExperimentService {
       errors.push({ path: '', message: 'must give at least one field' });
     }
     throwIfInvalid(errors);
-    return this.changeOwned(
+    return this.changeExperiment(
       actor,
       id,
       (experiment) => {
@@ -255,7 +288,7 @@ export class ExperimentService {
         }
         return changed.length === 0 ? null : { action: AuditAction.EXPERIMENT_ANALYSIS_WRITTEN, details: { changed } };
       },
-      { allowService: true },
+      OWNER_OR_SERVICE,
     );
   }
 
@@ -264,7 +297,7 @@ export class ExperimentService {
     const actual = parseSeconds(seconds, '/actualTrainingSeconds', errors);
     if (actual === undefined && errors.length === 0) errors.push({ path: '/actualTrainingSeconds', message: 'is required' });
     throwIfInvalid(errors);
-    return this.changeOwned(
+    return this.changeExperiment(
       actor,
       id,
       (experiment) => {
@@ -273,7 +306,79 @@ export class ExperimentService {
         experiment.actualTrainingSeconds = actual;
         return { action: AuditAction.EXPERIMENT_TRAINING_TIME_RECORDED, details: { from, to: actual } };
       },
-      { allowService: true },
+      OWNER_OR_SERVICE,
+    );
+  }
+
+  /** A new name or description, by the owner, of an experiment no service holds (not queued or running). */
+  async updateDetails(actor: Actor, id: string, input: ExperimentDetailsInput): Promise<Experiment> {
+    const errors: FieldError[] = [];
+    const name = input.name === undefined ? undefined : parseName(input.name, '/name', errors);
+    const description = input.description === undefined ? undefined : parseDescription(input.description, '/description', errors);
+    throwIfInvalid(errors);
+    return this.changeExperiment(
+      actor,
+      id,
+      (experiment) => {
+        refuseWhileInProgress(experiment, 'renamed or described');
+        const changed: string[] = [];
+        if (name !== undefined && name !== experiment.name) {
+          experiment.name = name;
+          changed.push('name');
+        }
+        if (description !== undefined && description !== experiment.description) {
+          experiment.description = description;
+          changed.push('description');
+        }
+        return changed.length === 0 ? null : { action: AuditAction.EXPERIMENT_UPDATED, details: { changed } };
+      },
+      OWNER_EDITS,
+    );
+  }
+
+  /**
+   * Deletes the owner's experiment, unless a service holds it (queued or running). Its template's usage count stays:
+   * it counts the experiments created from the template. Its audit events stay, this deletion's among them.
+   */
+  async delete(actor: Actor, id: string): Promise<string> {
+    return withTransactionRetry(this.em, async (em) => {
+      const experiment = await this.lockVisible(em, actor, id, OWNER_EDITS);
+      refuseWhileInProgress(experiment, 'deleted');
+      await em.nativeDelete(Experiment, { id: experiment.id });
+      await this.audit.record(em, actor, {
+        action: AuditAction.EXPERIMENT_DELETED,
+        subjectId: experiment.id,
+        details: { name: experiment.name, status: experiment.status, templateId: experiment.template?.id ?? null },
+      });
+      return experiment.id;
+    });
+  }
+
+  /**
+   * One move of the lifecycle, under the row lock: who may make it (`STATUS_MOVES`), then whether the current status
+   * allows it (CONFLICT with `currentStatus` otherwise: of two concurrent moves, the second meets the first's status).
+   * Starting records `startedAt`; completing, failing and cancelling record `finishedAt`.
+   */
+  async changeStatus(actor: Actor, id: string, to: ExperimentStatusTarget): Promise<Experiment> {
+    const permission = Object.hasOwn(STATUS_MOVES, to) ? STATUS_MOVES[to] : undefined;
+    if (!permission) throw ValidationError.at('/to', 'is not a status an experiment moves to');
+    return this.changeExperiment(
+      actor,
+      id,
+      (experiment) => {
+        const from = experiment.status;
+        const target = to as string as ExperimentStatus;
+        if (!canMove(from, target)) {
+          throw new ConflictError(`An experiment that is ${from} cannot move to ${target}`, ConflictReason.StatusTransition, {
+            currentStatus: from,
+          });
+        }
+        experiment.status = target;
+        if (target === ExperimentStatus.RUNNING) experiment.startedAt = new Date();
+        else experiment.finishedAt = new Date();
+        return { action: AuditAction.EXPERIMENT_STATUS_CHANGED, details: { from, to: target } };
+      },
+      permission,
     );
   }
 
@@ -281,18 +386,14 @@ export class ExperimentService {
    * Locks the experiment, applies `change` and records the event it describes; a change that changed nothing (null)
    * writes nothing, `updatedAt` included.
    */
-  private async changeOwned(
+  private async changeExperiment(
     actor: Actor,
     id: string,
     change: (experiment: Experiment, em: EntityManager) => ExperimentChange | Promise<ExperimentChange>,
-    options: { allowService?: boolean } = {},
+    permission: Permission = OWNER,
   ): Promise<Experiment> {
-    const experimentId = canonicalUuid(id);
-    if (!experimentId) throw new NotFoundError('Experiment');
     return withTransactionRetry(this.em, async (em) => {
-      const experiment = await em.findOne(Experiment, { id: experimentId }, { lockMode: LockMode.PESSIMISTIC_WRITE, refresh: true });
-      const allowed = experiment && (experiment.owner.id === actor.userId || (options.allowService && isService(actor)));
-      if (!experiment || !allowed) throw new NotFoundError('Experiment');
+      const experiment = await this.lockVisible(em, actor, id, permission);
       const event = await change(experiment, em);
       if (event) {
         experiment.updatedAt = new Date();
@@ -300,6 +401,20 @@ export class ExperimentService {
       }
       return experiment;
     });
+  }
+
+  /**
+   * The experiment, locked until the transaction ends, when `permission` lets the caller change it. One the caller
+   * may not see (another owner's, for anyone but a service or staff) is NOT_FOUND, like an id nobody used.
+   */
+  private async lockVisible(em: EntityManager, actor: Actor, id: string, permission: Permission): Promise<Experiment> {
+    const experimentId = canonicalUuid(id);
+    if (!experimentId) throw new NotFoundError('Experiment');
+    const experiment = await em.findOne(Experiment, { id: experimentId }, { lockMode: LockMode.PESSIMISTIC_WRITE, refresh: true });
+    if (!experiment || !(isOwner(actor, experiment) || seesEveryExperiment(actor))) throw new NotFoundError('Experiment');
+    if (permission.may(actor, experiment)) return experiment;
+    if (permission.forbidden) throw new ForbiddenError(permission.forbidden);
+    throw new NotFoundError('Experiment');
   }
 
   /**
@@ -354,6 +469,15 @@ async function schemaVersionOf(em: EntityManager, experiment: Experiment): Promi
 function resourcesOf(configuration: JsonObject): JsonObject {
   const resources = configuration.resources;
   return typeof resources === 'object' && resources !== null && !Array.isArray(resources) ? structuredClone(resources as JsonObject) : {};
+}
+
+/** A queued or running experiment is a service's: its owner changes it only by cancelling it. */
+function refuseWhileInProgress(experiment: Experiment, what: string): void {
+  if (isInProgress(experiment.status)) {
+    throw new ConflictError(`A ${experiment.status} experiment cannot be ${what}: cancel it first`, ConflictReason.ExperimentInProgress, {
+      currentStatus: experiment.status,
+    });
+  }
 }
 
 function parseSeconds(value: unknown, path: string, errors: FieldError[]): number | null | undefined {

@@ -3,21 +3,26 @@ import {
   isTimestampText,
   keysetClauses,
   keysetColumns,
+  keysetOrder,
   keysetPage,
   OrderDirection,
+  textField,
+  timestampField,
   timestampTextSql,
-  type KeysetOrder,
+  type KeysetField,
   type KeysetRow,
+  type OrderRequest,
   type Page,
   type PageRequest,
 } from '../db/keyset';
 import { jsonFilterConditions, parseJsonFilter, type IndexedJsonPath, type JsonFilter } from '../db/json-filter';
 import { SqlValues, type Reader } from '../db/sql';
+import { containsText, parseSearch } from '../db/text-search';
 import { canonicalUuid } from '../db/uuid';
-import { ForbiddenError, UnauthenticatedError, ValidationError, type FieldError } from '../errors/domain-error';
+import { ForbiddenError, UnauthenticatedError, type FieldError } from '../errors/domain-error';
 import { userColumns, userJson, userOf, userOfJson } from '../user/user-rows';
 import { throwIfInvalid } from '../validation/field-errors';
-import { isStorableText, parseStorableText } from '../validation/storable';
+import { parseStorableText } from '../validation/storable';
 import type { TemplateCategory } from './template-category';
 import { LATEST_CONFIGURATION_SCHEMA_VERSION } from './configuration-schema';
 import { normalizeTag, TAGS_MAX_COUNT } from './template-content';
@@ -61,7 +66,7 @@ export interface TemplateListFilter {
 
 export interface TemplateListQuery {
   filter?: TemplateListFilter | null;
-  orderBy?: { field?: TemplateOrderField | null; direction?: OrderDirection | null } | null;
+  orderBy?: OrderRequest<TemplateOrderField> | null;
 }
 
 export interface TemplateListOptions {
@@ -78,8 +83,6 @@ export interface TemplateListOptions {
   withSharedWith?: boolean;
 }
 
-export const SEARCH_MAX_LENGTH = 200;
-
 /**
  * The wizard's most common filters on a configuration: model type, framework, dataset format. Each path has a btree
  * index of its own, (value there, updated_at desc, id desc), and one more walks updated_at with all three values in
@@ -94,32 +97,10 @@ export const WIZARD_CONFIGURATION_PATHS: readonly IndexedJsonPath[] = [
 
 const MAX_INTEGER = 2_147_483_647;
 
-/** An ordering of templates, whichever its direction. */
-type TemplateOrder = Pick<KeysetOrder, 'key' | 'cursorValue' | 'fromCursor' | 'isCursorValue'> & { defaultDirection: OrderDirection };
-
-const ORDERS: Record<TemplateOrderField, TemplateOrder> = {
-  [TemplateOrderField.UPDATED_AT]: {
-    key: 't.updated_at',
-    cursorValue: timestampTextSql('t.updated_at'),
-    fromCursor: (value) => `${value}::timestamptz`,
-    defaultDirection: OrderDirection.DESC,
-    isCursorValue: isTimestampText,
-  },
-  [TemplateOrderField.CREATED_AT]: {
-    key: 't.created_at',
-    cursorValue: timestampTextSql('t.created_at'),
-    fromCursor: (value) => `${value}::timestamptz`,
-    defaultDirection: OrderDirection.DESC,
-    isCursorValue: isTimestampText,
-  },
-  [TemplateOrderField.NAME]: {
-    key: 't.name',
-    cursorValue: 't.name',
-    fromCursor: (value) => `${value}::text`,
-    defaultDirection: OrderDirection.ASC,
-    // Text PostgreSQL cannot take (a NUL) would fail the query: such a cursor is as malformed as any other.
-    isCursorValue: (value) => typeof value === 'string' && value.length <= 255 && isStorableText(value),
-  },
+const ORDERS: Record<TemplateOrderField, KeysetField> = {
+  [TemplateOrderField.UPDATED_AT]: timestampField('t.updated_at'),
+  [TemplateOrderField.CREATED_AT]: timestampField('t.created_at'),
+  [TemplateOrderField.NAME]: textField('t.name', 255),
   [TemplateOrderField.USAGE_COUNT]: {
     key: 't.usage_count',
     cursorValue: 't.usage_count',
@@ -146,15 +127,6 @@ const ORDERS: Record<TemplateOrderField, TemplateOrder> = {
   },
 };
 
-function orderOf(query: TemplateListQuery): KeysetOrder {
-  const field = query.orderBy?.field ?? TemplateOrderField.UPDATED_AT;
-  if (!Object.hasOwn(ORDERS, field)) throw ValidationError.at('/orderBy/field', 'is not a known ordering');
-  const order = ORDERS[field];
-  // Both end up in the SQL text: only ever one of the known values.
-  const direction = (query.orderBy?.direction ?? order.defaultDirection) === OrderDirection.ASC ? OrderDirection.ASC : OrderDirection.DESC;
-  return { ...order, tag: `${field}:${direction}`, direction, id: 't.id' };
-}
-
 type ListedRow = TemplateRow & KeysetRow & Record<string, unknown> & { sharedWith?: Array<Parameters<typeof userOfJson>[0]> | null };
 
 /**
@@ -170,7 +142,7 @@ export async function listTemplates(
   pageRequest: PageRequest,
   options: TemplateListOptions = {},
 ): Promise<Page<TemplateRecord>> {
-  const order = orderOf(query);
+  const order = keysetOrder(ORDERS, query.orderBy, TemplateOrderField.UPDATED_AT, 't.id');
   const filter = query.filter ?? {};
   const values = new SqlValues();
   const where = filterConditions(actor, filter, values);
@@ -302,7 +274,7 @@ function filterConditions(actor: Actor | null, filter: TemplateListFilter, value
 
   if (search) {
     // The same expression as the trigram index experiment_templates_search_index, so the index can serve it.
-    where.push(`(t.name || ' ' || coalesce(t.description, '')) ilike ${values.bind(`%${escapeLike(search)}%`)}`);
+    where.push(containsText(`(t.name || ' ' || coalesce(t.description, ''))`, search, values));
   }
   // Served by the indexes on the wizard's paths where it names them, by the GIN index
   // experiment_templates_configuration_index where the conditions are containments.
@@ -336,15 +308,4 @@ function parseOwnerId(ownerId: string | null | undefined, path: string, errors: 
   const id = canonicalUuid(ownerId);
   if (id === undefined) errors.push({ path, message: 'must be a user id (UUID)' });
   return id;
-}
-
-function parseSearch(text: string | null | undefined, path: string, errors: FieldError[]): string | undefined {
-  const search = text?.trim() ?? '';
-  if (search.length > SEARCH_MAX_LENGTH) errors.push({ path, message: `must be at most ${SEARCH_MAX_LENGTH} characters` });
-  else if (search.length > 0) return parseStorableText(search, path, errors);
-  return undefined;
-}
-
-function escapeLike(text: string): string {
-  return text.replace(/[\\%_]/g, (character) => `\\${character}`);
 }

@@ -28,6 +28,8 @@ const NEW_EXPERIMENT_COLUMNS = [
   'wizard_state',
   'estimated_training_time',
   'actual_training_time',
+  'started_at',
+  'finished_at',
 ];
 
 interface Scenario {
@@ -221,6 +223,8 @@ describe('migrations', () => {
       'Migration20261201120000_rate_limit_windows',
       'Migration20261201130000_template_configuration_index',
       'Migration20261205120000_audit_events',
+      'Migration20261206120000_experiment_run_times',
+      'Migration20261206120100_experiment_status_index',
       'Migration20261206130000_template_usage_daily',
       'Migration20261206130100_template_trending_index',
       'Migration20261206140000_configuration_schema_versions',
@@ -250,6 +254,7 @@ describe('migrations', () => {
         `select indexname from pg_indexes where schemaname = 'public' and tablename = 'ml_experiments' order by 1`,
       );
       expect(indexes.map((r) => r.indexname)).toEqual([
+        'ml_experiments_in_progress_index',
         'ml_experiments_owner_id_created_at_index',
         'ml_experiments_owner_id_template_id_created_at_index',
         'ml_experiments_owner_id_wizard_completed_index',
@@ -265,6 +270,12 @@ describe('migrations', () => {
       );
       expect(configurationIndex.indexdef).toBe(
         'CREATE INDEX experiment_templates_configuration_index ON public.experiment_templates USING gin (configuration jsonb_path_ops)',
+      );
+      // The experiments services work through, and only those: a small index however many runs have ended.
+      const [inProgressIndex] = await db.query(`select indexdef from pg_indexes where indexname = 'ml_experiments_in_progress_index'`);
+      expect(inProgressIndex.indexdef).toBe(
+        'CREATE INDEX ml_experiments_in_progress_index ON public.ml_experiments USING btree (status, created_at, id) ' +
+          "WHERE ((status)::text = ANY ((ARRAY['queued'::character varying, 'running'::character varying])::text[]))",
       );
       // Rate limit counts are written to no WAL.
       const [windows] = await db.query(`select relpersistence from pg_class where oid = 'rate_limit_windows'::regclass`);
@@ -388,7 +399,8 @@ describe('migrations', () => {
             and feature_importance = '{}'::jsonb and model_recommendations = '{}'::jsonb
             and resource_requirements = '{}'::jsonb
             and wizard_completed = false and wizard_step_completed = 0 and wizard_state is null
-            and estimated_training_time is null and actual_training_time is null)::int as with_defaults
+            and estimated_training_time is null and actual_training_time is null
+            and started_at is null and finished_at is null)::int as with_defaults
         from ml_experiments`);
       expect(defaults).toEqual({ total: 10_000, with_defaults: 10_000 });
 
@@ -653,7 +665,7 @@ describe('migrations', () => {
             (select jsonb_agg(u order by u.id) from users u) as users`;
         const [before] = await db.query(everything);
 
-        // Up to the audit trail only: later migrations add columns of their own.
+        // Up to the audit trail itself: later migrations add columns of their own.
         await migrator.up({ to: AUDIT });
 
         expect(await executedNames(db)).toEqual(NAMES.slice(0, NAMES.indexOf(AUDIT) + 1));
@@ -776,6 +788,39 @@ describe('migrations', () => {
          where tablename like 'experiment_templates_%' and attname = 'expr' order by 1`,
       );
       expect(statistics).toEqual(expect.arrayContaining([{ index: 'experiment_templates_model_type_index', values: '{"\\"xgboost\\""}' }]));
+    });
+  });
+
+  describe('experiment run times', () => {
+    const RUN_TIMES = 'Migration20261206120000_experiment_run_times';
+    const BEFORE_RUN_TIMES = NAMES[NAMES.indexOf(RUN_TIMES) - 1];
+
+    it('arrive over existing experiments, older statuses included, without touching a value or rewriting the table', async () => {
+      await scenario(BEFORE_RUN_TIMES, async ({ db, migrator }) => {
+        const owner = await insertUser(db, 'owner');
+        for (const name of ['queued-one', 'archived-one', 'running-one']) await insertExperiment(db, owner, null, name);
+        await db.query(`update ml_experiments set status = split_part(name, '-', 1)`);
+        const everything = `select jsonb_agg(e order by e.id) as experiments from ml_experiments e`;
+        const relfilenodeSql = `select relfilenode::text as node from pg_class where oid = 'ml_experiments'::regclass`;
+        const [before] = await db.query(everything);
+        const [nodeBefore] = await db.query(relfilenodeSql);
+
+        await migrator.up();
+
+        expect(await executedNames(db)).toEqual(NAMES);
+        const [after] = await db.query<{ experiments: Array<Record<string, unknown>> }>(everything);
+        expect(after.experiments).toEqual(before.experiments.map((row: object) => ({ ...row, started_at: null, finished_at: null })));
+        expect((await db.query(relfilenodeSql))[0].node).toBe(nodeBefore.node);
+        const columns = await db.query(
+          `select column_name, data_type, is_nullable, column_default from information_schema.columns
+           where table_name = 'ml_experiments' and column_name in ('started_at', 'finished_at') order by column_name`,
+        );
+        expect(columns).toEqual([
+          { column_name: 'finished_at', data_type: 'timestamp with time zone', is_nullable: 'YES', column_default: null },
+          { column_name: 'started_at', data_type: 'timestamp with time zone', is_nullable: 'YES', column_default: null },
+        ]);
+        expect(await invalidIndexes(db)).toEqual([]);
+      });
     });
   });
 

@@ -22,11 +22,11 @@ type Caller = 'owner' | 'shared' | 'stranger' | 'anonymous' | 'service' | 'staff
 type Kind = 'private' | 'shared' | 'public' | 'inactive' | 'inactivePublic';
 
 /**
- * The people of the template matrix, staff among them (`roles: ["admin"]`); the service token joins the first four for
- * experiment operations.
+ * The people of the template matrix, staff among them (`roles: ["admin"]`); a service token joins them for experiment
+ * operations.
  */
 const TEMPLATE_CALLERS: Caller[] = ['owner', 'shared', 'stranger', 'anonymous', 'staff'];
-const EXPERIMENT_CALLERS: Caller[] = ['owner', 'shared', 'stranger', 'anonymous', 'service'];
+const EXPERIMENT_CALLERS: Caller[] = ['owner', 'shared', 'stranger', 'anonymous', 'service', 'staff'];
 
 interface KindSpec {
   isPublic: boolean;
@@ -65,8 +65,9 @@ const seesInOwnRight = ({ caller, kind }: Cell) =>
   caller === 'owner' || KINDS[kind].isPublic || (caller === 'shared' && KINDS[kind].shared);
 /** ...and staff can find anything. */
 const seesTemplate = (cell: Cell) => cell.caller === 'staff' || seesInOwnRight(cell);
-/** DESIGN: experiments are visible to their owner (and, per the schema, readable by a service token). */
-const seesExperiment = ({ caller }: Cell) => caller === 'owner' || caller === 'service';
+/** DESIGN: experiments are visible to their owner; per the schema, readable by a service token and by staff. */
+const seesExperiment = ({ caller }: Cell) => caller === 'owner' || caller === 'service' || caller === 'staff';
+const service = ({ caller }: Cell) => caller === 'service';
 
 const anonymous = ({ caller }: Cell) => caller === 'anonymous';
 const owner = ({ caller }: Cell) => caller === 'owner';
@@ -134,11 +135,50 @@ const RULES = {
     [always, 'OK'],
   ] as Rules,
 
-  /** Analysis results and training times: the owner, or a service token on any experiment. */
+  /** Analysis results and training times: the owner, or a service token on any experiment; to anyone else it does not exist. */
   analysis: [
     [anonymous, 'UNAUTHENTICATED'],
-    [not(seesExperiment), 'NOT_FOUND'],
+    [(cell) => !owner(cell) && !service(cell), 'NOT_FOUND'],
     [always, 'OK'],
+  ] as Rules,
+
+  /** Renaming and deleting are the owner's: FORBIDDEN to a service or staff who see it, NOT_FOUND to the rest. */
+  experimentOwnerOnly: [
+    [anonymous, 'UNAUTHENTICATED'],
+    [not(seesExperiment), 'NOT_FOUND'],
+    [not(owner), 'FORBIDDEN'],
+    [always, 'OK'],
+  ] as Rules,
+
+  /** Cancelling: the owner or staff (README, the experiment's life). */
+  cancel: [
+    [anonymous, 'UNAUTHENTICATED'],
+    [not(seesExperiment), 'NOT_FOUND'],
+    [(cell) => !owner(cell) && !staff(cell), 'FORBIDDEN'],
+    [always, 'OK'],
+  ] as Rules,
+
+  /** Running: a service token only. */
+  run: [
+    [anonymous, 'UNAUTHENTICATED'],
+    [not(seesExperiment), 'NOT_FOUND'],
+    [not(service), 'FORBIDDEN'],
+    [always, 'OK'],
+  ] as Rules,
+
+  /** A listing of experiments: another owner's experiment is never listed but to a service or staff. */
+  experimentListing: [
+    [anonymous, 'UNAUTHENTICATED'],
+    [not(seesExperiment), 'UNLISTED'],
+    [always, 'LISTED'],
+  ] as Rules,
+
+  /** A listing narrowed to the experiment's template: it must also be a template the caller may see. */
+  experimentListingByTemplate: [
+    [anonymous, 'UNAUTHENTICATED'],
+    [not(seesExperiment), 'UNLISTED'],
+    [not(seesTemplate), 'UNLISTED'],
+    [always, 'LISTED'],
   ] as Rules,
 };
 
@@ -196,7 +236,7 @@ interface Context extends Cell {
   users: Users;
   db: Api['db'];
   template: TemplateFixture;
-  /** The owner's experiment an experiment operation acts on. */
+  /** The owner's experiment an experiment operation acts on; its name holds its id, which `search` finds. */
   experimentId: string;
 }
 
@@ -213,8 +253,15 @@ interface Operation {
   target: Target;
   callers: Caller[];
   rules: Rules;
-  /** A listing: no id in the request, so no random-id comparison. */
+  /**
+   * A listing of templates: no id in the request, so no random-id comparison. Listings of experiments carry the
+   * experiment's id (a `search` for it), so a hidden one is compared with a random id like any other target.
+   */
   listing?: boolean;
+  /** The list a listing answers with. */
+  listField?: 'templates' | 'experiments';
+  /** The status of the owner's experiment it acts on (default draft). */
+  status?: string;
   /** Changes the template or its shares when it succeeds: a template of its own for every cell. */
   destructive?: boolean;
   variables(id: string, context: Context): Record<string, unknown>;
@@ -485,7 +532,78 @@ const EXPERIMENT_OPERATIONS: Operation[] = [
     byId,
     (experiment) => expect(experiment.actualTrainingSeconds).toBe(60),
   ),
+  experimentOp(
+    'updateExperiment',
+    `mutation($id: ID!) { updateExperiment(id: $id, input: { name: "Renamed by the matrix", description: null }) { ${EXPERIMENT_SELECTION} name } }`,
+    RULES.experimentOwnerOnly,
+    byId,
+    (experiment) => expect(experiment.name).toBe('Renamed by the matrix'),
+  ),
+  {
+    name: 'deleteExperiment',
+    document: 'mutation($id: ID!) { deleteExperiment(id: $id) }',
+    target: 'experiment',
+    callers: EXPERIMENT_CALLERS,
+    rules: RULES.experimentOwnerOnly,
+    variables: byId,
+    checkOk: async ({ deleteExperiment }, { experimentId, db }) => {
+      expect(deleteExperiment).toBe(experimentId);
+      expect(await db.query('select id from ml_experiments where id = $1', [experimentId])).toEqual([]);
+    },
+  },
+  ...(
+    [
+      ['cancel', 'queued', 'CANCELLED', RULES.cancel],
+      ['start', 'queued', 'RUNNING', RULES.run],
+      ['complete', 'running', 'COMPLETED', RULES.run],
+      ['fail', 'running', 'FAILED', RULES.run],
+    ] as const
+  ).map(([what, status, to, rules]): Operation => ({
+    ...experimentOp(
+      'changeExperimentStatus',
+      `mutation($id: ID!) { changeExperimentStatus(id: $id, to: ${to}) { ${EXPERIMENT_SELECTION} status } }`,
+      rules,
+      byId,
+      (experiment) => expect(experiment.status).toBe(to.toLowerCase()),
+    ),
+    name: `changeExperimentStatus(${what}: ${status} to ${to})`,
+    status,
+  })),
 ];
+
+/** The experiment's own search term (its id, in its name) with each filter and ordering of `experiments`. */
+const EXPERIMENT_LISTINGS: Operation[] = (
+  [
+    ['no other filter', () => ({}), RULES.experimentListing],
+    ['statuses', () => ({ filter: { statuses: ['draft', 'queued'] } }), RULES.experimentListing],
+    ['status (deprecated)', () => ({ filter: { status: 'draft' } }), RULES.experimentListing],
+    ['ownerId', ({ users }: Context) => ({ filter: { ownerId: users.owner.id } }), RULES.experimentListing],
+    ['createdAt', () => ({ filter: { createdAt: { from: new Date(Date.now() - 3_600_000).toISOString() } } }), RULES.experimentListing],
+    ['updatedAt', () => ({ filter: { updatedAt: { to: new Date(Date.now() + 3_600_000).toISOString() } } }), RULES.experimentListing],
+    ['wizardCompleted', () => ({ filter: { wizardCompleted: false } }), RULES.experimentListing],
+    ['configuration', () => ({ filter: { configuration: { paths: [{ path: '/model/type', exists: true }] } } }), RULES.experimentListing],
+    ['templateIds', ({ template }: Context) => ({ filter: { templateIds: [template.id] } }), RULES.experimentListingByTemplate],
+    ['templateId', ({ template }: Context) => ({ filter: { templateId: template.id } }), RULES.experimentListingByTemplate],
+    ['templateCategory', () => ({ filter: { templateCategory: 'CLASSIFICATION' } }), RULES.experimentListingByTemplate],
+    ...['CREATED_AT', 'UPDATED_AT', 'NAME', 'STATUS'].map(
+      (field) => [`orderBy ${field}`, () => ({ orderBy: { field, direction: 'ASC' } }), RULES.experimentListing] as const,
+    ),
+  ] as const
+).map(([label, extra, rules]): Operation => ({
+  name: `experiments(${label})`,
+  document: `query($filter: ExperimentFilter, $orderBy: ExperimentOrder) {
+      experiments(first: 100, filter: $filter, orderBy: $orderBy) { totalCount edges { node { id } } }
+    }`,
+  target: 'experiment',
+  callers: EXPERIMENT_CALLERS,
+  rules,
+  listField: 'experiments',
+  variables: (id, context) => {
+    const { filter, ...rest } = extra(context) as { filter?: Record<string, unknown> };
+    return { ...rest, filter: { ...filter, search: id } };
+  },
+  checkOk: () => undefined,
+}));
 
 interface MatrixCell extends Cell {
   op: string;
@@ -584,12 +702,16 @@ describe('access matrix over HTTP', () => {
     return world;
   }
 
-  /** A draft experiment with a complete configuration, made from `templateId` at version 1. */
-  async function experimentOf(user: TestUser, templateId: string): Promise<string> {
-    const [{ id }] = await api.db.query<{ id: string }>(
-      `insert into ml_experiments (name, owner_id, template_id, template_version, status, configuration)
-       values ('Matrix experiment', $1, $2, 1, 'draft', $3) returning id`,
-      [user.id, templateId, validConfiguration()],
+  /**
+   * An experiment with a complete configuration, made from `templateId` at version 1, a draft unless `status` says
+   * otherwise; its name holds its id, so a `search` for the id finds it and nothing else.
+   */
+  async function experimentOf(user: TestUser, templateId: string, status = 'draft'): Promise<string> {
+    const id = randomUUID();
+    await api.db.query(
+      `insert into ml_experiments (id, name, owner_id, template_id, template_version, status, configuration)
+       values ($1::uuid, 'Matrix experiment ' || $1::text, $2, $3, 1, $4, $5)`,
+      [id, user.id, templateId, status, validConfiguration()],
     );
     return id;
   }
@@ -655,11 +777,12 @@ describe('access matrix over HTTP', () => {
         break;
       case 'LISTED':
       case 'UNLISTED': {
-        const { templates } = dataOf(response);
-        const ids = templates.edges.map((edge: any) => edge.node.id);
-        expect(ids.includes(context.template.id)).toBe(expected === 'LISTED');
+        const list = dataOf(response)[operation.listField ?? 'templates'];
+        const ids = list.edges.map((edge: any) => edge.node.id);
+        const listed = operation.listField === 'experiments' ? context.experimentId : context.template.id;
+        expect(ids.includes(listed)).toBe(expected === 'LISTED');
         expect(new Set(ids).size).toBe(ids.length);
-        expect(templates.totalCount).toBe(ids.length);
+        expect(list.totalCount).toBe(ids.length);
         break;
       }
       default:
@@ -702,12 +825,14 @@ describe('access matrix over HTTP', () => {
       templates = await worldOf();
     });
 
-    const operations = new Map(EXPERIMENT_OPERATIONS.map((operation) => [operation.name, operation]));
-    it.each(cellsOf(EXPERIMENT_OPERATIONS))('$op on an experiment from $template, as $caller: $expected', async (cell) => {
+    const all = [...EXPERIMENT_OPERATIONS, ...EXPERIMENT_LISTINGS];
+    const operations = new Map(all.map((operation) => [operation.name, operation]));
+    it.each(cellsOf(all))('$op on an experiment from $template, as $caller: $expected', async (cell) => {
       const template = templates[cell.kind];
-      // Every cell gets a fresh draft of the owner's: the wizard moves only forwards.
-      const experimentId = await experimentOf(users.owner, template.id);
-      await runCell(operations.get(cell.op)!, cell, template, experimentId);
+      const operation = operations.get(cell.op)!;
+      // Every cell gets a fresh experiment of the owner's: the wizard and the lifecycle move only forwards.
+      const experimentId = await experimentOf(users.owner, template.id, operation.status);
+      await runCell(operation, cell, template, experimentId);
     });
   });
 });
