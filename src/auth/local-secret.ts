@@ -29,7 +29,9 @@ export interface LocalTokenOptions {
   secret: string;
   email: string;
   name?: string;
+  /** The token's role values, under `rolesClaim` (default `roles`). */
   roles?: string[];
+  rolesClaim?: string;
   issuer?: string;
   audience?: string;
   expiresIn?: string;
@@ -37,7 +39,11 @@ export interface LocalTokenOptions {
 
 export async function signLocalToken(options: LocalTokenOptions): Promise<string> {
   // No name unless given: a token without one leaves the user's display name as it is.
-  const claims = { email: options.email, roles: options.roles ?? [], ...(options.name ? { name: options.name } : {}) };
+  const claims = {
+    email: options.email,
+    [options.rolesClaim ?? 'roles']: options.roles ?? [],
+    ...(options.name ? { name: options.name } : {}),
+  };
   const jwt = new SignJWT(claims)
     .setProtectedHeader({ alg: 'HS256', typ: 'JWT' })
     .setSubject(`local|${options.email.toLowerCase()}`)

@@ -3,6 +3,7 @@ import { createRemoteJWKSet, errors as joseErrors, jwtVerify, type JWTVerifyGetK
 import { LruCache } from '../cache/lru-cache';
 import { UnauthenticatedError } from '../errors/domain-error';
 import { isStorableText } from '../validation/storable';
+import { Role, SERVICE_ROLE_VALUE } from './actor';
 import { hs256Key, verifyHs256, type VerifiedPayload } from './hs256-token';
 
 export interface TokenVerifierOptions {
@@ -10,6 +11,10 @@ export interface TokenVerifierOptions {
   jwksUrl?: string;
   issuer?: string;
   audience?: string;
+  /** The claim holding the caller's roles; default `roles`. */
+  rolesClaim?: string;
+  /** The value in it that makes the caller staff; default `admin`. */
+  staffRole?: string;
   /** The claim listing the caller's groups (`TEAMS_CLAIM`): read into `TokenClaims.groups` when set. */
   teamsClaim?: string;
 }
@@ -19,7 +24,8 @@ export interface TokenClaims {
   readonly externalId: string;
   readonly email?: string;
   readonly displayName?: string;
-  readonly roles: readonly string[];
+  /** Tessera's roles, mapped from the token's: other values are dropped. */
+  readonly roles: readonly Role[];
   /**
    * The identity provider's groups of the caller, when TEAMS_CLAIM is set and the token carries that claim as an array
    * (its strings only); undefined otherwise, which leaves team memberships alone.
@@ -49,8 +55,13 @@ export class TokenVerifier {
   /** Only tokens that passed every check, each until its `exp` at the latest. */
   private readonly verified = new LruCache<string, TokenClaims>(MAX_CACHED_TOKENS);
   private hits = 0;
+  private readonly roleOf: ReadonlyMap<string, Role>;
 
   constructor(private readonly options: TokenVerifierOptions) {
+    this.roleOf = new Map([
+      [SERVICE_ROLE_VALUE, Role.SERVICE],
+      [options.staffRole ?? 'admin', Role.STAFF],
+    ]);
     if (options.secret) {
       this.key = hs256Key(options.secret);
     } else if (options.jwksUrl) {
@@ -73,7 +84,7 @@ export class TokenVerifier {
     }
     const payload =
       typeof this.key === 'function' ? await this.verifyWithKeySet(token, this.key) : verifyHs256(token, this.key, this.options);
-    const claims = claimsOf(payload, this.options.teamsClaim);
+    const claims = claimsOf(payload, (value) => this.roleOf.get(value), this.options.rolesClaim ?? 'roles', this.options.teamsClaim);
     this.verified.set(token, claims, Math.min(payload.exp * 1000, Date.now() + MAX_TOKEN_HOLD_MS));
     return claims;
   }
@@ -96,8 +107,17 @@ export class TokenVerifier {
   }
 }
 
-/** The claims a request's caller is made of; a token whose claims the users table could not hold is refused. */
-function claimsOf(payload: VerifiedPayload, teamsClaim: string | undefined): TokenClaims {
+/**
+ * The claims a request's caller is made of; a token whose claims the users table could not hold is refused. Roles are
+ * read from `rolesClaim` (a list; anything else there holds no role) and mapped to Tessera's by `roleOf`; groups from
+ * `teamsClaim` when it is set.
+ */
+function claimsOf(
+  payload: VerifiedPayload,
+  roleOf: (value: string) => Role | undefined,
+  rolesClaim: string,
+  teamsClaim: string | undefined,
+): TokenClaims {
   if (typeof payload.iat === 'number' && payload.iat > Date.now() / 1000 + MAX_CLOCK_SKEW_SECONDS) invalidClaim('iat');
   const text = (claim: 'sub' | 'email' | 'name') => {
     const value = payload[claim];
@@ -107,8 +127,10 @@ function claimsOf(payload: VerifiedPayload, teamsClaim: string | undefined): Tok
   };
   const externalId = text('sub');
   if (!externalId) throw new UnauthenticatedError('Token has no subject');
-  const roles = Array.isArray(payload.roles) ? payload.roles.filter((r): r is string => typeof r === 'string') : [];
-  const groupsClaim = teamsClaim === undefined ? undefined : payload[teamsClaim];
+  const given: unknown = Object.hasOwn(payload, rolesClaim) ? payload[rolesClaim] : undefined;
+  const values = Array.isArray(given) ? given.filter((value): value is string => typeof value === 'string') : [];
+  const roles = [...new Set(values.map(roleOf).filter((role) => role !== undefined))];
+  const groupsClaim: unknown = teamsClaim !== undefined && Object.hasOwn(payload, teamsClaim) ? payload[teamsClaim] : undefined;
   // Groups are matched to teams' external ids, which hold storable text of at most 255 characters: others match none.
   const groups = Array.isArray(groupsClaim)
     ? [

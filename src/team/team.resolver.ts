@@ -1,5 +1,5 @@
 import { Arg, Args, Authorized, Ctx, FieldResolver, ID, Mutation, Query, Resolver, Root } from 'type-graphql';
-import { isStaff, STAFF_ROLE, type Actor } from '../auth/actor';
+import { isStaff, Role, type Actor } from '../auth/actor';
 import { CurrentActor } from '../graphql/authorization';
 import type { Context } from '../graphql/context';
 import {
@@ -93,7 +93,7 @@ export class TeamResolver {
     return services.teams.delete(actor, teamId);
   }
 
-  @Authorized(STAFF_ROLE)
+  @Authorized(Role.STAFF)
   @Mutation(() => Team, {
     description: "Staff only: the identity provider's group the team follows (TEAMS_CLAIM), or null to manage it in Tessera only",
   })

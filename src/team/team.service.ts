@@ -110,7 +110,7 @@ export class TeamService {
       if (unknownIds.length > 0) throw new ValidationError(unknownIds);
       const idOfEmail = new Map(found.flatMap((user) => (user.email ? [[user.email, user.id] as const] : [])));
       const unknownEmail = emails!.findIndex((email) => !idOfEmail.has(email));
-      if (unknownEmail >= 0) throw new NotFoundError('User with this email', { path: `/emails/${unknownEmail}` });
+      if (unknownEmail >= 0) throw new NotFoundError('User with this email', `/emails/${unknownEmail}`);
       const wanted = [...new Set([...userIds!, ...emails!.map((email) => idOfEmail.get(email)!)])];
       const added = await em.execute<Array<{ userId: string }>>(
         `insert into team_members (team_id, user_id, role)

@@ -2,7 +2,7 @@ import { LockMode } from '@mikro-orm/core';
 import type { EntityManager } from '@mikro-orm/postgresql';
 import { AuditAction } from '../audit/audit-action';
 import type { AuditDetails, AuditEntry, AuditLog } from '../audit/audit-log';
-import type { Actor } from '../auth/actor';
+import { isStaff, type Actor } from '../auth/actor';
 import { Sql, SqlValues } from '../db/sql';
 import { withTransactionRetry } from '../db/transaction-retry';
 import { canonicalUuid } from '../db/uuid';
@@ -13,6 +13,8 @@ import { User } from '../user/user.entity';
 import { TemplateVersion } from './template-version.entity';
 import { ExperimentTemplate } from './template.entity';
 import { parseTemplateDocument } from './template-document';
+import { LATEST_CONFIGURATION_SCHEMA_VERSION, type ConfigurationSchemaVersion } from './configuration-schema';
+import { parseUpgradedConfiguration } from './configuration-validator';
 import {
   CHANGE_NOTE_MAX_LENGTH,
   NAME_MAX_LENGTH,
@@ -60,7 +62,29 @@ export class TemplateService {
     throwIfInvalid(errors);
     return withTransactionRetry(this.em, async (em) => {
       const template = await this.lockOwned(em, actor, id, options.expectedVersion);
-      await this.writeNextVersion(em, actor, template, { ...contentOf(template), ...patch }, changeNote, AuditAction.TEMPLATE_UPDATED);
+      const current = contentOf(template);
+      const next = { ...current, ...patch };
+      if (changedContentFields(current, next).length === 0) return template;
+      // Content is written at the latest schema version: a configuration the update carries over is upgraded.
+      if (patch.configuration === undefined) next.configuration = upgradedContent(template, '/configuration').configuration;
+      await this.writeNextVersion(em, actor, template, next, changeNote, AuditAction.TEMPLATE_UPDATED);
+      return template;
+    });
+  }
+
+  /**
+   * The template's configuration upgraded to the latest schema version, as its next version (an audited update whose
+   * details name the upgrade). A template already at the latest is returned as it is: nothing is written.
+   */
+  async upgradeSchema(actor: Actor, id: string, options: ChangeOptions = {}): Promise<ExperimentTemplate> {
+    const errors: FieldError[] = [];
+    const changeNote = parseChangeNote(options.changeNote, '/changeNote', errors);
+    throwIfInvalid(errors);
+    return withTransactionRetry(this.em, async (em) => {
+      const template = await this.lockOwned(em, actor, id, options.expectedVersion);
+      if (template.configurationSchemaVersion === LATEST_CONFIGURATION_SCHEMA_VERSION) return template;
+      const note = changeNote ?? `Upgraded to configuration schema version ${LATEST_CONFIGURATION_SCHEMA_VERSION}`;
+      await this.writeNextVersion(em, actor, template, upgradedContent(template, '/configuration'), note, AuditAction.TEMPLATE_UPDATED);
       return template;
     });
   }
@@ -102,10 +126,11 @@ export class TemplateService {
       const template = await this.lockOwned(em, actor, id, options.expectedVersion);
       const snapshot = await em.findOne(TemplateVersion, { template, version: toVersion });
       if (!snapshot) throw new NotFoundError(`Version ${toVersion} of the template`);
+      const sameContent = changedContentFields(contentOf(template), contentOf(snapshot)).length === 0;
+      if (sameContent && snapshot.configurationSchemaVersion === template.configurationSchemaVersion) return template;
+      const next = upgradedContent(snapshot, '/configuration');
       const note = changeNote ?? `Reverted to version ${toVersion}`;
-      await this.writeNextVersion(em, actor, template, contentOf(snapshot), note, AuditAction.TEMPLATE_REVERTED, {
-        restoredVersion: toVersion,
-      });
+      await this.writeNextVersion(em, actor, template, next, note, AuditAction.TEMPLATE_REVERTED, { restoredVersion: toVersion });
       return template;
     });
   }
@@ -118,7 +143,11 @@ export class TemplateService {
       throw new ConflictError('Template is inactive', ConflictReason.TemplateInactive);
     }
     const name = options.name ?? `${source.name} (copy)`.slice(0, NAME_MAX_LENGTH);
-    const input = { ...contentOf(source), name, changeNote: `Cloned from template ${source.id} version ${source.version}` };
+    const input = {
+      ...upgradedContent(source, '/configuration'),
+      name,
+      changeNote: `Cloned from template ${source.id} version ${source.version}`,
+    };
     return this.insert(actor, input, (content) => ({
       action: AuditAction.TEMPLATE_CLONED,
       details: { name: content.name, sourceTemplateId: source.id, sourceVersion: source.version },
@@ -158,16 +187,18 @@ export class TemplateService {
     });
   }
 
-  async share(owner: Actor, id: string, givenUserIds: string[]): Promise<ExperimentTemplate> {
+  /** By its owner or staff (who shares is recorded as `shared_by`); the owner among `userIds` is passed over. */
+  async share(actor: Actor, id: string, givenUserIds: string[]): Promise<ExperimentTemplate> {
     const errors: FieldError[] = [];
     const userIds = parseIds(givenUserIds, '/userIds', 'user', errors)!;
     throwIfInvalid(errors);
     return withTransactionRetry(this.em, async (em) => {
-      const template = await this.lockOwned(em, owner, id);
-      const recipients = userIds.filter((userId) => userId !== owner.userId);
+      const template = await this.lockOwned(em, actor, id);
+      const ownerId = template.createdBy.id;
+      const recipients = userIds.filter((userId) => userId !== ownerId);
       const known = new Set((await em.find(User, { id: { $in: recipients } }, { fields: ['id'] })).map((user) => user.id));
       const unknown = userIds.flatMap((userId, index) =>
-        userId !== owner.userId && !known.has(userId) ? [{ path: `/userIds/${index}`, message: 'no such user' }] : [],
+        userId !== ownerId && !known.has(userId) ? [{ path: `/userIds/${index}`, message: 'no such user' }] : [],
       );
       if (unknown.length > 0) throw new ValidationError(unknown);
       // The list goes over as one JSON text: knex would expand an array binding into `?, ?, ...`, not a SQL array.
@@ -176,45 +207,46 @@ export class TemplateService {
          select ?, recipient::uuid, ? from jsonb_array_elements_text(?::jsonb) as recipient
          on conflict (template_id, user_id) do nothing
          returning user_id as id`,
-        [template.id, owner.userId, JSON.stringify(recipients)],
+        [template.id, actor.userId, JSON.stringify(recipients)],
       );
-      await this.recordShares(em, owner, template, AuditAction.TEMPLATE_SHARED, { userIds: recipients }, added);
+      await this.recordShares(em, actor, template, AuditAction.TEMPLATE_SHARED, { userIds: recipients }, added);
       return template;
     });
   }
 
-  async unshare(owner: Actor, id: string, givenUserIds: string[]): Promise<ExperimentTemplate> {
+  async unshare(actor: Actor, id: string, givenUserIds: string[]): Promise<ExperimentTemplate> {
     const errors: FieldError[] = [];
     const userIds = parseIds(givenUserIds, '/userIds', 'user', errors)!;
     throwIfInvalid(errors);
     return withTransactionRetry(this.em, async (em) => {
-      const template = await this.lockOwned(em, owner, id);
+      const template = await this.lockOwned(em, actor, id);
       const removed = await em.execute<Array<{ id: string }>>(
         `delete from experiment_template_shares
          where template_id = ? and user_id in (select recipient::uuid from jsonb_array_elements_text(?::jsonb) as recipient)
          returning user_id as id`,
         [template.id, JSON.stringify(userIds)],
       );
-      await this.recordShares(em, owner, template, AuditAction.TEMPLATE_UNSHARED, { userIds }, removed);
+      await this.recordShares(em, actor, template, AuditAction.TEMPLATE_UNSHARED, { userIds }, removed);
       return template;
     });
   }
 
   /**
-   * Shares it with teams the owner may see (their own; staff: any); sharing twice is harmless. A team the owner may not
-   * see is answered as an unknown one: BAD_USER_INPUT "no such team" at its path.
+   * By its owner or staff (who shares is recorded as `shared_by`): shares it with teams the acting caller may see (an
+   * owner: the teams they are a member of; staff: any team, whoever owns the template); sharing twice is harmless. A
+   * team the caller may not see is answered as an unknown one: BAD_USER_INPUT "no such team" at its path.
    */
-  async shareWithTeams(owner: Actor, id: string, givenTeamIds: string[]): Promise<ExperimentTemplate> {
+  async shareWithTeams(actor: Actor, id: string, givenTeamIds: string[]): Promise<ExperimentTemplate> {
     const errors: FieldError[] = [];
     const teamIds = parseIds(givenTeamIds, '/teamIds', 'team', errors)!;
     throwIfInvalid(errors);
     return withTransactionRetry(this.em, async (em) => {
-      const template = await this.lockOwned(em, owner, id);
+      const template = await this.lockOwned(em, actor, id);
       const values = new SqlValues('question');
       const wanted = values.bind(JSON.stringify(teamIds));
       const visible = await em.execute<Array<{ id: string }>>(
         `select t.id from teams t
-         where t.id in (select wanted::uuid from jsonb_array_elements_text(${wanted}::jsonb) as wanted) and ${visibleTeams('t', owner, values)}`,
+         where t.id in (select wanted::uuid from jsonb_array_elements_text(${wanted}::jsonb) as wanted) and ${visibleTeams('t', actor, values)}`,
         values.values,
       );
       const known = new Set(visible.map((team) => team.id));
@@ -227,27 +259,52 @@ export class TemplateService {
          select ?, wanted::uuid, ? from jsonb_array_elements_text(?::jsonb) as wanted
          on conflict (template_id, team_id) do nothing
          returning team_id as id`,
-        [template.id, owner.userId, JSON.stringify(teamIds)],
+        [template.id, actor.userId, JSON.stringify(teamIds)],
       );
-      await this.recordShares(em, owner, template, AuditAction.TEMPLATE_SHARED, { teamIds }, added);
+      await this.recordShares(em, actor, template, AuditAction.TEMPLATE_SHARED, { teamIds }, added);
       return template;
     });
   }
 
-  /** Stops sharing it with teams (any of its teams, whether the owner is still a member or not). */
-  async unshareFromTeams(owner: Actor, id: string, givenTeamIds: string[]): Promise<ExperimentTemplate> {
+  /** By its owner or staff: stops sharing it with teams (any of its teams, whether the owner is still a member or not). */
+  async unshareFromTeams(actor: Actor, id: string, givenTeamIds: string[]): Promise<ExperimentTemplate> {
     const errors: FieldError[] = [];
     const teamIds = parseIds(givenTeamIds, '/teamIds', 'team', errors)!;
     throwIfInvalid(errors);
     return withTransactionRetry(this.em, async (em) => {
-      const template = await this.lockOwned(em, owner, id);
+      const template = await this.lockOwned(em, actor, id);
       const removed = await em.execute<Array<{ id: string }>>(
         `delete from experiment_template_team_shares
          where template_id = ? and team_id in (select wanted::uuid from jsonb_array_elements_text(?::jsonb) as wanted)
          returning team_id as id`,
         [template.id, JSON.stringify(teamIds)],
       );
-      await this.recordShares(em, owner, template, AuditAction.TEMPLATE_UNSHARED, { teamIds }, removed);
+      await this.recordShares(em, actor, template, AuditAction.TEMPLATE_UNSHARED, { teamIds }, removed);
+      return template;
+    });
+  }
+
+  /**
+   * A new owner (by the owner or staff), who must exist: NOT_FOUND at `/toUserId` otherwise. Their share of it goes
+   * (an owner is not shared with); the old owner keeps nothing of it unless it is shared with them. Versions keep their
+   * authors, experiments their owners. Transferring to the owner changes nothing.
+   */
+  async transfer(actor: Actor, id: string, givenToUserId: string): Promise<ExperimentTemplate> {
+    return withTransactionRetry(this.em, async (em) => {
+      const template = await this.lockOwned(em, actor, id);
+      const toUserId = canonicalUuid(givenToUserId);
+      const recipient = toUserId === undefined ? null : await em.findOne(User, { id: toUserId }, { fields: ['id'] });
+      if (!recipient) throw new NotFoundError('User', '/toUserId');
+      const fromUserId = template.createdBy.id;
+      if (recipient.id === fromUserId) return template;
+      template.createdBy = em.getReference(User, recipient.id);
+      template.updatedAt = new Date();
+      await em.execute('delete from experiment_template_shares where template_id = ? and user_id = ?', [template.id, recipient.id]);
+      await this.audit.record(em, actor, {
+        action: AuditAction.TEMPLATE_TRANSFERRED,
+        subjectId: template.id,
+        details: { from: fromUserId, to: recipient.id },
+      });
       return template;
     });
   }
@@ -271,14 +328,18 @@ export class TemplateService {
     const values = new SqlValues();
     const [row] = await Sql.of(this.em).rows<TemplateRow>(
       `with template as (
-         insert into experiment_templates (name, description, category, tags, configuration, created_by, is_public)
+         insert into experiment_templates
+           (name, description, category, tags, configuration, configuration_schema_version, created_by, is_public)
          values (${values.bind(content.name)}, ${values.bind(content.description)}, ${values.bind(content.category)},
                  ${values.bind(JSON.stringify(content.tags))}::jsonb, ${values.bind(JSON.stringify(content.configuration))}::jsonb,
-                 ${values.bind(actor.userId)}::uuid, ${values.bind(input.isPublic ?? false)})
+                 ${values.bind(LATEST_CONFIGURATION_SCHEMA_VERSION)}::smallint, ${values.bind(actor.userId)}::uuid,
+                 ${values.bind(input.isPublic ?? false)})
          returning *
        ), first_version as (
-         insert into experiment_template_versions (template_id, version, name, description, category, tags, configuration, created_by, change_note)
-         select t.id, 1, t.name, t.description, t.category, t.tags, t.configuration, t.created_by, ${values.bind(changeNote ?? 'Created')}
+         insert into experiment_template_versions
+           (template_id, version, name, description, category, tags, configuration, configuration_schema_version, created_by, change_note)
+         select t.id, 1, t.name, t.description, t.category, t.tags, t.configuration, t.configuration_schema_version, t.created_by,
+                ${values.bind(changeNote ?? 'Created')}
          from template t
        ), audit_event as (
          ${this.audit.insertSql(values, actor, event.action, { sql: 't.id' }, event.details, 'template t')}
@@ -292,7 +353,7 @@ export class TemplateService {
   /** One event naming the users (or teams) a share or unshare really added or removed, in the order asked; none when none. */
   private async recordShares(
     em: EntityManager,
-    owner: Actor,
+    actor: Actor,
     template: ExperimentTemplate,
     action: AuditAction.TEMPLATE_SHARED | AuditAction.TEMPLATE_UNSHARED,
     asked: { userIds: string[] } | { teamIds: string[] },
@@ -301,7 +362,7 @@ export class TemplateService {
     if (changed.length === 0) return;
     const changedIds = new Set(changed.map((row) => row.id));
     const [[key, ids]] = Object.entries<string[]>(asked);
-    await this.audit.record(em, owner, {
+    await this.audit.record(em, actor, {
       action,
       subjectId: template.id,
       details: { [key]: [...new Set(ids)].filter((id) => changedIds.has(id)) },
@@ -326,13 +387,14 @@ export class TemplateService {
   }
 
   /**
-   * Locks the template row for the rest of the transaction after checking the caller may change it. Hidden
-   * templates are NOT_FOUND; visible ones the caller does not own are FORBIDDEN.
+   * Locks the template row for the rest of the transaction after checking the caller may change it: its owner, or
+   * staff (who see every template), whose changes are theirs in the versions and the audit trail. Hidden templates are
+   * NOT_FOUND; visible ones the caller may not change are FORBIDDEN.
    */
   private async lockOwned(em: EntityManager, actor: Actor, id: string, expectedVersion?: number): Promise<ExperimentTemplate> {
     const [visible] = await findVisibleTemplates(em, actor, [id]);
     if (!visible) throw new NotFoundError('Template');
-    if (visible.createdBy.id !== actor.userId) throw new ForbiddenError();
+    if (visible.createdBy.id !== actor.userId && !isStaff(actor)) throw new ForbiddenError();
     const template = await em.findOneOrFail(
       ExperimentTemplate,
       { id: visible.id },
@@ -347,8 +409,9 @@ export class TemplateService {
   }
 
   /**
-   * Content unchanged: nothing is written. Otherwise version + 1 (the unit of work's UPDATE at commit), and its snapshot
-   * and its event (with the content fields that changed) in one statement of the caller's transaction: the event costs
+   * Content and schema version unchanged: nothing is written. Otherwise version + 1 at the latest configuration schema
+   * version (the unit of work's UPDATE at commit), and its snapshot and its event (with the content fields that
+   * changed, and the schema upgrade when there was one) in one statement of the caller's transaction: the event costs
    * no round trip of its own.
    */
   private async writeNextVersion(
@@ -360,24 +423,59 @@ export class TemplateService {
     action: AuditAction.TEMPLATE_UPDATED | AuditAction.TEMPLATE_REVERTED,
     details: AuditDetails = {},
   ): Promise<void> {
-    const changed = changedContentFields(contentOf(template), next);
+    const fromSchemaVersion = template.configurationSchemaVersion;
+    const schemaUpgrade =
+      fromSchemaVersion === LATEST_CONFIGURATION_SCHEMA_VERSION
+        ? null
+        : { from: fromSchemaVersion, to: LATEST_CONFIGURATION_SCHEMA_VERSION };
+    const changed: string[] = changedContentFields(contentOf(template), next);
+    if (schemaUpgrade) changed.push('configurationSchemaVersion');
     if (changed.length === 0) return;
     const fromVersion = template.version;
     Object.assign(template, next);
+    template.configurationSchemaVersion = LATEST_CONFIGURATION_SCHEMA_VERSION;
     template.version += 1;
     template.updatedAt = new Date();
     const values = new SqlValues('question');
     await em.execute(
       `with snapshot as (
          insert into experiment_template_versions
-           (template_id, version, name, description, category, tags, configuration, created_by, change_note, created_at)
+           (template_id, version, name, description, category, tags, configuration, configuration_schema_version, created_by,
+            change_note, created_at)
          values (${values.bind(template.id)}::uuid, ${values.bind(template.version)}::integer, ${values.bind(next.name)}::text,
                  ${values.bind(next.description)}::text, ${values.bind(next.category)}::text, ${values.bind(JSON.stringify(next.tags))}::jsonb,
-                 ${values.bind(JSON.stringify(next.configuration))}::jsonb, ${values.bind(actor.userId)}::uuid, ${values.bind(changeNote)}::text,
-                 ${values.bind(template.updatedAt)}::timestamptz)
+                 ${values.bind(JSON.stringify(next.configuration))}::jsonb, ${values.bind(template.configurationSchemaVersion)}::smallint,
+                 ${values.bind(actor.userId)}::uuid, ${values.bind(changeNote)}::text, ${values.bind(template.updatedAt)}::timestamptz)
        )
-       ${this.audit.insertSql(values, actor, action, { id: template.id }, { fromVersion, toVersion: template.version, changed, ...details })}`,
+       ${this.audit.insertSql(
+         values,
+         actor,
+         action,
+         { id: template.id },
+         {
+           fromVersion,
+           toVersion: template.version,
+           changed,
+           ...(schemaUpgrade && { configurationSchemaUpgrade: schemaUpgrade }),
+           ...details,
+         },
+       )}`,
       values.values,
     );
   }
+}
+
+/**
+ * The content of a template or version with its configuration upgraded to the latest schema version. A configuration
+ * that does not survive the upgrade is BAD_USER_INPUT at `path`: the change must then bring a configuration of its own.
+ */
+function upgradedContent(source: Parameters<typeof contentOf>[0] & { configurationSchemaVersion: number }, path: string): TemplateContent {
+  const errors: FieldError[] = [];
+  const schemaVersion = source.configurationSchemaVersion as ConfigurationSchemaVersion;
+  const configuration = parseUpgradedConfiguration(source.configuration, schemaVersion, path, errors);
+  throwIfInvalid(
+    errors,
+    `The configuration cannot be upgraded to configuration schema version ${LATEST_CONFIGURATION_SCHEMA_VERSION} as it is`,
+  );
+  return { ...contentOf(source), configuration: configuration! };
 }

@@ -138,7 +138,41 @@ describe('templates shared with teams', () => {
     ]);
   });
 
-  it('keeps sharedWithTeams to the owner, and a team’s members to its members even when its owner left it', async () => {
+  it('lets staff share anyone’s template with any team, see its teams and take them back, each change audited as staff', async () => {
+    const [owner, member, outsider, staff] = await Promise.all([
+      api.user('owner'),
+      api.user('member'),
+      api.user('outsider'),
+      api.user('staff', ['admin']),
+    ]);
+    // A team the owner is not in: staff may share with any team, as they see every team (the owner may not).
+    const teamId = await teamWith(outsider, [member]);
+    const template = await createTemplateViaApi(api, owner);
+    expect(
+      errorOf(await api.graphql(SHARE, { as: owner, variables: { id: template.id, teamIds: [teamId] } })).extensions.validationErrors,
+    ).toEqual([{ path: '/teamIds/0', message: 'no such team' }]);
+
+    const shared = dataOf(await api.graphql(SHARE, { as: staff, variables: { id: template.id, teamIds: [teamId] } }));
+    expect(shared.shareTemplateWithTeams).toEqual({ id: template.id, sharedWithTeams: [{ id: teamId, name: 'Team' }] });
+    expect(dataOf(await templateAs(member, template.id)).template.id).toBe(template.id);
+    // The owner and staff see which teams have it; its members do not.
+    expect(dataOf(await templateAs(owner, template.id)).template.sharedWithTeams).toEqual([{ id: teamId }]);
+    expect(dataOf(await templateAs(staff, template.id)).template.sharedWithTeams).toEqual([{ id: teamId }]);
+    expect(dataOf(await templateAs(member, template.id)).template.sharedWithTeams).toEqual([]);
+    const [share] = await api.db.query('select shared_by from experiment_template_team_shares where template_id = $1', [template.id]);
+    expect(share).toEqual({ shared_by: staff.id });
+
+    const unshared = dataOf(await api.graphql(UNSHARE, { as: staff, variables: { id: template.id, teamIds: [teamId] } }));
+    expect(unshared.unshareTemplateFromTeams).toEqual({ id: template.id, sharedWithTeams: [] });
+    expect((await templateAs(member, template.id)).body).toEqual({ data: { template: null } });
+    const events = (await auditEventsOf(api, template.id)).filter((e) => e.action !== 'template.created');
+    expect(events.map((e) => [e.action, e.actorId, e.actorKind, e.details])).toEqual([
+      ['template.shared', staff.id, 'staff', { teamIds: [teamId] }],
+      ['template.unshared', staff.id, 'staff', { teamIds: [teamId] }],
+    ]);
+  });
+
+  it('keeps sharedWithTeams to the owner (and staff), and a team’s members to its members even when its owner left it', async () => {
     const [owner, member, maintainer] = await Promise.all([api.user('owner'), api.user('member'), api.user('maintainer')]);
     const teamId = await teamWith(maintainer, [owner, member]);
     const template = await createTemplateViaApi(api, owner);

@@ -43,7 +43,15 @@ describe('loadConfig', () => {
         connectTimeoutMs: 5_000,
         replicaMaxLagMs: 2_000,
       },
-      auth: { jwtSecret: undefined, jwksUrl: undefined, issuer: undefined, audience: undefined, teamsClaim: undefined },
+      auth: {
+        jwtSecret: undefined,
+        jwksUrl: undefined,
+        issuer: undefined,
+        audience: undefined,
+        rolesClaim: 'roles',
+        staffRole: 'admin',
+        teamsClaim: undefined,
+      },
       rateLimits: { perIpPerMinute: 1_200, perUserPerMinute: 600, store: 'postgres' },
       logLevel: 'info',
       metrics: { served: true, port: undefined, token: undefined },
@@ -86,6 +94,8 @@ describe('loadConfig', () => {
         JWT_SECRET: SECRET,
         JWT_ISSUER: 'https://issuer.example',
         JWT_AUDIENCE: 'tessera',
+        ROLES_CLAIM: 'groups',
+        STAFF_ROLE: 'tessera-staff',
         TEAMS_CLAIM: 'groups',
         RATE_LIMIT_PER_IP_PER_MINUTE: '0',
         RATE_LIMIT_PER_USER_PER_MINUTE: '1000000',
@@ -115,7 +125,15 @@ describe('loadConfig', () => {
         connectTimeoutMs: 2_000,
         replicaMaxLagMs: 750,
       },
-      auth: { jwtSecret: SECRET, jwksUrl: undefined, issuer: 'https://issuer.example', audience: 'tessera', teamsClaim: 'groups' },
+      auth: {
+        jwtSecret: SECRET,
+        jwksUrl: undefined,
+        issuer: 'https://issuer.example',
+        audience: 'tessera',
+        rolesClaim: 'groups',
+        staffRole: 'tessera-staff',
+        teamsClaim: 'groups',
+      },
       rateLimits: { perIpPerMinute: 0, perUserPerMinute: 1_000_000, store: 'memory' },
       logLevel: 'warn',
       metrics: { served: true, port: 9464, token: METRICS_TOKEN },
@@ -320,6 +338,19 @@ describe('loadConfig', () => {
     });
   });
 
+  describe('roles', () => {
+    it('refuses a ROLES_CLAIM that names a claim with a meaning of its own', () => {
+      expect(problemsOf({ ROLES_CLAIM: 'sub' })).toEqual([
+        'ROLES_CLAIM must not name a claim the token already uses for something else (got "sub")',
+      ]);
+      expect(problemsOf({ ROLES_CLAIM: 'email' })).toHaveLength(1);
+    });
+
+    it("refuses a STAFF_ROLE equal to the service tokens' role", () => {
+      expect(problemsOf({ STAFF_ROLE: 'service' })).toEqual(['STAFF_ROLE must differ from "service", the service tokens\' role']);
+    });
+  });
+
   describe('production', () => {
     it('requires DATABASE_URL and a way to verify tokens', () => {
       expect(problemsOf({ NODE_ENV: 'production' })).toEqual([
@@ -336,6 +367,8 @@ describe('loadConfig', () => {
         jwksUrl: undefined,
         issuer: undefined,
         audience: undefined,
+        rolesClaim: 'roles',
+        staffRole: 'admin',
         teamsClaim: undefined,
       });
       expect(loadConfig({ NODE_ENV: 'production', DATABASE_URL, JWT_JWKS_URL: 'https://issuer.example/jwks' }).auth).toStrictEqual({
@@ -343,6 +376,8 @@ describe('loadConfig', () => {
         jwksUrl: 'https://issuer.example/jwks',
         issuer: undefined,
         audience: undefined,
+        rolesClaim: 'roles',
+        staffRole: 'admin',
         teamsClaim: undefined,
       });
     });
