@@ -32,6 +32,7 @@ describe('field resolvers', () => {
         'Template.experiments',
         'Template.owner',
         'Template.sharedWith',
+        'Template.usage',
         'Template.versionSnapshot',
         'Template.versions',
         'TemplateVersion.createdBy',
