@@ -36,6 +36,7 @@ describe('field resolvers', () => {
         'Template.sharedWithTeams',
         // Answered to the team's members and staff only.
         'Team.members',
+        'Template.usage',
         'Template.versionSnapshot',
         'Template.versions',
         'TemplateVersion.createdBy',
