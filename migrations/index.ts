@@ -15,6 +15,7 @@ import { Migration20261206130000_template_usage_daily } from './Migration2026120
 import { Migration20261206130100_template_trending_index } from './Migration20261206130100_template_trending_index';
 import { Migration20261206140000_configuration_schema_versions } from './Migration20261206140000_configuration_schema_versions';
 import { Migration20261206150000_template_configuration_path_indexes } from './Migration20261206150000_template_configuration_path_indexes';
+import { Migration20261207120000_teams } from './Migration20261207120000_teams';
 
 /** Listed explicitly (not globbed) so the same list runs from TypeScript sources, compiled output and tests. */
 export const migrationsList: Array<{ name: string; class: Constructor<Migration> }> = [
@@ -33,6 +34,7 @@ export const migrationsList: Array<{ name: string; class: Constructor<Migration>
   Migration20261206130100_template_trending_index,
   Migration20261206140000_configuration_schema_versions,
   Migration20261206150000_template_configuration_path_indexes,
+  Migration20261207120000_teams,
 ].map((migration) => ({ name: migration.name, class: migration }));
 
 /** The schema as it stood before Tessera: rolling it back drops tables that hold data Tessera did not write. */

@@ -49,6 +49,7 @@ export async function createApp(config: AppConfig, logger: FastifyBaseLogger, op
     audience: config.auth.audience,
     rolesClaim: config.auth.rolesClaim,
     staffRole: config.auth.staffRole,
+    teamsClaim: config.auth.teamsClaim,
   });
   const metrics = new Metrics();
   let db: Database;

@@ -53,6 +53,11 @@ export interface AppConfig {
     rolesClaim: string;
     /** The value in that claim that makes the caller staff (`STAFF_ROLE`). */
     staffRole: string;
+    /**
+     * The token claim (an array of group names) that keeps the caller's membership of teams with a matching external
+     * id in step (`TEAMS_CLAIM`, e.g. `groups`); unset: teams are managed in Tessera only.
+     */
+    teamsClaim?: string;
   };
   logLevel: string;
   rateLimits: { perIpPerMinute: number; perUserPerMinute: number; store: RateLimitStore };
@@ -187,6 +192,7 @@ export function loadConfig(env: Env = process.env): AppConfig {
       audience: read.string('JWT_AUDIENCE'),
       rolesClaim: read.string('ROLES_CLAIM') ?? 'roles',
       staffRole: read.string('STAFF_ROLE') ?? 'admin',
+      teamsClaim: read.string('TEAMS_CLAIM'),
     },
     rateLimits: {
       perIpPerMinute: read.integer('RATE_LIMIT_PER_IP_PER_MINUTE', 1_200, 0, 1_000_000),

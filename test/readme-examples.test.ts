@@ -56,7 +56,7 @@ describe('README example operations', () => {
   const api = useApi();
   const examples = readmeExamples();
 
-  it("has the wizard flow, the audit trail, the experiment's life and staff administration", () => {
+  it("has the wizard flow, the audit trail, the experiment's life, teams and staff administration", () => {
     expect(examples.map((e) => e.name)).toEqual([
       'CreateTemplate',
       'PickTemplate',
@@ -82,6 +82,13 @@ describe('README example operations', () => {
       'RenameExperiment',
       'FindExperiments',
       'DeleteExperiment',
+      'CreateTeam',
+      'ShareWithTeam',
+      'StaffMember',
+      'AddMembers',
+      'MyTeams',
+      'FollowGroup',
+      'DisbandTeam',
       'StaffFindTemplates',
       'StaffEditTemplate',
       'StaffDeactivateTemplate',
@@ -92,6 +99,8 @@ describe('README example operations', () => {
     expect(examples.filter((e) => e.asStaff).map((e) => e.name)).toEqual([
       'AuditEvents',
       'FindExperiments',
+      'StaffMember',
+      'FollowGroup',
       'StaffFindTemplates',
       'StaffEditTemplate',
       'StaffDeactivateTemplate',
@@ -209,7 +218,20 @@ describe('README example operations', () => {
         actorKind: 'STAFF',
         details: { fromVersion: 1, toVersion: 2, changed: ['description'] },
       }),
+      // Earlier, in Teams: the group the user's team follows.
+      expect.objectContaining({ action: 'TEAM_EXTERNAL_ID_CHANGED', actorKind: 'STAFF', details: { from: null, to: 'churn-squad' } }),
     ]);
+    const team = answers.CreateTeam.createTeam;
+    expect(team.members).toEqual([{ role: 'MAINTAINER', user: { id: user.id, displayName: expect.any(String) } }]);
+    expect(answers.ShareWithTeam.shareTemplateWithTeams.sharedWithTeams).toEqual([{ id: team.id, name: 'Churn squad' }]);
+    // The staff member's email is theirs and staff's to see: the maintainer who added them sees null.
+    expect(answers.AddMembers.addTeamMembers.members).toEqual([
+      { role: 'MAINTAINER', user: { id: user.id, email: user.email } },
+      { role: 'MAINTAINER', user: { id: staff.id, email: null } },
+    ]);
+    expect(answers.MyTeams.myTeams).toEqual([expect.objectContaining({ id: team.id, name: 'Churn squad', externalId: null })]);
+    expect(answers.FollowGroup.setTeamExternalId).toEqual({ id: team.id, externalId: 'churn-squad' });
+    expect(answers.DisbandTeam.deleteTeam).toBe(team.id);
   });
 
   it('run through a normalised client cache: each answer updates what is watched, with no request but its own', async () => {

@@ -4,11 +4,13 @@ import { isService, isStaff, type Actor } from '../auth/actor';
 export enum AuditSubjectType {
   TEMPLATE = 'template',
   EXPERIMENT = 'experiment',
+  TEAM = 'team',
 }
 
 /**
  * Every action the audit trail records, as stored: `<subject type>.<what happened>`. The one list: a feature that
- * changes something adds its action here (teams and shares with pending emails will add theirs when they exist), and the database takes any name of that shape without a migration.
+ * changes something adds its action here (shares with pending emails will add theirs when they exist), and the
+ * database takes any name of that shape without a migration.
  */
 export enum AuditAction {
   TEMPLATE_CREATED = 'template.created',
@@ -32,6 +34,13 @@ export enum AuditAction {
   EXPERIMENT_TRAINING_TIME_RECORDED = 'experiment.training_time_recorded',
   EXPERIMENT_UPDATED = 'experiment.updated',
   EXPERIMENT_DELETED = 'experiment.deleted',
+  TEAM_CREATED = 'team.created',
+  TEAM_RENAMED = 'team.renamed',
+  TEAM_MEMBERS_ADDED = 'team.members_added',
+  TEAM_MEMBERS_REMOVED = 'team.members_removed',
+  TEAM_MEMBER_ROLE_CHANGED = 'team.member_role_changed',
+  TEAM_EXTERNAL_ID_CHANGED = 'team.external_id_changed',
+  TEAM_DELETED = 'team.deleted',
 }
 
 export const AUDIT_ACTIONS: readonly AuditAction[] = Object.values(AuditAction);

@@ -17,8 +17,12 @@ registerEnumType(AuditAction, {
         'Content changed (`upgradeTemplateSchema` too): details `fromVersion`, `toVersion`, `changed` (content fields, and `configurationSchemaVersion` when it rose), and `configurationSchemaUpgrade` (`from`, `to`) when the version moved to a newer configuration schema',
     },
     TEMPLATE_REVERTED: { description: 'An old version written as the next one: details as updated, and `restoredVersion`' },
-    TEMPLATE_SHARED: { description: 'details: `userIds`, the users it was not yet shared with' },
-    TEMPLATE_UNSHARED: { description: 'details: `userIds`, the users it was shared with until then' },
+    TEMPLATE_SHARED: {
+      description: 'details: `userIds`, the users it was not yet shared with, or `teamIds`, the teams it was not yet shared with',
+    },
+    TEMPLATE_UNSHARED: {
+      description: 'details: `userIds`, the users it was shared with until then, or `teamIds`, the teams it was shared with until then',
+    },
     TEMPLATE_TRANSFERRED: { description: 'A new owner; details: `from`, `to` (user ids)' },
     TEMPLATE_DELETED: { description: 'details: `name`, `version` (its versions and shares were deleted with it)' },
     EXPERIMENT_CREATED: { description: 'details: `name`, `templateId` and `templateVersion` (null from scratch)' },
@@ -37,6 +41,18 @@ registerEnumType(AuditAction, {
     EXPERIMENT_DELETED: {
       description: "details: `name`, `status`, `templateId`; the template's usage count stays (it counts experiments created)",
     },
+    TEAM_CREATED: { description: 'details: `name` (its creator is its first maintainer)' },
+    TEAM_RENAMED: { description: 'details: `from`, `to`' },
+    TEAM_MEMBERS_ADDED: {
+      description:
+        "details: `userIds`, the users who were not yet members, `role`; `viaTeamsClaim` when the token's group claim added them",
+    },
+    TEAM_MEMBERS_REMOVED: {
+      description: 'details: `userIds`, the members removed (a member leaving removes themselves); `viaTeamsClaim` as for added',
+    },
+    TEAM_MEMBER_ROLE_CHANGED: { description: 'details: `userId`, `from`, `to` (roles as stored: `member`, `maintainer`)' },
+    TEAM_EXTERNAL_ID_CHANGED: { description: "By staff: the identity provider's group the team follows; details: `from`, `to`" },
+    TEAM_DELETED: { description: 'details: `name`, `memberCount` (its members and template shares were deleted with it)' },
   },
 });
 
@@ -62,7 +78,7 @@ export class AuditEvent {
   @Field(() => AuditSubjectType)
   subjectType!: AuditSubjectType;
 
-  @Field(() => ID, { description: 'The id of the template or experiment, which may since have been deleted' })
+  @Field(() => ID, { description: 'The id of the template, experiment or team, which may since have been deleted' })
   subjectId!: string;
 
   @Field(() => String, { description: 'The id of the request that made the change, as the server logged it' })

@@ -5,7 +5,7 @@ import type { AuditEventFilter as Filter } from './audit-list';
 
 @InputType({ description: 'Narrows the audit events; filters given are combined with AND' })
 export class AuditEventFilter implements Filter {
-  @Field(() => ID, { nullable: true, description: 'Events about this template or experiment (deleted ones too)' })
+  @Field(() => ID, { nullable: true, description: 'Events about this template, experiment or team (deleted ones too)' })
   subjectId?: string | null;
 
   @Field(() => ID, { nullable: true, description: 'Events of this user (as a user, a service or staff)' })

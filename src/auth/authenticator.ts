@@ -1,6 +1,8 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
+import { AuditLog } from '../audit/audit-log';
 import { LruCache } from '../cache/lru-cache';
 import { UnauthenticatedError } from '../errors/domain-error';
+import { TeamClaimSync } from '../team/team-claim';
 import { MAX_KNOWN_USERS, upsertUserFromClaims, type KnownUsers } from '../user/user.service';
 import type { Actor } from './actor';
 import type { TokenClaims, TokenVerifier } from './token-verifier';
@@ -11,6 +13,7 @@ import type { TokenClaims, TokenVerifier } from './token-verifier';
  */
 export class Authenticator {
   private readonly knownUsers: KnownUsers = new LruCache(MAX_KNOWN_USERS);
+  private readonly teamClaims = new TeamClaimSync();
 
   constructor(private readonly verifier: TokenVerifier) {}
 
@@ -27,10 +30,15 @@ export class Authenticator {
     return this.verifier.verify(match[1]);
   }
 
-  /** `onWrite`: the caller's row was written (a new user, changed claims), so the request's reads must see it. */
-  async identify(em: EntityManager, claims: TokenClaims | null, onWrite?: () => void): Promise<Actor | null> {
+  /**
+   * `onWrite`: the caller's row (or their teams, from the token's groups) was written, so the request's reads must see
+   * it. Team changes the groups make are audited under `requestId`.
+   */
+  async identify(em: EntityManager, claims: TokenClaims | null, requestId: string, onWrite?: () => void): Promise<Actor | null> {
     if (!claims) return null;
     const userId = await upsertUserFromClaims(em, claims, this.knownUsers, onWrite);
-    return { userId, roles: claims.roles };
+    const actor = { userId, roles: claims.roles };
+    if (claims.groups) await this.teamClaims.keepInStep(em, actor, claims.groups, new AuditLog(requestId), onWrite);
+    return actor;
   }
 }

@@ -15,6 +15,8 @@ export interface TokenVerifierOptions {
   rolesClaim?: string;
   /** The value in it that makes the caller staff; default `admin`. */
   staffRole?: string;
+  /** The claim listing the caller's groups (`TEAMS_CLAIM`): read into `TokenClaims.groups` when set. */
+  teamsClaim?: string;
 }
 
 /** Shared by every request that presents the same token: frozen. */
@@ -24,6 +26,11 @@ export interface TokenClaims {
   readonly displayName?: string;
   /** Tessera's roles, mapped from the token's: other values are dropped. */
   readonly roles: readonly Role[];
+  /**
+   * The identity provider's groups of the caller, when TEAMS_CLAIM is set and the token carries that claim as an array
+   * (its strings only); undefined otherwise, which leaves team memberships alone.
+   */
+  readonly groups?: readonly string[];
 }
 
 const ASYMMETRIC_ALGORITHMS = ['RS256', 'PS256', 'ES256', 'EdDSA'];
@@ -77,7 +84,7 @@ export class TokenVerifier {
     }
     const payload =
       typeof this.key === 'function' ? await this.verifyWithKeySet(token, this.key) : verifyHs256(token, this.key, this.options);
-    const claims = claimsOf(payload, (value) => this.roleOf.get(value), this.options.rolesClaim ?? 'roles');
+    const claims = claimsOf(payload, (value) => this.roleOf.get(value), this.options.rolesClaim ?? 'roles', this.options.teamsClaim);
     this.verified.set(token, claims, Math.min(payload.exp * 1000, Date.now() + MAX_TOKEN_HOLD_MS));
     return claims;
   }
@@ -102,9 +109,15 @@ export class TokenVerifier {
 
 /**
  * The claims a request's caller is made of; a token whose claims the users table could not hold is refused. Roles are
- * read from `rolesClaim` (a list; anything else there holds no role) and mapped to Tessera's by `roleOf`.
+ * read from `rolesClaim` (a list; anything else there holds no role) and mapped to Tessera's by `roleOf`; groups from
+ * `teamsClaim` when it is set.
  */
-function claimsOf(payload: VerifiedPayload, roleOf: (value: string) => Role | undefined, rolesClaim: string): TokenClaims {
+function claimsOf(
+  payload: VerifiedPayload,
+  roleOf: (value: string) => Role | undefined,
+  rolesClaim: string,
+  teamsClaim: string | undefined,
+): TokenClaims {
   if (typeof payload.iat === 'number' && payload.iat > Date.now() / 1000 + MAX_CLOCK_SKEW_SECONDS) invalidClaim('iat');
   const text = (claim: 'sub' | 'email' | 'name') => {
     const value = payload[claim];
@@ -117,11 +130,19 @@ function claimsOf(payload: VerifiedPayload, roleOf: (value: string) => Role | un
   const given: unknown = Object.hasOwn(payload, rolesClaim) ? payload[rolesClaim] : undefined;
   const values = Array.isArray(given) ? given.filter((value): value is string => typeof value === 'string') : [];
   const roles = [...new Set(values.map(roleOf).filter((role) => role !== undefined))];
+  const groupsClaim: unknown = teamsClaim !== undefined && Object.hasOwn(payload, teamsClaim) ? payload[teamsClaim] : undefined;
+  // Groups are matched to teams' external ids, which hold storable text of at most 255 characters: others match none.
+  const groups = Array.isArray(groupsClaim)
+    ? [
+        ...new Set(groupsClaim.filter((g): g is string => typeof g === 'string' && g.length > 0 && g.length <= 255 && isStorableText(g))),
+      ].sort()
+    : undefined;
   return Object.freeze({
     externalId,
     email: text('email')?.toLowerCase(),
     displayName: text('name'),
     roles: Object.freeze(roles),
+    ...(groups ? { groups: Object.freeze(groups) } : {}),
   });
 }
 

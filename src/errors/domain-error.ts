@@ -73,6 +73,10 @@ export enum ConflictReason {
   StatusTransition = 'STATUS_TRANSITION',
   /** The experiment is queued or running (`currentStatus`): a service's until it ends or is cancelled. */
   ExperimentInProgress = 'EXPERIMENT_IN_PROGRESS',
+  /** The change would leave the team without a maintainer: promote another member first, or delete the team. */
+  LastMaintainer = 'LAST_MAINTAINER',
+  /** Another team already follows this identity provider group (`teamId`). */
+  ExternalIdTaken = 'EXTERNAL_ID_TAKEN',
 }
 
 export class ConflictError extends DomainError {

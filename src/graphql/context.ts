@@ -5,12 +5,14 @@ import type { Authenticator } from '../auth/authenticator';
 import type { TokenClaims } from '../auth/token-verifier';
 import type { Reader } from '../db/sql';
 import { ExperimentService } from '../experiment/experiment.service';
+import { TeamService } from '../team/team.service';
 import { TemplateService } from '../template/template.service';
 import { createLoaders, type Loaders } from './loaders';
 
 export interface Services {
   templates: TemplateService;
   experiments: ExperimentService;
+  teams: TeamService;
 }
 
 /**
@@ -20,7 +22,7 @@ export interface Services {
  */
 export function createServices(em: EntityManager, requestId: string): Services {
   const audit = new AuditLog(requestId);
-  return { templates: new TemplateService(em, audit), experiments: new ExperimentService(em, audit) };
+  return { templates: new TemplateService(em, audit), experiments: new ExperimentService(em, audit), teams: new TeamService(em, audit) };
 }
 
 /** One per request, built once and complete from the start: nothing is swapped in later. */
@@ -50,7 +52,7 @@ export interface RequestDependencies {
 
 export function createContext(requestId: string, claims: TokenClaims | null, { em, reader, authenticator }: RequestDependencies): Context {
   let caller: Promise<Actor | null> | undefined;
-  const actor = () => (caller ??= authenticator.identify(em, claims, () => reader.wrote?.()));
+  const actor = () => (caller ??= authenticator.identify(em, claims, requestId, () => reader.wrote?.()));
   return {
     requestId,
     claims,

@@ -2,6 +2,7 @@ import { createAuditLoaders } from '../audit/audit.loaders';
 import type { ActorLookup } from '../auth/actor';
 import type { Reader } from '../db/sql';
 import { createExperimentLoaders } from '../experiment/experiment.loaders';
+import { createTeamLoaders } from '../team/team.loaders';
 import { createTemplateLoaders } from '../template/template.loaders';
 import { createUserLoaders } from '../user/user.loaders';
 
@@ -11,6 +12,7 @@ export function createLoaders(reader: Reader, actor: ActorLookup) {
   return {
     ...users,
     ...createTemplateLoaders(reader, actor, users.usersSeen),
+    ...createTeamLoaders(reader, actor, users.usersSeen),
     ...createExperimentLoaders(reader, actor),
     ...createAuditLoaders(reader, users.usersSeen),
   };

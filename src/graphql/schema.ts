@@ -5,6 +5,8 @@ import { TemplateExperimentsResolver } from '../experiment/template-experiments.
 import { ConfigurationResolver } from '../template/configuration.resolver';
 import { TemplateVersionResolver } from '../template/template-version.resolver';
 import { TemplateResolver } from '../template/template.resolver';
+import { TeamResolver } from '../team/team.resolver';
+import { TemplateTeamsResolver } from '../team/template-teams.resolver';
 import { UserResolver } from '../user/user.resolver';
 // Last: type-graphql lists types in the order their modules load, so the audit trail's follow the domains' in schema.graphql.
 import { AuditEventResolver } from '../audit/audit.resolver';
@@ -18,6 +20,8 @@ export const resolvers = [
   ConfigurationResolver,
   ExperimentResolver,
   TemplateExperimentsResolver,
+  TeamResolver,
+  TemplateTeamsResolver,
   AuditEventResolver,
   TemplateAuditResolver,
 ] as const;

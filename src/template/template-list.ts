@@ -221,12 +221,20 @@ function filterConditions(actor: Actor | null, filter: TemplateListFilter, value
     case TemplateScope.MINE:
       where.push(`t.created_by = ${values.bind(callerOf(actor).userId)}::uuid`);
       break;
-    case TemplateScope.SHARED_WITH_ME:
+    case TemplateScope.SHARED_WITH_ME: {
+      const caller = callerOf(actor).userId;
+      // One `in` over both kinds of share, which the planner turns into a semi-join driven by the caller's shares
+      // (two `exists` OR-ed would leave it filtering the whole ordered index). The caller's own templates shared with
+      // their own teams are theirs, not shared with them.
       where.push(
-        'exists (select 1 from experiment_template_shares scope_share ' +
-          `where scope_share.template_id = t.id and scope_share.user_id = ${values.bind(callerOf(actor).userId)}::uuid)`,
+        `t.created_by <> ${values.bind(caller)}::uuid and t.id in (` +
+          `select scope_share.template_id from experiment_template_shares scope_share where scope_share.user_id = ${values.bind(caller)}::uuid ` +
+          'union all select scope_team_share.template_id from experiment_template_team_shares scope_team_share ' +
+          'join team_members scope_member on scope_member.team_id = scope_team_share.team_id ' +
+          `where scope_member.user_id = ${values.bind(caller)}::uuid)`,
       );
       break;
+    }
     case TemplateScope.PUBLIC:
       where.push('t.is_public');
       break;

@@ -5,8 +5,10 @@ import { canonicalUuid } from '../db/uuid';
 import { ExperimentTemplate } from './template.entity';
 
 /**
- * The one visibility rule, as SQL over a template alias: the owner, users it is shared with, and everyone when
- * public; staff see every template. Every read of templates goes through it, on the read path and inside writes alike.
+ * The one visibility rule, as SQL over a template alias: the owner, users it is shared with, current members of teams
+ * it is shared with, and everyone when public; staff see every template. Every read of templates goes through it, on
+ * the read path and inside writes alike; a member removed from a team loses the team's templates with the next
+ * statement.
  */
 export function visibleTemplates(alias: string, actor: Actor | null, values: SqlValues): string {
   if (actor && isStaff(actor)) return 'true';
@@ -14,16 +16,20 @@ export function visibleTemplates(alias: string, actor: Actor | null, values: Sql
 }
 
 /**
- * What the rule gives a caller in their own right: their own templates, those shared with them, public ones. The same
- * for staff, whose own view (the `ALL_VISIBLE` listing) is not flooded with everyone's templates.
+ * What the rule gives a caller in their own right: their own templates, those shared with them or with a team they are
+ * a member of, public ones. The same for staff, whose own view (the `ALL_VISIBLE` listing) is not flooded with
+ * everyone's templates.
  */
 export function ownSharedOrPublicTemplates(alias: string, actor: Actor | null, values: SqlValues): string {
   if (!actor) return `${alias}.is_public`;
-  // Bound twice: a `?` placeholder stands for one use of one value.
+  // Bound three times: a `?` placeholder stands for one use of one value.
   return (
     `(${alias}.is_public or ${alias}.created_by = ${values.bind(actor.userId)}::uuid or exists (` +
     `select 1 from experiment_template_shares visible_share ` +
-    `where visible_share.template_id = ${alias}.id and visible_share.user_id = ${values.bind(actor.userId)}::uuid))`
+    `where visible_share.template_id = ${alias}.id and visible_share.user_id = ${values.bind(actor.userId)}::uuid) or exists (` +
+    `select 1 from experiment_template_team_shares visible_team_share ` +
+    `join team_members visible_member on visible_member.team_id = visible_team_share.team_id ` +
+    `where visible_team_share.template_id = ${alias}.id and visible_member.user_id = ${values.bind(actor.userId)}::uuid))`
   );
 }
 

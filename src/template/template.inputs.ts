@@ -16,9 +16,12 @@ registerEnumType(TemplateScope, {
   description: 'Whose templates to list; always limited to the ones the caller may see',
   valuesConfig: {
     MINE: { description: "The caller's own (needs a caller)" },
-    SHARED_WITH_ME: { description: 'Shared with the caller by their owners (needs a caller)' },
+    SHARED_WITH_ME: {
+      description:
+        "Shared with the caller by their owners, directly or with a team the caller is a member of; not the caller's own (needs a caller)",
+    },
     PUBLIC: { description: 'Public ones, including the caller’s own public ones' },
-    ALL_VISIBLE: { description: 'Own, shared with the caller, and public (for staff too)' },
+    ALL_VISIBLE: { description: "Own, shared with the caller or the caller's teams, and public (for staff too)" },
     EVERYONE: {
       description:
         'Staff only (FORBIDDEN otherwise, at `/filter/scope`): every template, whoever owns it, private ones and, with `activeState`, deactivated ones included',
@@ -223,6 +226,12 @@ export class DiffArgs {
 
   @Field(() => Int)
   to!: number;
+}
+
+@ArgsType()
+export class ShareTemplateWithTeamsArgs extends TemplateIdArgs {
+  @Field(() => [ID], { description: 'At most 100 teams' })
+  teamIds!: string[];
 }
 
 @ArgsType()

@@ -8,6 +8,7 @@ import { withTransactionRetry } from '../db/transaction-retry';
 import { canonicalUuid } from '../db/uuid';
 import { ConflictError, ConflictReason, ForbiddenError, NotFoundError, ValidationError, type FieldError } from '../errors/domain-error';
 import { throwIfInvalid } from '../validation/field-errors';
+import { parseIds } from '../validation/ids';
 import { User } from '../user/user.entity';
 import { TemplateVersion } from './template-version.entity';
 import { ExperimentTemplate } from './template.entity';
@@ -27,6 +28,7 @@ import {
 } from './template-content';
 import { templateColumns, templateOf, type TemplateRecord, type TemplateRow } from './template-rows';
 import { findVisibleTemplates } from './template-visibility';
+import { visibleTeams } from '../team/team-visibility';
 
 export interface CreateTemplateInput extends TemplateContentInput {
   isPublic?: boolean;
@@ -38,8 +40,6 @@ export interface ChangeOptions {
   expectedVersion?: number;
   changeNote?: unknown;
 }
-
-export const MAX_SHARES_PER_CALL = 100;
 
 export class TemplateService {
   constructor(
@@ -190,7 +190,7 @@ export class TemplateService {
   /** By its owner or staff (who shares is recorded as `shared_by`); the owner among `userIds` is passed over. */
   async share(actor: Actor, id: string, givenUserIds: string[]): Promise<ExperimentTemplate> {
     const errors: FieldError[] = [];
-    const userIds = parseUserIds(givenUserIds, '/userIds', errors)!;
+    const userIds = parseIds(givenUserIds, '/userIds', 'user', errors)!;
     throwIfInvalid(errors);
     return withTransactionRetry(this.em, async (em) => {
       const template = await this.lockOwned(em, actor, id);
@@ -202,31 +202,84 @@ export class TemplateService {
       );
       if (unknown.length > 0) throw new ValidationError(unknown);
       // The list goes over as one JSON text: knex would expand an array binding into `?, ?, ...`, not a SQL array.
-      const added = await em.execute<Array<{ userId: string }>>(
+      const added = await em.execute<Array<{ id: string }>>(
         `insert into experiment_template_shares (template_id, user_id, shared_by)
          select ?, recipient::uuid, ? from jsonb_array_elements_text(?::jsonb) as recipient
          on conflict (template_id, user_id) do nothing
-         returning user_id as "userId"`,
+         returning user_id as id`,
         [template.id, actor.userId, JSON.stringify(recipients)],
       );
-      await this.recordShares(em, actor, template, AuditAction.TEMPLATE_SHARED, recipients, added);
+      await this.recordShares(em, actor, template, AuditAction.TEMPLATE_SHARED, { userIds: recipients }, added);
       return template;
     });
   }
 
   async unshare(actor: Actor, id: string, givenUserIds: string[]): Promise<ExperimentTemplate> {
     const errors: FieldError[] = [];
-    const userIds = parseUserIds(givenUserIds, '/userIds', errors)!;
+    const userIds = parseIds(givenUserIds, '/userIds', 'user', errors)!;
     throwIfInvalid(errors);
     return withTransactionRetry(this.em, async (em) => {
       const template = await this.lockOwned(em, actor, id);
-      const removed = await em.execute<Array<{ userId: string }>>(
+      const removed = await em.execute<Array<{ id: string }>>(
         `delete from experiment_template_shares
          where template_id = ? and user_id in (select recipient::uuid from jsonb_array_elements_text(?::jsonb) as recipient)
-         returning user_id as "userId"`,
+         returning user_id as id`,
         [template.id, JSON.stringify(userIds)],
       );
-      await this.recordShares(em, actor, template, AuditAction.TEMPLATE_UNSHARED, userIds, removed);
+      await this.recordShares(em, actor, template, AuditAction.TEMPLATE_UNSHARED, { userIds }, removed);
+      return template;
+    });
+  }
+
+  /**
+   * By its owner or staff (who shares is recorded as `shared_by`): shares it with teams the acting caller may see (an
+   * owner: the teams they are a member of; staff: any team, whoever owns the template); sharing twice is harmless. A
+   * team the caller may not see is answered as an unknown one: BAD_USER_INPUT "no such team" at its path.
+   */
+  async shareWithTeams(actor: Actor, id: string, givenTeamIds: string[]): Promise<ExperimentTemplate> {
+    const errors: FieldError[] = [];
+    const teamIds = parseIds(givenTeamIds, '/teamIds', 'team', errors)!;
+    throwIfInvalid(errors);
+    return withTransactionRetry(this.em, async (em) => {
+      const template = await this.lockOwned(em, actor, id);
+      const values = new SqlValues('question');
+      const wanted = values.bind(JSON.stringify(teamIds));
+      const visible = await em.execute<Array<{ id: string }>>(
+        `select t.id from teams t
+         where t.id in (select wanted::uuid from jsonb_array_elements_text(${wanted}::jsonb) as wanted) and ${visibleTeams('t', actor, values)}`,
+        values.values,
+      );
+      const known = new Set(visible.map((team) => team.id));
+      const unknown = teamIds.flatMap((teamId, index) =>
+        known.has(teamId) ? [] : [{ path: `/teamIds/${index}`, message: 'no such team' }],
+      );
+      if (unknown.length > 0) throw new ValidationError(unknown);
+      const added = await em.execute<Array<{ id: string }>>(
+        `insert into experiment_template_team_shares (template_id, team_id, shared_by)
+         select ?, wanted::uuid, ? from jsonb_array_elements_text(?::jsonb) as wanted
+         on conflict (template_id, team_id) do nothing
+         returning team_id as id`,
+        [template.id, actor.userId, JSON.stringify(teamIds)],
+      );
+      await this.recordShares(em, actor, template, AuditAction.TEMPLATE_SHARED, { teamIds }, added);
+      return template;
+    });
+  }
+
+  /** By its owner or staff: stops sharing it with teams (any of its teams, whether the owner is still a member or not). */
+  async unshareFromTeams(actor: Actor, id: string, givenTeamIds: string[]): Promise<ExperimentTemplate> {
+    const errors: FieldError[] = [];
+    const teamIds = parseIds(givenTeamIds, '/teamIds', 'team', errors)!;
+    throwIfInvalid(errors);
+    return withTransactionRetry(this.em, async (em) => {
+      const template = await this.lockOwned(em, actor, id);
+      const removed = await em.execute<Array<{ id: string }>>(
+        `delete from experiment_template_team_shares
+         where template_id = ? and team_id in (select wanted::uuid from jsonb_array_elements_text(?::jsonb) as wanted)
+         returning team_id as id`,
+        [template.id, JSON.stringify(teamIds)],
+      );
+      await this.recordShares(em, actor, template, AuditAction.TEMPLATE_UNSHARED, { teamIds }, removed);
       return template;
     });
   }
@@ -297,19 +350,23 @@ export class TemplateService {
     return { ...templateOf(row), configuration: content.configuration };
   }
 
-  /** One event naming the users a share or unshare really added or removed, in the order asked; none when none. */
+  /** One event naming the users (or teams) a share or unshare really added or removed, in the order asked; none when none. */
   private async recordShares(
     em: EntityManager,
     actor: Actor,
     template: ExperimentTemplate,
     action: AuditAction.TEMPLATE_SHARED | AuditAction.TEMPLATE_UNSHARED,
-    asked: string[],
-    changed: Array<{ userId: string }>,
+    asked: { userIds: string[] } | { teamIds: string[] },
+    changed: Array<{ id: string }>,
   ): Promise<void> {
     if (changed.length === 0) return;
-    const changedIds = new Set(changed.map((row) => row.userId));
-    const userIds = [...new Set(asked)].filter((userId) => changedIds.has(userId));
-    await this.audit.record(em, actor, { action, subjectId: template.id, details: { userIds } });
+    const changedIds = new Set(changed.map((row) => row.id));
+    const [[key, ids]] = Object.entries<string[]>(asked);
+    await this.audit.record(em, actor, {
+      action,
+      subjectId: template.id,
+      details: { [key]: [...new Set(ids)].filter((id) => changedIds.has(id)) },
+    });
   }
 
   /** A setting (active, public): `change` applies it and names the event, or answers null when it was already so. */
@@ -421,18 +478,4 @@ function upgradedContent(source: Parameters<typeof contentOf>[0] & { configurati
     `The configuration cannot be upgraded to configuration schema version ${LATEST_CONFIGURATION_SCHEMA_VERSION} as it is`,
   );
   return { ...contentOf(source), configuration: configuration! };
-}
-
-/** User ids in their canonical form, in the order given. */
-function parseUserIds(userIds: string[], path: string, errors: FieldError[]): string[] | undefined {
-  if (userIds.length === 0) errors.push({ path, message: 'must list at least one user' });
-  else if (userIds.length > MAX_SHARES_PER_CALL) errors.push({ path, message: `must list at most ${MAX_SHARES_PER_CALL} users` });
-  else {
-    const canonical = userIds.map(canonicalUuid);
-    if (canonical.every((userId) => userId !== undefined)) return canonical;
-    canonical.forEach((userId, index) => {
-      if (userId === undefined) errors.push({ path: `${path}/${index}`, message: 'must be a user id (UUID)' });
-    });
-  }
-  return undefined;
 }

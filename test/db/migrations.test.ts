@@ -229,6 +229,7 @@ describe('migrations', () => {
       'Migration20261206130100_template_trending_index',
       'Migration20261206140000_configuration_schema_versions',
       'Migration20261206150000_template_configuration_path_indexes',
+      'Migration20261207120000_teams',
     ]);
   });
 
@@ -241,11 +242,14 @@ describe('migrations', () => {
       expect(await publicTables(db)).toEqual([
         'audit_events',
         'experiment_template_shares',
+        'experiment_template_team_shares',
         'experiment_template_versions',
         'experiment_templates',
         'mikro_orm_migrations',
         'ml_experiments',
         'rate_limit_windows',
+        'team_members',
+        'teams',
         'template_trending_window',
         'template_usage_daily',
         'users',
@@ -731,6 +735,84 @@ describe('migrations', () => {
             [owner],
           ),
         ).rejects.toMatchObject({ code: '23514' });
+      });
+    });
+  });
+
+  describe('teams', () => {
+    const TEAMS = 'Migration20261207120000_teams';
+    const BEFORE_TEAMS = NAMES[NAMES.indexOf(TEAMS) - 1];
+
+    it('arrive over existing users, templates, shares and events without touching them', async () => {
+      await scenario(BEFORE_TEAMS, async ({ db, migrator }) => {
+        const owner = await insertUser(db, 'owner');
+        const friend = await insertUser(db, 'friend');
+        const template = await insertTemplate(db, owner, 'existing');
+        await insertVersion(db, template, 1, owner);
+        await insertShare(db, template, friend, owner);
+        await insertExperiment(db, friend, template, 'existing-experiment');
+        const everything = `select
+            (select jsonb_agg(t order by t.id) from experiment_templates t) as templates,
+            (select jsonb_agg(s order by s.user_id) from experiment_template_shares s) as shares,
+            (select jsonb_agg(e order by e.id) from ml_experiments e) as experiments,
+            (select jsonb_agg(u order by u.id) from users u) as users`;
+        const [before] = await db.query(everything);
+
+        await migrator.up({ to: TEAMS });
+
+        expect(await db.query(everything)).toEqual([before]);
+        for (const table of ['teams', 'team_members', 'experiment_template_team_shares']) {
+          expect(await count(db, `select 1 from ${table}`)).toBe(0);
+        }
+        const indexes = await db.query<{ indexdef: string }>(
+          `select indexdef from pg_indexes where tablename in ('teams', 'team_members', 'experiment_template_team_shares') order by indexname`,
+        );
+        expect(indexes.map((r) => r.indexdef)).toEqual([
+          'CREATE UNIQUE INDEX experiment_template_team_shares_pkey ON public.experiment_template_team_shares USING btree (template_id, team_id)',
+          'CREATE INDEX experiment_template_team_shares_team_id_index ON public.experiment_template_team_shares USING btree (team_id, template_id)',
+          'CREATE UNIQUE INDEX team_members_pkey ON public.team_members USING btree (team_id, user_id)',
+          'CREATE INDEX team_members_user_id_index ON public.team_members USING btree (user_id, team_id)',
+          'CREATE UNIQUE INDEX teams_external_id_unique ON public.teams USING btree (external_id)',
+          'CREATE UNIQUE INDEX teams_pkey ON public.teams USING btree (id)',
+        ]);
+      });
+    });
+
+    it('hold roles to member and maintainer, one external id per team, and go with their team, user and template', async () => {
+      await scenario(null, async ({ db, migrator }) => {
+        await migrator.up();
+        const owner = await insertUser(db, 'owner');
+        const member = await insertUser(db, 'member');
+        const template = await insertTemplate(db, owner, 'shared with a team');
+        const [team] = await db.query<{ id: string }>(
+          `insert into teams (name, created_by, external_id) values ('T', $1, 'grp') returning id`,
+          [owner],
+        );
+        await db.query(`insert into team_members (team_id, user_id, role) values ($1, $2, 'maintainer'), ($1, $3, 'member')`, [
+          team.id,
+          owner,
+          member,
+        ]);
+        await db.query(`insert into experiment_template_team_shares (template_id, team_id, shared_by) values ($1, $2, $3)`, [
+          template,
+          team.id,
+          owner,
+        ]);
+        await expect(db.query(`update team_members set role = 'owner' where user_id = $1`, [member])).rejects.toMatchObject({
+          code: '23514',
+        });
+        await expect(db.query(`insert into teams (name, external_id) values ('U', 'grp')`)).rejects.toMatchObject({ code: '23505' });
+        await expect(db.query(`insert into teams (name) values ('  ')`)).rejects.toMatchObject({ code: '23514' });
+
+        // A member's deletion takes their membership; a template's its team shares; the creator's leaves the team.
+        await db.query(`delete from users where id = $1`, [member]);
+        expect(await count(db, `select 1 from team_members where team_id = $1`, [team.id])).toBe(1);
+        await db.query(`delete from experiment_templates where id = $1`, [template]);
+        expect(await count(db, `select 1 from experiment_template_team_shares`)).toBe(0);
+        await db.query(`delete from users where id = $1`, [owner]);
+        expect(await db.query(`select created_by from teams where id = $1`, [team.id])).toEqual([{ created_by: null }]);
+        await db.query(`delete from teams where id = $1`, [team.id]);
+        expect(await count(db, `select 1 from team_members`)).toBe(0);
       });
     });
   });

@@ -18,20 +18,23 @@ import { validConfiguration, type TestUser } from '../support/factories';
 // The world: who calls, what kinds of template there are
 // ---------------------------------------------------------------------------------------------------------------
 
-type Caller = 'owner' | 'shared' | 'stranger' | 'anonymous' | 'service' | 'staff';
-type Kind = 'private' | 'shared' | 'public' | 'inactive' | 'inactivePublic';
+type Caller = 'owner' | 'shared' | 'stranger' | 'anonymous' | 'service' | 'staff' | 'teamMember' | 'formerMember';
+type Kind = 'private' | 'shared' | 'public' | 'inactive' | 'inactivePublic' | 'teamShared';
 
 /**
- * The people of the template matrix, staff among them (`roles: ["admin"]`); a service token joins them for experiment
+ * The people of the template matrix: staff among them (`roles: ["admin"]`), a member of the owner's team, and a former
+ * member (removed from it before any cell runs); a service token joins the user callers and staff for experiment
  * operations.
  */
-const TEMPLATE_CALLERS: Caller[] = ['owner', 'shared', 'stranger', 'anonymous', 'staff'];
+const TEMPLATE_CALLERS: Caller[] = ['owner', 'shared', 'stranger', 'anonymous', 'staff', 'teamMember', 'formerMember'];
 const EXPERIMENT_CALLERS: Caller[] = ['owner', 'shared', 'stranger', 'anonymous', 'service', 'staff'];
 
 interface KindSpec {
   isPublic: boolean;
   /** Shared with the `shared` caller. */
   shared: boolean;
+  /** Shared with the owner's team, of which `teamMember` is a member and `formerMember` was one. */
+  teamShared?: boolean;
   isActive: boolean;
 }
 
@@ -46,6 +49,7 @@ const KINDS: Record<Kind, KindSpec> = {
   public: { isPublic: true, shared: false, isActive: true },
   inactive: { isPublic: false, shared: true, isActive: false },
   inactivePublic: { isPublic: true, shared: false, isActive: false },
+  teamShared: { isPublic: false, shared: false, teamShared: true, isActive: true },
 };
 const ALL_KINDS = Object.keys(KINDS) as Kind[];
 
@@ -60,9 +64,15 @@ interface Cell {
   kind: Kind;
 }
 
-/** DESIGN: a template is visible to its owner, to users it is shared with, and to everyone when public... */
+/**
+ * DESIGN: a template is visible to its owner, to users it is shared with, to the current members of teams it is shared
+ * with, and to everyone when public...
+ */
 const seesInOwnRight = ({ caller, kind }: Cell) =>
-  caller === 'owner' || KINDS[kind].isPublic || (caller === 'shared' && KINDS[kind].shared);
+  caller === 'owner' ||
+  KINDS[kind].isPublic ||
+  (caller === 'shared' && KINDS[kind].shared) ||
+  (caller === 'teamMember' && KINDS[kind].teamShared === true);
 /** ...and staff can find anything. */
 const seesTemplate = (cell: Cell) => cell.caller === 'staff' || seesInOwnRight(cell);
 /** DESIGN: experiments are visible to their owner; per the schema, readable by a service token and by staff. */
@@ -196,7 +206,8 @@ function listingRules(scope: Scope, activeState: ActiveState): Rules {
   const everyone = scope === 'EVERYONE';
   const inScope: Record<Scope, (cell: Cell) => boolean> = {
     MINE: owner,
-    SHARED_WITH_ME: ({ caller, kind }) => caller === 'shared' && KINDS[kind].shared,
+    SHARED_WITH_ME: ({ caller, kind }) =>
+      (caller === 'shared' && KINDS[kind].shared) || (caller === 'teamMember' && KINDS[kind].teamShared === true),
     PUBLIC: ({ kind }) => KINDS[kind].isPublic,
     ALL_VISIBLE: always,
     EVERYONE: always,
@@ -271,6 +282,9 @@ interface Operation {
 
 type Users = Record<Exclude<Caller, 'anonymous'>, TestUser> & { bystander: TestUser };
 
+/** The owner's team, which `teamShared` templates are shared with. */
+let ownersTeamId: string;
+
 const byId = (id: string) => ({ id });
 
 const templateField = (name: string, selection: string, checkOk: Operation['checkOk']): Operation => ({
@@ -308,6 +322,11 @@ const TEMPLATE_READS: Operation[] = [
     const seesShares = caller === 'owner' || caller === 'staff';
     expect(template.sharedWith).toEqual(seesShares && KINDS[kind].shared ? [{ id: users.shared.id }] : []);
   }),
+  // Which teams have a template is the owner's business and staff's too.
+  templateField('template.sharedWithTeams', 'sharedWithTeams { id }', (template, { caller, kind }) => {
+    const seesShares = caller === 'owner' || caller === 'staff';
+    expect(template.sharedWithTeams).toEqual(seesShares && KINDS[kind].teamShared ? [{ id: ownersTeamId }] : []);
+  }),
   templateField('template.versions', 'versions { version }', (template) => {
     expect(template.versions).toEqual([{ version: 2 }, { version: 1 }]);
   }),
@@ -319,7 +338,7 @@ const TEMPLATE_READS: Operation[] = [
   }),
   // The caller's own experiments made from it; none for an anonymous caller.
   templateField('template.experiments', 'experiments { totalCount edges { node { id } } }', (template, { caller, template: fixture }) => {
-    const mine = caller === 'anonymous' || caller === 'service' || caller === 'staff' ? [] : [fixture.experiments[caller]];
+    const mine = caller === 'owner' || caller === 'shared' || caller === 'stranger' ? [fixture.experiments[caller]] : [];
     expect(template.experiments.totalCount).toBe(mine.length);
     expect(template.experiments.edges.map((edge: any) => edge.node.id)).toEqual(mine);
   }),
@@ -418,6 +437,29 @@ const TEMPLATE_MUTATIONS: Operation[] = [
       },
     ),
     variables: (id, { users }) => ({ id, userIds: [users.shared.id] }),
+  },
+  {
+    ...ownerOrStaff(
+      'shareTemplateWithTeams',
+      'mutation($id: ID!, $teamIds: [ID!]!) { shareTemplateWithTeams(id: $id, teamIds: $teamIds) { id sharedWithTeams { id } } }',
+      byId,
+      ({ shareTemplateWithTeams }, { template }) => {
+        expect(shareTemplateWithTeams).toEqual({ id: template.id, sharedWithTeams: [{ id: ownersTeamId }] });
+      },
+    ),
+    variables: (id) => ({ id, teamIds: [ownersTeamId] }),
+  },
+  // Someone else cutting the team off (a member too: only the owner or staff shares and unshares).
+  {
+    ...ownerOrStaff(
+      'unshareTemplateFromTeams',
+      'mutation($id: ID!, $teamIds: [ID!]!) { unshareTemplateFromTeams(id: $id, teamIds: $teamIds) { id sharedWithTeams { id } } }',
+      byId,
+      ({ unshareTemplateFromTeams }, { template }) => {
+        expect(unshareTemplateFromTeams).toEqual({ id: template.id, sharedWithTeams: [] });
+      },
+    ),
+    variables: (id) => ({ id, teamIds: [ownersTeamId] }),
   },
   ownerOrStaff('deleteTemplate', 'mutation($id: ID!) { deleteTemplate(id: $id) }', byId, async ({ deleteTemplate }, { template, db }) => {
     expect(deleteTemplate).toBe(template.id);
@@ -631,15 +673,33 @@ describe('access matrix over HTTP', () => {
   let users: Users;
 
   beforeAll(async () => {
-    const [owner, shared, stranger, service, staff, bystander] = await Promise.all([
+    const [owner, shared, stranger, service, staff, bystander, teamMember, formerMember] = await Promise.all([
       api.user('owner'),
       api.user('shared'),
       api.user('stranger'),
       api.user('analysis-service', ['service']),
       api.user('staff', ['admin']),
       api.user('bystander'),
+      api.user('team-member'),
+      api.user('former-member'),
     ]);
-    users = { owner, shared, stranger, service, staff, bystander };
+    users = { owner, shared, stranger, service, staff, bystander, teamMember, formerMember };
+    // The owner's team, as its members make it: the former member is added, then removed.
+    const { createTeam } = dataOf(await api.graphql('mutation { createTeam(name: "Matrix team") { id } }', { as: owner }));
+    ownersTeamId = createTeam.id;
+    const members = { teamId: ownersTeamId, userIds: [teamMember.id, formerMember.id] };
+    dataOf(
+      await api.graphql('mutation($teamId: ID!, $userIds: [ID!]) { addTeamMembers(teamId: $teamId, userIds: $userIds) { id } }', {
+        as: owner,
+        variables: members,
+      }),
+    );
+    dataOf(
+      await api.graphql('mutation($teamId: ID!, $userIds: [ID!]!) { removeTeamMembers(teamId: $teamId, userIds: $userIds) { id } }', {
+        as: owner,
+        variables: { teamId: ownersTeamId, userIds: [formerMember.id] },
+      }),
+    );
   });
 
   const answers = new Map<string, Promise<GraphqlResponse>>();
@@ -669,6 +729,9 @@ describe('access matrix over HTTP', () => {
        ), shares as (
          insert into experiment_template_shares (template_id, user_id, shared_by)
          select t.id, $8, t.created_by from template t where $9
+       ), team_shares as (
+         insert into experiment_template_team_shares (template_id, team_id, shared_by)
+         select t.id, $11, t.created_by from template t where $12
        ), created as (
          insert into audit_events (request_id, actor_id, actor_kind, action, subject_type, subject_id)
          select gen_random_uuid(), t.created_by, 'user', 'template.created', 'template', t.id from template t
@@ -687,6 +750,8 @@ describe('access matrix over HTTP', () => {
         users.shared.id,
         spec.shared,
         people.map((person) => users[person].id),
+        ownersTeamId,
+        spec.teamShared === true,
       ],
     );
     const experimentOfUser = new Map(rows.map((row) => [row.owner_id, row.id]));
@@ -723,11 +788,14 @@ describe('access matrix over HTTP', () => {
          (select to_jsonb(t) from experiment_templates t where t.id = $1) as template,
          (select jsonb_agg(v order by v.version) from experiment_template_versions v where v.template_id = $1) as versions,
          (select jsonb_agg(s order by s.user_id) from experiment_template_shares s where s.template_id = $1) as shares,
+         (select jsonb_agg(s order by s.team_id) from experiment_template_team_shares s where s.template_id = $1) as team_shares,
          (select jsonb_agg(e order by e.id) from ml_experiments e where e.template_id = $1 or e.id = $2) as experiments,
          (select jsonb_agg(a order by a.id) from audit_events a where a.subject_id in ($1, $2)) as audit_events,
          (select count(*) from experiment_templates) as templates_count,
          (select count(*) from experiment_template_versions) as versions_count,
          (select count(*) from experiment_template_shares) as shares_count,
+         (select count(*) from experiment_template_team_shares) as team_shares_count,
+         (select count(*) from team_members) as team_members_count,
          (select count(*) from ml_experiments) as experiments_count,
          (select count(*) from users) as users_count,
          (select count(*) from audit_events) as audit_events_count`,

@@ -43,7 +43,15 @@ describe('loadConfig', () => {
         connectTimeoutMs: 5_000,
         replicaMaxLagMs: 2_000,
       },
-      auth: { jwtSecret: undefined, jwksUrl: undefined, issuer: undefined, audience: undefined, rolesClaim: 'roles', staffRole: 'admin' },
+      auth: {
+        jwtSecret: undefined,
+        jwksUrl: undefined,
+        issuer: undefined,
+        audience: undefined,
+        rolesClaim: 'roles',
+        staffRole: 'admin',
+        teamsClaim: undefined,
+      },
       rateLimits: { perIpPerMinute: 1_200, perUserPerMinute: 600, store: 'postgres' },
       logLevel: 'info',
       metrics: { served: true, port: undefined, token: undefined },
@@ -88,6 +96,7 @@ describe('loadConfig', () => {
         JWT_AUDIENCE: 'tessera',
         ROLES_CLAIM: 'groups',
         STAFF_ROLE: 'tessera-staff',
+        TEAMS_CLAIM: 'groups',
         RATE_LIMIT_PER_IP_PER_MINUTE: '0',
         RATE_LIMIT_PER_USER_PER_MINUTE: '1000000',
         RATE_LIMIT_STORE: 'memory',
@@ -123,6 +132,7 @@ describe('loadConfig', () => {
         audience: 'tessera',
         rolesClaim: 'groups',
         staffRole: 'tessera-staff',
+        teamsClaim: 'groups',
       },
       rateLimits: { perIpPerMinute: 0, perUserPerMinute: 1_000_000, store: 'memory' },
       logLevel: 'warn',
@@ -359,6 +369,7 @@ describe('loadConfig', () => {
         audience: undefined,
         rolesClaim: 'roles',
         staffRole: 'admin',
+        teamsClaim: undefined,
       });
       expect(loadConfig({ NODE_ENV: 'production', DATABASE_URL, JWT_JWKS_URL: 'https://issuer.example/jwks' }).auth).toStrictEqual({
         jwtSecret: undefined,
@@ -367,6 +378,7 @@ describe('loadConfig', () => {
         audience: undefined,
         rolesClaim: 'roles',
         staffRole: 'admin',
+        teamsClaim: undefined,
       });
     });
 

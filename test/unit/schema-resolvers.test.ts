@@ -32,6 +32,10 @@ describe('field resolvers', () => {
         'Template.experiments',
         'Template.owner',
         'Template.sharedWith',
+        // Answered to the owner and to staff only.
+        'Template.sharedWithTeams',
+        // Answered to the team's members and staff only.
+        'Team.members',
         'Template.usage',
         'Template.versionSnapshot',
         'Template.versions',
