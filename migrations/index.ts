@@ -9,6 +9,8 @@ import { Migration20261130120000_template_category_order_index } from './Migrati
 import { Migration20261201120000_rate_limit_windows } from './Migration20261201120000_rate_limit_windows';
 import { Migration20261201130000_template_configuration_index } from './Migration20261201130000_template_configuration_index';
 import { Migration20261205120000_audit_events } from './Migration20261205120000_audit_events';
+import { Migration20261207130000_template_pending_shares } from './Migration20261207130000_template_pending_shares';
+import { Migration20261207130100_user_email_index } from './Migration20261207130100_user_email_index';
 
 /** Listed explicitly (not globbed) so the same list runs from TypeScript sources, compiled output and tests. */
 export const migrationsList: Array<{ name: string; class: Constructor<Migration> }> = [
@@ -21,6 +23,8 @@ export const migrationsList: Array<{ name: string; class: Constructor<Migration>
   Migration20261201120000_rate_limit_windows,
   Migration20261201130000_template_configuration_index,
   Migration20261205120000_audit_events,
+  Migration20261207130000_template_pending_shares,
+  Migration20261207130100_user_email_index,
 ].map((migration) => ({ name: migration.name, class: migration }));
 
 /** The schema as it stood before Tessera: rolling it back drops tables that hold data Tessera did not write. */

@@ -194,6 +194,8 @@ const TEMPLATES: DemoTemplate[] = [
 ];
 
 export async function seed(em: EntityManager): Promise<void> {
+  // The whole seed is one request as far as the audit trail tells: its events share one request id.
+  const requestId = randomUUID();
   const actors: Actor[] = [];
   const known: KnownUsers = new LruCache(PEOPLE.length);
   for (const person of PEOPLE) {
@@ -201,6 +203,7 @@ export async function seed(em: EntityManager): Promise<void> {
       em,
       { externalId: `local|${person.email}`, email: person.email, displayName: person.name, roles: [] },
       known,
+      { requestId, requireEmailVerified: false },
     );
     actors.push({ userId, roles: [] });
   }
@@ -213,8 +216,6 @@ export async function seed(em: EntityManager): Promise<void> {
     return;
   }
 
-  // The whole seed is one request as far as the audit trail tells: its events share one request id.
-  const requestId = randomUUID();
   const { templates } = createServices(em.fork(), requestId);
   const created = [];
   for (const demo of TEMPLATES) {

@@ -14,8 +14,18 @@ registerEnumType(AuditAction, {
     },
     TEMPLATE_UPDATED: { description: 'Content changed: details `fromVersion`, `toVersion`, `changed` (content fields)' },
     TEMPLATE_REVERTED: { description: 'An old version written as the next one: details as updated, and `restoredVersion`' },
-    TEMPLATE_SHARED: { description: 'details: `userIds`, the users it was not yet shared with' },
-    TEMPLATE_UNSHARED: { description: 'details: `userIds`, the users it was shared with until then' },
+    TEMPLATE_SHARED: {
+      description:
+        'details: `userIds`, the users it was not yet shared with (named by id or by email); when the call named emails, also `emails` (those that named a user among them) and `pendingEmails` (those nobody holds yet: pending shares made)',
+    },
+    TEMPLATE_UNSHARED: {
+      description:
+        'details: `userIds`, the users it was shared with until then; when the call named emails, also `emails` (those that named a user among them) and `pendingEmails` (pending shares withdrawn)',
+    },
+    TEMPLATE_PENDING_SHARE_CLAIMED: {
+      description:
+        'A pending share became a share when a user holding its address (trusted: see REQUIRE_EMAIL_VERIFIED) signed in for the first time with it. The actor is that user (kind USER): they caused it by signing in. details: `email`, `userId`',
+    },
     TEMPLATE_DELETED: { description: 'details: `name`, `version` (its versions and shares were deleted with it)' },
     EXPERIMENT_CREATED: { description: 'details: `name`, `templateId` and `templateVersion` (null from scratch)' },
     EXPERIMENT_WIZARD_SAVED: {

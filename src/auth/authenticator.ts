@@ -12,7 +12,11 @@ import type { TokenClaims, TokenVerifier } from './token-verifier';
 export class Authenticator {
   private readonly knownUsers: KnownUsers = new LruCache(MAX_KNOWN_USERS);
 
-  constructor(private readonly verifier: TokenVerifier) {}
+  constructor(
+    private readonly verifier: TokenVerifier,
+    /** `REQUIRE_EMAIL_VERIFIED` (src/user/user-email.ts). */
+    readonly requireEmailVerified = false,
+  ) {}
 
   /**
    * The `Authorization` headers of a request, each as sent. None: anonymous (null). Anything but one header holding
@@ -28,9 +32,13 @@ export class Authenticator {
   }
 
   /** `onWrite`: the caller's row was written (a new user, changed claims), so the request's reads must see it. */
-  async identify(em: EntityManager, claims: TokenClaims | null, onWrite?: () => void): Promise<Actor | null> {
+  async identify(em: EntityManager, claims: TokenClaims | null, requestId: string, onWrite?: () => void): Promise<Actor | null> {
     if (!claims) return null;
-    const userId = await upsertUserFromClaims(em, claims, this.knownUsers, onWrite);
+    const userId = await upsertUserFromClaims(em, claims, this.knownUsers, {
+      requestId,
+      requireEmailVerified: this.requireEmailVerified,
+      onWrite,
+    });
     return { userId, roles: claims.roles };
   }
 }

@@ -30,6 +30,8 @@ export interface LocalTokenOptions {
   email: string;
   name?: string;
   roles?: string[];
+  /** The `email_verified` claim; left out unless given, as the local development tokens always did. */
+  emailVerified?: boolean;
   issuer?: string;
   audience?: string;
   expiresIn?: string;
@@ -37,7 +39,12 @@ export interface LocalTokenOptions {
 
 export async function signLocalToken(options: LocalTokenOptions): Promise<string> {
   // No name unless given: a token without one leaves the user's display name as it is.
-  const claims = { email: options.email, roles: options.roles ?? [], ...(options.name ? { name: options.name } : {}) };
+  const claims = {
+    email: options.email,
+    roles: options.roles ?? [],
+    ...(options.name ? { name: options.name } : {}),
+    ...(options.emailVerified === undefined ? {} : { email_verified: options.emailVerified }),
+  };
   const jwt = new SignJWT(claims)
     .setProtectedHeader({ alg: 'HS256', typ: 'JWT' })
     .setSubject(`local|${options.email.toLowerCase()}`)

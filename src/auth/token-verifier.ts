@@ -2,6 +2,7 @@ import type { KeyObject } from 'node:crypto';
 import { createRemoteJWKSet, errors as joseErrors, jwtVerify, type JWTVerifyGetKey } from 'jose';
 import { LruCache } from '../cache/lru-cache';
 import { UnauthenticatedError } from '../errors/domain-error';
+import { normaliseEmail } from '../user/user-email';
 import { isStorableText } from '../validation/storable';
 import { hs256Key, verifyHs256, type VerifiedPayload } from './hs256-token';
 
@@ -16,6 +17,8 @@ export interface TokenVerifierOptions {
 export interface TokenClaims {
   readonly externalId: string;
   readonly email?: string;
+  /** The `email_verified` claim when the token carries a boolean one: whether the provider checked `email`. */
+  readonly emailVerified?: boolean;
   readonly displayName?: string;
   readonly roles: readonly string[];
 }
@@ -100,10 +103,12 @@ function claimsOf(payload: VerifiedPayload): TokenClaims {
   };
   const externalId = text('sub');
   if (!externalId) throw new UnauthenticatedError('Token has no subject');
+  const email = text('email');
   const roles = Array.isArray(payload.roles) ? payload.roles.filter((r): r is string => typeof r === 'string') : [];
   return Object.freeze({
     externalId,
-    email: text('email')?.toLowerCase(),
+    email: email === undefined ? undefined : normaliseEmail(email),
+    emailVerified: typeof payload.email_verified === 'boolean' ? payload.email_verified : undefined,
     displayName: text('name'),
     roles: Object.freeze(roles),
   });

@@ -4,6 +4,7 @@ import type { Actor } from '../auth/actor';
 import type { Authenticator } from '../auth/authenticator';
 import type { TokenClaims } from '../auth/token-verifier';
 import type { Reader } from '../db/sql';
+import type { RateLimiter } from '../http/rate-limit';
 import { ExperimentService } from '../experiment/experiment.service';
 import { TemplateService } from '../template/template.service';
 import { createLoaders, type Loaders } from './loaders';
@@ -18,10 +19,18 @@ export interface Services {
  * services are made: the context makes them per request, and code outside a request (the seed, tests below the API)
  * names a request id of its own.
  */
-export function createServices(em: EntityManager, requestId: string): Services {
+export function createServices(em: EntityManager, requestId: string, settings: ServiceSettings = DEFAULT_SERVICE_SETTINGS): Services {
   const audit = new AuditLog(requestId);
-  return { templates: new TemplateService(em, audit), experiments: new ExperimentService(em, audit) };
+  return { templates: new TemplateService(em, audit, settings.requireEmailVerified), experiments: new ExperimentService(em, audit) };
 }
+
+/** What the configuration tells the services and read modules. */
+export interface ServiceSettings {
+  /** `REQUIRE_EMAIL_VERIFIED` (src/user/user-email.ts). */
+  requireEmailVerified: boolean;
+}
+
+export const DEFAULT_SERVICE_SETTINGS: ServiceSettings = { requireEmailVerified: false };
 
 /** One per request, built once and complete from the start: nothing is swapped in later. */
 export interface Context {
@@ -40,24 +49,35 @@ export interface Context {
   /** Fresh for the request, never shared: a revoked share takes effect on the very next request. */
   readonly loaders: Loaders;
   readonly services: Services;
+  readonly settings: ServiceSettings;
+  /** The server's rate limiter, for operations with a limit of their own (`takeOperation`). */
+  readonly rateLimiter: RateLimiter;
 }
 
 export interface RequestDependencies {
   em: EntityManager;
   reader: Reader;
   authenticator: Authenticator;
+  rateLimiter: RateLimiter;
+  settings: ServiceSettings;
 }
 
-export function createContext(requestId: string, claims: TokenClaims | null, { em, reader, authenticator }: RequestDependencies): Context {
+export function createContext(
+  requestId: string,
+  claims: TokenClaims | null,
+  { em, reader, authenticator, rateLimiter, settings }: RequestDependencies,
+): Context {
   let caller: Promise<Actor | null> | undefined;
-  const actor = () => (caller ??= authenticator.identify(em, claims, () => reader.wrote?.()));
+  const actor = () => (caller ??= authenticator.identify(em, claims, requestId, () => reader.wrote?.()));
   return {
     requestId,
     claims,
     em,
     reader,
     actor,
-    loaders: createLoaders(reader, actor),
-    services: createServices(em, requestId),
+    loaders: createLoaders(reader, actor, settings.requireEmailVerified),
+    services: createServices(em, requestId, settings),
+    settings,
+    rateLimiter,
   };
 }

@@ -9,6 +9,7 @@ import { canonicalUuid } from '../db/uuid';
 import { ConflictError, ConflictReason, ForbiddenError, NotFoundError, ValidationError, type FieldError } from '../errors/domain-error';
 import { throwIfInvalid } from '../validation/field-errors';
 import { User } from '../user/user.entity';
+import { EMAIL_LOCK_SQL, parseEmail, trustedEmailSql } from '../user/user-email';
 import { TemplateVersion } from './template-version.entity';
 import { ExperimentTemplate } from './template.entity';
 import { parseTemplateDocument } from './template-document';
@@ -43,6 +44,8 @@ export class TemplateService {
   constructor(
     private readonly em: EntityManager,
     private readonly audit: AuditLog,
+    /** `REQUIRE_EMAIL_VERIFIED` (src/user/user-email.ts). */
+    private readonly requireEmailVerified = false,
   ) {}
 
   async create(actor: Actor, input: CreateTemplateInput): Promise<TemplateRecord> {
@@ -158,46 +161,94 @@ export class TemplateService {
     });
   }
 
-  async share(owner: Actor, id: string, givenUserIds: string[]): Promise<ExperimentTemplate> {
-    const errors: FieldError[] = [];
-    const userIds = parseUserIds(givenUserIds, '/userIds', errors)!;
-    throwIfInvalid(errors);
+  /**
+   * Shares with users named by id or by email. An address names the user it may stand for (`trustedEmailSql`; the
+   * first to sign in with it when several did); an address that names nobody yet becomes a pending share, claimed
+   * when a user holding it signs in (`claimPendingShares`). The caller's own id or address is passed over, harmless.
+   */
+  async share(owner: Actor, id: string, givenUserIds: string[], givenEmails: string[] = []): Promise<ExperimentTemplate> {
+    const { userIds, emails } = parseRecipients(givenUserIds, givenEmails);
     return withTransactionRetry(this.em, async (em) => {
+      // Addresses first, then the template: the order a sign-in claiming an address's pending shares takes them in.
+      await lockEmails(em, emails);
       const template = await this.lockOwned(em, owner, id);
-      const recipients = userIds.filter((userId) => userId !== owner.userId);
-      const known = new Set((await em.find(User, { id: { $in: recipients } }, { fields: ['id'] })).map((user) => user.id));
+      const named = await this.usersNamedBy(em, owner, emails);
+      const recipients = [...userIds, ...emails.flatMap((email) => named.get(email) ?? [])].filter((userId) => userId !== owner.userId);
+      const known = new Set((await em.find(User, { id: { $in: userIds } }, { fields: ['id'] })).map((user) => user.id));
       const unknown = userIds.flatMap((userId, index) =>
         userId !== owner.userId && !known.has(userId) ? [{ path: `/userIds/${index}`, message: 'no such user' }] : [],
       );
       if (unknown.length > 0) throw new ValidationError(unknown);
-      // The list goes over as one JSON text: knex would expand an array binding into `?, ?, ...`, not a SQL array.
+      // The lists go over as JSON texts: knex would expand an array binding into `?, ?, ...`, not a SQL array.
       const added = await em.execute<Array<{ userId: string }>>(
         `insert into experiment_template_shares (template_id, user_id, shared_by)
          select ?, recipient::uuid, ? from jsonb_array_elements_text(?::jsonb) as recipient
          on conflict (template_id, user_id) do nothing
          returning user_id as "userId"`,
-        [template.id, owner.userId, JSON.stringify(recipients)],
+        [template.id, owner.userId, JSON.stringify([...new Set(recipients)])],
       );
-      await this.recordShares(em, owner, template, AuditAction.TEMPLATE_SHARED, recipients, added);
+      const pending = emails.filter((email) => !named.has(email));
+      const invited =
+        pending.length === 0
+          ? []
+          : await em.execute<Array<{ email: string }>>(
+              `insert into template_pending_shares (template_id, email, invited_by)
+               select ?, email, ? from jsonb_array_elements_text(?::jsonb) as email
+               on conflict (template_id, email) do nothing
+               returning email`,
+              [template.id, owner.userId, JSON.stringify(pending)],
+            );
+      await this.recordShares(em, owner, template, AuditAction.TEMPLATE_SHARED, { userIds, emails, named }, added, invited);
       return template;
     });
   }
 
-  async unshare(owner: Actor, id: string, givenUserIds: string[]): Promise<ExperimentTemplate> {
-    const errors: FieldError[] = [];
-    const userIds = parseUserIds(givenUserIds, '/userIds', errors)!;
-    throwIfInvalid(errors);
+  /** Stops sharing with users named by id or by email; an address that names nobody withdraws its pending share. */
+  async unshare(owner: Actor, id: string, givenUserIds: string[], givenEmails: string[] = []): Promise<ExperimentTemplate> {
+    const { userIds, emails } = parseRecipients(givenUserIds, givenEmails);
     return withTransactionRetry(this.em, async (em) => {
+      await lockEmails(em, emails);
       const template = await this.lockOwned(em, owner, id);
+      const named = await this.usersNamedBy(em, owner, emails);
+      const targets = [...userIds, ...emails.flatMap((email) => named.get(email) ?? [])];
       const removed = await em.execute<Array<{ userId: string }>>(
         `delete from experiment_template_shares
          where template_id = ? and user_id in (select recipient::uuid from jsonb_array_elements_text(?::jsonb) as recipient)
          returning user_id as "userId"`,
-        [template.id, JSON.stringify(userIds)],
+        [template.id, JSON.stringify(targets)],
       );
-      await this.recordShares(em, owner, template, AuditAction.TEMPLATE_UNSHARED, userIds, removed);
+      const withdrawn =
+        emails.length === 0
+          ? []
+          : await em.execute<Array<{ email: string }>>(
+              `delete from template_pending_shares
+               where template_id = ? and email in (select email from jsonb_array_elements_text(?::jsonb) as email)
+               returning email`,
+              [template.id, JSON.stringify(emails)],
+            );
+      await this.recordShares(em, owner, template, AuditAction.TEMPLATE_UNSHARED, { userIds, emails, named }, removed, withdrawn);
       return template;
     });
+  }
+
+  /**
+   * The user each address stands for (`trustedEmailSql`: the first to sign in with it, when several did), and the
+   * caller's own addresses mapped to the caller, trusted or not: sharing with oneself changes nothing either way.
+   */
+  private async usersNamedBy(em: EntityManager, owner: Actor, emails: string[]): Promise<Map<string, string>> {
+    if (emails.length === 0) return new Map();
+    const rows = await em.execute<Array<{ email: string; userId: string | null }>>(
+      `select wanted.email,
+              coalesce(
+                (select o.id from users o where o.id = ? and lower(o.email) = wanted.email),
+                (select u.id from users u
+                 where lower(u.email) = wanted.email and ${trustedEmailSql('u', this.requireEmailVerified)}
+                 order by u.created_at, u.id limit 1)
+              ) as "userId"
+       from jsonb_array_elements_text(?::jsonb) as wanted(email)`,
+      [owner.userId, JSON.stringify(emails)],
+    );
+    return new Map(rows.flatMap((row) => (row.userId ? [[row.email, row.userId] as const] : [])));
   }
 
   /**
@@ -237,19 +288,31 @@ export class TemplateService {
     return { ...templateOf(row), configuration: content.configuration };
   }
 
-  /** One event naming the users a share or unshare really added or removed, in the order asked; none when none. */
+  /**
+   * One event naming what a share or unshare really changed, in the order asked; none when nothing changed. `userIds`:
+   * the users whose access changed; when the call named addresses, `emails` (those whose user's access changed) and
+   * `pendingEmails` (pending shares made or withdrawn).
+   */
   private async recordShares(
     em: EntityManager,
     owner: Actor,
     template: ExperimentTemplate,
     action: AuditAction.TEMPLATE_SHARED | AuditAction.TEMPLATE_UNSHARED,
-    asked: string[],
+    asked: { userIds: string[]; emails: string[]; named: Map<string, string> },
     changed: Array<{ userId: string }>,
+    changedPending: Array<{ email: string }>,
   ): Promise<void> {
-    if (changed.length === 0) return;
+    if (changed.length === 0 && changedPending.length === 0) return;
     const changedIds = new Set(changed.map((row) => row.userId));
-    const userIds = [...new Set(asked)].filter((userId) => changedIds.has(userId));
-    await this.audit.record(em, owner, { action, subjectId: template.id, details: { userIds } });
+    const byEmail = asked.emails.flatMap((email) => asked.named.get(email) ?? []);
+    const userIds = [...new Set([...asked.userIds, ...byEmail])].filter((userId) => changedIds.has(userId));
+    const details: AuditDetails = { userIds };
+    if (asked.emails.length > 0) {
+      const pending = new Set(changedPending.map((row) => row.email));
+      details.emails = asked.emails.filter((email) => changedIds.has(asked.named.get(email) ?? ''));
+      details.pendingEmails = asked.emails.filter((email) => pending.has(email));
+    }
+    await this.audit.record(em, owner, { action, subjectId: template.id, details });
   }
 
   /** A setting (active, public): `change` applies it and names the event, or answers null when it was already so. */
@@ -326,10 +389,35 @@ export class TemplateService {
   }
 }
 
+/**
+ * The recipients of a share or unshare: user ids in their canonical form and normalised addresses, each list in the
+ * order given without repeats, at least one recipient in all. BAD_USER_INPUT with every problem otherwise.
+ */
+function parseRecipients(givenUserIds: string[], givenEmails: string[]): { userIds: string[]; emails: string[] } {
+  const errors: FieldError[] = [];
+  if (givenUserIds.length === 0 && givenEmails.length === 0) errors.push({ path: '/userIds', message: 'must list at least one user' });
+  const userIds = givenUserIds.length === 0 ? [] : parseUserIds(givenUserIds, '/userIds', errors);
+  const emails = parseEmails(givenEmails, '/emails', errors);
+  throwIfInvalid(errors);
+  return { userIds: [...new Set(userIds)], emails: [...new Set(emails)] };
+}
+
+function parseEmails(emails: string[], path: string, errors: FieldError[]): string[] {
+  if (emails.length > MAX_SHARES_PER_CALL) {
+    errors.push({ path, message: `must list at most ${MAX_SHARES_PER_CALL} addresses` });
+    return [];
+  }
+  return emails.flatMap((email, index) => parseEmail(email, `${path}/${index}`, errors) ?? []);
+}
+
+/** The addresses' locks (`EMAIL_LOCK_SQL`), in sorted order: two calls naming the same addresses never wait on each other in a cycle. */
+async function lockEmails(em: EntityManager, emails: string[]): Promise<void> {
+  for (const email of [...emails].sort()) await em.execute(EMAIL_LOCK_SQL, [email]);
+}
+
 /** User ids in their canonical form, in the order given. */
-function parseUserIds(userIds: string[], path: string, errors: FieldError[]): string[] | undefined {
-  if (userIds.length === 0) errors.push({ path, message: 'must list at least one user' });
-  else if (userIds.length > MAX_SHARES_PER_CALL) errors.push({ path, message: `must list at most ${MAX_SHARES_PER_CALL} users` });
+function parseUserIds(userIds: string[], path: string, errors: FieldError[]): string[] {
+  if (userIds.length > MAX_SHARES_PER_CALL) errors.push({ path, message: `must list at most ${MAX_SHARES_PER_CALL} users` });
   else {
     const canonical = userIds.map(canonicalUuid);
     if (canonical.every((userId) => userId !== undefined)) return canonical;
@@ -337,5 +425,5 @@ function parseUserIds(userIds: string[], path: string, errors: FieldError[]): st
       if (userId === undefined) errors.push({ path: `${path}/${index}`, message: 'must be a user id (UUID)' });
     });
   }
-  return undefined;
+  return [];
 }
