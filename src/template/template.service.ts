@@ -193,7 +193,7 @@ export class TemplateService {
           ? []
           : await em.execute<Array<{ email: string }>>(
               `insert into template_pending_shares (template_id, email, invited_by)
-               select ?, email, ? from jsonb_array_elements_text(?::jsonb) as email
+               select ?, wanted.email, ? from jsonb_array_elements_text(?::jsonb) as wanted(email)
                on conflict (template_id, email) do nothing
                returning email`,
               [template.id, owner.userId, JSON.stringify(pending)],
@@ -222,7 +222,7 @@ export class TemplateService {
           ? []
           : await em.execute<Array<{ email: string }>>(
               `delete from template_pending_shares
-               where template_id = ? and email in (select email from jsonb_array_elements_text(?::jsonb) as email)
+               where template_id = ? and email in (select wanted.email from jsonb_array_elements_text(?::jsonb) as wanted(email))
                returning email`,
               [template.id, JSON.stringify(emails)],
             );
