@@ -221,6 +221,8 @@ describe('migrations', () => {
       'Migration20261201120000_rate_limit_windows',
       'Migration20261201130000_template_configuration_index',
       'Migration20261205120000_audit_events',
+      'Migration20261207130000_template_pending_shares',
+      'Migration20261207130100_user_email_index',
     ]);
   });
 
@@ -238,6 +240,7 @@ describe('migrations', () => {
         'mikro_orm_migrations',
         'ml_experiments',
         'rate_limit_windows',
+        'template_pending_shares',
         'users',
       ]);
       const indexes = await db.query<{ indexname: string }>(
@@ -574,9 +577,10 @@ describe('migrations', () => {
             (select jsonb_agg(u order by u.id) from users u) as users`;
         const [before] = await db.query(everything);
 
-        await migrator.up();
+        // Up to the audit migration: a later one adds a column to users.
+        await migrator.up({ to: AUDIT });
 
-        expect(await executedNames(db)).toEqual(NAMES);
+        expect(await executedNames(db)).toEqual(NAMES.slice(0, NAMES.indexOf(AUDIT) + 1));
         expect(await db.query(everything)).toEqual([before]);
         // The trail starts with the migration: history from before it is in the versions, not invented as events.
         expect(await count(db, `select 1 from audit_events`)).toBe(0);
@@ -639,6 +643,67 @@ describe('migrations', () => {
             [owner],
           ),
         ).rejects.toMatchObject({ code: '23514' });
+      });
+    });
+  });
+
+  describe('pending shares and users by email', () => {
+    const PENDING = 'Migration20261207130000_template_pending_shares';
+    const BEFORE_PENDING = NAMES[NAMES.indexOf(PENDING) - 1];
+
+    it('arrive over existing users, templates and shares without touching them; old rows keep their address as it was', async () => {
+      await scenario(BEFORE_PENDING, async ({ db, migrator }) => {
+        const owner = await insertUser(db, 'owner');
+        // A row from before Tessera lower-cased addresses: found by its address all the same.
+        const [legacy] = await db.query<{ id: string }>(
+          `insert into users (external_id, email) values ('legacy', 'Legacy.User@Example.TEST') returning id`,
+        );
+        const template = await insertTemplate(db, owner, 'existing');
+        await insertShare(db, template, legacy.id, owner);
+        const everything = `select
+            (select jsonb_agg(u order by u.id) from users u) as users,
+            (select jsonb_agg(t order by t.id) from experiment_templates t) as templates,
+            (select jsonb_agg(s order by s.user_id) from experiment_template_shares s) as shares`;
+        const [before] = await db.query(everything);
+
+        await migrator.up();
+        expect(await executedNames(db)).toEqual(NAMES);
+
+        const [after] = await db.query(everything);
+        expect(after.templates).toEqual(before.templates);
+        expect(after.shares).toEqual(before.shares);
+        // Each user as it was, and the provider's word on its address unknown.
+        expect(after.users).toEqual(before.users.map((user: Record<string, unknown>) => ({ ...user, email_verified: null })));
+        const [index] = await db.query(`select indexdef from pg_indexes where indexname = 'users_email_index'`);
+        expect(index.indexdef).toBe('CREATE INDEX users_email_index ON public.users USING btree (lower(email))');
+        expect(await db.query(`select id from users where lower(email) = 'legacy.user@example.test'`)).toEqual([{ id: legacy.id }]);
+        expect(await invalidIndexes(db)).toEqual([]);
+      });
+    });
+
+    it('hold lower-cased addresses, go with their template, and outlive the user who invited', async () => {
+      await scenario(null, async ({ db, migrator }) => {
+        await migrator.up();
+        const owner = await insertUser(db, 'owner');
+        const kept = await insertTemplate(db, owner, 'kept');
+        const deleted = await insertTemplate(db, owner, 'deleted');
+        const invite = (template: string, email: string) =>
+          db.query(`insert into template_pending_shares (template_id, email, invited_by) values ($1, $2, $3)`, [template, email, owner]);
+        await invite(kept, 'new@example.test');
+        await invite(deleted, 'new@example.test');
+        for (const email of ['New@example.test', ' new@example.test', 'x']) {
+          await expect(invite(kept, email)).rejects.toMatchObject({ code: '23514' });
+        }
+        await expect(invite(kept, 'new@example.test')).rejects.toMatchObject({ code: '23505' });
+
+        await db.query(`delete from experiment_templates where id = $1`, [deleted]);
+        expect(await db.query(`select template_id from template_pending_shares`)).toEqual([{ template_id: kept }]);
+        // The owner's templates go with the owner; an inviter is only ever the owner, so set null is what a share does.
+        await db.query(`update template_pending_shares set invited_by = $1`, [await insertUser(db, 'inviter')]);
+        await db.query(`delete from users where external_id = 'inviter'`);
+        expect(await db.query(`select email, invited_by from template_pending_shares`)).toEqual([
+          { email: 'new@example.test', invited_by: null },
+        ]);
       });
     });
   });
