@@ -43,8 +43,8 @@ describe('loadConfig', () => {
         connectTimeoutMs: 5_000,
         replicaMaxLagMs: 2_000,
       },
-      auth: { jwtSecret: undefined, jwksUrl: undefined, issuer: undefined, audience: undefined },
-      rateLimits: { perIpPerMinute: 1_200, perUserPerMinute: 600, store: 'postgres' },
+      auth: { jwtSecret: undefined, jwksUrl: undefined, issuer: undefined, audience: undefined, requireEmailVerified: false },
+      rateLimits: { perIpPerMinute: 1_200, perUserPerMinute: 600, userByEmailPerMinute: 30, store: 'postgres' },
       logLevel: 'info',
       metrics: { served: true, port: undefined, token: undefined },
       shutdown: { graceMs: 0, timeoutMs: 20_000 },
@@ -86,8 +86,10 @@ describe('loadConfig', () => {
         JWT_SECRET: SECRET,
         JWT_ISSUER: 'https://issuer.example',
         JWT_AUDIENCE: 'tessera',
+        REQUIRE_EMAIL_VERIFIED: 'true',
         RATE_LIMIT_PER_IP_PER_MINUTE: '0',
         RATE_LIMIT_PER_USER_PER_MINUTE: '1000000',
+        RATE_LIMIT_USER_BY_EMAIL_PER_MINUTE: '5',
         RATE_LIMIT_STORE: 'memory',
         LOG_LEVEL: 'warn',
         METRICS_PORT: '9464',
@@ -114,8 +116,8 @@ describe('loadConfig', () => {
         connectTimeoutMs: 2_000,
         replicaMaxLagMs: 750,
       },
-      auth: { jwtSecret: SECRET, jwksUrl: undefined, issuer: 'https://issuer.example', audience: 'tessera' },
-      rateLimits: { perIpPerMinute: 0, perUserPerMinute: 1_000_000, store: 'memory' },
+      auth: { jwtSecret: SECRET, jwksUrl: undefined, issuer: 'https://issuer.example', audience: 'tessera', requireEmailVerified: true },
+      rateLimits: { perIpPerMinute: 0, perUserPerMinute: 1_000_000, userByEmailPerMinute: 5, store: 'memory' },
       logLevel: 'warn',
       metrics: { served: true, port: 9464, token: METRICS_TOKEN },
       shutdown: { graceMs: 10_000, timeoutMs: 25_000 },
@@ -196,6 +198,7 @@ describe('loadConfig', () => {
       ['DB_REPLICA_MAX_LAG_MS', 0, 3_600_000, (c: ReturnType<typeof loadConfig>) => c.db.replicaMaxLagMs],
       ['RATE_LIMIT_PER_IP_PER_MINUTE', 0, 1_000_000, (c: ReturnType<typeof loadConfig>) => c.rateLimits.perIpPerMinute],
       ['RATE_LIMIT_PER_USER_PER_MINUTE', 0, 1_000_000, (c: ReturnType<typeof loadConfig>) => c.rateLimits.perUserPerMinute],
+      ['RATE_LIMIT_USER_BY_EMAIL_PER_MINUTE', 0, 1_000_000, (c: ReturnType<typeof loadConfig>) => c.rateLimits.userByEmailPerMinute],
       ['SHUTDOWN_GRACE_MS', 0, 600_000, (c: ReturnType<typeof loadConfig>) => c.shutdown.graceMs],
       ['SHUTDOWN_TIMEOUT_MS', 1_000, 3_600_000, (c: ReturnType<typeof loadConfig>) => c.shutdown.timeoutMs],
     ])('%s takes %p to %p and refuses what lies outside', (name, min, max, read) => {
@@ -241,6 +244,13 @@ describe('loadConfig', () => {
       expect(loadConfig({}).rateLimits.store).toBe('postgres');
       expect(loadConfig({ RATE_LIMIT_STORE: 'memory' }).rateLimits.store).toBe('memory');
       expect(problemsOf({ RATE_LIMIT_STORE: 'redis' })).toEqual(['RATE_LIMIT_STORE must be one of postgres, memory (got "redis")']);
+    });
+
+    it('trusts addresses a token does not say are verified unless REQUIRE_EMAIL_VERIFIED=true, and refuses other values', () => {
+      expect(loadConfig({}).auth.requireEmailVerified).toBe(false);
+      expect(loadConfig({ REQUIRE_EMAIL_VERIFIED: 'false' }).auth.requireEmailVerified).toBe(false);
+      expect(loadConfig({ REQUIRE_EMAIL_VERIFIED: 'true' }).auth.requireEmailVerified).toBe(true);
+      expect(problemsOf({ REQUIRE_EMAIL_VERIFIED: 'yes' })).toEqual(['REQUIRE_EMAIL_VERIFIED must be true or false (got "yes")']);
     });
 
     it('refuses any other LOG_LEVEL', () => {
@@ -335,12 +345,14 @@ describe('loadConfig', () => {
         jwksUrl: undefined,
         issuer: undefined,
         audience: undefined,
+        requireEmailVerified: false,
       });
       expect(loadConfig({ NODE_ENV: 'production', DATABASE_URL, JWT_JWKS_URL: 'https://issuer.example/jwks' }).auth).toStrictEqual({
         jwtSecret: undefined,
         jwksUrl: 'https://issuer.example/jwks',
         issuer: undefined,
         audience: undefined,
+        requireEmailVerified: false,
       });
     });
 
