@@ -17,7 +17,7 @@ export interface TokenVerifierOptions {
 export interface TokenClaims {
   readonly externalId: string;
   readonly email?: string;
-  /** The `email_verified` claim when the token carries a boolean one: whether the provider checked `email`. */
+  /** The `email_verified` claim, when the token carries one (a boolean, or its text): whether the provider checked `email`. */
   readonly emailVerified?: boolean;
   readonly displayName?: string;
   readonly roles: readonly string[];
@@ -108,10 +108,20 @@ function claimsOf(payload: VerifiedPayload): TokenClaims {
   return Object.freeze({
     externalId,
     email: email === undefined ? undefined : normaliseEmail(email),
-    emailVerified: typeof payload.email_verified === 'boolean' ? payload.email_verified : undefined,
+    emailVerified: emailVerifiedOf(payload.email_verified),
     displayName: text('name'),
     roles: Object.freeze(roles),
   });
+}
+
+/**
+ * OpenID Connect's `email_verified` is a boolean; some providers (Amazon Cognito among them) send the text "true" or
+ * "false". Taken either way: a "false" read as absent would let an unverified address count.
+ */
+function emailVerifiedOf(claim: unknown): boolean | undefined {
+  if (typeof claim === 'boolean') return claim;
+  if (claim === 'true' || claim === 'false') return claim === 'true';
+  return undefined;
 }
 
 function invalidClaim(claim: string): never {

@@ -16,7 +16,12 @@ const UNSHARE = `mutation($id: ID!, $userIds: [ID!], $emails: [String!]) {
 const READ = 'query($id: ID!) { template(id: $id) { id sharedWith { id } pendingShares { email } } }';
 
 /** A token as an identity provider would sign it: any subject, any address, with or without `email_verified`. */
-async function tokenFor(claims: { sub?: string; email: string; emailVerified?: boolean; name?: string }): Promise<{ token: string }> {
+async function tokenFor(claims: {
+  sub?: string;
+  email: string;
+  emailVerified?: boolean | string;
+  name?: string;
+}): Promise<{ token: string }> {
   const payload: Record<string, unknown> = { email: claims.email, name: claims.name ?? claims.email.split('@')[0] };
   if (claims.emailVerified !== undefined) payload.email_verified = claims.emailVerified;
   const token = await new SignJWT(payload)
@@ -131,6 +136,18 @@ describe('sharing by email', () => {
       sharedWith: [{ id: userId }],
       pendingShares: [],
     });
+  });
+
+  it('reads email_verified sent as text, as some providers send it', async () => {
+    const owner = await api.user('owner');
+    const template = await privateTemplate(api, owner);
+    const address = newAddress();
+    dataOf(await api.graphql(SHARE, { as: owner, variables: { id: template.id, emails: [address] } }));
+    const sub = `idp|${randomUUID()}`;
+    const userId = await signIn(api, await tokenFor({ sub, email: address, emailVerified: 'false' }));
+    expect(dataOf(await api.graphql(READ, { as: owner, variables: { id: template.id } })).template.sharedWith).toEqual([]);
+    await signIn(api, await tokenFor({ sub, email: address, emailVerified: 'true' }));
+    expect(dataOf(await api.graphql(READ, { as: owner, variables: { id: template.id } })).template.sharedWith).toEqual([{ id: userId }]);
   });
 
   it('claims the pending shares of an address a known user changes to', async () => {

@@ -31,6 +31,8 @@ describe('field resolvers', () => {
         'Template.diff',
         'Template.experiments',
         'Template.owner',
+        // Answered to the owner only.
+        'Template.pendingShares',
         'Template.sharedWith',
         'Template.versionSnapshot',
         'Template.versions',
