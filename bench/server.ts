@@ -73,7 +73,7 @@ export async function startBenchServer(databaseUrl: string): Promise<BenchServer
   };
 }
 
-/** A token for a generated user (`userN@bench.test`), as the identity provider would issue it. */
-export function tokenFor(email: string): Promise<string> {
-  return signLocalToken({ secret: BENCH_JWT_SECRET, email, expiresIn: '24h' });
+/** A token for a generated user (`userN@bench.test`), or with `roles` a service's, as the identity provider would issue it. */
+export function tokenFor(email: string, roles: string[] = []): Promise<string> {
+  return signLocalToken({ secret: BENCH_JWT_SECRET, email, roles, expiresIn: '24h' });
 }

@@ -93,6 +93,38 @@ const TEMPLATE_EXPERIMENTS = `
     }
   }`;
 
+const TEMPLATE_USAGE = `
+  query TemplateUsage($id: ID!, $from: String!, $to: String!) {
+    template(id: $id) {
+      id
+      usage(from: $from, to: $to, bucket: MONTH) { start experiments }
+    }
+  }`;
+
+const TEMPLATE_PAGE_WITH_USAGE = TEMPLATE_PAGE.replace('TemplatePage(', 'TemplatePageWithUsage($from: String!, $to: String!, ').replace(
+  'updatedAt',
+  'updatedAt\n          usage(from: $from, to: $to, bucket: WEEK) { start experiments }',
+);
+
+/** UTC days as the usage series takes them. */
+const dayOf = (time: number) => new Date(time).toISOString().slice(0, 10);
+
+/** The first day of the month 11 months back: with this month, 12 monthly buckets. */
+function twelveMonthsBack(): string {
+  const now = new Date();
+  return dayOf(Date.UTC(now.getUTCFullYear(), now.getUTCMonth() - 11, 1));
+}
+const EXPERIMENT_QUEUE = `
+  query ExperimentQueue($statuses: [String!], $first: Int!) {
+    experiments(filter: { statuses: $statuses }, orderBy: { field: CREATED_AT, direction: ASC }, first: $first) {
+      edges { cursor node { id name status createdAt templateVersion owner { id } } }
+      pageInfo { hasNextPage endCursor }
+    }
+  }`;
+
+/** The scheduler: a service token, as a scheduling service would hold. */
+const SCHEDULER_EMAIL = 'scheduler@bench.test';
+
 const CREATE_TEMPLATE = `
   mutation CreateTemplate($input: CreateTemplateInput!) {
     createTemplate(input: $input) { id version createdAt }
@@ -236,6 +268,7 @@ export async function buildOperations(databaseUrl: string, count: number): Promi
   const emails = [...samples.readers, ...[...samples.ownersOnPage, ...samples.owned, ...samples.used].map((o) => o.email)];
   for (const email of new Set(emails)) tokens.set(email, await tokenFor(email));
   const as = (email: string, variables: Record<string, unknown>): Variant => ({ caller: { email, token: tokens.get(email)! }, variables });
+  const scheduler = { email: SCHEDULER_EMAIL, token: await tokenFor(SCHEDULER_EMAIL, ['service']) };
   const readers = samples.readers;
   const page = (name: string, variants: Variant[], query = TEMPLATE_PAGE): Operation => ({
     name,
@@ -287,6 +320,27 @@ export async function buildOperations(databaseUrl: string, count: number): Promi
     })),
     readerPage('templates shared with me', () => ({ filter: { scope: 'SHARED_WITH_ME' } })),
     readerPage('templates by usage', () => ({ orderBy: { field: 'USAGE_COUNT' } })),
+    readerPage('templates trending', () => ({ orderBy: { field: 'TRENDING' } })),
+    // The last 12 weeks of each of a page of the most used templates, as a wizard's chart column.
+    readerPage(
+      'templates by usage with their weekly usage',
+      () => ({ orderBy: { field: 'USAGE_COUNT' }, from: dayOf(Date.now() - 83 * 86_400_000), to: dayOf(Date.now()) }),
+      TEMPLATE_PAGE_WITH_USAGE,
+    ),
+    {
+      name: 'template usage by month over 12 months',
+      kind: 'read',
+      page: false,
+      query: TEMPLATE_USAGE,
+      // The busiest templates and ordinary ones (samples.used), as their owners see them.
+      variants: samples.used.map(({ id, email }) =>
+        as(email, {
+          id,
+          from: twelveMonthsBack(),
+          to: dayOf(Date.now()),
+        }),
+      ),
+    },
     readerPage(
       'templates by category + totalCount',
       (i) => ({ filter: { categories: [CATEGORIES[i % CATEGORIES.length]] } }),
@@ -314,6 +368,18 @@ export async function buildOperations(databaseUrl: string, count: number): Promi
       query: TEMPLATE_EXPERIMENTS,
       pageSizeVariable: 'first',
       variants: samples.used.map(({ id, email }) => as(email, { id, first: 20 })),
+    },
+    {
+      // Across every owner, oldest first: the partial index of the experiments in progress serves it.
+      name: 'scheduler: queued and running experiments, oldest first',
+      kind: 'read',
+      page: false,
+      query: EXPERIMENT_QUEUE,
+      pageSizeVariable: 'first',
+      variants: [
+        { caller: scheduler, variables: { statuses: ['queued'], first: 20 } },
+        { caller: scheduler, variables: { statuses: ['running'], first: 20 } },
+      ],
     },
     {
       name: 'create template',

@@ -13,6 +13,11 @@ export interface ConcurrentIndex {
  */
 export abstract class ConcurrentIndexMigration extends Migration {
   protected abstract readonly indexes: ConcurrentIndex[];
+  /**
+   * Tables to ANALYZE once the indexes are built: PostgreSQL keeps statistics of an index's expressions, gathered by
+   * the next ANALYZE only, which autovacuum may not run for a long time on a table that changes little.
+   */
+  protected readonly analyzedTables: readonly string[] = [];
 
   override isTransactional(): boolean {
     return false;
@@ -23,6 +28,7 @@ export abstract class ConcurrentIndexMigration extends Migration {
       if (await this.isInvalidIndex(name)) this.addSql(`drop index concurrently if exists ${name}`);
       this.addSql(`create index concurrently if not exists ${name} ${definition}`);
     }
+    for (const table of this.analyzedTables) this.addSql(`analyze ${table}`);
   }
 
   override async down(): Promise<void> {

@@ -9,6 +9,12 @@ import { Migration20261130120000_template_category_order_index } from './Migrati
 import { Migration20261201120000_rate_limit_windows } from './Migration20261201120000_rate_limit_windows';
 import { Migration20261201130000_template_configuration_index } from './Migration20261201130000_template_configuration_index';
 import { Migration20261205120000_audit_events } from './Migration20261205120000_audit_events';
+import { Migration20261206120000_experiment_run_times } from './Migration20261206120000_experiment_run_times';
+import { Migration20261206120100_experiment_status_index } from './Migration20261206120100_experiment_status_index';
+import { Migration20261206130000_template_usage_daily } from './Migration20261206130000_template_usage_daily';
+import { Migration20261206130100_template_trending_index } from './Migration20261206130100_template_trending_index';
+import { Migration20261206140000_configuration_schema_versions } from './Migration20261206140000_configuration_schema_versions';
+import { Migration20261206150000_template_configuration_path_indexes } from './Migration20261206150000_template_configuration_path_indexes';
 import { Migration20261207130000_template_pending_shares } from './Migration20261207130000_template_pending_shares';
 import { Migration20261207130100_user_email_index } from './Migration20261207130100_user_email_index';
 
@@ -23,6 +29,12 @@ export const migrationsList: Array<{ name: string; class: Constructor<Migration>
   Migration20261201120000_rate_limit_windows,
   Migration20261201130000_template_configuration_index,
   Migration20261205120000_audit_events,
+  Migration20261206120000_experiment_run_times,
+  Migration20261206120100_experiment_status_index,
+  Migration20261206130000_template_usage_daily,
+  Migration20261206130100_template_trending_index,
+  Migration20261206140000_configuration_schema_versions,
+  Migration20261206150000_template_configuration_path_indexes,
   Migration20261207130000_template_pending_shares,
   Migration20261207130100_user_email_index,
 ].map((migration) => ({ name: migration.name, class: migration }));

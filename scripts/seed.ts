@@ -1,7 +1,7 @@
 import 'reflect-metadata';
 import { randomUUID } from 'node:crypto';
 import type { EntityManager } from '@mikro-orm/postgresql';
-import type { Actor } from '../src/auth/actor';
+import { Role, type Actor } from '../src/auth/actor';
 import { LruCache } from '../src/cache/lru-cache';
 import { ConfigError, loadConfig, loadDotEnv } from '../src/config';
 import { openDatabase } from '../src/db/database';
@@ -29,7 +29,8 @@ interface DemoTemplate {
   sharedWith?: number[];
 }
 
-const TEMPLATES: DemoTemplate[] = [
+/** The demo templates, as written before version 2 of the configuration schema existed: valid at every version. */
+export const DEMO_TEMPLATES: DemoTemplate[] = [
   {
     owner: 0,
     name: 'Customer churn (gradient boosting)',
@@ -218,7 +219,7 @@ export async function seed(em: EntityManager): Promise<void> {
 
   const { templates } = createServices(em.fork(), requestId);
   const created = [];
-  for (const demo of TEMPLATES) {
+  for (const demo of DEMO_TEMPLATES) {
     const owner = actors[demo.owner];
     const template = await templates.create(owner, { ...demo, changeNote: 'First draft' });
     if (demo.sharedWith)
@@ -261,7 +262,7 @@ export async function seed(em: EntityManager): Promise<void> {
   });
   await experiments.saveWizardStep(actors[1], fromChurn.id, { step: 3, state: { reviewed: ['dataset', 'features', 'model'] } });
   await experiments.completeWizard(actors[1], fromChurn.id);
-  await experiments.writeAnalysisMetadata({ userId: actors[1].userId, roles: ['service'] }, fromChurn.id, {
+  await experiments.writeAnalysisMetadata({ userId: actors[1].userId, roles: [Role.SERVICE] }, fromChurn.id, {
     datasetStatistics: { rows: 182_345, missing: { monthly_spend: 0.012 } },
     featureImportance: { tenure_months: 0.41, monthly_spend: 0.33, plan: 0.26 },
     modelRecommendations: { suggestion: 'increase nEstimators', expectedGain: 0.01 },
@@ -283,7 +284,7 @@ export async function seed(em: EntityManager): Promise<void> {
   await experiments.saveWizardStep(actors[0], draft.id, { step: 1, state: { note: 'pick features next' } });
 
   process.stdout.write(
-    `Seeded ${PEOPLE.length} users, ${TEMPLATES.length} templates (every category) and 5 experiments.\n` +
+    `Seeded ${PEOPLE.length} users, ${DEMO_TEMPLATES.length} templates (every category) and 5 experiments.\n` +
       `Sign in as one of them: npm run token -- ${PEOPLE.map((p) => p.email).join(' | ')}\n`,
   );
 }

@@ -1,7 +1,7 @@
 import { readOrCreateLocalSecret, signLocalToken } from '../src/auth/local-secret';
 import { loadConfig, loadDotEnv } from '../src/config';
 
-const USAGE = 'usage: npm run token -- <email> [--name "Ada Lovelace"] [--role service|admin] [--expires 12h]';
+const USAGE = 'usage: npm run token -- <email> [--name "Ada Lovelace"] [--role service|<STAFF_ROLE, default admin>] [--expires 12h]';
 
 /**
  * A development token signed with the local secret. It carries a display name only when `--name` gives one, so a
@@ -31,6 +31,7 @@ async function main(): Promise<void> {
     email,
     name: option('name'),
     roles: role ? [role] : [],
+    rolesClaim: config.auth.rolesClaim,
     issuer: config.auth.issuer,
     audience: config.auth.audience,
     expiresIn: option('expires'),

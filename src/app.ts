@@ -47,6 +47,8 @@ export async function createApp(config: AppConfig, logger: FastifyBaseLogger, op
     jwksUrl: config.auth.jwksUrl,
     issuer: config.auth.issuer,
     audience: config.auth.audience,
+    rolesClaim: config.auth.rolesClaim,
+    staffRole: config.auth.staffRole,
   });
   const metrics = new Metrics();
   let db: Database;

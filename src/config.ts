@@ -1,6 +1,7 @@
 import { existsSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { SERVICE_ROLE_VALUE } from './auth/actor';
 
 export type NodeEnv = 'development' | 'production' | 'test';
 
@@ -53,6 +54,10 @@ export interface AppConfig {
      * unless this is set (`REQUIRE_EMAIL_VERIFIED`); `email_verified: false` never does (src/user/user-email.ts).
      */
     requireEmailVerified: boolean;
+    /** The token claim holding the caller's roles (`ROLES_CLAIM`): a list of strings. */
+    rolesClaim: string;
+    /** The value in that claim that makes the caller staff (`STAFF_ROLE`). */
+    staffRole: string;
   };
   logLevel: string;
   /** Per fixed minute; 0 turns a limit off. `userByEmailPerMinute`: lookups per caller, each field counting once. */
@@ -152,6 +157,8 @@ class EnvReader {
 }
 
 const MAX_WORKERS = 128;
+/** Claims with a meaning of their own (RFC 7519's registered ones, and the user's email and name). */
+const RESERVED_CLAIMS = ['iss', 'sub', 'aud', 'exp', 'nbf', 'iat', 'jti', 'email', 'name'];
 const MIN_METRICS_TOKEN_LENGTH = 32;
 const DEFAULT_POOL_PER_WORKER = 10;
 /** Long enough for a load balancer's health check to see `/readyz` fail (a few checks seconds apart) in production. */
@@ -195,6 +202,8 @@ export function loadConfig(env: Env = process.env): AppConfig {
       issuer: read.string('JWT_ISSUER'),
       audience: read.string('JWT_AUDIENCE'),
       requireEmailVerified: read.boolean('REQUIRE_EMAIL_VERIFIED', false),
+      rolesClaim: read.string('ROLES_CLAIM') ?? 'roles',
+      staffRole: read.string('STAFF_ROLE') ?? 'admin',
     },
     rateLimits: {
       perIpPerMinute: read.integer('RATE_LIMIT_PER_IP_PER_MINUTE', 1_200, 0, 1_000_000),
@@ -215,6 +224,12 @@ export function loadConfig(env: Env = process.env): AppConfig {
   }
   if (config.auth.jwtSecret && config.auth.jwksUrl) {
     read.problems.push('set JWT_SECRET or JWT_JWKS_URL, not both');
+  }
+  if (RESERVED_CLAIMS.includes(config.auth.rolesClaim)) {
+    read.problems.push(`ROLES_CLAIM must not name a claim the token already uses for something else (got "${config.auth.rolesClaim}")`);
+  }
+  if (config.auth.staffRole === SERVICE_ROLE_VALUE) {
+    read.problems.push(`STAFF_ROLE must differ from "${SERVICE_ROLE_VALUE}", the service tokens' role`);
   }
   if (config.db.pooler !== 'none' && !config.databaseUrl) {
     read.problems.push('DATABASE_POOLER needs DATABASE_URL (the embedded database is reached directly)');

@@ -11,6 +11,8 @@ interface Example {
   variables: Record<string, unknown>;
   /** Marked `# As staff` in the README: sent with a staff token (roles: ["admin"]). */
   asStaff: boolean;
+  /** Marked `# As a service` in the README: sent with a service token (roles: ["service"]). */
+  asService: boolean;
 }
 
 /** The README's GraphQL operations, each with the JSON block that follows it as its variables. */
@@ -28,6 +30,7 @@ function readmeExamples(): Example[] {
       query: block.body,
       variables: next?.kind === 'json' ? JSON.parse(next.body) : {},
       asStaff: /^# As staff$/m.test(block.body),
+      asService: /^# As a service$/m.test(block.body),
     });
   });
   return examples;
@@ -53,7 +56,7 @@ describe('README example operations', () => {
   const api = useApi();
   const examples = readmeExamples();
 
-  it('has the wizard flow and the audit trail', () => {
+  it("has the wizard flow, the audit trail, the experiment's life and staff administration", () => {
     expect(examples.map((e) => e.name)).toEqual([
       'CreateTemplate',
       'PickTemplate',
@@ -62,16 +65,43 @@ describe('README example operations', () => {
       'CreateDraft',
       'SaveStep',
       'Complete',
+      'Trending',
       'EditTemplate',
       'History',
+      'ConfigurationSchemas',
+      'TemplatesBehind',
+      'UpgradeTemplateSchema',
       'ExportTemplate',
       'ImportTemplate',
       'ShareByEmail',
       'UserByEmail',
       'AuditTrail',
       'AuditEvents',
+      'MyExperiments',
+      'Queue',
+      'StartRun',
+      'FinishRun',
+      'RenameExperiment',
+      'FindExperiments',
+      'DeleteExperiment',
+      'StaffFindTemplates',
+      'StaffEditTemplate',
+      'StaffDeactivateTemplate',
+      'StaffDeleteTemplate',
+      'StaffTransferTemplate',
+      'StaffActions',
     ]);
-    expect(examples.filter((e) => e.asStaff).map((e) => e.name)).toEqual(['AuditEvents']);
+    expect(examples.filter((e) => e.asStaff).map((e) => e.name)).toEqual([
+      'AuditEvents',
+      'FindExperiments',
+      'StaffFindTemplates',
+      'StaffEditTemplate',
+      'StaffDeactivateTemplate',
+      'StaffDeleteTemplate',
+      'StaffTransferTemplate',
+      'StaffActions',
+    ]);
+    expect(examples.filter((e) => e.asService).map((e) => e.name)).toEqual(['Queue', 'StartRun', 'FinishRun']);
   });
 
   it('select the id of every object that has one, as a normalised client cache needs', async () => {
@@ -97,10 +127,11 @@ describe('README example operations', () => {
   it('run in order, as written, without errors and with the answers they describe', async () => {
     const user = await api.user('readme');
     const staff = await api.user('readme-staff', ['admin']);
+    const service = await api.user('readme-scheduler', ['service']);
     const answers: Record<string, any> = {};
     for (const example of examples) {
       const response = await api.graphql(example.query, {
-        as: example.asStaff ? staff : user,
+        as: example.asStaff ? staff : example.asService ? service : user,
         variables: resolvePlaceholders(example.variables, answers) as Record<string, unknown>,
       });
       answers[example.name] = dataOf(response);
@@ -112,6 +143,11 @@ describe('README example operations', () => {
     expect(answers.ValidateModelStep.validateConfiguration).toEqual({ valid: true, errors: [] });
     expect(answers.CreateDraft.createExperimentFromTemplate.configuration.dataset.source).toBe('s3://demo/churn_eu.parquet');
     expect(answers.Complete.completeWizard).toMatchObject({ status: 'queued', wizardCompleted: true, template: { usageCount: 1 } });
+    const [trending] = answers.Trending.templates.edges.map((edge: { node: unknown }) => edge.node);
+    expect(trending).toMatchObject({ name: 'Churn classifier', usageCount: 1 });
+    expect(trending.usage.map((point: { start: string }) => point.start)).toEqual(
+      Array.from({ length: 12 }, (_, month) => `2026-${String(month + 1).padStart(2, '0')}-01`),
+    );
     expect(answers.History.template.version).toBe(2);
     expect(answers.History.template.diff).toEqual([{ op: 'replace', path: '/configuration/model/hyperparameters/maxDepth', value: 8 }]);
     expect(answers.History.experiment).toMatchObject({ templateVersion: 1, hasNewerTemplateVersion: true });
@@ -142,11 +178,51 @@ describe('README example operations', () => {
       }),
       expect.objectContaining({ action: 'EXPERIMENT_CREATED', subjectType: 'EXPERIMENT', actorKind: 'USER' }),
     ]);
+    // The experiment's life: found by its owner, queued for the scheduler, run, renamed, found by staff, deleted.
+    const experimentId = answers.CreateDraft.createExperimentFromTemplate.id;
+    expect(answers.MyExperiments.experiments.edges.map((edge: { node: { id: string } }) => edge.node.id)).toEqual([experimentId]);
+    expect(answers.Queue.experiments.edges.map((edge: { node: { id: string } }) => edge.node.id)).toContain(experimentId);
+    expect(answers.StartRun.changeExperimentStatus).toMatchObject({ status: 'running', startedAt: expect.any(String) });
+    expect(answers.FinishRun.changeExperimentStatus).toMatchObject({
+      status: 'completed',
+      startedAt: answers.StartRun.changeExperimentStatus.startedAt,
+      finishedAt: expect.any(String),
+    });
+    expect(answers.RenameExperiment.updateExperiment).toMatchObject({ name: 'Churn, EU customers (baseline)', status: 'completed' });
+    expect(answers.FindExperiments.experiments.edges).toEqual([
+      { node: expect.objectContaining({ id: experimentId, owner: expect.objectContaining({ id: user.id, email: user.email }) }) },
+    ]);
+    expect(answers.DeleteExperiment.deleteExperiment).toBe(experimentId);
+    // Staff found the user's two churn templates (the imported copy is private), edited, deactivated and deleted the
+    // copy, and took the original over: each a staff action of theirs.
+    const found = answers.StaffFindTemplates.templates;
+    expect(found.totalCount).toBe(2);
+    expect(found.edges.map((edge: { node: { id: string } }) => edge.node.id).sort()).toEqual(
+      [answers.CreateTemplate.createTemplate.id, answers.ImportTemplate.importTemplate.id].sort(),
+    );
+    expect(found.edges.every((edge: { node: { owner: { id: string } } }) => edge.node.owner.id === user.id)).toBe(true);
+    expect(answers.StaffEditTemplate.updateTemplate).toMatchObject({
+      version: 2,
+      versions: [{ version: 2, changeNote: 'Says which bucket the data comes from', createdBy: { id: staff.id } }],
+    });
+    expect(answers.StaffDeactivateTemplate.deactivateTemplate.isActive).toBe(false);
+    expect(answers.StaffTransferTemplate.transferTemplate.owner.id).toBe(staff.id);
+    expect(answers.StaffActions.auditEvents.edges.map((edge: { node: unknown }) => edge.node)).toEqual([
+      expect.objectContaining({ action: 'TEMPLATE_TRANSFERRED', actorKind: 'STAFF', details: { from: user.id, to: staff.id } }),
+      expect.objectContaining({ action: 'TEMPLATE_DELETED', actorKind: 'STAFF', subjectId: answers.ImportTemplate.importTemplate.id }),
+      expect.objectContaining({ action: 'TEMPLATE_DEACTIVATED', actorKind: 'STAFF' }),
+      expect.objectContaining({
+        action: 'TEMPLATE_UPDATED',
+        actorKind: 'STAFF',
+        details: { fromVersion: 1, toVersion: 2, changed: ['description'] },
+      }),
+    ]);
   });
 
   it('run through a normalised client cache: each answer updates what is watched, with no request but its own', async () => {
     const user = await api.user('readme-client');
     const staff = await api.user('readme-client-staff', ['admin']);
+    const service = await api.user('readme-client-scheduler', ['service']);
     let requests = 0;
     const client = new ApolloClient({
       cache: new InMemoryCache(),
@@ -181,9 +257,10 @@ describe('README example operations', () => {
       for (const example of examples) {
         const document = gql(example.query);
         const variables = resolvePlaceholders(example.variables, answers) as Record<string, unknown>;
-        const isMutation = /^\s*mutation/.test(example.query);
-        // Staff's operations carry the staff token in their own request's headers, over the link's.
-        const context = example.asStaff ? { headers: { authorization: `Bearer ${staff.token}` } } : undefined;
+        const isMutation = /^(?:\s*#.*\n)*\s*mutation/.test(example.query);
+        // Staff's and services' operations carry their token in their own request's headers, over the link's.
+        const token = example.asStaff ? staff.token : example.asService ? service.token : undefined;
+        const context = token ? { headers: { authorization: `Bearer ${token}` } } : undefined;
         const result = isMutation
           ? await client.mutate({ mutation: document, variables, context })
           : await client.query({ query: document, variables, fetchPolicy: 'network-only', context });
@@ -207,11 +284,12 @@ describe('README example operations', () => {
       // One request per operation: no answer left a watched query incomplete, so none went back to the network.
       expect(requests).toBe(operations);
       // EditTemplate's answer ({ id version }) moved the watched template to version 2; Complete's moved the experiment
-      // to queued and the template it came from (the one PickTemplate found first) to its new usage count.
+      // to queued and the template it came from (the one PickTemplate found first) to its new usage count; the run's
+      // answers moved it on to completed (its deletion answers an id, which leaves the cached object as it was).
       expect(watchedTemplate!()).toMatchObject({ template: { id: answers.CreateTemplate.createTemplate.id, version: 2 } });
       expect(watchedExperiment!()).toMatchObject({
         experiment: {
-          status: 'queued',
+          status: 'completed',
           wizardStepCompleted: 2,
           template: {
             id: answers.PickTemplate.templates.edges[0].node.id,

@@ -8,8 +8,8 @@ export enum AuditSubjectType {
 
 /**
  * Every action the audit trail records, as stored: `<subject type>.<what happened>`. The one list: a feature that
- * changes something adds its action here (teams and template transfers will add theirs when they exist), and the
- * database takes any name of that shape without a migration.
+ * changes something adds its action here (teams will add theirs when they exist), and the database takes any name of
+ * that shape without a migration.
  */
 export enum AuditAction {
   TEMPLATE_CREATED = 'template.created',
@@ -24,6 +24,7 @@ export enum AuditAction {
   TEMPLATE_UNPUBLISHED = 'template.unpublished',
   TEMPLATE_DEACTIVATED = 'template.deactivated',
   TEMPLATE_REACTIVATED = 'template.reactivated',
+  TEMPLATE_TRANSFERRED = 'template.transferred',
   TEMPLATE_DELETED = 'template.deleted',
   EXPERIMENT_CREATED = 'experiment.created',
   EXPERIMENT_WIZARD_SAVED = 'experiment.wizard_saved',
@@ -31,6 +32,8 @@ export enum AuditAction {
   EXPERIMENT_WIZARD_COMPLETED = 'experiment.wizard_completed',
   EXPERIMENT_ANALYSIS_WRITTEN = 'experiment.analysis_written',
   EXPERIMENT_TRAINING_TIME_RECORDED = 'experiment.training_time_recorded',
+  EXPERIMENT_UPDATED = 'experiment.updated',
+  EXPERIMENT_DELETED = 'experiment.deleted',
 }
 
 export const AUDIT_ACTIONS: readonly AuditAction[] = Object.values(AuditAction);

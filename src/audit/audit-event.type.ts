@@ -12,7 +12,10 @@ registerEnumType(AuditAction, {
     TEMPLATE_IMPORTED: {
       description: 'A template made from a portable document; details: `name`, `documentSource` (what the document claims it came from)',
     },
-    TEMPLATE_UPDATED: { description: 'Content changed: details `fromVersion`, `toVersion`, `changed` (content fields)' },
+    TEMPLATE_UPDATED: {
+      description:
+        'Content changed (`upgradeTemplateSchema` too): details `fromVersion`, `toVersion`, `changed` (content fields, and `configurationSchemaVersion` when it rose), and `configurationSchemaUpgrade` (`from`, `to`) when the version moved to a newer configuration schema',
+    },
     TEMPLATE_REVERTED: { description: 'An old version written as the next one: details as updated, and `restoredVersion`' },
     TEMPLATE_SHARED: {
       description:
@@ -26,21 +29,30 @@ registerEnumType(AuditAction, {
       description:
         'A pending share became a share when a user holding its address (trusted: see REQUIRE_EMAIL_VERIFIED) signed in for the first time with it. The actor is that user (kind USER): they caused it by signing in. details: `email`, `userId`',
     },
+    TEMPLATE_TRANSFERRED: { description: 'A new owner; details: `from`, `to` (user ids)' },
     TEMPLATE_DELETED: { description: 'details: `name`, `version` (its versions and shares were deleted with it)' },
     EXPERIMENT_CREATED: { description: 'details: `name`, `templateId` and `templateVersion` (null from scratch)' },
     EXPERIMENT_WIZARD_SAVED: {
       description: 'details: `wizardStepCompleted`, `changed` (`wizardStepCompleted`, `wizardState`, `configuration/<section>`)',
     },
-    EXPERIMENT_STATUS_CHANGED: { description: 'details: `from`, `to`, `wizardCompleted` (completing the wizard queues a draft)' },
+    EXPERIMENT_STATUS_CHANGED: {
+      description:
+        'details: `from`, `to`; and `wizardCompleted` when completing the wizard queued a draft. A service starting, completing or ' +
+        'failing a run, the owner or staff cancelling it (actorKind STAFF for staff)',
+    },
     EXPERIMENT_WIZARD_COMPLETED: { description: 'The wizard completed on an experiment whose status it left alone; details: `status`' },
     EXPERIMENT_ANALYSIS_WRITTEN: { description: 'details: `changed`, the analysis fields that changed' },
     EXPERIMENT_TRAINING_TIME_RECORDED: { description: 'details: `from`, `to` (seconds)' },
+    EXPERIMENT_UPDATED: { description: 'Renamed or described anew by its owner; details: `changed` (`name`, `description`)' },
+    EXPERIMENT_DELETED: {
+      description: "details: `name`, `status`, `templateId`; the template's usage count stays (it counts experiments created)",
+    },
   },
 });
 
 registerEnumType(AuditActorKind, {
   name: 'AuditActorKind',
-  description: 'How the actor acted: as a user, with a service token, or as staff (a token with the role admin)',
+  description: 'How the actor acted: as a user, with a service token, or as staff (a token holding the staff role, `STAFF_ROLE`)',
 });
 
 registerEnumType(AuditSubjectType, { name: 'AuditSubjectType', description: 'What an audit event is about' });

@@ -1,6 +1,6 @@
 import type { GraphQLResolveInfo } from 'graphql';
 import { Args, Authorized, Ctx, FieldResolver, Info, Query, Resolver, Root } from 'type-graphql';
-import { STAFF_ROLE } from '../auth/actor';
+import { Role } from '../auth/actor';
 import { connectionOf, ConnectionType, type Connection } from '../graphql/connection';
 import type { Context } from '../graphql/context';
 import { selectsField, selectsPath } from '../graphql/selection';
@@ -15,7 +15,7 @@ export const AuditEventConnection = ConnectionType(AuditEvent, 'AuditEvent');
 
 @Resolver(() => AuditEvent)
 export class AuditEventResolver {
-  @Authorized(STAFF_ROLE)
+  @Authorized(Role.STAFF)
   @Query(() => AuditEventConnection, { description: 'Staff only: audit events of every subject and actor, newest first' })
   async auditEvents(
     @Args() { filter, first, after }: AuditEventsArgs,

@@ -29,7 +29,9 @@ export interface LocalTokenOptions {
   secret: string;
   email: string;
   name?: string;
+  /** The token's role values, under `rolesClaim` (default `roles`). */
   roles?: string[];
+  rolesClaim?: string;
   /** The `email_verified` claim; left out unless given, as the local development tokens always did. */
   emailVerified?: boolean;
   issuer?: string;
@@ -41,7 +43,7 @@ export async function signLocalToken(options: LocalTokenOptions): Promise<string
   // No name unless given: a token without one leaves the user's display name as it is.
   const claims = {
     email: options.email,
-    roles: options.roles ?? [],
+    [options.rolesClaim ?? 'roles']: options.roles ?? [],
     ...(options.name ? { name: options.name } : {}),
     ...(options.emailVerified === undefined ? {} : { email_verified: options.emailVerified }),
   };

@@ -4,6 +4,7 @@ import { LruCache } from '../cache/lru-cache';
 import { UnauthenticatedError } from '../errors/domain-error';
 import { normaliseEmail } from '../user/user-email';
 import { isStorableText } from '../validation/storable';
+import { Role, SERVICE_ROLE_VALUE } from './actor';
 import { hs256Key, verifyHs256, type VerifiedPayload } from './hs256-token';
 
 export interface TokenVerifierOptions {
@@ -11,6 +12,10 @@ export interface TokenVerifierOptions {
   jwksUrl?: string;
   issuer?: string;
   audience?: string;
+  /** The claim holding the caller's roles; default `roles`. */
+  rolesClaim?: string;
+  /** The value in it that makes the caller staff; default `admin`. */
+  staffRole?: string;
 }
 
 /** Shared by every request that presents the same token: frozen. */
@@ -20,7 +25,8 @@ export interface TokenClaims {
   /** The `email_verified` claim, when the token carries one (a boolean, or its text): whether the provider checked `email`. */
   readonly emailVerified?: boolean;
   readonly displayName?: string;
-  readonly roles: readonly string[];
+  /** Tessera's roles, mapped from the token's: other values are dropped. */
+  readonly roles: readonly Role[];
 }
 
 const ASYMMETRIC_ALGORITHMS = ['RS256', 'PS256', 'ES256', 'EdDSA'];
@@ -45,8 +51,13 @@ export class TokenVerifier {
   /** Only tokens that passed every check, each until its `exp` at the latest. */
   private readonly verified = new LruCache<string, TokenClaims>(MAX_CACHED_TOKENS);
   private hits = 0;
+  private readonly roleOf: ReadonlyMap<string, Role>;
 
   constructor(private readonly options: TokenVerifierOptions) {
+    this.roleOf = new Map([
+      [SERVICE_ROLE_VALUE, Role.SERVICE],
+      [options.staffRole ?? 'admin', Role.STAFF],
+    ]);
     if (options.secret) {
       this.key = hs256Key(options.secret);
     } else if (options.jwksUrl) {
@@ -69,7 +80,7 @@ export class TokenVerifier {
     }
     const payload =
       typeof this.key === 'function' ? await this.verifyWithKeySet(token, this.key) : verifyHs256(token, this.key, this.options);
-    const claims = claimsOf(payload);
+    const claims = claimsOf(payload, (value) => this.roleOf.get(value), this.options.rolesClaim ?? 'roles');
     this.verified.set(token, claims, Math.min(payload.exp * 1000, Date.now() + MAX_TOKEN_HOLD_MS));
     return claims;
   }
@@ -92,8 +103,11 @@ export class TokenVerifier {
   }
 }
 
-/** The claims a request's caller is made of; a token whose claims the users table could not hold is refused. */
-function claimsOf(payload: VerifiedPayload): TokenClaims {
+/**
+ * The claims a request's caller is made of; a token whose claims the users table could not hold is refused. Roles are
+ * read from `rolesClaim` (a list; anything else there holds no role) and mapped to Tessera's by `roleOf`.
+ */
+function claimsOf(payload: VerifiedPayload, roleOf: (value: string) => Role | undefined, rolesClaim: string): TokenClaims {
   if (typeof payload.iat === 'number' && payload.iat > Date.now() / 1000 + MAX_CLOCK_SKEW_SECONDS) invalidClaim('iat');
   const text = (claim: 'sub' | 'email' | 'name') => {
     const value = payload[claim];
@@ -104,7 +118,9 @@ function claimsOf(payload: VerifiedPayload): TokenClaims {
   const externalId = text('sub');
   if (!externalId) throw new UnauthenticatedError('Token has no subject');
   const email = text('email');
-  const roles = Array.isArray(payload.roles) ? payload.roles.filter((r): r is string => typeof r === 'string') : [];
+  const given: unknown = Object.hasOwn(payload, rolesClaim) ? payload[rolesClaim] : undefined;
+  const values = Array.isArray(given) ? given.filter((value): value is string => typeof value === 'string') : [];
+  const roles = [...new Set(values.map(roleOf).filter((role) => role !== undefined))];
   return Object.freeze({
     externalId,
     email: email === undefined ? undefined : normaliseEmail(email),

@@ -113,16 +113,39 @@ function parseTest(condition: JsonPathCondition, path: string, errors: FieldErro
 }
 
 /**
+ * A path into a JSON column that has an index of its own on `column #> '{...}'` (a btree, so PostgreSQL also keeps
+ * statistics of the values there): object keys only, as letters, digits and "_", so that it can be written into SQL
+ * as a constant, which the index's expression must match.
+ */
+export type IndexedJsonPath = readonly string[];
+
+/**
  * The filter as SQL conditions on `column` (AND-ed by the caller). A value at a pointer is compared exactly, with `#>`
  * and jsonb equality; where the pointer names object keys only and the value is a scalar, the same condition is also
  * written as a containment, which a GIN index (`jsonb_path_ops`) on the column can serve: the index finds the
  * candidates, the exact comparison decides.
+ *
+ * On an `indexed` path the comparison is written with the path as a constant instead, and alone: the planner then
+ * serves it from that path's btree index and estimates it from the statistics of the values there (it has none for a
+ * containment inside a document, and guesses). A containment is split the same way: each scalar it holds at an
+ * indexed path becomes an equality there, which is exact (below the top level a scalar contains only itself, and a
+ * path leads through objects only), and the rest stays a containment.
  */
-export function jsonFilterConditions(column: string, filter: ParsedJsonFilter, values: SqlValues): string[] {
+export function jsonFilterConditions(
+  column: string,
+  filter: ParsedJsonFilter,
+  values: SqlValues,
+  indexed: readonly IndexedJsonPath[] = [],
+): string[] {
   const conditions: string[] = [];
-  if (filter.contains) conditions.push(`${column} @> ${values.bind(JSON.stringify(filter.contains))}::jsonb`);
+  if (filter.contains) {
+    const { rest, leaves } = splitContainment(filter.contains, indexed);
+    if (rest) conditions.push(`${column} @> ${values.bind(JSON.stringify(rest))}::jsonb`);
+    for (const { path, value } of leaves) conditions.push(`${indexedValue(column, path)} = ${values.bind(JSON.stringify(value))}::jsonb`);
+  }
   for (const { segments, test } of filter.conditions) {
-    const at = `${column} #> ${values.bind(segments)}::text[]`;
+    const path = indexed.find((candidate) => samePath(candidate, segments));
+    const at = path ? indexedValue(column, path) : `${column} #> ${values.bind(segments)}::text[]`;
     if ('exists' in test) {
       conditions.push(`${at} is ${test.exists ? 'not ' : ''}null`);
       continue;
@@ -132,13 +155,62 @@ export function jsonFilterConditions(column: string, filter: ParsedJsonFilter, v
       candidates.length === 1
         ? `${at} = ${values.bind(JSON.stringify(candidates[0]))}::jsonb`
         : `${at} = any(${values.bind(candidates.map((candidate) => JSON.stringify(candidate)))}::jsonb[])`;
-    if (segments.every(isObjectKey) && candidates.every(isScalar)) {
+    if (!path && segments.every(isObjectKey) && candidates.every(isScalar)) {
       const contained = candidates.map((candidate) => `${column} @> ${values.bind(JSON.stringify(nested(segments, candidate)))}::jsonb`);
       conditions.push(contained.length === 1 ? contained[0] : `(${contained.join(' or ')})`);
     }
     conditions.push(exact);
   }
   return conditions;
+}
+
+/** `column #> '{model,type}'`, exactly as an index on that path spells its expression. */
+function indexedValue(column: string, path: IndexedJsonPath): string {
+  if (path.length === 0 || !path.every((key) => /^[A-Za-z0-9_]+$/.test(key) && isObjectKey(key))) {
+    throw new Error(`not a path an index can be declared on: ${JSON.stringify(path)}`);
+  }
+  return `(${column} #> '{${path.join(',')}}'::text[])`;
+}
+
+function samePath(path: IndexedJsonPath, segments: readonly string[]): boolean {
+  return path.length === segments.length && path.every((key, index) => key === segments[index]);
+}
+
+/**
+ * `contains` as the scalars it holds at indexed paths and the containment of everything else (undefined when nothing
+ * else is left). An object left empty once those scalars are out goes too: an equality below it implies it is an object.
+ */
+function splitContainment(
+  contains: Record<string, unknown>,
+  indexed: readonly IndexedJsonPath[],
+): { rest?: Record<string, unknown>; leaves: Array<{ path: IndexedJsonPath; value: unknown }> } {
+  const leaves: Array<{ path: IndexedJsonPath; value: unknown }> = [];
+  const take = (object: Record<string, unknown>, prefix: string[]): Record<string, unknown> | undefined => {
+    const rest: Record<string, unknown> = {};
+    let taken = false;
+    for (const [key, value] of Object.entries(object)) {
+      const at = [...prefix, key];
+      const path = indexed.find((candidate) => samePath(candidate, at));
+      if (path && isScalar(value)) {
+        leaves.push({ path, value });
+        taken = true;
+      } else if (isPlainObject(value) && Object.keys(value).length > 0 && indexed.some((candidate) => startsWith(candidate, at))) {
+        const inner = take(value, at);
+        if (inner) rest[key] = inner;
+        else taken = true;
+      } else rest[key] = value;
+    }
+    return taken && Object.keys(rest).length === 0 ? undefined : rest;
+  };
+  return { rest: take(contains, []), leaves };
+}
+
+function startsWith(path: IndexedJsonPath, prefix: readonly string[]): boolean {
+  return prefix.length < path.length && prefix.every((key, index) => key === path[index]);
+}
+
+function isPlainObject(value: unknown): value is Record<string, unknown> {
+  return value !== null && typeof value === 'object' && !Array.isArray(value);
 }
 
 /** A segment that can only name an object's key: an array index is digits. */

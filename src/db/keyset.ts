@@ -1,4 +1,5 @@
 import { ValidationError } from '../errors/domain-error';
+import { isStorableText } from '../validation/storable';
 import type { SqlValues } from './sql';
 import { isUuid } from './uuid';
 
@@ -65,6 +66,56 @@ export interface KeysetOrder {
   direction: OrderDirection;
   /** The unique tie-break: rows with equal keys keep one order across pages. */
   id: string;
+}
+
+/** A sort key a list offers, whichever direction a client asks for. */
+export type KeysetField = Pick<KeysetOrder, 'key' | 'cursorValue' | 'fromCursor' | 'isCursorValue'> & { defaultDirection: OrderDirection };
+
+/** What a client asks of a list's order: one of its fields, and a direction (each field has its default). */
+export interface OrderRequest<Field extends string> {
+  field?: Field | null;
+  direction?: OrderDirection | null;
+}
+
+/** A timestamp column, carried in cursors at PostgreSQL's microsecond precision. */
+export function timestampField(column: string, defaultDirection = OrderDirection.DESC): KeysetField {
+  return {
+    key: column,
+    cursorValue: timestampTextSql(column),
+    fromCursor: (value) => `${value}::timestamptz`,
+    isCursorValue: isTimestampText,
+    defaultDirection,
+  };
+}
+
+/** A text column of at most `maxLength` characters. */
+export function textField(column: string, maxLength: number, defaultDirection = OrderDirection.ASC): KeysetField {
+  return {
+    key: column,
+    cursorValue: column,
+    fromCursor: (value) => `${value}::text`,
+    // Text PostgreSQL cannot take (a NUL) would fail the query: such a cursor is as malformed as any other.
+    isCursorValue: (value) => typeof value === 'string' && value.length <= maxLength && isStorableText(value),
+    defaultDirection,
+  };
+}
+
+/**
+ * The ordering `request` picks among a list's `fields` (`defaultField` when it names none), tie-broken by `id`. Its
+ * cursors carry `FIELD:DIRECTION`, so a cursor of another ordering is refused rather than misread.
+ */
+export function keysetOrder<Field extends string>(
+  fields: Record<Field, KeysetField>,
+  request: OrderRequest<Field> | null | undefined,
+  defaultField: Field,
+  id: string,
+): KeysetOrder {
+  const field = request?.field ?? defaultField;
+  if (!Object.hasOwn(fields, field)) throw ValidationError.at('/orderBy/field', 'is not a known ordering');
+  const order = fields[field];
+  // Both end up in the SQL text: only ever one of the known values.
+  const direction = (request?.direction ?? order.defaultDirection) === OrderDirection.ASC ? OrderDirection.ASC : OrderDirection.DESC;
+  return { ...order, tag: `${field}:${direction}`, direction, id };
 }
 
 /** The SQL of one keyset page: what continues after the cursor, the ORDER BY, and the LIMIT's placeholder. */

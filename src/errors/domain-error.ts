@@ -45,16 +45,20 @@ export class ValidationError extends DomainError {
   }
 }
 
+/**
+ * `path`, when given, is the JSON pointer of the argument that named what was not found or is not allowed (`/toUserId`,
+ * `/filter/scope`), as `validationErrors` point at fields; it reaches the client as `extensions.path`.
+ */
 export class NotFoundError extends DomainError {
-  constructor(what: string) {
-    super(ErrorCode.NotFound, `${what} not found`);
+  constructor(what: string, path?: string) {
+    super(ErrorCode.NotFound, `${what} not found`, path === undefined ? {} : { path });
     this.name = 'NotFoundError';
   }
 }
 
 export class ForbiddenError extends DomainError {
-  constructor(message = 'Only the owner may do this') {
-    super(ErrorCode.Forbidden, message);
+  constructor(message = 'Only the owner may do this', path?: string) {
+    super(ErrorCode.Forbidden, message, path === undefined ? {} : { path });
     this.name = 'ForbiddenError';
   }
 }
@@ -67,6 +71,10 @@ export enum ConflictReason {
   TemplateInactive = 'TEMPLATE_INACTIVE',
   /** The experiment's wizard is completed (`currentStatus`): its steps are closed. */
   WizardCompleted = 'WIZARD_COMPLETED',
+  /** The experiment's status (`currentStatus`) does not move to the status asked for. */
+  StatusTransition = 'STATUS_TRANSITION',
+  /** The experiment is queued or running (`currentStatus`): a service's until it ends or is cancelled. */
+  ExperimentInProgress = 'EXPERIMENT_IN_PROGRESS',
 }
 
 export class ConflictError extends DomainError {

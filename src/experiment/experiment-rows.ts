@@ -30,7 +30,8 @@ const SCALAR_COLUMNS =
   'e.template_version as "templateVersion", e.created_at as "createdAt", e.updated_at as "updatedAt", ' +
   'e.wizard_completed as "wizardCompleted", e.wizard_step_completed as "wizardStepCompleted", ' +
   'extract(epoch from e.estimated_training_time)::float8 as "estimatedTrainingSeconds", ' +
-  'extract(epoch from e.actual_training_time)::float8 as "actualTrainingSeconds"';
+  'extract(epoch from e.actual_training_time)::float8 as "actualTrainingSeconds", ' +
+  'e.started_at as "startedAt", e.finished_at as "finishedAt"';
 
 /** The columns of an ExperimentRecord over alias `e` with `documents`; intervals as seconds, as the entity maps them. */
 export function experimentColumns(documents: readonly ExperimentDocument[]): string {
@@ -62,5 +63,7 @@ export function experimentOf(row: ExperimentRow): ExperimentRecord {
     wizardState: row.wizardState,
     estimatedTrainingSeconds: row.estimatedTrainingSeconds,
     actualTrainingSeconds: row.actualTrainingSeconds,
+    startedAt: row.startedAt,
+    finishedAt: row.finishedAt,
   };
 }

@@ -29,7 +29,9 @@ export class Experiment {
     | 'wizardStepCompleted'
     | 'wizardState'
     | 'estimatedTrainingSeconds'
-    | 'actualTrainingSeconds';
+    | 'actualTrainingSeconds'
+    | 'startedAt'
+    | 'finishedAt';
 
   @Field(() => ID)
   @PrimaryKey({ type: 'uuid' })
@@ -43,7 +45,10 @@ export class Experiment {
   @Property({ type: 'text', nullable: true })
   description: string | null = null;
 
-  @Field(() => String, { description: 'draft, queued, running, completed, failed, cancelled (older rows may hold others)' })
+  @Field(() => String, {
+    description:
+      'draft, queued, running, completed, failed, cancelled (older rows may hold others, which stay as they are: no move leaves them)',
+  })
   @Property({ type: 'varchar', length: 32 })
   status: string = ExperimentStatus.DRAFT;
 
@@ -110,4 +115,14 @@ export class Experiment {
   @Field(() => Float, { nullable: true })
   @Property({ type: IntervalSecondsType, nullable: true, fieldName: 'actual_training_time' })
   actualTrainingSeconds?: number | null;
+
+  // Written by the status moves: when a service started it, and when it completed, failed or was cancelled.
+
+  @Field(() => Date, { nullable: true, description: 'When a service moved it to running; null until then' })
+  @Property({ type: 'timestamptz', nullable: true })
+  startedAt?: Date | null;
+
+  @Field(() => Date, { nullable: true, description: 'When it completed, failed or was cancelled; null until then' })
+  @Property({ type: 'timestamptz', nullable: true })
+  finishedAt?: Date | null;
 }

@@ -1,10 +1,11 @@
 import DataLoader from 'dataloader';
-import { isService, type ActorLookup } from '../auth/actor';
+import type { ActorLookup } from '../auth/actor';
 import { emptyPage, type Page } from '../db/keyset';
-import type { Reader } from '../db/sql';
+import { SqlValues, type Reader } from '../db/sql';
 import { canonicalUuid } from '../db/uuid';
 import { countByTemplate, pageByTemplate } from './experiment-list';
 import { experimentColumns, experimentOf, type ExperimentDocument, type ExperimentRecord, type ExperimentRow } from './experiment-rows';
+import { visibleExperiments } from './experiment-visibility';
 
 /** An experiment by id, with the documents the request selects of it. */
 export interface ExperimentKey {
@@ -26,7 +27,7 @@ const documentsOf = (keys: ReadonlyArray<{ documents: readonly ExperimentDocumen
   ...new Set(keys.flatMap((key) => key.documents)),
 ];
 
-/** Per-request batch loaders for experiments; only ever the caller's own (any, for a service token). */
+/** Per-request batch loaders for experiments; only ever the caller's own (any, for a service token or staff). */
 export function createExperimentLoaders(reader: Reader, actor: ActorLookup) {
   return {
     /** An experiment the caller may see, else null: another owner's experiment looks like a missing one. */
@@ -36,13 +37,12 @@ export function createExperimentLoaders(reader: Reader, actor: ActorLookup) {
         const ids = keys.map((key) => canonicalUuid(key.id));
         const wanted = [...new Set(ids.filter((id) => id !== undefined))];
         if (!caller || wanted.length === 0) return keys.map(() => null);
-        const columns = experimentColumns(documentsOf(keys));
-        const rows = isService(caller)
-          ? await reader.rows<ExperimentRow>(`select ${columns} from ml_experiments e where e.id = any($1::uuid[])`, [wanted])
-          : await reader.rows<ExperimentRow>(
-              `select ${columns} from ml_experiments e where e.id = any($1::uuid[]) and e.owner_id = $2::uuid`,
-              [wanted, caller.userId],
-            );
+        const values = new SqlValues();
+        const rows = await reader.rows<ExperimentRow>(
+          `select ${experimentColumns(documentsOf(keys))} from ml_experiments e
+           where e.id = any(${values.bind(wanted)}::uuid[]) and ${visibleExperiments('e', caller, values)}`,
+          values.values,
+        );
         const byId = new Map(rows.map((row) => [row.id, experimentOf(row)]));
         return ids.map((id) => (id === undefined ? null : (byId.get(id) ?? null)));
       },

@@ -8,6 +8,7 @@ import type { Loaders } from '../graphql/loaders';
 import { TemplateVersion } from '../template/template-version.entity';
 import { ExperimentTemplate } from '../template/template.entity';
 import { selectedAmong, selectsField } from '../graphql/selection';
+import { ExperimentStatusTarget } from './experiment-status';
 import type { TemplateRecord, VersionContentRecord } from '../template/template-rows';
 import { User } from '../user/user.entity';
 import type { UserRecord } from '../user/user-rows';
@@ -19,14 +20,19 @@ import {
   CreateExperimentFromTemplateInput,
   CreateExperimentInput,
   ExperimentFilterInput,
+  ExperimentOrder,
   SaveWizardStepInput,
+  UpdateExperimentInput,
 } from './experiment.inputs';
 
 export const ExperimentConnection = ConnectionType(Experiment, 'Experiment');
 
 @Resolver(() => Experiment)
 export class ExperimentResolver {
-  @Query(() => Experiment, { nullable: true, description: "One of the caller's experiments (any, for a service token); null otherwise" })
+  @Query(() => Experiment, {
+    nullable: true,
+    description: "One of the caller's experiments (any, for a service token or staff); null otherwise, as for an unknown id",
+  })
   async experiment(
     @Arg('id', () => ID) id: string,
     @Ctx() { loaders }: Context,
@@ -36,16 +42,28 @@ export class ExperimentResolver {
   }
 
   @Authorized()
-  @Query(() => ExperimentConnection, { description: "The caller's experiments, newest first" })
+  @Query(() => ExperimentConnection, {
+    description:
+      "The caller's experiments (every owner's for a service token or staff, e.g. a scheduler's queue: " +
+      '`filter: { statuses: ["queued"] }, orderBy: { field: CREATED_AT, direction: ASC }`), newest first unless `orderBy` says otherwise',
+  })
   async experiments(
     @Arg('filter', () => ExperimentFilterInput, { nullable: true }) filter: ExperimentFilterInput | null,
+    @Arg('orderBy', () => ExperimentOrder, { nullable: true, description: 'Default: most recently created first' })
+    orderBy: ExperimentOrder | null,
     @Args() { first, after }: PageArgs,
     @CurrentActor() actor: Actor,
     @Ctx() { reader }: Context,
     @Info() info: GraphQLResolveInfo,
   ): Promise<Connection<ExperimentRecord>> {
-    const documents = selectedAmong(info, ['edges', 'node'], EXPERIMENT_DOCUMENT_FIELDS);
-    return connectionOf(await listExperiments(reader, actor, filter ?? {}, { first, after }, documents));
+    const page = await listExperiments(
+      reader,
+      actor,
+      { filter, orderBy },
+      { first, after },
+      { withTotalCount: selectsField(info, 'totalCount'), documents: selectedAmong(info, ['edges', 'node'], EXPERIMENT_DOCUMENT_FIELDS) },
+    );
+    return connectionOf(page);
   }
 
   @FieldResolver(() => ExperimentTemplate, {
@@ -140,6 +158,45 @@ export class ExperimentResolver {
     @Ctx() { services }: Context,
   ): Promise<Experiment> {
     return services.experiments.recordTrainingTime(actor, id, actualTrainingSeconds);
+  }
+
+  @Authorized()
+  @Mutation(() => Experiment, {
+    description: 'Renames or describes anew an experiment of the caller: a draft or an ended one (queued or running: CONFLICT)',
+  })
+  async updateExperiment(
+    @Arg('id', () => ID) id: string,
+    @Arg('input', () => UpdateExperimentInput) input: UpdateExperimentInput,
+    @CurrentActor() actor: Actor,
+    @Ctx() { services }: Context,
+  ): Promise<Experiment> {
+    return services.experiments.updateDetails(actor, id, input);
+  }
+
+  @Authorized()
+  @Mutation(() => ID, {
+    description:
+      "Deletes an experiment of the caller: a draft or an ended one (queued or running: CONFLICT). Its template's usage count " +
+      'does not change: it counts the experiments created from the template. Its audit events stay',
+  })
+  async deleteExperiment(@Arg('id', () => ID) id: string, @CurrentActor() actor: Actor, @Ctx() { services }: Context): Promise<string> {
+    return services.experiments.delete(actor, id);
+  }
+
+  @Authorized()
+  @Mutation(() => Experiment, {
+    description:
+      'Moves an experiment along its lifecycle (`draft -> queued -> running -> completed | failed`, `queued | running -> cancelled`): ' +
+      'a service token starts, completes and fails runs (recording `startedAt`, `finishedAt`), the owner or staff cancel. ' +
+      'A move the current status does not allow is CONFLICT with `currentStatus`; an older row with another status never moves',
+  })
+  async changeExperimentStatus(
+    @Arg('id', () => ID) id: string,
+    @Arg('to', () => ExperimentStatusTarget) to: ExperimentStatusTarget,
+    @CurrentActor() actor: Actor,
+    @Ctx() { services }: Context,
+  ): Promise<Experiment> {
+    return services.experiments.changeStatus(actor, id, to);
   }
 }
 

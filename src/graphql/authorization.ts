@@ -5,13 +5,13 @@ import type { Context } from './context';
 
 /**
  * `@Authorized()` operations need a caller: UNAUTHENTICATED (not type-graphql's own error) otherwise.
- * `@Authorized(STAFF_ROLE)` ones need a caller with one of the roles named: FORBIDDEN for any other caller.
+ * `@Authorized(Role.STAFF)` ones need a caller with one of the roles named: FORBIDDEN for any other caller.
  */
 export const authChecker: AuthChecker<Context> = async ({ context }, roles) => {
   const actor = await context.actor();
   if (!actor) throw new UnauthenticatedError();
-  if (roles.length > 0 && !roles.some((role) => actor.roles.includes(role))) {
-    throw new ForbiddenError(`Only callers with the role ${roles.join(' or ')} may do this`);
+  if (roles.length > 0 && !roles.some((role) => (actor.roles as readonly string[]).includes(role))) {
+    throw new ForbiddenError(`Only ${roles.join(' or ')} may do this`);
   }
   return true;
 };

@@ -43,6 +43,7 @@ import { buildAppSchema } from '../graphql/schema';
 import type { Metrics } from '../metrics/metrics';
 import { registerMetricsRoute } from './metrics-route';
 import { RateLimiter } from './rate-limit';
+import { TrendingWindowKeeper } from '../template/template-trending';
 import { withTimeout } from './timeout';
 
 export interface ServerDependencies {
@@ -83,6 +84,8 @@ export async function createServer({
 
   const limiter = new RateLimiter(config.rateLimits, Sql.of(database.orm.em), logger);
   app.addHook('onClose', async () => limiter.close());
+  const trendingWindow = new TrendingWindowKeeper(database.orm.em, logger);
+  app.addHook('onClose', async () => trendingWindow.close());
   app.addHook('onRequest', async (request, reply) => {
     if (request.routeOptions.url !== config.graphqlPath) return;
     request.credentials = await credentialsOf(authenticator, request);

@@ -2,7 +2,7 @@ import { compare, type Operation } from 'fast-json-patch';
 import type { FieldError } from '../errors/domain-error';
 import { sameJson } from '../validation/same-json';
 import { parseStorableText } from '../validation/storable';
-import type { Configuration } from './configuration-schema';
+import { LATEST_CONFIGURATION_SCHEMA_VERSION, type Configuration, type ConfigurationSchemaVersion } from './configuration-schema';
 import { parseConfiguration } from './configuration-validator';
 import { isTemplateCategory, TEMPLATE_CATEGORIES, type TemplateCategory } from './template-category';
 
@@ -36,14 +36,18 @@ export function normalizeTag(tag: string): string {
   return tag.trim().toLowerCase().replace(/\s+/g, '-');
 }
 
-/** The content of a new template: every field checked, every problem reported. */
-export function parseTemplateContent(input: TemplateContentInput, errors: FieldError[]): TemplateContent {
+/** The content of a new template: every field checked (the configuration at `schemaVersion`), every problem reported. */
+export function parseTemplateContent(
+  input: TemplateContentInput,
+  errors: FieldError[],
+  schemaVersion: ConfigurationSchemaVersion = LATEST_CONFIGURATION_SCHEMA_VERSION,
+): TemplateContent {
   const content = {
     name: parseName(input.name, '/name', errors),
     description: parseDescription(input.description, '/description', errors),
     category: parseCategory(input.category, '/category', errors),
     tags: input.tags === undefined || input.tags === null ? [] : parseTags(input.tags, '/tags', errors),
-    configuration: parseRequiredConfiguration(input.configuration, errors),
+    configuration: parseRequiredConfiguration(input.configuration, errors, schemaVersion),
   };
   return content as TemplateContent;
 }
@@ -151,10 +155,14 @@ function parseTags(value: unknown, path: string, errors: FieldError[]): string[]
   return tags;
 }
 
-function parseRequiredConfiguration(value: unknown, errors: FieldError[]): Configuration | undefined {
+function parseRequiredConfiguration(
+  value: unknown,
+  errors: FieldError[],
+  schemaVersion: ConfigurationSchemaVersion = LATEST_CONFIGURATION_SCHEMA_VERSION,
+): Configuration | undefined {
   if (value === undefined) {
     errors.push({ path: '/configuration', message: 'is required' });
     return undefined;
   }
-  return parseConfiguration(value, '/configuration', errors);
+  return parseConfiguration(value, '/configuration', errors, schemaVersion);
 }

@@ -1,6 +1,7 @@
 import type { FieldError } from '../errors/domain-error';
 import { escapePointerSegment } from '../validation/field-errors';
 import type { Configuration } from './configuration-schema';
+import { parseConfigurationSchemaVersion, parseUpgradedConfiguration } from './configuration-validator';
 import { TemplateCategory } from './template-category';
 import { parseTemplateContent, type TemplateContent } from './template-content';
 import type { TemplateRecord, VersionRecord } from './template-rows';
@@ -11,8 +12,8 @@ import type { TemplateRecord, VersionRecord } from './template-rows';
  */
 export const TEMPLATE_DOCUMENT_FORMAT = 'tessera.template';
 export const TEMPLATE_DOCUMENT_VERSION = 1;
-/** The configuration JSON Schema every configuration is validated against today. */
-export const CONFIGURATION_SCHEMA_VERSION = 1;
+/** What a document without `configurationSchemaVersion` is read at: the only version before version 2 existed. */
+const UNSTATED_CONFIGURATION_SCHEMA_VERSION = 1;
 
 interface DocumentContent {
   name: string;
@@ -25,11 +26,12 @@ interface DocumentContent {
 export interface TemplateDocument extends DocumentContent {
   format: typeof TEMPLATE_DOCUMENT_FORMAT;
   formatVersion: typeof TEMPLATE_DOCUMENT_VERSION;
+  /** The schema version `configuration` is valid at: the template's. */
   configurationSchemaVersion: number;
   /** Where it came from: informative, never used to find anything on import. */
   source: { templateId: string; version: number; exportedAt: string };
   /** Oldest first, when asked for; an import starts a history of its own and does not read it. */
-  history?: Array<DocumentContent & { version: number; changeNote: string | null; createdAt: string }>;
+  history?: Array<DocumentContent & { version: number; configurationSchemaVersion: number; changeNote: string | null; createdAt: string }>;
 }
 
 const CATEGORY_NAMES = new Map(Object.entries(TemplateCategory).map(([name, value]) => [value as string, name]));
@@ -49,7 +51,7 @@ export function templateDocumentOf(template: TemplateRecord, history: VersionRec
   return {
     format: TEMPLATE_DOCUMENT_FORMAT,
     formatVersion: TEMPLATE_DOCUMENT_VERSION,
-    configurationSchemaVersion: CONFIGURATION_SCHEMA_VERSION,
+    configurationSchemaVersion: template.configurationSchemaVersion,
     source: { templateId: template.id, version: template.version, exportedAt: exportedAt.toISOString() },
     ...contentOf(template),
     ...(history && {
@@ -58,6 +60,7 @@ export function templateDocumentOf(template: TemplateRecord, history: VersionRec
         .map((version) => ({
           version: version.version,
           ...contentOf(version),
+          configurationSchemaVersion: version.configurationSchemaVersion,
           changeNote: version.changeNote ?? null,
           createdAt: version.createdAt.toISOString(),
         })),
@@ -80,7 +83,9 @@ const KNOWN_FIELDS = new Set([
 
 /**
  * The content of a document to import, checked as creation checks it, with every error's path inside the document
- * (`/document/configuration/model/type`); undefined when anything is wrong.
+ * (`/document/configuration/model/type`); undefined when anything is wrong. The configuration is read at the document's
+ * `configurationSchemaVersion` (version 1 when it has none) and upgraded to the latest: an import, like every write of
+ * content, is written at the latest version.
  */
 export function parseTemplateDocument(document: Record<string, unknown>, path: string, errors: FieldError[]): TemplateContent | undefined {
   const problems: FieldError[] = [];
@@ -88,12 +93,11 @@ export function parseTemplateDocument(document: Record<string, unknown>, path: s
   if (document.formatVersion !== TEMPLATE_DOCUMENT_VERSION) {
     problems.push({ path: '/formatVersion', message: `must be ${TEMPLATE_DOCUMENT_VERSION}, the only version this server reads` });
   }
-  if (document.configurationSchemaVersion !== undefined && document.configurationSchemaVersion !== CONFIGURATION_SCHEMA_VERSION) {
-    problems.push({
-      path: '/configurationSchemaVersion',
-      message: `must be ${CONFIGURATION_SCHEMA_VERSION}, the configuration schema this server validates`,
-    });
-  }
+  const schemaVersion = parseConfigurationSchemaVersion(
+    document.configurationSchemaVersion ?? UNSTATED_CONFIGURATION_SCHEMA_VERSION,
+    '/configurationSchemaVersion',
+    problems,
+  );
   for (const key of Object.keys(document)) {
     if (!KNOWN_FIELDS.has(key)) problems.push({ path: `/${escapePointerSegment(key)}`, message: 'is not a field of a template document' });
   }
@@ -102,7 +106,12 @@ export function parseTemplateDocument(document: Record<string, unknown>, path: s
     typeof document.category === 'string'
       ? (TemplateCategory[document.category as keyof typeof TemplateCategory] ?? document.category)
       : document.category;
-  const content = parseTemplateContent({ ...document, category }, problems);
+  // An unknown schema version says nothing of how to read the configuration: its problems would be noise.
+  const content = schemaVersion === undefined ? undefined : parseTemplateContent({ ...document, category }, problems, schemaVersion);
+  if (content && problems.length === 0) {
+    const configuration = parseUpgradedConfiguration(content.configuration, schemaVersion!, '/configuration', problems);
+    if (configuration) content.configuration = configuration;
+  }
   errors.push(...problems.map((problem) => ({ ...problem, path: `${path}${problem.path}` })));
   return problems.length === 0 ? content : undefined;
 }

@@ -1,31 +1,40 @@
-import type { Actor } from '../auth/actor';
+import { isStaff, type Actor } from '../auth/actor';
 import {
   isTimestampText,
   keysetClauses,
   keysetColumns,
+  keysetOrder,
   keysetPage,
   OrderDirection,
+  textField,
+  timestampField,
   timestampTextSql,
-  type KeysetOrder,
+  type KeysetField,
   type KeysetRow,
+  type OrderRequest,
   type Page,
   type PageRequest,
 } from '../db/keyset';
-import { jsonFilterConditions, parseJsonFilter, type JsonFilter } from '../db/json-filter';
+import { jsonFilterConditions, parseJsonFilter, type IndexedJsonPath, type JsonFilter } from '../db/json-filter';
 import { SqlValues, type Reader } from '../db/sql';
-import { UnauthenticatedError, ValidationError, type FieldError } from '../errors/domain-error';
+import { containsText, parseSearch } from '../db/text-search';
+import { canonicalUuid } from '../db/uuid';
+import { ForbiddenError, UnauthenticatedError, type FieldError } from '../errors/domain-error';
 import { userColumns, userJson, userOf, userOfJson } from '../user/user-rows';
 import { throwIfInvalid } from '../validation/field-errors';
-import { isStorableText, parseStorableText } from '../validation/storable';
+import { parseStorableText } from '../validation/storable';
 import type { TemplateCategory } from './template-category';
+import { LATEST_CONFIGURATION_SCHEMA_VERSION } from './configuration-schema';
 import { normalizeTag, TAGS_MAX_COUNT } from './template-content';
 import { templateColumns, templateOf, type TemplateRecord, type TemplateRow } from './template-rows';
-import { visibleTemplates } from './template-visibility';
+import { ownSharedOrPublicTemplates, visibleTemplates } from './template-visibility';
 export enum TemplateScope {
   MINE = 'MINE',
   SHARED_WITH_ME = 'SHARED_WITH_ME',
   PUBLIC = 'PUBLIC',
   ALL_VISIBLE = 'ALL_VISIBLE',
+  /** Staff only: every template, whoever owns it, private and deactivated ones included. */
+  EVERYONE = 'EVERYONE',
 }
 
 export enum TemplateActiveState {
@@ -40,6 +49,7 @@ export enum TemplateOrderField {
   NAME = 'NAME',
   USAGE_COUNT = 'USAGE_COUNT',
   LAST_USED = 'LAST_USED',
+  TRENDING = 'TRENDING',
 }
 
 export interface TemplateListFilter {
@@ -49,11 +59,14 @@ export interface TemplateListFilter {
   configuration?: JsonFilter | null;
   scope?: TemplateScope | null;
   activeState?: TemplateActiveState | null;
+  configurationSchemaBehind?: boolean | null;
+  /** Templates of this user only (within the scope). */
+  ownerId?: string | null;
 }
 
 export interface TemplateListQuery {
   filter?: TemplateListFilter | null;
-  orderBy?: { field?: TemplateOrderField | null; direction?: OrderDirection | null } | null;
+  orderBy?: OrderRequest<TemplateOrderField> | null;
 }
 
 export interface TemplateListOptions {
@@ -70,39 +83,35 @@ export interface TemplateListOptions {
   withSharedWith?: boolean;
 }
 
-export const SEARCH_MAX_LENGTH = 200;
+/**
+ * The wizard's most common filters on a configuration: model type, framework, dataset format. Each path has a btree
+ * index of its own, (value there, updated_at desc, id desc), and one more walks updated_at with all three values in
+ * it (Migration20261206150000_template_configuration_path_indexes): a page of one value is read in order, a page of a
+ * common value from a list is found without reading the rows it skips, and ANALYZE keeps statistics of the values.
+ */
+export const WIZARD_CONFIGURATION_PATHS: readonly IndexedJsonPath[] = [
+  ['model', 'type'],
+  ['model', 'framework'],
+  ['dataset', 'format'],
+];
 
 const MAX_INTEGER = 2_147_483_647;
 
-/** An ordering of templates, whichever its direction. */
-type TemplateOrder = Pick<KeysetOrder, 'key' | 'cursorValue' | 'fromCursor' | 'isCursorValue'> & { defaultDirection: OrderDirection };
-
-const ORDERS: Record<TemplateOrderField, TemplateOrder> = {
-  [TemplateOrderField.UPDATED_AT]: {
-    key: 't.updated_at',
-    cursorValue: timestampTextSql('t.updated_at'),
-    fromCursor: (value) => `${value}::timestamptz`,
-    defaultDirection: OrderDirection.DESC,
-    isCursorValue: isTimestampText,
-  },
-  [TemplateOrderField.CREATED_AT]: {
-    key: 't.created_at',
-    cursorValue: timestampTextSql('t.created_at'),
-    fromCursor: (value) => `${value}::timestamptz`,
-    defaultDirection: OrderDirection.DESC,
-    isCursorValue: isTimestampText,
-  },
-  [TemplateOrderField.NAME]: {
-    key: 't.name',
-    cursorValue: 't.name',
-    fromCursor: (value) => `${value}::text`,
-    defaultDirection: OrderDirection.ASC,
-    // Text PostgreSQL cannot take (a NUL) would fail the query: such a cursor is as malformed as any other.
-    isCursorValue: (value) => typeof value === 'string' && value.length <= 255 && isStorableText(value),
-  },
+const ORDERS: Record<TemplateOrderField, KeysetField> = {
+  [TemplateOrderField.UPDATED_AT]: timestampField('t.updated_at'),
+  [TemplateOrderField.CREATED_AT]: timestampField('t.created_at'),
+  [TemplateOrderField.NAME]: textField('t.name', 255),
   [TemplateOrderField.USAGE_COUNT]: {
     key: 't.usage_count',
     cursorValue: 't.usage_count',
+    fromCursor: (value) => `${value}::integer`,
+    defaultDirection: OrderDirection.DESC,
+    isCursorValue: (value) => Number.isSafeInteger(value) && (value as number) >= 0 && (value as number) <= MAX_INTEGER,
+  },
+  // The ranking kept in each experiment's transaction and moved on each UTC day (template-trending.ts).
+  [TemplateOrderField.TRENDING]: {
+    key: 't.trending_count',
+    cursorValue: 't.trending_count',
     fromCursor: (value) => `${value}::integer`,
     defaultDirection: OrderDirection.DESC,
     isCursorValue: (value) => Number.isSafeInteger(value) && (value as number) >= 0 && (value as number) <= MAX_INTEGER,
@@ -117,15 +126,6 @@ const ORDERS: Record<TemplateOrderField, TemplateOrder> = {
     isCursorValue: (value) => value === null || isTimestampText(value),
   },
 };
-
-function orderOf(query: TemplateListQuery): KeysetOrder {
-  const field = query.orderBy?.field ?? TemplateOrderField.UPDATED_AT;
-  if (!Object.hasOwn(ORDERS, field)) throw ValidationError.at('/orderBy/field', 'is not a known ordering');
-  const order = ORDERS[field];
-  // Both end up in the SQL text: only ever one of the known values.
-  const direction = (query.orderBy?.direction ?? order.defaultDirection) === OrderDirection.ASC ? OrderDirection.ASC : OrderDirection.DESC;
-  return { ...order, tag: `${field}:${direction}`, direction, id: 't.id' };
-}
 
 type ListedRow = TemplateRow & KeysetRow & Record<string, unknown> & { sharedWith?: Array<Parameters<typeof userOfJson>[0]> | null };
 
@@ -142,7 +142,7 @@ export async function listTemplates(
   pageRequest: PageRequest,
   options: TemplateListOptions = {},
 ): Promise<Page<TemplateRecord>> {
-  const order = orderOf(query);
+  const order = keysetOrder(ORDERS, query.orderBy, TemplateOrderField.UPDATED_AT, 't.id');
   const filter = query.filter ?? {};
   const values = new SqlValues();
   const where = filterConditions(actor, filter, values);
@@ -180,14 +180,16 @@ export async function listTemplates(
 
 /**
  * The users a template of the caller's own is shared with, in sharing order, as one JSON column; null on others': the
- * owner-only rule of `Template.sharedWith` (template.resolver.ts), applied in the statement that reads the page.
+ * owner's and staff's rule of `Template.sharedWith` (template.resolver.ts), applied in the statement that reads the page.
  */
 function sharedWithColumn(actor: Actor, values: SqlValues): string {
-  return `case when t.created_by = ${values.bind(actor.userId)}::uuid then (
+  const shares = `(
             select coalesce(json_agg(${userJson('shared_user')} order by share.shared_at, share.user_id), '[]'::json)
             from experiment_template_shares share join users shared_user on shared_user.id = share.user_id
             where share.template_id = t.id
-          ) end as "sharedWith"`;
+          )`;
+  if (isStaff(actor)) return `${shares} as "sharedWith"`;
+  return `case when t.created_by = ${values.bind(actor.userId)}::uuid then ${shares} end as "sharedWith"`;
 }
 
 async function countTemplates(reader: Reader, where: FilterSql, values: unknown[]): Promise<number> {
@@ -205,11 +207,17 @@ interface FilterSql {
   planEachCall: boolean;
 }
 
-/** The filter, always intersected with visibility; inactive templates only ever reach their owner. */
+/**
+ * The filter, always intersected with visibility; inactive templates only ever reach their owner, and staff listing
+ * `EVERYONE`. The other scopes are within what the caller sees in their own right, staff's too.
+ */
 function filterConditions(actor: Actor | null, filter: TemplateListFilter, values: SqlValues): FilterSql {
-  const where = [visibleTemplates('t', actor, values)];
+  const scope = filter.scope ?? TemplateScope.ALL_VISIBLE;
+  const everyone = scope === TemplateScope.EVERYONE;
+  if (everyone && !isStaff(callerOf(actor))) throw new ForbiddenError('Only staff may list every template', '/filter/scope');
+  const where = [everyone ? visibleTemplates('t', actor, values) : ownSharedOrPublicTemplates('t', actor, values)];
 
-  switch (filter.scope ?? TemplateScope.ALL_VISIBLE) {
+  switch (scope) {
     case TemplateScope.MINE:
       where.push(`t.created_by = ${values.bind(callerOf(actor).userId)}::uuid`);
       break;
@@ -223,6 +231,7 @@ function filterConditions(actor: Actor | null, filter: TemplateListFilter, value
       where.push('t.is_public');
       break;
     case TemplateScope.ALL_VISIBLE:
+    case TemplateScope.EVERYONE:
       break;
   }
 
@@ -231,12 +240,18 @@ function filterConditions(actor: Actor | null, filter: TemplateListFilter, value
       where.push('t.is_active');
       break;
     case TemplateActiveState.INACTIVE:
-      where.push(actor ? `not t.is_active and t.created_by = ${values.bind(actor.userId)}::uuid` : 'false');
+      if (everyone) where.push('not t.is_active');
+      else where.push(actor ? `not t.is_active and t.created_by = ${values.bind(actor.userId)}::uuid` : 'false');
       break;
     case TemplateActiveState.ALL:
-      where.push(actor ? `(t.is_active or t.created_by = ${values.bind(actor.userId)}::uuid)` : 't.is_active');
+      if (!everyone) where.push(actor ? `(t.is_active or t.created_by = ${values.bind(actor.userId)}::uuid)` : 't.is_active');
       break;
   }
+
+  // No index: "behind" is rare and shrinks as templates are upgraded; the other conditions pick the rows.
+  if (filter.configurationSchemaBehind === true) where.push(`t.configuration_schema_version < ${LATEST_CONFIGURATION_SCHEMA_VERSION}`);
+  else if (filter.configurationSchemaBehind === false)
+    where.push(`t.configuration_schema_version = ${LATEST_CONFIGURATION_SCHEMA_VERSION}`);
 
   // An empty list filters nothing, like a list left out: "no category ticked" means "any category".
   // One category as an equality, so that the planner can walk the (category, updated_at) index in order.
@@ -248,7 +263,10 @@ function filterConditions(actor: Actor | null, filter: TemplateListFilter, value
   const anyOf = parseTagFilter(filter.tags?.anyOf, '/filter/tags/anyOf', errors);
   const search = parseSearch(filter.search, '/filter/search', errors);
   const configuration = parseJsonFilter(filter.configuration, '/filter/configuration', errors);
+  const ownerId = parseOwnerId(filter.ownerId, '/filter/ownerId', errors);
   throwIfInvalid(errors);
+
+  if (ownerId) where.push(`t.created_by = ${values.bind(ownerId)}::uuid`);
 
   if (allOf.length > 0) where.push(`t.tags @> ${values.bind(JSON.stringify(allOf))}::jsonb`);
   // One containment test per tag, OR-ed: each is served by the GIN index on tags.
@@ -256,10 +274,11 @@ function filterConditions(actor: Actor | null, filter: TemplateListFilter, value
 
   if (search) {
     // The same expression as the trigram index experiment_templates_search_index, so the index can serve it.
-    where.push(`(t.name || ' ' || coalesce(t.description, '')) ilike ${values.bind(`%${escapeLike(search)}%`)}`);
+    where.push(containsText(`(t.name || ' ' || coalesce(t.description, ''))`, search, values));
   }
-  // Served by the GIN index experiment_templates_configuration_index where the conditions are containments.
-  if (configuration) where.push(...jsonFilterConditions('t.configuration', configuration, values));
+  // Served by the indexes on the wizard's paths where it names them, by the GIN index
+  // experiment_templates_configuration_index where the conditions are containments.
+  if (configuration) where.push(...jsonFilterConditions('t.configuration', configuration, values, WIZARD_CONFIGURATION_PATHS));
   return {
     sql: where.map((condition) => `(${condition})`).join(' and '),
     planEachCall: search !== undefined || allOf.length + anyOf.length > 0 || configuration !== undefined,
@@ -284,13 +303,9 @@ function parseTagFilter(tags: string[] | null | undefined, path: string, errors:
   return [...new Set(storable.map(normalizeTag).filter((tag) => tag.length > 0))];
 }
 
-function parseSearch(text: string | null | undefined, path: string, errors: FieldError[]): string | undefined {
-  const search = text?.trim() ?? '';
-  if (search.length > SEARCH_MAX_LENGTH) errors.push({ path, message: `must be at most ${SEARCH_MAX_LENGTH} characters` });
-  else if (search.length > 0) return parseStorableText(search, path, errors);
-  return undefined;
-}
-
-function escapeLike(text: string): string {
-  return text.replace(/[\\%_]/g, (character) => `\\${character}`);
+function parseOwnerId(ownerId: string | null | undefined, path: string, errors: FieldError[]): string | undefined {
+  if (ownerId === null || ownerId === undefined) return undefined;
+  const id = canonicalUuid(ownerId);
+  if (id === undefined) errors.push({ path, message: 'must be a user id (UUID)' });
+  return id;
 }

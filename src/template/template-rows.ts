@@ -14,6 +14,7 @@ export type TemplateRecord = Pick<
   | 'description'
   | 'category'
   | 'tags'
+  | 'configurationSchemaVersion'
   | 'version'
   | 'isActive'
   | 'isPublic'
@@ -44,7 +45,7 @@ export interface HistoryRequest {
 /** A version as reads return it; `configuration` only when selected, `createdBy` null once the author is gone. */
 export type VersionRecord = Pick<
   TemplateVersion,
-  'id' | 'version' | 'name' | 'description' | 'category' | 'tags' | 'createdAt' | 'changeNote'
+  'id' | 'version' | 'name' | 'description' | 'category' | 'tags' | 'configurationSchemaVersion' | 'createdAt' | 'changeNote'
 > & {
   configuration?: Configuration;
   template: { id: string };
@@ -59,7 +60,8 @@ export type VersionContentRecord = VersionRecord & { configuration: Configuratio
 /** The columns of a TemplateRecord over alias `t`; the configuration (a few KB of jsonb) only when asked for. */
 export function templateColumns(withConfiguration: boolean): string {
   return (
-    't.id, t.name, t.description, t.category, t.tags, t.version, t.is_active as "isActive", t.is_public as "isPublic", ' +
+    't.id, t.name, t.description, t.category, t.tags, t.configuration_schema_version as "configurationSchemaVersion", ' +
+    't.version, t.is_active as "isActive", t.is_public as "isPublic", ' +
     't.usage_count as "usageCount", t.last_used as "lastUsed", t.created_at as "createdAt", t.updated_at as "updatedAt", ' +
     `t.created_by as "ownerId"${withConfiguration ? ', t.configuration' : ''}`
   );
@@ -76,6 +78,7 @@ export function templateOf(row: TemplateRow): TemplateRecord {
     category: row.category,
     tags: row.tags,
     configuration: row.configuration,
+    configurationSchemaVersion: row.configurationSchemaVersion,
     version: row.version,
     isActive: row.isActive,
     isPublic: row.isPublic,
@@ -90,7 +93,8 @@ export function templateOf(row: TemplateRow): TemplateRecord {
 /** The columns of a VersionRecord over alias `v`. */
 export function versionColumns(withConfiguration: boolean): string {
   return (
-    'v.id, v.template_id as "templateId", v.version, v.name, v.description, v.category, v.tags, v.created_at as "createdAt", ' +
+    'v.id, v.template_id as "templateId", v.version, v.name, v.description, v.category, v.tags, ' +
+    'v.configuration_schema_version as "configurationSchemaVersion", v.created_at as "createdAt", ' +
     `v.change_note as "changeNote", v.created_by as "authorId"${withConfiguration ? ', v.configuration' : ''}`
   );
 }
@@ -108,6 +112,7 @@ export function versionOf(row: VersionRow): VersionRecord {
     category: row.category,
     tags: row.tags,
     configuration: row.configuration,
+    configurationSchemaVersion: row.configurationSchemaVersion,
     createdAt: row.createdAt,
     changeNote: row.changeNote,
     createdBy: row.authorId === null ? null : { id: row.authorId },

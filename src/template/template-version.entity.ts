@@ -5,14 +5,14 @@ import { Entity, Enum, ManyToOne, PrimaryKey, Property, Unique, OptionalProps, t
 import { User } from '../user/user.entity';
 import { TemplateCategory } from './template-category';
 import { ExperimentTemplate } from './template.entity';
-import type { Configuration } from './configuration-schema';
+import { LATEST_CONFIGURATION_SCHEMA_VERSION, type Configuration } from './configuration-schema';
 
 /** One immutable snapshot of a template's content: the audit trail. */
 @Entity({ tableName: 'experiment_template_versions' })
 @ObjectType('TemplateVersion', { description: "An immutable snapshot of a template's content", simpleResolvers: true })
 @Unique({ properties: ['template', 'version'] })
 export class TemplateVersion {
-  [OptionalProps]?: 'description' | 'tags' | 'createdBy' | 'createdAt' | 'changeNote';
+  [OptionalProps]?: 'description' | 'tags' | 'configurationSchemaVersion' | 'createdBy' | 'createdAt' | 'changeNote';
 
   @Field(() => ID)
   @PrimaryKey({ type: 'uuid' })
@@ -44,6 +44,10 @@ export class TemplateVersion {
   @Field(() => GraphQLJSONObject)
   @Property({ type: 'jsonb' })
   configuration!: Configuration;
+
+  @Field(() => Int, { description: 'The configuration schema version its configuration was validated against' })
+  @Property({ type: 'smallint' })
+  configurationSchemaVersion: number = LATEST_CONFIGURATION_SCHEMA_VERSION;
 
   @ManyToOne(() => User, { fieldName: 'created_by', nullable: true, deleteRule: 'set null' })
   createdBy?: Rel<User> | null;

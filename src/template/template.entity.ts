@@ -5,12 +5,22 @@ import { Collection, Entity, Enum, ManyToMany, ManyToOne, PrimaryKey, Property, 
 import { User } from '../user/user.entity';
 import { TemplateCategory } from './template-category';
 import { TemplateShare } from './template-share.entity';
-import type { Configuration } from './configuration-schema';
+import { LATEST_CONFIGURATION_SCHEMA_VERSION, type Configuration } from './configuration-schema';
 
 @Entity({ tableName: 'experiment_templates' })
 @ObjectType('Template', { description: 'A reusable experiment configuration', simpleResolvers: true })
 export class ExperimentTemplate {
-  [OptionalProps]?: 'description' | 'tags' | 'version' | 'isActive' | 'isPublic' | 'usageCount' | 'lastUsed' | 'createdAt' | 'updatedAt';
+  [OptionalProps]?:
+    | 'description'
+    | 'tags'
+    | 'configurationSchemaVersion'
+    | 'version'
+    | 'isActive'
+    | 'isPublic'
+    | 'usageCount'
+    | 'lastUsed'
+    | 'createdAt'
+    | 'updatedAt';
 
   @Field(() => ID)
   @PrimaryKey({ type: 'uuid' })
@@ -32,9 +42,16 @@ export class ExperimentTemplate {
   @Property({ type: 'jsonb' })
   tags: string[] = [];
 
-  @Field(() => GraphQLJSONObject, { description: 'Validated against `configurationSchema`' })
+  @Field(() => GraphQLJSONObject, { description: 'Valid at `configurationSchemaVersion`' })
   @Property({ type: 'jsonb' })
   configuration!: Configuration;
+
+  @Field(() => Int, {
+    description:
+      'The configuration schema version its configuration was validated against: the latest unless it predates it. Experiments made from it are validated against it; `upgradeTemplateSchema` (or any change of content) brings it to the latest',
+  })
+  @Property({ type: 'smallint' })
+  configurationSchemaVersion: number = LATEST_CONFIGURATION_SCHEMA_VERSION;
 
   /**
    * Content version: raised only by TemplateService while it holds the row lock. A plain column on purpose: an ORM

@@ -5,8 +5,11 @@ import { PageArgs } from '../graphql/connection';
 import { JsonFilterInput } from '../graphql/json-filter.inputs';
 import type { Configuration } from './configuration-schema';
 import { TemplateCategory } from './template-category';
-import { SEARCH_MAX_LENGTH, TemplateActiveState, TemplateOrderField, TemplateScope } from './template-list';
+import { SEARCH_MAX_LENGTH } from '../db/text-search';
+import { TemplateActiveState, TemplateOrderField, TemplateScope } from './template-list';
 import type { ExperimentTemplate } from './template.entity';
+import { USAGE_MAX_DAYS, UsageBucket } from './template-usage';
+import './usage-point.type';
 
 registerEnumType(TemplateScope, {
   name: 'TemplateScope',
@@ -15,13 +18,17 @@ registerEnumType(TemplateScope, {
     MINE: { description: "The caller's own (needs a caller)" },
     SHARED_WITH_ME: { description: 'Shared with the caller by their owners (needs a caller)' },
     PUBLIC: { description: 'Public ones, including the caller’s own public ones' },
-    ALL_VISIBLE: { description: 'Own, shared with the caller, and public' },
+    ALL_VISIBLE: { description: 'Own, shared with the caller, and public (for staff too)' },
+    EVERYONE: {
+      description:
+        'Staff only (FORBIDDEN otherwise, at `/filter/scope`): every template, whoever owns it, private ones and, with `activeState`, deactivated ones included',
+    },
   },
 });
 
 registerEnumType(TemplateActiveState, {
   name: 'TemplateActiveState',
-  description: 'Active or deactivated templates; deactivated ones are only ever listed to their owner',
+  description: 'Active or deactivated templates; deactivated ones are only ever listed to their owner, and to staff listing `EVERYONE`',
 });
 
 registerEnumType(TemplateOrderField, {
@@ -29,6 +36,10 @@ registerEnumType(TemplateOrderField, {
   description: 'What to sort templates by; ties are broken by id',
   valuesConfig: {
     LAST_USED: { description: 'Never-used templates sort as the oldest: last when descending' },
+    TRENDING: {
+      description:
+        'Experiments created from the template in the last 7 UTC days, today included (from midnight UTC six days ago), most first; the window moves on within a minute of midnight UTC',
+    },
   },
 });
 
@@ -48,7 +59,7 @@ export class CreateTemplateInput implements Partial<ExperimentTemplate> {
   @Field(() => [String], { nullable: true, description: 'Normalised: lower-case, dashes for spaces, no duplicates' })
   tags?: string[];
 
-  @Field(() => GraphQLJSONObject, { description: 'Validated against `configurationSchema`' })
+  @Field(() => GraphQLJSONObject, { description: 'Validated against the latest `configurationSchema`' })
   configuration!: Configuration;
 
   @Field(() => Boolean, { defaultValue: false })
@@ -72,7 +83,7 @@ export class UpdateTemplateInput implements Partial<ExperimentTemplate> {
   @Field(() => [String], { nullable: true })
   tags?: string[];
 
-  @Field(() => GraphQLJSONObject, { nullable: true })
+  @Field(() => GraphQLJSONObject, { nullable: true, description: 'Validated against the latest `configurationSchema`' })
   configuration?: Configuration;
 }
 
@@ -108,8 +119,18 @@ export class TemplateFilter {
   @Field(() => TemplateScope, { defaultValue: TemplateScope.ALL_VISIBLE })
   scope?: TemplateScope;
 
+  @Field(() => ID, { nullable: true, description: "One user's templates, within the scope" })
+  ownerId?: string | null;
+
   @Field(() => TemplateActiveState, { defaultValue: TemplateActiveState.ACTIVE })
   activeState?: TemplateActiveState;
+
+  @Field(() => Boolean, {
+    nullable: true,
+    description:
+      'true: only templates whose configuration is at an older schema version than the latest (candidates for `upgradeTemplateSchema`); false: only those at the latest',
+  })
+  configurationSchemaBehind?: boolean | null;
 }
 
 @InputType({ description: 'Sort order of a template list' })
@@ -163,6 +184,15 @@ export class RevertTemplateArgs extends TemplateIdArgs {
 }
 
 @ArgsType()
+export class UpgradeTemplateSchemaArgs extends TemplateIdArgs {
+  @Field(() => Int, { nullable: true, description: 'The version the change was made on: CONFLICT when the template has moved on' })
+  expectedVersion?: number | null;
+
+  @Field(() => String, { nullable: true, description: 'Default: "Upgraded to configuration schema version <n>"' })
+  changeNote?: string | null;
+}
+
+@ArgsType()
 export class CloneTemplateArgs extends TemplateIdArgs {
   @Field(() => String, { nullable: true, description: 'Default: "<name> (copy)"' })
   name?: string | null;
@@ -182,6 +212,12 @@ export class ShareTemplateArgs extends TemplateIdArgs {
 }
 
 @ArgsType()
+export class TransferTemplateArgs extends TemplateIdArgs {
+  @Field(() => ID, { description: 'The new owner: an existing user (NOT_FOUND at `/toUserId` otherwise)' })
+  toUserId!: string;
+}
+
+@ArgsType()
 export class SetTemplatePublicArgs extends TemplateIdArgs {
   @Field(() => Boolean)
   isPublic!: boolean;
@@ -194,4 +230,16 @@ export class DiffArgs {
 
   @Field(() => Int)
   to!: number;
+}
+
+@ArgsType()
+export class TemplateUsageArgs {
+  @Field(() => String, { description: 'The first UTC day counted, as YYYY-MM-DD' })
+  from!: string;
+
+  @Field(() => String, { description: `The last UTC day counted, as YYYY-MM-DD: from \`from\` on, at most ${USAGE_MAX_DAYS} days in all` })
+  to!: string;
+
+  @Field(() => UsageBucket, { defaultValue: UsageBucket.DAY })
+  bucket!: UsageBucket;
 }

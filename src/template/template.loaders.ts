@@ -18,6 +18,7 @@ import {
   type VersionRecord,
   type VersionRow,
 } from './template-rows';
+import { truncField, usageSeries, type UsagePoint, type UsageRange } from './template-usage';
 import { visibleTemplates } from './template-visibility';
 
 /**
@@ -40,6 +41,13 @@ export interface VersionsKey {
   first: number | null;
   withConfiguration: boolean;
 }
+
+/** A template's usage series; the template is one the caller already sees (a field of a loaded template). */
+export interface UsageKey extends UsageRange {
+  templateId: string;
+}
+
+const rangeKeyOf = (range: UsageRange) => `${range.from}|${range.to}|${range.bucket}`;
 
 export interface VersionKey {
   templateId: string;
@@ -162,6 +170,37 @@ export function createTemplateLoaders(reader: Reader, actor: ActorLookup, usersS
       { cacheKeyFn: (key) => `${key.templateId}|${key.first}|${key.withConfiguration}` },
     ),
 
+    /**
+     * Usage series from the daily counts (template_usage_daily): one statement for every template of the batch asking
+     * the same range, reading at most one row per template and day of the range.
+     */
+    usageByTemplateId: new DataLoader<UsageKey, UsagePoint[], string>(
+      async (keys) => {
+        const groups = new Map<string, UsageKey[]>();
+        for (const key of keys) groups.set(rangeKeyOf(key), [...(groups.get(rangeKeyOf(key)) ?? []), key]);
+        const series = new Map<string, UsagePoint[]>();
+        await Promise.all(
+          [...groups.values()].map(async (group) => {
+            const range = group[0];
+            const templateIds = [...new Set(group.map((key) => key.templateId))];
+            const rows = await reader.rows<{ templateId: string; start: string; experiments: number }>(
+              `select d.template_id as "templateId", to_char(date_trunc($4, d.day::timestamp), 'YYYY-MM-DD') as start,
+                      sum(d.experiments)::integer as experiments
+               from template_usage_daily d
+               where d.template_id = any($1::uuid[]) and d.day between $2::date and $3::date
+               group by 1, 2`,
+              [templateIds, range.from, range.to, truncField(range.bucket)],
+            );
+            const counted = new Map<string, Map<string, number>>(templateIds.map((id) => [id, new Map()]));
+            for (const row of rows) counted.get(row.templateId)!.set(row.start, row.experiments);
+            for (const id of templateIds) series.set(`${rangeKeyOf(range)}#${id}`, usageSeries(range, counted.get(id)!));
+          }),
+        );
+        return keys.map((key) => series.get(`${rangeKeyOf(key)}#${key.templateId}`)!);
+      },
+      { cacheKeyFn: (key) => `${rangeKeyOf(key)}#${key.templateId}` },
+    ),
+
     templateVersion: new DataLoader<VersionKey, VersionContentRecord | null, string>(
       async (keys) => {
         const rows = await reader.rows<VersionRow & { configuration: Configuration }>(
@@ -186,7 +225,8 @@ function historyJsonColumn(history: HistoryRequest, values: SqlValues): string {
   return `(
     select coalesce(json_agg(json_build_object(
       'id', v.id, 'templateId', v.template_id, 'version', v.version, 'name', v.name, 'description', v.description,
-      'category', v.category, 'tags', v.tags, 'createdAt', v.created_at, 'changeNote', v.change_note,
+      'category', v.category, 'tags', v.tags, 'configurationSchemaVersion', v.configuration_schema_version,
+      'createdAt', v.created_at, 'changeNote', v.change_note,
       'authorId', v.created_by${history.withConfiguration ? ", 'configuration', v.configuration" : ''},
       'author', case when author.id is null then null else ${userJson('author')} end
     ) order by v.version desc), '[]'::json)

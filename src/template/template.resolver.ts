@@ -1,6 +1,6 @@
 import { getArgumentValues, getNamedType, type GraphQLObjectType, type GraphQLResolveInfo } from 'graphql';
 import { Arg, Args, Authorized, Ctx, FieldResolver, ID, Info, Int, Mutation, Query, Resolver, Root } from 'type-graphql';
-import type { Actor } from '../auth/actor';
+import { isStaff, type Actor } from '../auth/actor';
 import { checkPageSize, MAX_PAGE_SIZE } from '../db/keyset';
 import { NotFoundError } from '../errors/domain-error';
 import { CurrentActor, OptionalActor } from '../graphql/authorization';
@@ -26,8 +26,13 @@ import {
   ShareTemplateArgs,
   TemplateIdArgs,
   TemplatesArgs,
+  TemplateUsageArgs,
+  TransferTemplateArgs,
   UpdateTemplateArgs,
+  UpgradeTemplateSchemaArgs,
 } from './template.inputs';
+import { parseUsageRange, type UsagePoint as UsagePointRecord } from './template-usage';
+import { UsagePoint } from './usage-point.type';
 import { listTemplates } from './template-list';
 import type { HistoryRequest, PendingShareRecord, TemplateRecord, VersionContentRecord, VersionRecord } from './template-rows';
 
@@ -95,20 +100,22 @@ export class TemplateResolver {
     return template.readWith?.owner ?? ownerOf(template, loaders);
   }
 
-  // Who else has a template is the owner's business: showing it to everyone the template is shared with (or to the
-  // whole world, for a public one) would leak other users' identities. Only the owner gets the list; others get [].
-  @FieldResolver(() => [User], { description: 'The users it is shared with, in sharing order; empty unless the caller owns it' })
+  // Who else has a template is the owner's business (and staff's, who manage its shares): showing it to everyone the
+  // template is shared with (or to the whole world, for a public one) would leak other users' identities. Others get [].
+  @FieldResolver(() => [User], {
+    description: 'The users it is shared with, in sharing order; empty unless the caller owns it or is staff',
+  })
   sharedWith(@Root() template: TemplateRecord, @Ctx() context: Context): UserRecord[] | Promise<UserRecord[]> {
     return template.readWith?.sharedWith ?? sharedUsersOf(template, context);
   }
 
-  // Like sharedWith: the addresses an owner shared with are the owner's business.
+  // Like sharedWith: the addresses a template is shared with are the owner's business, and staff's, who manage its shares.
   @FieldResolver(() => [TemplatePendingShare], {
-    description: 'Shares with addresses nobody has signed in with yet, oldest first; empty unless the caller owns it',
+    description: 'Shares with addresses nobody has signed in with yet, oldest first; empty unless the caller owns it or is staff',
   })
   async pendingShares(@Root() template: TemplateRecord, @Ctx() context: Context): Promise<PendingShareRecord[]> {
     const caller = await context.actor();
-    if (!caller || template.createdBy.id !== caller.userId) return [];
+    if (!caller || (template.createdBy.id !== caller.userId && !isStaff(caller))) return [];
     return context.loaders.pendingSharesByTemplateId.load(template.id);
   }
 
@@ -134,6 +141,18 @@ export class TemplateResolver {
     @Ctx() { loaders }: Context,
   ): Promise<VersionContentRecord | null> {
     return loaders.templateVersion.load({ templateId: template.id, version });
+  }
+
+  @FieldResolver(() => [UsagePoint], {
+    description:
+      'Experiments created from it (by anyone: counts only) per bucket of UTC days from `from` to `to`, oldest first, every bucket of the range listed (0 when none)',
+  })
+  async usage(
+    @Root() template: TemplateRecord,
+    @Args() { from, to, bucket }: TemplateUsageArgs,
+    @Ctx() { loaders }: Context,
+  ): Promise<UsagePointRecord[]> {
+    return loaders.usageByTemplateId.load({ templateId: template.id, ...parseUsageRange(from, to, bucket) });
   }
 
   @FieldResolver(() => [PatchOperation], {
@@ -176,7 +195,10 @@ export class TemplateResolver {
   }
 
   @Authorized()
-  @Mutation(() => ExperimentTemplate, { description: 'Changes content (owner only): the next version when anything changed' })
+  @Mutation(() => ExperimentTemplate, {
+    description:
+      "Changes content (owner or staff): the next version, by the caller, when anything changed. The next version is at the latest configuration schema version: a configuration given is validated against it, and a template's configuration carried over from an older version is upgraded (BAD_USER_INPUT at its `/configuration/...` paths when it does not fit the latest: send a configuration)",
+  })
   async updateTemplate(
     @Args() { id, input, expectedVersion, changeNote }: UpdateTemplateArgs,
     @CurrentActor() actor: Actor,
@@ -186,7 +208,23 @@ export class TemplateResolver {
   }
 
   @Authorized()
-  @Mutation(() => ExperimentTemplate, { description: "Writes an old version's content as the next version (owner only)" })
+  @Mutation(() => ExperimentTemplate, {
+    description:
+      'Writes its configuration, upgraded to the latest configuration schema version, as the next version (owner or staff), audited as an update naming the upgrade; a template already at the latest is returned unchanged. BAD_USER_INPUT with the `/configuration/...` paths when the upgraded configuration is not valid: fix it with `updateTemplate` instead',
+  })
+  async upgradeTemplateSchema(
+    @Args() { id, expectedVersion, changeNote }: UpgradeTemplateSchemaArgs,
+    @CurrentActor() actor: Actor,
+    @Ctx() { services }: Context,
+  ) {
+    return services.templates.upgradeSchema(actor, id, { expectedVersion: expectedVersion ?? undefined, changeNote });
+  }
+
+  @Authorized()
+  @Mutation(() => ExperimentTemplate, {
+    description:
+      "Writes an old version's content as the next version (owner or staff), its configuration upgraded to the latest schema version",
+  })
   async revertTemplate(
     @Args() { id, toVersion, expectedVersion, changeNote }: RevertTemplateArgs,
     @CurrentActor() actor: Actor,
@@ -205,13 +243,15 @@ export class TemplateResolver {
   }
 
   @Authorized()
-  @Mutation(() => ExperimentTemplate, { description: 'Takes it out of listings and out of use (owner only); history and experiments stay' })
+  @Mutation(() => ExperimentTemplate, {
+    description: 'Takes it out of listings and out of use (owner or staff); history and experiments stay',
+  })
   async deactivateTemplate(@Args() { id }: TemplateIdArgs, @CurrentActor() actor: Actor, @Ctx() { services }: Context) {
     return services.templates.setActive(actor, id, false);
   }
 
   @Authorized()
-  @Mutation(() => ExperimentTemplate, { description: 'Brings a deactivated template back (owner only)' })
+  @Mutation(() => ExperimentTemplate, { description: 'Brings a deactivated template back (owner or staff)' })
   async reactivateTemplate(@Args() { id }: TemplateIdArgs, @CurrentActor() actor: Actor, @Ctx() { services }: Context) {
     return services.templates.setActive(actor, id, true);
   }
@@ -219,7 +259,7 @@ export class TemplateResolver {
   @Authorized()
   @Mutation(() => ID, {
     description:
-      'Deletes it with its history and shares (owner only); experiments keep their data and lose the link, its audit events stay. Returns the id',
+      'Deletes it with its history and shares (owner or staff); experiments keep their data and lose the link, its audit events stay. Returns the id',
   })
   async deleteTemplate(@Args() { id }: TemplateIdArgs, @CurrentActor() actor: Actor, @Ctx() { services }: Context): Promise<string> {
     return services.templates.delete(actor, id);
@@ -227,7 +267,7 @@ export class TemplateResolver {
 
   @Authorized()
   @Mutation(() => ExperimentTemplate, {
-    description: 'Shares it with users, by id or by email (owner only); sharing twice, or with oneself, is harmless',
+    description: "Shares it with users, by id or by email (owner or staff); sharing twice, or with the template's owner, is harmless",
   })
   async shareTemplate(@Args() { id, userIds, emails }: ShareTemplateArgs, @CurrentActor() actor: Actor, @Ctx() { services }: Context) {
     return services.templates.share(actor, id, userIds ?? [], emails ?? []);
@@ -235,14 +275,25 @@ export class TemplateResolver {
 
   @Authorized()
   @Mutation(() => ExperimentTemplate, {
-    description: 'Stops sharing it with users, by id or by email (owner only); an address nobody holds withdraws its pending share',
+    description: 'Stops sharing it with users, by id or by email (owner or staff); an address nobody holds withdraws its pending share',
   })
   async unshareTemplate(@Args() { id, userIds, emails }: ShareTemplateArgs, @CurrentActor() actor: Actor, @Ctx() { services }: Context) {
     return services.templates.unshare(actor, id, userIds ?? [], emails ?? []);
   }
 
   @Authorized()
-  @Mutation(() => ExperimentTemplate, { description: 'Makes it visible to everyone, or only to its owner and shares again (owner only)' })
+  @Mutation(() => ExperimentTemplate, {
+    description:
+      'Gives it to another user (owner or staff), whose share of it goes; the old owner keeps it only if it is shared with them. Transferring to the owner changes nothing',
+  })
+  async transferTemplate(@Args() { id, toUserId }: TransferTemplateArgs, @CurrentActor() actor: Actor, @Ctx() { services }: Context) {
+    return services.templates.transfer(actor, id, toUserId);
+  }
+
+  @Authorized()
+  @Mutation(() => ExperimentTemplate, {
+    description: 'Makes it visible to everyone, or only to its owner and shares again (owner or staff)',
+  })
   async setTemplatePublic(@Args() { id, isPublic }: SetTemplatePublicArgs, @CurrentActor() actor: Actor, @Ctx() { services }: Context) {
     return services.templates.setPublic(actor, id, isPublic);
   }
@@ -256,7 +307,7 @@ async function ownerOf(template: TemplateRecord, loaders: Loaders): Promise<User
 
 async function sharedUsersOf(template: TemplateRecord, context: Context): Promise<UserRecord[]> {
   const caller = await context.actor();
-  if (!caller || template.createdBy.id !== caller.userId) return [];
+  if (!caller || (template.createdBy.id !== caller.userId && !isStaff(caller))) return [];
   return context.loaders.sharedUsersByTemplateId.load(template.id);
 }
 

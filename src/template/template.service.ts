@@ -2,7 +2,7 @@ import { LockMode } from '@mikro-orm/core';
 import type { EntityManager } from '@mikro-orm/postgresql';
 import { AuditAction } from '../audit/audit-action';
 import type { AuditDetails, AuditEntry, AuditLog } from '../audit/audit-log';
-import type { Actor } from '../auth/actor';
+import { isStaff, type Actor } from '../auth/actor';
 import { Sql, SqlValues } from '../db/sql';
 import { withTransactionRetry } from '../db/transaction-retry';
 import { canonicalUuid } from '../db/uuid';
@@ -13,6 +13,8 @@ import { EMAIL_LOCK_SQL, parseEmail, trustedEmailSql } from '../user/user-email'
 import { TemplateVersion } from './template-version.entity';
 import { ExperimentTemplate } from './template.entity';
 import { parseTemplateDocument } from './template-document';
+import { LATEST_CONFIGURATION_SCHEMA_VERSION, type ConfigurationSchemaVersion } from './configuration-schema';
+import { parseUpgradedConfiguration } from './configuration-validator';
 import {
   CHANGE_NOTE_MAX_LENGTH,
   NAME_MAX_LENGTH,
@@ -63,7 +65,29 @@ export class TemplateService {
     throwIfInvalid(errors);
     return withTransactionRetry(this.em, async (em) => {
       const template = await this.lockOwned(em, actor, id, options.expectedVersion);
-      await this.writeNextVersion(em, actor, template, { ...contentOf(template), ...patch }, changeNote, AuditAction.TEMPLATE_UPDATED);
+      const current = contentOf(template);
+      const next = { ...current, ...patch };
+      if (changedContentFields(current, next).length === 0) return template;
+      // Content is written at the latest schema version: a configuration the update carries over is upgraded.
+      if (patch.configuration === undefined) next.configuration = upgradedContent(template, '/configuration').configuration;
+      await this.writeNextVersion(em, actor, template, next, changeNote, AuditAction.TEMPLATE_UPDATED);
+      return template;
+    });
+  }
+
+  /**
+   * The template's configuration upgraded to the latest schema version, as its next version (an audited update whose
+   * details name the upgrade). A template already at the latest is returned as it is: nothing is written.
+   */
+  async upgradeSchema(actor: Actor, id: string, options: ChangeOptions = {}): Promise<ExperimentTemplate> {
+    const errors: FieldError[] = [];
+    const changeNote = parseChangeNote(options.changeNote, '/changeNote', errors);
+    throwIfInvalid(errors);
+    return withTransactionRetry(this.em, async (em) => {
+      const template = await this.lockOwned(em, actor, id, options.expectedVersion);
+      if (template.configurationSchemaVersion === LATEST_CONFIGURATION_SCHEMA_VERSION) return template;
+      const note = changeNote ?? `Upgraded to configuration schema version ${LATEST_CONFIGURATION_SCHEMA_VERSION}`;
+      await this.writeNextVersion(em, actor, template, upgradedContent(template, '/configuration'), note, AuditAction.TEMPLATE_UPDATED);
       return template;
     });
   }
@@ -105,10 +129,11 @@ export class TemplateService {
       const template = await this.lockOwned(em, actor, id, options.expectedVersion);
       const snapshot = await em.findOne(TemplateVersion, { template, version: toVersion });
       if (!snapshot) throw new NotFoundError(`Version ${toVersion} of the template`);
+      const sameContent = changedContentFields(contentOf(template), contentOf(snapshot)).length === 0;
+      if (sameContent && snapshot.configurationSchemaVersion === template.configurationSchemaVersion) return template;
+      const next = upgradedContent(snapshot, '/configuration');
       const note = changeNote ?? `Reverted to version ${toVersion}`;
-      await this.writeNextVersion(em, actor, template, contentOf(snapshot), note, AuditAction.TEMPLATE_REVERTED, {
-        restoredVersion: toVersion,
-      });
+      await this.writeNextVersion(em, actor, template, next, note, AuditAction.TEMPLATE_REVERTED, { restoredVersion: toVersion });
       return template;
     });
   }
@@ -121,7 +146,11 @@ export class TemplateService {
       throw new ConflictError('Template is inactive', ConflictReason.TemplateInactive);
     }
     const name = options.name ?? `${source.name} (copy)`.slice(0, NAME_MAX_LENGTH);
-    const input = { ...contentOf(source), name, changeNote: `Cloned from template ${source.id} version ${source.version}` };
+    const input = {
+      ...upgradedContent(source, '/configuration'),
+      name,
+      changeNote: `Cloned from template ${source.id} version ${source.version}`,
+    };
     return this.insert(actor, input, (content) => ({
       action: AuditAction.TEMPLATE_CLONED,
       details: { name: content.name, sourceTemplateId: source.id, sourceVersion: source.version },
@@ -162,21 +191,23 @@ export class TemplateService {
   }
 
   /**
-   * Shares with users named by id or by email. An address names the user it may stand for (`trustedEmailSql`; the
-   * first to sign in with it when several did); an address that names nobody yet becomes a pending share, claimed
-   * when a user holding it signs in (`claimPendingShares`). The caller's own id or address is passed over, harmless.
+   * Shares with users named by id or by email, by its owner or staff (who shares is recorded as `shared_by`, who
+   * invites as `invited_by`). An address names the user it may stand for (`trustedEmailSql`; the first to sign in with
+   * it when several did); an address that names nobody yet becomes a pending share, claimed when a user holding it
+   * signs in (`claimPendingShares`). The owner's own id or address is passed over, harmless, whoever shares.
    */
-  async share(owner: Actor, id: string, givenUserIds: string[], givenEmails: string[] = []): Promise<ExperimentTemplate> {
+  async share(actor: Actor, id: string, givenUserIds: string[], givenEmails: string[] = []): Promise<ExperimentTemplate> {
     const { userIds, emails } = parseRecipients(givenUserIds, givenEmails);
     return withTransactionRetry(this.em, async (em) => {
       // Addresses first, then the template: the order a sign-in claiming an address's pending shares takes them in.
       await lockEmails(em, emails);
-      const template = await this.lockOwned(em, owner, id);
-      const named = await this.usersNamedBy(em, owner, emails);
-      const recipients = [...userIds, ...emails.flatMap((email) => named.get(email) ?? [])].filter((userId) => userId !== owner.userId);
+      const template = await this.lockOwned(em, actor, id);
+      const ownerId = template.createdBy.id;
+      const named = await this.usersNamedBy(em, ownerId, emails);
+      const recipients = [...userIds, ...emails.flatMap((email) => named.get(email) ?? [])].filter((userId) => userId !== ownerId);
       const known = new Set((await em.find(User, { id: { $in: userIds } }, { fields: ['id'] })).map((user) => user.id));
       const unknown = userIds.flatMap((userId, index) =>
-        userId !== owner.userId && !known.has(userId) ? [{ path: `/userIds/${index}`, message: 'no such user' }] : [],
+        userId !== ownerId && !known.has(userId) ? [{ path: `/userIds/${index}`, message: 'no such user' }] : [],
       );
       if (unknown.length > 0) throw new ValidationError(unknown);
       // The lists go over as JSON texts: knex would expand an array binding into `?, ?, ...`, not a SQL array.
@@ -185,7 +216,7 @@ export class TemplateService {
          select ?, recipient::uuid, ? from jsonb_array_elements_text(?::jsonb) as recipient
          on conflict (template_id, user_id) do nothing
          returning user_id as "userId"`,
-        [template.id, owner.userId, JSON.stringify([...new Set(recipients)])],
+        [template.id, actor.userId, JSON.stringify([...new Set(recipients)])],
       );
       const pending = emails.filter((email) => !named.has(email));
       const invited =
@@ -196,20 +227,23 @@ export class TemplateService {
                select ?, wanted.email, ? from jsonb_array_elements_text(?::jsonb) as wanted(email)
                on conflict (template_id, email) do nothing
                returning email`,
-              [template.id, owner.userId, JSON.stringify(pending)],
+              [template.id, actor.userId, JSON.stringify(pending)],
             );
-      await this.recordShares(em, owner, template, AuditAction.TEMPLATE_SHARED, { userIds, emails, named }, added, invited);
+      await this.recordShares(em, actor, template, AuditAction.TEMPLATE_SHARED, { userIds, emails, named }, added, invited);
       return template;
     });
   }
 
-  /** Stops sharing with users named by id or by email; an address that names nobody withdraws its pending share. */
-  async unshare(owner: Actor, id: string, givenUserIds: string[], givenEmails: string[] = []): Promise<ExperimentTemplate> {
+  /**
+   * Stops sharing with users named by id or by email (by its owner or staff); an address that names nobody withdraws
+   * its pending share.
+   */
+  async unshare(actor: Actor, id: string, givenUserIds: string[], givenEmails: string[] = []): Promise<ExperimentTemplate> {
     const { userIds, emails } = parseRecipients(givenUserIds, givenEmails);
     return withTransactionRetry(this.em, async (em) => {
       await lockEmails(em, emails);
-      const template = await this.lockOwned(em, owner, id);
-      const named = await this.usersNamedBy(em, owner, emails);
+      const template = await this.lockOwned(em, actor, id);
+      const named = await this.usersNamedBy(em, template.createdBy.id, emails);
       const targets = [...userIds, ...emails.flatMap((email) => named.get(email) ?? [])];
       const removed = await em.execute<Array<{ userId: string }>>(
         `delete from experiment_template_shares
@@ -226,16 +260,42 @@ export class TemplateService {
                returning email`,
               [template.id, JSON.stringify(emails)],
             );
-      await this.recordShares(em, owner, template, AuditAction.TEMPLATE_UNSHARED, { userIds, emails, named }, removed, withdrawn);
+      await this.recordShares(em, actor, template, AuditAction.TEMPLATE_UNSHARED, { userIds, emails, named }, removed, withdrawn);
+      return template;
+    });
+  }
+
+  /**
+   * A new owner (by the owner or staff), who must exist: NOT_FOUND at `/toUserId` otherwise. Their share of it goes
+   * (an owner is not shared with); the old owner keeps nothing of it unless it is shared with them. Versions keep their
+   * authors, experiments their owners. Transferring to the owner changes nothing.
+   */
+  async transfer(actor: Actor, id: string, givenToUserId: string): Promise<ExperimentTemplate> {
+    return withTransactionRetry(this.em, async (em) => {
+      const template = await this.lockOwned(em, actor, id);
+      const toUserId = canonicalUuid(givenToUserId);
+      const recipient = toUserId === undefined ? null : await em.findOne(User, { id: toUserId }, { fields: ['id'] });
+      if (!recipient) throw new NotFoundError('User', '/toUserId');
+      const fromUserId = template.createdBy.id;
+      if (recipient.id === fromUserId) return template;
+      template.createdBy = em.getReference(User, recipient.id);
+      template.updatedAt = new Date();
+      await em.execute('delete from experiment_template_shares where template_id = ? and user_id = ?', [template.id, recipient.id]);
+      await this.audit.record(em, actor, {
+        action: AuditAction.TEMPLATE_TRANSFERRED,
+        subjectId: template.id,
+        details: { from: fromUserId, to: recipient.id },
+      });
       return template;
     });
   }
 
   /**
    * The user each address stands for (`trustedEmailSql`: the first to sign in with it, when several did), and the
-   * caller's own addresses mapped to the caller, trusted or not: sharing with oneself changes nothing either way.
+   * template owner's own addresses mapped to the owner, trusted or not: sharing with the owner changes nothing either
+   * way, whether the owner or staff shares.
    */
-  private async usersNamedBy(em: EntityManager, owner: Actor, emails: string[]): Promise<Map<string, string>> {
+  private async usersNamedBy(em: EntityManager, ownerId: string, emails: string[]): Promise<Map<string, string>> {
     if (emails.length === 0) return new Map();
     const rows = await em.execute<Array<{ email: string; userId: string | null }>>(
       `select wanted.email,
@@ -246,7 +306,7 @@ export class TemplateService {
                  order by u.created_at, u.id limit 1)
               ) as "userId"
        from jsonb_array_elements_text(?::jsonb) as wanted(email)`,
-      [owner.userId, JSON.stringify(emails)],
+      [ownerId, JSON.stringify(emails)],
     );
     return new Map(rows.flatMap((row) => (row.userId ? [[row.email, row.userId] as const] : [])));
   }
@@ -270,14 +330,18 @@ export class TemplateService {
     const values = new SqlValues();
     const [row] = await Sql.of(this.em).rows<TemplateRow>(
       `with template as (
-         insert into experiment_templates (name, description, category, tags, configuration, created_by, is_public)
+         insert into experiment_templates
+           (name, description, category, tags, configuration, configuration_schema_version, created_by, is_public)
          values (${values.bind(content.name)}, ${values.bind(content.description)}, ${values.bind(content.category)},
                  ${values.bind(JSON.stringify(content.tags))}::jsonb, ${values.bind(JSON.stringify(content.configuration))}::jsonb,
-                 ${values.bind(actor.userId)}::uuid, ${values.bind(input.isPublic ?? false)})
+                 ${values.bind(LATEST_CONFIGURATION_SCHEMA_VERSION)}::smallint, ${values.bind(actor.userId)}::uuid,
+                 ${values.bind(input.isPublic ?? false)})
          returning *
        ), first_version as (
-         insert into experiment_template_versions (template_id, version, name, description, category, tags, configuration, created_by, change_note)
-         select t.id, 1, t.name, t.description, t.category, t.tags, t.configuration, t.created_by, ${values.bind(changeNote ?? 'Created')}
+         insert into experiment_template_versions
+           (template_id, version, name, description, category, tags, configuration, configuration_schema_version, created_by, change_note)
+         select t.id, 1, t.name, t.description, t.category, t.tags, t.configuration, t.configuration_schema_version, t.created_by,
+                ${values.bind(changeNote ?? 'Created')}
          from template t
        ), audit_event as (
          ${this.audit.insertSql(values, actor, event.action, { sql: 't.id' }, event.details, 'template t')}
@@ -295,7 +359,7 @@ export class TemplateService {
    */
   private async recordShares(
     em: EntityManager,
-    owner: Actor,
+    actor: Actor,
     template: ExperimentTemplate,
     action: AuditAction.TEMPLATE_SHARED | AuditAction.TEMPLATE_UNSHARED,
     asked: { userIds: string[]; emails: string[]; named: Map<string, string> },
@@ -312,7 +376,7 @@ export class TemplateService {
       details.emails = asked.emails.filter((email) => changedIds.has(asked.named.get(email) ?? ''));
       details.pendingEmails = asked.emails.filter((email) => pending.has(email));
     }
-    await this.audit.record(em, owner, { action, subjectId: template.id, details });
+    await this.audit.record(em, actor, { action, subjectId: template.id, details });
   }
 
   /** A setting (active, public): `change` applies it and names the event, or answers null when it was already so. */
@@ -333,13 +397,14 @@ export class TemplateService {
   }
 
   /**
-   * Locks the template row for the rest of the transaction after checking the caller may change it. Hidden
-   * templates are NOT_FOUND; visible ones the caller does not own are FORBIDDEN.
+   * Locks the template row for the rest of the transaction after checking the caller may change it: its owner, or
+   * staff (who see every template), whose changes are theirs in the versions and the audit trail. Hidden templates are
+   * NOT_FOUND; visible ones the caller may not change are FORBIDDEN.
    */
   private async lockOwned(em: EntityManager, actor: Actor, id: string, expectedVersion?: number): Promise<ExperimentTemplate> {
     const [visible] = await findVisibleTemplates(em, actor, [id]);
     if (!visible) throw new NotFoundError('Template');
-    if (visible.createdBy.id !== actor.userId) throw new ForbiddenError();
+    if (visible.createdBy.id !== actor.userId && !isStaff(actor)) throw new ForbiddenError();
     const template = await em.findOneOrFail(
       ExperimentTemplate,
       { id: visible.id },
@@ -354,8 +419,9 @@ export class TemplateService {
   }
 
   /**
-   * Content unchanged: nothing is written. Otherwise version + 1 (the unit of work's UPDATE at commit), and its snapshot
-   * and its event (with the content fields that changed) in one statement of the caller's transaction: the event costs
+   * Content and schema version unchanged: nothing is written. Otherwise version + 1 at the latest configuration schema
+   * version (the unit of work's UPDATE at commit), and its snapshot and its event (with the content fields that
+   * changed, and the schema upgrade when there was one) in one statement of the caller's transaction: the event costs
    * no round trip of its own.
    */
   private async writeNextVersion(
@@ -367,23 +433,43 @@ export class TemplateService {
     action: AuditAction.TEMPLATE_UPDATED | AuditAction.TEMPLATE_REVERTED,
     details: AuditDetails = {},
   ): Promise<void> {
-    const changed = changedContentFields(contentOf(template), next);
+    const fromSchemaVersion = template.configurationSchemaVersion;
+    const schemaUpgrade =
+      fromSchemaVersion === LATEST_CONFIGURATION_SCHEMA_VERSION
+        ? null
+        : { from: fromSchemaVersion, to: LATEST_CONFIGURATION_SCHEMA_VERSION };
+    const changed: string[] = changedContentFields(contentOf(template), next);
+    if (schemaUpgrade) changed.push('configurationSchemaVersion');
     if (changed.length === 0) return;
     const fromVersion = template.version;
     Object.assign(template, next);
+    template.configurationSchemaVersion = LATEST_CONFIGURATION_SCHEMA_VERSION;
     template.version += 1;
     template.updatedAt = new Date();
     const values = new SqlValues('question');
     await em.execute(
       `with snapshot as (
          insert into experiment_template_versions
-           (template_id, version, name, description, category, tags, configuration, created_by, change_note, created_at)
+           (template_id, version, name, description, category, tags, configuration, configuration_schema_version, created_by,
+            change_note, created_at)
          values (${values.bind(template.id)}::uuid, ${values.bind(template.version)}::integer, ${values.bind(next.name)}::text,
                  ${values.bind(next.description)}::text, ${values.bind(next.category)}::text, ${values.bind(JSON.stringify(next.tags))}::jsonb,
-                 ${values.bind(JSON.stringify(next.configuration))}::jsonb, ${values.bind(actor.userId)}::uuid, ${values.bind(changeNote)}::text,
-                 ${values.bind(template.updatedAt)}::timestamptz)
+                 ${values.bind(JSON.stringify(next.configuration))}::jsonb, ${values.bind(template.configurationSchemaVersion)}::smallint,
+                 ${values.bind(actor.userId)}::uuid, ${values.bind(changeNote)}::text, ${values.bind(template.updatedAt)}::timestamptz)
        )
-       ${this.audit.insertSql(values, actor, action, { id: template.id }, { fromVersion, toVersion: template.version, changed, ...details })}`,
+       ${this.audit.insertSql(
+         values,
+         actor,
+         action,
+         { id: template.id },
+         {
+           fromVersion,
+           toVersion: template.version,
+           changed,
+           ...(schemaUpgrade && { configurationSchemaUpgrade: schemaUpgrade }),
+           ...details,
+         },
+       )}`,
       values.values,
     );
   }
@@ -413,6 +499,21 @@ function parseEmails(emails: string[], path: string, errors: FieldError[]): stri
 /** The addresses' locks (`EMAIL_LOCK_SQL`), in sorted order: two calls naming the same addresses never wait on each other in a cycle. */
 async function lockEmails(em: EntityManager, emails: string[]): Promise<void> {
   for (const email of [...emails].sort()) await em.execute(EMAIL_LOCK_SQL, [email]);
+}
+
+/**
+ * The content of a template or version with its configuration upgraded to the latest schema version. A configuration
+ * that does not survive the upgrade is BAD_USER_INPUT at `path`: the change must then bring a configuration of its own.
+ */
+function upgradedContent(source: Parameters<typeof contentOf>[0] & { configurationSchemaVersion: number }, path: string): TemplateContent {
+  const errors: FieldError[] = [];
+  const schemaVersion = source.configurationSchemaVersion as ConfigurationSchemaVersion;
+  const configuration = parseUpgradedConfiguration(source.configuration, schemaVersion, path, errors);
+  throwIfInvalid(
+    errors,
+    `The configuration cannot be upgraded to configuration schema version ${LATEST_CONFIGURATION_SCHEMA_VERSION} as it is`,
+  );
+  return { ...contentOf(source), configuration: configuration! };
 }
 
 /** User ids in their canonical form, in the order given. */

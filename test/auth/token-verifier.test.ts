@@ -44,6 +44,24 @@ describe('TokenVerifier', () => {
     });
   });
 
+  it("maps the token's roles onto Tessera's, dropping values it gives no meaning to", async () => {
+    const jwt = await token({ roles: ['admin', 'service', 'editor', 7, 'admin'] })
+      .setIssuer('https://issuer.test')
+      .setAudience('tessera')
+      .sign(key);
+    await expect(verifier.verify(jwt)).resolves.toMatchObject({ roles: ['staff', 'service'] });
+  });
+
+  it('reads the roles from the configured claim and staff value only', async () => {
+    const configured = new TokenVerifier({ secret: SECRET, rolesClaim: 'groups', staffRole: 'tessera-staff' });
+    const sign = (claims: Record<string, unknown>) => token(claims).sign(key);
+    await expect(configured.verify(await sign({ groups: ['tessera-staff'] }))).resolves.toMatchObject({ roles: ['staff'] });
+    // The default claim and value mean nothing once others are configured.
+    await expect(configured.verify(await sign({ roles: ['tessera-staff'], groups: ['admin'] }))).resolves.toMatchObject({ roles: [] });
+    // A claim that is not a list holds no role.
+    await expect(configured.verify(await sign({ groups: 'tessera-staff' }))).resolves.toMatchObject({ roles: [] });
+  });
+
   it.each([
     [
       'a wrong signature',

@@ -28,6 +28,8 @@ const NEW_EXPERIMENT_COLUMNS = [
   'wizard_state',
   'estimated_training_time',
   'actual_training_time',
+  'started_at',
+  'finished_at',
 ];
 
 interface Scenario {
@@ -221,6 +223,12 @@ describe('migrations', () => {
       'Migration20261201120000_rate_limit_windows',
       'Migration20261201130000_template_configuration_index',
       'Migration20261205120000_audit_events',
+      'Migration20261206120000_experiment_run_times',
+      'Migration20261206120100_experiment_status_index',
+      'Migration20261206130000_template_usage_daily',
+      'Migration20261206130100_template_trending_index',
+      'Migration20261206140000_configuration_schema_versions',
+      'Migration20261206150000_template_configuration_path_indexes',
       'Migration20261207130000_template_pending_shares',
       'Migration20261207130100_user_email_index',
     ]);
@@ -241,12 +249,15 @@ describe('migrations', () => {
         'ml_experiments',
         'rate_limit_windows',
         'template_pending_shares',
+        'template_trending_window',
+        'template_usage_daily',
         'users',
       ]);
       const indexes = await db.query<{ indexname: string }>(
         `select indexname from pg_indexes where schemaname = 'public' and tablename = 'ml_experiments' order by 1`,
       );
       expect(indexes.map((r) => r.indexname)).toEqual([
+        'ml_experiments_in_progress_index',
         'ml_experiments_owner_id_created_at_index',
         'ml_experiments_owner_id_template_id_created_at_index',
         'ml_experiments_owner_id_wizard_completed_index',
@@ -263,9 +274,88 @@ describe('migrations', () => {
       expect(configurationIndex.indexdef).toBe(
         'CREATE INDEX experiment_templates_configuration_index ON public.experiment_templates USING gin (configuration jsonb_path_ops)',
       );
+      // The experiments services work through, and only those: a small index however many runs have ended.
+      const [inProgressIndex] = await db.query(`select indexdef from pg_indexes where indexname = 'ml_experiments_in_progress_index'`);
+      expect(inProgressIndex.indexdef).toBe(
+        'CREATE INDEX ml_experiments_in_progress_index ON public.ml_experiments USING btree (status, created_at, id) ' +
+          "WHERE ((status)::text = ANY ((ARRAY['queued'::character varying, 'running'::character varying])::text[]))",
+      );
       // Rate limit counts are written to no WAL.
       const [windows] = await db.query(`select relpersistence from pg_class where oid = 'rate_limit_windows'::regclass`);
       expect(windows.relpersistence).toBe('u');
+    });
+  });
+
+  it('count the usage of existing experiments per UTC day and over the last 7 UTC days, batch by batch', async () => {
+    const USAGE_DAILY = 'Migration20261206130000_template_usage_daily';
+    await scenario(NAMES[NAMES.indexOf(USAGE_DAILY) - 1], async ({ db, migrator }) => {
+      const owner = await insertUser(db, 'usage-owner');
+      // Ids in the first, a middle and the last of the backfill's batches.
+      const [first, middle, last] = ['00', '7f', 'ff'].map((prefix) => `${prefix}${'0'.repeat(6)}-0000-4000-8000-000000000001`);
+      for (const id of [first, middle, last]) {
+        await db.query(
+          `insert into experiment_templates (id, name, category, configuration, created_by) values ($1::uuid, $1::text, 'classification', '{}', $2)`,
+          [id, owner],
+        );
+      }
+      const experiment = async (template: string, createdAt: string, times = 1) => {
+        for (let i = 0; i < times; i += 1) {
+          await db.query(`insert into ml_experiments (name, owner_id, template_id, created_at) values ('e', $1, $2, $3::timestamptz)`, [
+            owner,
+            template,
+            createdAt,
+          ]);
+        }
+      };
+      await experiment(first, '2026-01-31 23:59:59.999+00', 2);
+      // 01:30 in UTC+2 is still January 31st in UTC.
+      await experiment(first, '2026-02-01 01:30:00+02');
+      await experiment(first, '2026-02-01 00:00:00+00');
+      await experiment(middle, '2025-12-31 12:00:00+00', 3);
+      await db.query(`insert into ml_experiments (name, owner_id, created_at) values ('from scratch', $1, now())`, [owner]);
+      // The last 7 UTC days, today included: six days ago counts, seven days ago does not.
+      await experiment(last, `${new Date().toISOString()}`, 2);
+      await experiment(last, `${new Date(Date.now() - 6 * 86_400_000).toISOString()}`);
+      await experiment(last, `${new Date(Date.now() - 7 * 86_400_000).toISOString()}`, 4);
+
+      await migrator.up();
+      expect(await executedNames(db)).toEqual(NAMES);
+
+      const daily = await db.query<{ template_id: string; day: string; experiments: number }>(
+        `select template_id, day::text, experiments from template_usage_daily where template_id <> $1 order by template_id, day`,
+        [last],
+      );
+      expect(daily).toEqual([
+        { template_id: first, day: '2026-01-31', experiments: 3 },
+        { template_id: first, day: '2026-02-01', experiments: 1 },
+        { template_id: middle, day: '2025-12-31', experiments: 3 },
+      ]);
+      const [{ lastTotal }] = await db.query(
+        `select sum(experiments)::int as "lastTotal" from template_usage_daily where template_id = $1`,
+        [last],
+      );
+      expect(lastTotal).toBe(7);
+      const trending = await db.query<{ id: string; trending_count: number }>(
+        `select id, trending_count from experiment_templates order by id`,
+      );
+      expect(trending).toEqual([
+        { id: first, trending_count: 0 },
+        { id: middle, trending_count: 0 },
+        { id: last, trending_count: 3 },
+      ]);
+      const [window] = await db.query(`select starts_on = (now() at time zone 'utc')::date - 6 as current from template_trending_window`);
+      expect(window.current).toBe(true);
+
+      // Rolled back and applied again (a run cut short is run again the same way): the same counts.
+      await migrator.down({ to: NAMES[NAMES.indexOf(USAGE_DAILY) - 1] });
+      expect(await publicTables(db)).not.toContain('template_usage_daily');
+      await migrator.up();
+      expect(
+        await db.query(`select template_id, day::text, experiments from template_usage_daily where template_id <> $1 order by 1, 2`, [
+          last,
+        ]),
+      ).toEqual(daily);
+      expect(await db.query(`select id, trending_count from experiment_templates order by id`)).toEqual(trending);
     });
   });
 
@@ -312,7 +402,8 @@ describe('migrations', () => {
             and feature_importance = '{}'::jsonb and model_recommendations = '{}'::jsonb
             and resource_requirements = '{}'::jsonb
             and wizard_completed = false and wizard_step_completed = 0 and wizard_state is null
-            and estimated_training_time is null and actual_training_time is null)::int as with_defaults
+            and estimated_training_time is null and actual_training_time is null
+            and started_at is null and finished_at is null)::int as with_defaults
         from ml_experiments`);
       expect(defaults).toEqual({ total: 10_000, with_defaults: 10_000 });
 
@@ -577,7 +668,7 @@ describe('migrations', () => {
             (select jsonb_agg(u order by u.id) from users u) as users`;
         const [before] = await db.query(everything);
 
-        // Up to the audit migration: a later one adds a column to users.
+        // Up to the audit trail itself: later migrations add columns of their own.
         await migrator.up({ to: AUDIT });
 
         expect(await executedNames(db)).toEqual(NAMES.slice(0, NAMES.indexOf(AUDIT) + 1));
@@ -647,6 +738,95 @@ describe('migrations', () => {
     });
   });
 
+  describe('configuration schema versions', () => {
+    const SCHEMA_VERSIONS = 'Migration20261206140000_configuration_schema_versions';
+    const BEFORE_SCHEMA_VERSIONS = NAMES[NAMES.indexOf(SCHEMA_VERSIONS) - 1];
+    const TABLES = ['experiment_templates', 'experiment_template_versions'];
+
+    it('arrive over existing templates and versions as version 1 without rewriting either table; rows written later default to 2', async () => {
+      await scenario(BEFORE_SCHEMA_VERSIONS, async ({ db, migrator }) => {
+        const owner = await insertUser(db, 'owner');
+        const template = await insertTemplate(db, owner, 'existing');
+        await insertVersion(db, template, 1, owner);
+        await insertVersion(db, template, 2, owner);
+        const rows = `select
+            (select jsonb_agg(to_jsonb(t) - 'configuration_schema_version' order by t.id) from experiment_templates t) as templates,
+            (select jsonb_agg(to_jsonb(v) - 'configuration_schema_version' order by v.id) from experiment_template_versions v) as versions`;
+        const files = `select relname, relfilenode from pg_class where relname = any($1::text[]) order by relname`;
+        const [before] = await db.query(rows);
+        const filesBefore = await db.query(files, [TABLES]);
+
+        await migrator.up();
+
+        expect(await executedNames(db)).toEqual(NAMES);
+        expect(await db.query(rows)).toEqual([before]);
+        // The same files: the columns arrived in the catalog, no row was rewritten.
+        expect(await db.query(files, [TABLES])).toEqual(filesBefore);
+        for (const table of TABLES) {
+          expect(await db.query(`select distinct configuration_schema_version as v from ${table}`)).toEqual([{ v: 1 }]);
+        }
+        const later = await insertTemplate(db, owner, 'later');
+        const [row] = await db.query(`select configuration_schema_version as v from experiment_templates where id = $1`, [later]);
+        expect(row).toEqual({ v: 2 });
+      });
+    });
+  });
+
+  it('index the wizard’s configuration paths over existing templates, with statistics of their values at once', async () => {
+    const PATH_INDEXES = 'Migration20261206150000_template_configuration_path_indexes';
+    await scenario(NAMES[NAMES.indexOf(PATH_INDEXES) - 1], async ({ db, migrator }) => {
+      const owner = await insertUser(db, 'owner');
+      for (const name of ['one', 'two', 'three']) await insertTemplate(db, owner, name);
+      const templates = `select jsonb_agg(t order by t.id) as templates from experiment_templates t`;
+      const [before] = await db.query(templates);
+
+      await migrator.up();
+
+      expect(await executedNames(db)).toEqual(NAMES);
+      expect(await db.query(templates)).toEqual([before]);
+      expect(await invalidIndexes(db)).toEqual([]);
+      // ANALYZE gathered the values at each path (from each index's expressions), without waiting for autovacuum.
+      const statistics = await db.query<{ index: string; values: string }>(
+        `select tablename as index, most_common_vals::text as values from pg_stats
+         where tablename like 'experiment_templates_%' and attname = 'expr' order by 1`,
+      );
+      expect(statistics).toEqual(expect.arrayContaining([{ index: 'experiment_templates_model_type_index', values: '{"\\"xgboost\\""}' }]));
+    });
+  });
+
+  describe('experiment run times', () => {
+    const RUN_TIMES = 'Migration20261206120000_experiment_run_times';
+    const BEFORE_RUN_TIMES = NAMES[NAMES.indexOf(RUN_TIMES) - 1];
+
+    it('arrive over existing experiments, older statuses included, without touching a value or rewriting the table', async () => {
+      await scenario(BEFORE_RUN_TIMES, async ({ db, migrator }) => {
+        const owner = await insertUser(db, 'owner');
+        for (const name of ['queued-one', 'archived-one', 'running-one']) await insertExperiment(db, owner, null, name);
+        await db.query(`update ml_experiments set status = split_part(name, '-', 1)`);
+        const everything = `select jsonb_agg(e order by e.id) as experiments from ml_experiments e`;
+        const relfilenodeSql = `select relfilenode::text as node from pg_class where oid = 'ml_experiments'::regclass`;
+        const [before] = await db.query(everything);
+        const [nodeBefore] = await db.query(relfilenodeSql);
+
+        await migrator.up();
+
+        expect(await executedNames(db)).toEqual(NAMES);
+        const [after] = await db.query<{ experiments: Array<Record<string, unknown>> }>(everything);
+        expect(after.experiments).toEqual(before.experiments.map((row: object) => ({ ...row, started_at: null, finished_at: null })));
+        expect((await db.query(relfilenodeSql))[0].node).toBe(nodeBefore.node);
+        const columns = await db.query(
+          `select column_name, data_type, is_nullable, column_default from information_schema.columns
+           where table_name = 'ml_experiments' and column_name in ('started_at', 'finished_at') order by column_name`,
+        );
+        expect(columns).toEqual([
+          { column_name: 'finished_at', data_type: 'timestamp with time zone', is_nullable: 'YES', column_default: null },
+          { column_name: 'started_at', data_type: 'timestamp with time zone', is_nullable: 'YES', column_default: null },
+        ]);
+        expect(await invalidIndexes(db)).toEqual([]);
+      });
+    });
+  });
+
   describe('pending shares and users by email', () => {
     const PENDING = 'Migration20261207130000_template_pending_shares';
     const BEFORE_PENDING = NAMES[NAMES.indexOf(PENDING) - 1];
@@ -698,7 +878,7 @@ describe('migrations', () => {
 
         await db.query(`delete from experiment_templates where id = $1`, [deleted]);
         expect(await db.query(`select template_id from template_pending_shares`)).toEqual([{ template_id: kept }]);
-        // The owner's templates go with the owner; an inviter is only ever the owner, so set null is what a share does.
+        // The owner's templates go with the owner; an inviter may be staff, who outlive nothing of it: set null, as a share's shared_by.
         await db.query(`update template_pending_shares set invited_by = $1`, [await insertUser(db, 'inviter')]);
         await db.query(`delete from users where external_id = 'inviter'`);
         expect(await db.query(`select email, invited_by from template_pending_shares`)).toEqual([

@@ -18,12 +18,15 @@ import { validConfiguration, type TestUser } from '../support/factories';
 // The world: who calls, what kinds of template there are
 // ---------------------------------------------------------------------------------------------------------------
 
-type Caller = 'owner' | 'shared' | 'stranger' | 'anonymous' | 'service';
+type Caller = 'owner' | 'shared' | 'stranger' | 'anonymous' | 'service' | 'staff';
 type Kind = 'private' | 'shared' | 'public' | 'inactive' | 'inactivePublic';
 
-/** The four people of the template matrix; the service token joins them for experiment operations. */
-const TEMPLATE_CALLERS: Caller[] = ['owner', 'shared', 'stranger', 'anonymous'];
-const EXPERIMENT_CALLERS: Caller[] = ['owner', 'shared', 'stranger', 'anonymous', 'service'];
+/**
+ * The people of the template matrix, staff among them (`roles: ["admin"]`); a service token joins them for experiment
+ * operations.
+ */
+const TEMPLATE_CALLERS: Caller[] = ['owner', 'shared', 'stranger', 'anonymous', 'staff'];
+const EXPERIMENT_CALLERS: Caller[] = ['owner', 'shared', 'stranger', 'anonymous', 'service', 'staff'];
 
 interface KindSpec {
   isPublic: boolean;
@@ -57,13 +60,22 @@ interface Cell {
   kind: Kind;
 }
 
-/** DESIGN: a template is visible to its owner, to users it is shared with, and to everyone when public. */
-const seesTemplate = ({ caller, kind }: Cell) => caller === 'owner' || KINDS[kind].isPublic || (caller === 'shared' && KINDS[kind].shared);
-/** DESIGN: experiments are visible to their owner (and, per the schema, readable by a service token). */
-const seesExperiment = ({ caller }: Cell) => caller === 'owner' || caller === 'service';
+/** DESIGN: a template is visible to its owner, to users it is shared with, and to everyone when public... */
+const seesInOwnRight = ({ caller, kind }: Cell) =>
+  caller === 'owner' || KINDS[kind].isPublic || (caller === 'shared' && KINDS[kind].shared);
+/** ...and staff can find anything. */
+const seesTemplate = (cell: Cell) => cell.caller === 'staff' || seesInOwnRight(cell);
+/** DESIGN: experiments are visible to their owner; per the schema, readable by a service token and by staff. */
+const seesExperiment = ({ caller }: Cell) => caller === 'owner' || caller === 'service' || caller === 'staff';
+const service = ({ caller }: Cell) => caller === 'service';
 
 const anonymous = ({ caller }: Cell) => caller === 'anonymous';
 const owner = ({ caller }: Cell) => caller === 'owner';
+const staff = ({ caller }: Cell) => caller === 'staff';
+const or =
+  (...rules: Array<(cell: Cell) => boolean>) =>
+  (cell: Cell) =>
+    rules.some((rule) => rule(cell));
 const inactive = ({ kind }: Cell) => !KINDS[kind].isActive;
 const not = (rule: (cell: Cell) => boolean) => (cell: Cell) => !rule(cell);
 const always = () => true;
@@ -83,11 +95,14 @@ const RULES = {
     [always, 'OK'],
   ] as Rules,
 
-  /** Only the owner edits, shares, publishes, deactivates or deletes: FORBIDDEN if visible, NOT_FOUND if hidden. */
-  ownerOnly: [
+  /**
+   * Only the owner (and staff) edits, shares, publishes, deactivates, transfers or deletes: FORBIDDEN if visible,
+   * NOT_FOUND if hidden.
+   */
+  ownerOrStaff: [
     [anonymous, 'UNAUTHENTICATED'],
     [not(seesTemplate), 'NOT_FOUND'],
-    [not(owner), 'FORBIDDEN'],
+    [not(or(owner, staff)), 'FORBIDDEN'],
     [always, 'OK'],
   ] as Rules,
 
@@ -120,36 +135,83 @@ const RULES = {
     [always, 'OK'],
   ] as Rules,
 
-  /** Analysis results and training times: the owner, or a service token on any experiment. */
+  /** Analysis results and training times: the owner, or a service token on any experiment; to anyone else it does not exist. */
   analysis: [
     [anonymous, 'UNAUTHENTICATED'],
-    [not(seesExperiment), 'NOT_FOUND'],
+    [(cell) => !owner(cell) && !service(cell), 'NOT_FOUND'],
     [always, 'OK'],
+  ] as Rules,
+
+  /** Renaming and deleting are the owner's: FORBIDDEN to a service or staff who see it, NOT_FOUND to the rest. */
+  experimentOwnerOnly: [
+    [anonymous, 'UNAUTHENTICATED'],
+    [not(seesExperiment), 'NOT_FOUND'],
+    [not(owner), 'FORBIDDEN'],
+    [always, 'OK'],
+  ] as Rules,
+
+  /** Cancelling: the owner or staff (README, the experiment's life). */
+  cancel: [
+    [anonymous, 'UNAUTHENTICATED'],
+    [not(seesExperiment), 'NOT_FOUND'],
+    [(cell) => !owner(cell) && !staff(cell), 'FORBIDDEN'],
+    [always, 'OK'],
+  ] as Rules,
+
+  /** Running: a service token only. */
+  run: [
+    [anonymous, 'UNAUTHENTICATED'],
+    [not(seesExperiment), 'NOT_FOUND'],
+    [not(service), 'FORBIDDEN'],
+    [always, 'OK'],
+  ] as Rules,
+
+  /** A listing of experiments: another owner's experiment is never listed but to a service or staff. */
+  experimentListing: [
+    [anonymous, 'UNAUTHENTICATED'],
+    [not(seesExperiment), 'UNLISTED'],
+    [always, 'LISTED'],
+  ] as Rules,
+
+  /** A listing narrowed to the experiment's template: it must also be a template the caller may see. */
+  experimentListingByTemplate: [
+    [anonymous, 'UNAUTHENTICATED'],
+    [not(seesExperiment), 'UNLISTED'],
+    [not(seesTemplate), 'UNLISTED'],
+    [always, 'LISTED'],
   ] as Rules,
 };
 
-type Scope = 'MINE' | 'SHARED_WITH_ME' | 'PUBLIC' | 'ALL_VISIBLE';
+type Scope = 'MINE' | 'SHARED_WITH_ME' | 'PUBLIC' | 'ALL_VISIBLE' | 'EVERYONE';
 type ActiveState = 'ACTIVE' | 'INACTIVE' | 'ALL';
-const SCOPES: Scope[] = ['MINE', 'SHARED_WITH_ME', 'PUBLIC', 'ALL_VISIBLE'];
+const SCOPES: Scope[] = ['MINE', 'SHARED_WITH_ME', 'PUBLIC', 'ALL_VISIBLE', 'EVERYONE'];
 const ACTIVE_STATES: ActiveState[] = ['ACTIVE', 'INACTIVE', 'ALL'];
 
-/** Listings: never beyond visibility, within the scope, and deactivated templates only ever listed to their owner. */
+/**
+ * Listings: within what the caller sees in their own right (staff too: their own view is not everyone's), within the
+ * scope, and deactivated templates only ever listed to their owner; `EVERYONE` is staff's alone, and lists every
+ * template, deactivated ones too.
+ */
 function listingRules(scope: Scope, activeState: ActiveState): Rules {
+  const everyone = scope === 'EVERYONE';
   const inScope: Record<Scope, (cell: Cell) => boolean> = {
     MINE: owner,
     SHARED_WITH_ME: ({ caller, kind }) => caller === 'shared' && KINDS[kind].shared,
     PUBLIC: ({ kind }) => KINDS[kind].isPublic,
     ALL_VISIBLE: always,
+    EVERYONE: always,
   };
+  const listsInactive = (cell: Cell) => everyone || owner(cell);
   const inState: Record<ActiveState, (cell: Cell) => boolean> = {
     ACTIVE: not(inactive),
-    INACTIVE: (cell) => inactive(cell) && owner(cell),
-    ALL: (cell) => !inactive(cell) || owner(cell),
+    INACTIVE: (cell) => inactive(cell) && listsInactive(cell),
+    ALL: (cell) => !inactive(cell) || listsInactive(cell),
   };
   return [
-    // MINE and SHARED_WITH_ME need a caller.
-    [(cell) => anonymous(cell) && (scope === 'MINE' || scope === 'SHARED_WITH_ME'), 'UNAUTHENTICATED'],
-    [not(seesTemplate), 'UNLISTED'],
+    // MINE, SHARED_WITH_ME and EVERYONE need a caller; EVERYONE, a staff one.
+    [(cell) => anonymous(cell) && (scope === 'MINE' || scope === 'SHARED_WITH_ME' || everyone), 'UNAUTHENTICATED'],
+    [(cell) => everyone && !staff(cell), 'FORBIDDEN'],
+    [everyone ? not(seesTemplate) : not(seesInOwnRight), 'UNLISTED'],
     [not(inScope[scope]), 'UNLISTED'],
     [not(inState[activeState]), 'UNLISTED'],
     [always, 'LISTED'],
@@ -174,7 +236,7 @@ interface Context extends Cell {
   users: Users;
   db: Api['db'];
   template: TemplateFixture;
-  /** The owner's experiment an experiment operation acts on. */
+  /** The owner's experiment an experiment operation acts on; its name holds its id, which `search` finds. */
   experimentId: string;
 }
 
@@ -191,8 +253,15 @@ interface Operation {
   target: Target;
   callers: Caller[];
   rules: Rules;
-  /** A listing: no id in the request, so no random-id comparison. */
+  /**
+   * A listing of templates: no id in the request, so no random-id comparison. Listings of experiments carry the
+   * experiment's id (a `search` for it), so a hidden one is compared with a random id like any other target.
+   */
   listing?: boolean;
+  /** The list a listing answers with. */
+  listField?: 'templates' | 'experiments';
+  /** The status of the owner's experiment it acts on (default draft). */
+  status?: string;
   /** Changes the template or its shares when it succeeds: a template of its own for every cell. */
   destructive?: boolean;
   variables(id: string, context: Context): Record<string, unknown>;
@@ -229,13 +298,15 @@ const TEMPLATE_READS: Operation[] = [
     'template.auditTrail',
     'auditTrail { totalCount edges { node { action actor { id } } } }',
     (template, { caller, users }) => {
-      const events = caller === 'owner' ? [{ node: { action: 'TEMPLATE_CREATED', actor: { id: users.owner.id } } }] : [];
+      const events =
+        caller === 'owner' || caller === 'staff' ? [{ node: { action: 'TEMPLATE_CREATED', actor: { id: users.owner.id } } }] : [];
       expect(template.auditTrail).toEqual({ totalCount: events.length, edges: events });
     },
   ),
-  // Who else has a template is the owner's business (schema: "empty unless the caller owns it").
+  // Who else has a template is the owner's business and staff's (schema: "empty unless the caller owns it or is staff").
   templateField('template.sharedWith', 'sharedWith { id }', (template, { caller, kind, users }) => {
-    expect(template.sharedWith).toEqual(caller === 'owner' && KINDS[kind].shared ? [{ id: users.shared.id }] : []);
+    const seesShares = caller === 'owner' || caller === 'staff';
+    expect(template.sharedWith).toEqual(seesShares && KINDS[kind].shared ? [{ id: users.shared.id }] : []);
   }),
   templateField('template.versions', 'versions { version }', (template) => {
     expect(template.versions).toEqual([{ version: 2 }, { version: 1 }]);
@@ -248,7 +319,7 @@ const TEMPLATE_READS: Operation[] = [
   }),
   // The caller's own experiments made from it; none for an anonymous caller.
   templateField('template.experiments', 'experiments { totalCount edges { node { id } } }', (template, { caller, template: fixture }) => {
-    const mine = caller === 'anonymous' || caller === 'service' ? [] : [fixture.experiments[caller]];
+    const mine = caller === 'anonymous' || caller === 'service' || caller === 'staff' ? [] : [fixture.experiments[caller]];
     expect(template.experiments.totalCount).toBe(mine.length);
     expect(template.experiments.edges.map((edge: any) => edge.node.id)).toEqual(mine);
   }),
@@ -271,19 +342,19 @@ const LISTINGS: Array<Operation & { scope: Scope; activeState: ActiveState }> = 
   })),
 );
 
-const ownerOnly = (name: string, document: string, variables: Operation['variables'], checkOk: Operation['checkOk']): Operation => ({
+const ownerOrStaff = (name: string, document: string, variables: Operation['variables'], checkOk: Operation['checkOk']): Operation => ({
   name,
   document,
   target: 'template',
   callers: TEMPLATE_CALLERS,
-  rules: RULES.ownerOnly,
+  rules: RULES.ownerOrStaff,
   destructive: true,
   variables,
   checkOk,
 });
 
 const TEMPLATE_MUTATIONS: Operation[] = [
-  ownerOnly(
+  ownerOrStaff(
     'updateTemplate',
     'mutation($id: ID!) { updateTemplate(id: $id, input: { name: "Renamed by the matrix" }) { id name version } }',
     byId,
@@ -291,7 +362,7 @@ const TEMPLATE_MUTATIONS: Operation[] = [
       expect(updateTemplate).toEqual({ id: template.id, name: 'Renamed by the matrix', version: 3 });
     },
   ),
-  ownerOnly(
+  ownerOrStaff(
     'revertTemplate',
     'mutation($id: ID!) { revertTemplate(id: $id, toVersion: 1) { id description version } }',
     byId,
@@ -299,7 +370,7 @@ const TEMPLATE_MUTATIONS: Operation[] = [
       expect(revertTemplate).toEqual({ id: template.id, description: 'first version', version: 3 });
     },
   ),
-  ownerOnly(
+  ownerOrStaff(
     'deactivateTemplate',
     'mutation($id: ID!) { deactivateTemplate(id: $id) { id isActive } }',
     byId,
@@ -307,7 +378,7 @@ const TEMPLATE_MUTATIONS: Operation[] = [
       expect(deactivateTemplate).toEqual({ id: template.id, isActive: false });
     },
   ),
-  ownerOnly(
+  ownerOrStaff(
     'reactivateTemplate',
     'mutation($id: ID!) { reactivateTemplate(id: $id) { id isActive } }',
     byId,
@@ -315,7 +386,7 @@ const TEMPLATE_MUTATIONS: Operation[] = [
       expect(reactivateTemplate).toEqual({ id: template.id, isActive: true });
     },
   ),
-  ownerOnly(
+  ownerOrStaff(
     'setTemplatePublic',
     'mutation($id: ID!, $isPublic: Boolean!) { setTemplatePublic(id: $id, isPublic: $isPublic) { id isPublic } }',
     (id, { kind }) => ({ id, isPublic: !KINDS[kind].isPublic }),
@@ -325,7 +396,7 @@ const TEMPLATE_MUTATIONS: Operation[] = [
   ),
   // Someone else re-sharing it with a friend of theirs.
   {
-    ...ownerOnly(
+    ...ownerOrStaff(
       'shareTemplate',
       'mutation($id: ID!, $userIds: [ID!]!) { shareTemplate(id: $id, userIds: $userIds) { id sharedWith { id } } }',
       byId,
@@ -338,7 +409,7 @@ const TEMPLATE_MUTATIONS: Operation[] = [
   },
   // Someone else cutting the shared user off (the shared user leaving, too: only the owner shares and unshares).
   {
-    ...ownerOnly(
+    ...ownerOrStaff(
       'unshareTemplate',
       'mutation($id: ID!, $userIds: [ID!]!) { unshareTemplate(id: $id, userIds: $userIds) { id sharedWith { id } } }',
       byId,
@@ -348,7 +419,7 @@ const TEMPLATE_MUTATIONS: Operation[] = [
     ),
     variables: (id, { users }) => ({ id, userIds: [users.shared.id] }),
   },
-  ownerOnly('deleteTemplate', 'mutation($id: ID!) { deleteTemplate(id: $id) }', byId, async ({ deleteTemplate }, { template, db }) => {
+  ownerOrStaff('deleteTemplate', 'mutation($id: ID!) { deleteTemplate(id: $id) }', byId, async ({ deleteTemplate }, { template, db }) => {
     expect(deleteTemplate).toBe(template.id);
     expect(await db.query('select id from experiment_templates where id = $1', [template.id])).toEqual([]);
     // Experiments keep their data and lose the link.
@@ -357,6 +428,23 @@ const TEMPLATE_MUTATIONS: Operation[] = [
     ]);
     expect(experiments).toEqual(Object.values(template.experiments).map(() => ({ template_id: null, template_version: 1 })));
   }),
+  // To a bystander: the template leaves its owner.
+  {
+    ...ownerOrStaff(
+      'transferTemplate',
+      'mutation($id: ID!, $toUserId: ID!) { transferTemplate(id: $id, toUserId: $toUserId) { id owner { id } } }',
+      byId,
+      async ({ transferTemplate }, { template, users, db }) => {
+        expect(transferTemplate).toEqual({ id: template.id, owner: { id: users.bystander.id } });
+        const [event] = await db.query<{ details: unknown }>(
+          `select details from audit_events where subject_id = $1 and action = 'template.transferred'`,
+          [template.id],
+        );
+        expect(event.details).toEqual({ from: users.owner.id, to: users.bystander.id });
+      },
+    ),
+    variables: (id, { users }) => ({ id, toUserId: users.bystander.id }),
+  },
   {
     name: 'cloneTemplate',
     document: 'mutation($id: ID!) { cloneTemplate(id: $id) { id version isPublic isActive owner { id } } }',
@@ -444,7 +532,78 @@ const EXPERIMENT_OPERATIONS: Operation[] = [
     byId,
     (experiment) => expect(experiment.actualTrainingSeconds).toBe(60),
   ),
+  experimentOp(
+    'updateExperiment',
+    `mutation($id: ID!) { updateExperiment(id: $id, input: { name: "Renamed by the matrix", description: null }) { ${EXPERIMENT_SELECTION} name } }`,
+    RULES.experimentOwnerOnly,
+    byId,
+    (experiment) => expect(experiment.name).toBe('Renamed by the matrix'),
+  ),
+  {
+    name: 'deleteExperiment',
+    document: 'mutation($id: ID!) { deleteExperiment(id: $id) }',
+    target: 'experiment',
+    callers: EXPERIMENT_CALLERS,
+    rules: RULES.experimentOwnerOnly,
+    variables: byId,
+    checkOk: async ({ deleteExperiment }, { experimentId, db }) => {
+      expect(deleteExperiment).toBe(experimentId);
+      expect(await db.query('select id from ml_experiments where id = $1', [experimentId])).toEqual([]);
+    },
+  },
+  ...(
+    [
+      ['cancel', 'queued', 'CANCELLED', RULES.cancel],
+      ['start', 'queued', 'RUNNING', RULES.run],
+      ['complete', 'running', 'COMPLETED', RULES.run],
+      ['fail', 'running', 'FAILED', RULES.run],
+    ] as const
+  ).map(([what, status, to, rules]): Operation => ({
+    ...experimentOp(
+      'changeExperimentStatus',
+      `mutation($id: ID!) { changeExperimentStatus(id: $id, to: ${to}) { ${EXPERIMENT_SELECTION} status } }`,
+      rules,
+      byId,
+      (experiment) => expect(experiment.status).toBe(to.toLowerCase()),
+    ),
+    name: `changeExperimentStatus(${what}: ${status} to ${to})`,
+    status,
+  })),
 ];
+
+/** The experiment's own search term (its id, in its name) with each filter and ordering of `experiments`. */
+const EXPERIMENT_LISTINGS: Operation[] = (
+  [
+    ['no other filter', () => ({}), RULES.experimentListing],
+    ['statuses', () => ({ filter: { statuses: ['draft', 'queued'] } }), RULES.experimentListing],
+    ['status (deprecated)', () => ({ filter: { status: 'draft' } }), RULES.experimentListing],
+    ['ownerId', ({ users }: Context) => ({ filter: { ownerId: users.owner.id } }), RULES.experimentListing],
+    ['createdAt', () => ({ filter: { createdAt: { from: new Date(Date.now() - 3_600_000).toISOString() } } }), RULES.experimentListing],
+    ['updatedAt', () => ({ filter: { updatedAt: { to: new Date(Date.now() + 3_600_000).toISOString() } } }), RULES.experimentListing],
+    ['wizardCompleted', () => ({ filter: { wizardCompleted: false } }), RULES.experimentListing],
+    ['configuration', () => ({ filter: { configuration: { paths: [{ path: '/model/type', exists: true }] } } }), RULES.experimentListing],
+    ['templateIds', ({ template }: Context) => ({ filter: { templateIds: [template.id] } }), RULES.experimentListingByTemplate],
+    ['templateId', ({ template }: Context) => ({ filter: { templateId: template.id } }), RULES.experimentListingByTemplate],
+    ['templateCategory', () => ({ filter: { templateCategory: 'CLASSIFICATION' } }), RULES.experimentListingByTemplate],
+    ...['CREATED_AT', 'UPDATED_AT', 'NAME', 'STATUS'].map(
+      (field) => [`orderBy ${field}`, () => ({ orderBy: { field, direction: 'ASC' } }), RULES.experimentListing] as const,
+    ),
+  ] as const
+).map(([label, extra, rules]): Operation => ({
+  name: `experiments(${label})`,
+  document: `query($filter: ExperimentFilter, $orderBy: ExperimentOrder) {
+      experiments(first: 100, filter: $filter, orderBy: $orderBy) { totalCount edges { node { id } } }
+    }`,
+  target: 'experiment',
+  callers: EXPERIMENT_CALLERS,
+  rules,
+  listField: 'experiments',
+  variables: (id, context) => {
+    const { filter, ...rest } = extra(context) as { filter?: Record<string, unknown> };
+    return { ...rest, filter: { ...filter, search: id } };
+  },
+  checkOk: () => undefined,
+}));
 
 interface MatrixCell extends Cell {
   op: string;
@@ -472,14 +631,15 @@ describe('access matrix over HTTP', () => {
   let users: Users;
 
   beforeAll(async () => {
-    const [owner, shared, stranger, service, bystander] = await Promise.all([
+    const [owner, shared, stranger, service, staff, bystander] = await Promise.all([
       api.user('owner'),
       api.user('shared'),
       api.user('stranger'),
       api.user('analysis-service', ['service']),
+      api.user('staff', ['admin']),
       api.user('bystander'),
     ]);
-    users = { owner, shared, stranger, service, bystander };
+    users = { owner, shared, stranger, service, staff, bystander };
   });
 
   const answers = new Map<string, Promise<GraphqlResponse>>();
@@ -542,12 +702,16 @@ describe('access matrix over HTTP', () => {
     return world;
   }
 
-  /** A draft experiment with a complete configuration, made from `templateId` at version 1. */
-  async function experimentOf(user: TestUser, templateId: string): Promise<string> {
-    const [{ id }] = await api.db.query<{ id: string }>(
-      `insert into ml_experiments (name, owner_id, template_id, template_version, status, configuration)
-       values ('Matrix experiment', $1, $2, 1, 'draft', $3) returning id`,
-      [user.id, templateId, validConfiguration()],
+  /**
+   * An experiment with a complete configuration, made from `templateId` at version 1, a draft unless `status` says
+   * otherwise; its name holds its id, so a `search` for the id finds it and nothing else.
+   */
+  async function experimentOf(user: TestUser, templateId: string, status = 'draft'): Promise<string> {
+    const id = randomUUID();
+    await api.db.query(
+      `insert into ml_experiments (id, name, owner_id, template_id, template_version, status, configuration)
+       values ($1::uuid, 'Matrix experiment ' || $1::text, $2, $3, 1, $4, $5)`,
+      [id, user.id, templateId, status, validConfiguration()],
     );
     return id;
   }
@@ -613,11 +777,12 @@ describe('access matrix over HTTP', () => {
         break;
       case 'LISTED':
       case 'UNLISTED': {
-        const { templates } = dataOf(response);
-        const ids = templates.edges.map((edge: any) => edge.node.id);
-        expect(ids.includes(context.template.id)).toBe(expected === 'LISTED');
+        const list = dataOf(response)[operation.listField ?? 'templates'];
+        const ids = list.edges.map((edge: any) => edge.node.id);
+        const listed = operation.listField === 'experiments' ? context.experimentId : context.template.id;
+        expect(ids.includes(listed)).toBe(expected === 'LISTED');
         expect(new Set(ids).size).toBe(ids.length);
-        expect(templates.totalCount).toBe(ids.length);
+        expect(list.totalCount).toBe(ids.length);
         break;
       }
       default:
@@ -660,12 +825,14 @@ describe('access matrix over HTTP', () => {
       templates = await worldOf();
     });
 
-    const operations = new Map(EXPERIMENT_OPERATIONS.map((operation) => [operation.name, operation]));
-    it.each(cellsOf(EXPERIMENT_OPERATIONS))('$op on an experiment from $template, as $caller: $expected', async (cell) => {
+    const all = [...EXPERIMENT_OPERATIONS, ...EXPERIMENT_LISTINGS];
+    const operations = new Map(all.map((operation) => [operation.name, operation]));
+    it.each(cellsOf(all))('$op on an experiment from $template, as $caller: $expected', async (cell) => {
       const template = templates[cell.kind];
-      // Every cell gets a fresh draft of the owner's: the wizard moves only forwards.
-      const experimentId = await experimentOf(users.owner, template.id);
-      await runCell(operations.get(cell.op)!, cell, template, experimentId);
+      const operation = operations.get(cell.op)!;
+      // Every cell gets a fresh experiment of the owner's: the wizard and the lifecycle move only forwards.
+      const experimentId = await experimentOf(users.owner, template.id, operation.status);
+      await runCell(operation, cell, template, experimentId);
     });
   });
 });

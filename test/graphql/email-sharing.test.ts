@@ -174,6 +174,63 @@ describe('sharing by email', () => {
     expect((await auditEventsOf(api, template.id)).map((event) => event.action)).toEqual(['template.created']);
   });
 
+  it("lets staff share anyone's template by email: the owner's address passed over, the staff member the one who invited", async () => {
+    const owner = await api.user('owner');
+    const friend = await api.user('friend');
+    const staff = await api.user('staff', ['admin']);
+    const template = await privateTemplate(api, owner);
+    const address = newAddress();
+    const shared = dataOf(
+      await api.graphql(SHARE, { as: staff, variables: { id: template.id, emails: [owner.email.toUpperCase(), friend.email, address] } }),
+    ).shareTemplate;
+    // Staff see the template's shares and pending shares, as its owner does.
+    expect(shared).toEqual({
+      id: template.id,
+      sharedWith: [{ id: friend.id }],
+      pendingShares: [{ email: address, invitedAt: expect.any(String) }],
+    });
+    expect(dataOf(await api.graphql(READ, { as: owner, variables: { id: template.id } })).template).toEqual({
+      id: template.id,
+      sharedWith: [{ id: friend.id }],
+      pendingShares: [{ email: address }],
+    });
+    const [pending] = await api.db.query<{ invited_by: string }>('select invited_by from template_pending_shares where template_id = $1', [
+      template.id,
+    ]);
+    expect(pending.invited_by).toBe(staff.id);
+
+    // Claimed, the share records the staff member as its sharer, as a share by id from staff does.
+    const inviteeId = await signIn(api, await tokenFor({ email: address }));
+    const shares = await api.db.query<{ user_id: string; shared_by: string }>(
+      'select user_id, shared_by from experiment_template_shares where template_id = $1 order by user_id',
+      [template.id],
+    );
+    expect(shares).toEqual(
+      expect.arrayContaining([
+        { user_id: friend.id, shared_by: staff.id },
+        { user_id: inviteeId, shared_by: staff.id },
+      ]),
+    );
+    expect(shares).toHaveLength(2);
+    // The owner's own address unshared by staff changes nothing either: no event.
+    dataOf(await api.graphql(UNSHARE, { as: staff, variables: { id: template.id, emails: [owner.email] } }));
+    const events = (await auditEventsOf(api, template.id)).filter((event) => event.action !== 'template.created');
+    expect(events.map(({ action, actorId, actorKind, details }) => ({ action, actorId, actorKind, details }))).toEqual([
+      {
+        action: 'template.shared',
+        actorId: staff.id,
+        actorKind: 'staff',
+        details: { userIds: [friend.id], emails: [friend.email], pendingEmails: [address] },
+      },
+      {
+        action: 'template.pending_share_claimed',
+        actorId: inviteeId,
+        actorKind: 'user',
+        details: { email: address, userId: inviteeId },
+      },
+    ]);
+  });
+
   it('unshares by address: the share of the user it names, or its pending share', async () => {
     const owner = await api.user('owner');
     const friend = await api.user('friend');
@@ -231,7 +288,7 @@ describe('sharing by email', () => {
     expect(dataOf(await api.graphql(READ, { as: owner, variables: { id: template.id } })).template.pendingShares).toEqual([]);
   });
 
-  it('answers for a template the caller cannot see exactly as for a random id, and shows pending shares to the owner only', async () => {
+  it('answers for a template the caller cannot see exactly as for a random id, and shows pending shares to the owner and staff only', async () => {
     const owner = await api.user('owner');
     const stranger = await api.user('stranger');
     const hidden = await privateTemplate(api, owner);
@@ -250,6 +307,9 @@ describe('sharing by email', () => {
     dataOf(await api.graphql(SHARE, { as: owner, variables: { id: published.id, emails: [address] } }));
     for (const as of [null, stranger]) {
       expect(dataOf(await api.graphql(READ, { as, variables: { id: published.id } })).template.pendingShares).toEqual([]);
+    }
+    for (const as of [owner, await api.user('staff', ['admin'])]) {
+      expect(dataOf(await api.graphql(READ, { as, variables: { id: published.id } })).template.pendingShares).toEqual([{ email: address }]);
     }
     const sharedByEmail = await api.graphql(SHARE, { as: stranger, variables: { id: published.id, emails: [stranger.email] } });
     expect(errorOf(sharedByEmail).code).toBe('FORBIDDEN');

@@ -1,4 +1,5 @@
 import { type IntrospectionField, type IntrospectionObjectType, type IntrospectionQuery, type IntrospectionTypeRef } from 'graphql';
+import { Role as TesseraRole } from '../../src/auth/actor';
 import { dataOf, useApi, type GraphqlResponse } from '../support/api';
 import { createTemplateViaApi, type TestUser } from '../support/factories';
 
@@ -9,6 +10,9 @@ import { createTemplateViaApi, type TestUser } from '../support/factories';
  *
  * Roles: anonymous, a stranger, the user a template is shared with, its owner, staff. Teams do not exist yet: their
  * member role joins the walk when they do (a route for their types, a member in `roles`).
+ *
+ * Two templates are walked: a public one every caller reaches, and a private one only its owner, the user it is shared
+ * with and staff (who see every template) reach, with its experiment (staff see every experiment too).
  */
 
 type Role = 'anonymous' | 'stranger' | 'sharedUser' | 'owner' | 'staff';
@@ -16,8 +20,8 @@ const ROLES: Role[] = ['anonymous', 'stranger', 'sharedUser', 'owner', 'staff'];
 
 interface World {
   users: Record<Exclude<Role, 'anonymous'>, TestUser>;
-  templateId: string;
-  experimentId: string;
+  /** Per template walked: the template and an experiment its owner made from it. */
+  subjects: Array<{ templateId: string; experimentId: string; isPublic: boolean }>;
 }
 
 const VARIABLE_TYPES: Record<string, string> = { templateId: 'ID!', experimentId: 'ID!', email: 'String!' };
@@ -39,9 +43,6 @@ const ROUTES: Record<string, (selection: string) => string> = {
 const argumentVariables: Record<string, string> = { email: '$email', id: '$templateId' };
 
 const USER_TYPE = 'User';
-
-/** Fields that list only other users to the one caller who gets them (the owner's `sharedWith`): never an email. */
-const OTHERS_ONLY = ['Template.sharedWith'];
 
 /** Every object type's fields with their arguments: graphql-js's whole introspection query is past the cost limit. */
 const TYPE_REF = 'kind name ofType { kind name ofType { kind name ofType { kind name } } }';
@@ -84,28 +85,33 @@ describe('the privacy walk: every field returning a User, as every kind of calle
       stranger: await api.user('stranger'),
       staff: await api.user('staff', ['admin']),
     };
-    // Public, so that every caller reaches its fields; shared, so its list of users is not empty; edited, so its
-    // history and audit trail hold several authors' and actors' entries.
-    const template = await createTemplateViaApi(api, users.owner, { isPublic: true });
-    dataOf(
-      await api.graphql('mutation($id: ID!, $userIds: [ID!]) { shareTemplate(id: $id, userIds: $userIds) { id } }', {
-        as: users.owner,
-        variables: { id: template.id, userIds: [users.sharedUser.id] },
-      }),
-    );
-    dataOf(
-      await api.graphql('mutation($id: ID!) { updateTemplate(id: $id, input: { name: "Walked" }) { id } }', {
-        as: users.owner,
-        variables: { id: template.id },
-      }),
-    );
-    const experiment = dataOf(
-      await api.graphql('mutation($id: ID!) { createExperimentFromTemplate(input: { templateId: $id }) { id } }', {
-        as: users.owner,
-        variables: { id: template.id },
-      }),
-    ).createExperimentFromTemplate;
-    world = { users, templateId: template.id, experimentId: experiment.id };
+    // Public, so that every caller reaches its fields; private, reached only by its owner, the user it is shared with
+    // and staff. Each shared, so its list of users is not empty; edited, so its history and audit trail hold several
+    // authors' and actors' entries.
+    const subjects: World['subjects'] = [];
+    for (const isPublic of [true, false]) {
+      const template = await createTemplateViaApi(api, users.owner, { isPublic });
+      dataOf(
+        await api.graphql('mutation($id: ID!, $userIds: [ID!]) { shareTemplate(id: $id, userIds: $userIds) { id } }', {
+          as: users.owner,
+          variables: { id: template.id, userIds: [users.sharedUser.id] },
+        }),
+      );
+      dataOf(
+        await api.graphql('mutation($id: ID!) { updateTemplate(id: $id, input: { name: "Walked" }) { id } }', {
+          as: users.owner,
+          variables: { id: template.id },
+        }),
+      );
+      const experiment = dataOf(
+        await api.graphql('mutation($id: ID!) { createExperimentFromTemplate(input: { templateId: $id }) { id } }', {
+          as: users.owner,
+          variables: { id: template.id },
+        }),
+      ).createExperimentFromTemplate;
+      subjects.push({ templateId: template.id, experimentId: experiment.id, isPublic });
+    }
+    world = { users, subjects };
   });
 
   it('finds the fields by introspection, the known ones among them', () => {
@@ -129,6 +135,8 @@ describe('the privacy walk: every field returning a User, as every kind of calle
     const returned = new Set<string>();
     const shown = new Set<string>();
     const leaks: string[] = [];
+    // Who reached each template's users: the private one only its owner, the user it is shared with and staff.
+    const reached = new Map<string, Set<Role>>();
     for (const { type, field } of userFields) {
       const args = field.args.map((arg) => {
         const variable = argumentVariables[arg.name];
@@ -137,37 +145,49 @@ describe('the privacy walk: every field returning a User, as every kind of calle
       });
       const argumentList = args.some(Boolean) ? `(${args.filter(Boolean).join(', ')})` : '';
       const query = ROUTES[type](`${field.name}${argumentList} { id email }`);
-      for (const role of ROLES) {
-        const caller = role === 'anonymous' ? null : world.users[role];
-        const response: GraphqlResponse = await api.graphql(query, {
-          as: caller,
-          variables: Object.fromEntries(
-            Object.entries({ templateId: world.templateId, experimentId: world.experimentId, email: world.users.owner.email }).filter(
-              ([name]) => query.includes(`$${name}`),
-            ),
-          ),
-        });
-        for (const error of response.body.errors ?? []) {
-          // A field that needs a caller refuses anonymous ones; nothing else may fail.
-          expect({ role, field: `${type}.${field.name}`, code: error.extensions?.code }).toEqual({
-            role: 'anonymous',
-            field: `${type}.${field.name}`,
-            code: 'UNAUTHENTICATED',
+      const perSubject = query.includes('$templateId') || query.includes('$experimentId');
+      for (const subject of perSubject ? world.subjects : world.subjects.slice(0, 1)) {
+        for (const role of ROLES) {
+          const caller = role === 'anonymous' ? null : world.users[role];
+          const values = { templateId: subject.templateId, experimentId: subject.experimentId, email: world.users.owner.email };
+          const response: GraphqlResponse = await api.graphql(query, {
+            as: caller,
+            variables: Object.fromEntries(Object.entries(values).filter(([name]) => query.includes(`$${name}`))),
           });
-        }
-        for (const user of usersAt(response.body.data, field.name)) {
-          const allowed = caller !== null && (caller.id === user.id || caller.roles.includes('admin'));
-          const expected = allowed ? (emailOf.get(user.id) ?? user.email) : null;
-          if (user.email !== expected) leaks.push(`${role} read ${type}.${field.name} of ${user.id}: ${String(user.email)}`);
-          returned.add(`${type}.${field.name}`);
-          if (user.email !== null) shown.add(`${type}.${field.name}`);
+          for (const error of response.body.errors ?? []) {
+            // A field that needs a caller refuses anonymous ones; nothing else may fail.
+            expect({ role, field: `${type}.${field.name}`, code: error.extensions?.code }).toEqual({
+              role: 'anonymous',
+              field: `${type}.${field.name}`,
+              code: 'UNAUTHENTICATED',
+            });
+          }
+          const users = usersAt(response.body.data, field.name);
+          if (perSubject && !subject.isPublic && users.length > 0) {
+            reached.set(`${type}.${field.name}`, (reached.get(`${type}.${field.name}`) ?? new Set()).add(role));
+          }
+          for (const user of users) {
+            const allowed = caller !== null && (caller.id === user.id || caller.roles.includes(TesseraRole.STAFF));
+            const expected = allowed ? (emailOf.get(user.id) ?? user.email) : null;
+            if (user.email !== expected) leaks.push(`${role} read ${type}.${field.name} of ${user.id}: ${String(user.email)}`);
+            returned.add(`${type}.${field.name}`);
+            if (user.email !== null) shown.add(`${type}.${field.name}`);
+          }
         }
       }
     }
     expect(leaks).toEqual([]);
-    // Not a walk of empty answers: every field returned users, and showed an email to a caller allowed to see it.
+    // Not a walk of empty answers: every field returned users, and showed an email to a caller allowed to see it (staff
+    // among them, who read every template's `sharedWith`).
     const walked = userFields.map(({ type, field }) => `${type}.${field.name}`).sort();
     expect([...returned].sort()).toEqual(walked);
-    expect([...shown].sort()).toEqual(walked.filter((name) => !OTHERS_ONLY.includes(name)));
+    expect([...shown].sort()).toEqual(walked);
+    // The private template's users reached nobody but its owner, the user it is shared with and staff; staff reached
+    // every one of its user fields, as staff see every template and experiment.
+    for (const [name, roles] of reached) {
+      expect({ name, roles: [...roles].filter((role) => !['owner', 'sharedUser', 'staff'].includes(role)) }).toEqual({ name, roles: [] });
+    }
+    const privateFields = walked.filter((name) => !name.startsWith('Query.'));
+    expect(privateFields.filter((name) => !reached.get(name)?.has('staff'))).toEqual([]);
   });
 });

@@ -6,7 +6,7 @@ import { promisify } from 'node:util';
 import type { FieldError } from '../../src/errors/domain-error';
 import { printAppSchema } from '../../src/graphql/schema';
 import { parseConfiguration } from '../../src/template/configuration-validator';
-import { CONFIGURATION_SCHEMA_VERSION } from '../../src/template/template-document';
+import { CONFIGURATION_SCHEMA_VERSIONS, LATEST_CONFIGURATION_SCHEMA_VERSION } from '../../src/template/configuration-schema';
 import { validConfiguration } from '../support/factories';
 
 describe('schema.graphql', () => {
@@ -18,26 +18,30 @@ describe('schema.graphql', () => {
 
 // The generator itself is not imported: json-schema-to-typescript loads prettier with a native import(), which Jest's
 // sandbox refuses. It runs as its own process, built by the setup.
-const CONFIGURATION_TYPES_FILE = `configuration.v${CONFIGURATION_SCHEMA_VERSION}.d.ts`;
-
-describe(`${CONFIGURATION_TYPES_FILE}`, () => {
+describe.each(CONFIGURATION_SCHEMA_VERSIONS)('configuration.v%i.d.ts', (version) => {
   const root = path.resolve(__dirname, '../..');
   const run = promisify(execFile);
+  const typesFile = `configuration.v${version}.d.ts`;
 
-  it('holds the types of the configuration schema the server validates with (regenerate with `npm run schema:print`)', async () => {
-    const { stdout } = await run(process.execPath, [path.join(root, 'dist/scripts/print-configuration-types.js')], { cwd: root });
-    expect(await readFile(path.join(root, CONFIGURATION_TYPES_FILE), 'utf8')).toBe(stdout);
+  it('holds the types of that configuration schema version (regenerate with `npm run schema:print`)', async () => {
+    const { stdout } = await run(process.execPath, [path.join(root, 'dist/scripts/print-configuration-types.js'), String(version)], {
+      cwd: root,
+    });
+    expect(await readFile(path.join(root, typesFile), 'utf8')).toBe(stdout);
   });
 
-  it('types what the server accepts: a valid configuration compiles, a framework the schema lacks does not', async () => {
+  it('types what the server accepts at that version: a valid configuration compiles, a framework the schema lacks does not', async () => {
     const valid = validConfiguration({ model: { type: 'xgboost', framework: 'xgboost', hyperparameters: { maxDepth: 6 } } });
     const errors: FieldError[] = [];
-    parseConfiguration(valid, '', errors);
+    parseConfiguration(valid, '', errors, version);
     expect(errors).toEqual([]);
 
     const dir = await mkdtemp(path.join(os.tmpdir(), 'tessera-types-'));
     try {
-      const types = path.join(root, CONFIGURATION_TYPES_FILE.replace(/\.d\.ts$/, ''));
+      const types = path.join(root, typesFile.replace(/\.d\.ts$/, ''));
+      // Resources are a section of version 2 only: the types of version 1 refuse them, those of version 2 refuse them
+      // among the parameters.
+      const resources = { gpus: 2, memoryGb: 32 };
       await writeFile(
         path.join(dir, 'client.ts'),
         [
@@ -47,6 +51,17 @@ describe(`${CONFIGURATION_TYPES_FILE}`, () => {
           `export const wrong: ExperimentConfiguration = { ...valid, model: { type: 'x', framework: 'scikit' } };`,
           `// @ts-expect-error: dataset is required`,
           `export const partial: ExperimentConfiguration = { features: [], model: { type: 'x' } };`,
+          ...(version === LATEST_CONFIGURATION_SCHEMA_VERSION
+            ? [
+                `export const withResources: ExperimentConfiguration = { ...valid, resources: ${JSON.stringify(resources)} };`,
+                `// @ts-expect-error: resources are not parameters since version 2`,
+                `export const inParameters: ExperimentConfiguration = { ...valid, parameters: ${JSON.stringify(resources)} };`,
+              ]
+            : [
+                `// @ts-expect-error: no resources section before version 2`,
+                `export const withResources: ExperimentConfiguration = { ...valid, resources: ${JSON.stringify(resources)} };`,
+                `export const inParameters: ExperimentConfiguration = { ...valid, parameters: ${JSON.stringify(resources)} };`,
+              ]),
         ].join('\n'),
       );
       const tsc = path.join(root, 'node_modules/typescript/bin/tsc');

@@ -38,7 +38,7 @@ describe('exporting and importing templates', () => {
     expect(document).toEqual({
       format: 'tessera.template',
       formatVersion: 1,
-      configurationSchemaVersion: 1,
+      configurationSchemaVersion: 2,
       source: { templateId, version: 2, exportedAt: expect.stringMatching(/^\d{4}-\d\d-\d\dT/) },
       name: 'Churn v2',
       description: 'first',
@@ -46,8 +46,19 @@ describe('exporting and importing templates', () => {
       tags: ['churn'],
       configuration: validConfiguration({ model: { type: 'xgboost' } }),
       history: [
-        expect.objectContaining({ version: 1, name: 'Churn v1', configuration: validConfiguration(), changeNote: 'Created' }),
-        expect.objectContaining({ version: 2, name: 'Churn v2', configuration: validConfiguration({ model: { type: 'xgboost' } }) }),
+        expect.objectContaining({
+          version: 1,
+          name: 'Churn v1',
+          configuration: validConfiguration(),
+          configurationSchemaVersion: 2,
+          changeNote: 'Created',
+        }),
+        expect.objectContaining({
+          version: 2,
+          name: 'Churn v2',
+          configuration: validConfiguration({ model: { type: 'xgboost' } }),
+          configurationSchemaVersion: 2,
+        }),
       ],
     });
     const { exportTemplate: latestOnly } = dataOf(await api.graphql(EXPORT, { as: owner, variables: { id: templateId } }));

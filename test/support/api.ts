@@ -3,6 +3,7 @@ import http from 'node:http';
 import type { MikroORM } from '@mikro-orm/postgresql';
 import pino from 'pino';
 import { createApp, type App } from '../../src/app';
+import { Role, SERVICE_ROLE_VALUE } from '../../src/auth/actor';
 import { signLocalToken } from '../../src/auth/local-secret';
 import { loadConfig, type AppConfig } from '../../src/config';
 import { sessionTimeouts } from '../../mikro-orm.config';
@@ -38,7 +39,10 @@ export interface Api {
   pgbouncer?: PgBouncer;
   /** Log lines the server wrote (JSON), for asserting what was logged instead of shown. */
   logs: string[];
-  /** A new user, known to the server through its first authenticated request: the one way tests make users. */
+  /**
+   * A new user, known to the server through its first authenticated request: the one way tests make users. `roles` are
+   * the token's values, under the server's `ROLES_CLAIM` (`admin`: staff, unless `STAFF_ROLE` says otherwise).
+   */
   user(name?: string, roles?: string[]): Promise<TestUser>;
   graphql<T = any>(query: string, options?: GraphqlOptions): Promise<GraphqlResponse<T>>;
   /**
@@ -114,7 +118,13 @@ export function useApi(options: ApiOptions = {}): Api {
   api.user = (name, roles) =>
     newUser(
       (query, graphqlOptions) => postGraphql(api.url, query, graphqlOptions),
-      { secret: TEST_JWT_SECRET, issuer: options.env?.JWT_ISSUER, audience: options.env?.JWT_AUDIENCE },
+      {
+        secret: TEST_JWT_SECRET,
+        issuer: options.env?.JWT_ISSUER,
+        audience: options.env?.JWT_AUDIENCE,
+        rolesClaim: options.env?.ROLES_CLAIM,
+        staffRole: options.env?.STAFF_ROLE,
+      },
       name,
       roles,
     );
@@ -170,17 +180,22 @@ export function postRaw(url: string, body: string, headerLines: ReadonlyArray<re
 /** A new user, with a token signed as `signing` says, known to the server through its first authenticated request. */
 export async function newUser(
   graphql: (query: string, options?: GraphqlOptions) => Promise<GraphqlResponse>,
-  signing: { secret: string; issuer?: string; audience?: string },
+  signing: { secret: string; issuer?: string; audience?: string; rolesClaim?: string; staffRole?: string },
   name = 'user',
   roles: string[] = [],
 ): Promise<TestUser> {
   const email = `${name}-${randomUUID().slice(0, 8)}@example.test`;
   // Named as an identity provider would name them: after their address.
-  const token = await signLocalToken({ ...signing, email, name: email.split('@')[0], roles });
+  const { staffRole = 'admin', ...signWith } = signing;
+  const token = await signLocalToken({ ...signWith, email, name: email.split('@')[0], roles });
   const response = await graphql('{ me { id } }', { as: { token } });
   const id = response.body.data?.me?.id;
   if (!id) throw new Error(`could not create user: ${JSON.stringify(response.body)}`);
-  return { id, userId: id, roles, email, token };
+  const roleOf = new Map([
+    [SERVICE_ROLE_VALUE, Role.SERVICE],
+    [staffRole, Role.STAFF],
+  ]);
+  return { id, userId: id, roles: roles.flatMap((role) => roleOf.get(role) ?? []), email, token };
 }
 
 /** The data of a response that must have succeeded; fails the test with the errors otherwise. */

@@ -1,7 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import type { EntityManager } from '@mikro-orm/postgresql';
+import type { Role } from '../../src/auth/actor';
 import { createServices, type Services } from '../../src/graphql/context';
-import type { Configuration } from '../../src/template/configuration-schema';
+import { LATEST_CONFIGURATION_SCHEMA_VERSION, type Configuration } from '../../src/template/configuration-schema';
 import { TemplateCategory } from '../../src/template/template-category';
 import type { CreateTemplateInput } from '../../src/template/template.service';
 import { dataOf, type Api } from './api';
@@ -18,7 +19,8 @@ export interface TestUser {
   id: string;
   /** The same as `id`: what a service reads of its caller. */
   userId: string;
-  roles: string[];
+  /** Tessera's roles, as the server maps the token's (`admin` is staff by default). */
+  roles: Role[];
   email: string;
   token: string;
 }
@@ -141,6 +143,10 @@ export interface TemplateRow {
   updatedAt?: string;
   /** Users it is shared with. */
   sharedWith?: string[];
+  /** Default: `validConfiguration()`. */
+  configuration?: object;
+  /** Of the template and all its snapshots, as rows from before a schema version have it. Default: the latest. */
+  configurationSchemaVersion?: number;
 }
 
 /**
@@ -151,13 +157,14 @@ export async function insertTemplates(api: Api, rows: TemplateRow[]): Promise<st
   const ids = rows.map(() => randomUUID());
   await api.db.query(
     `insert into experiment_templates
-       (id, name, description, category, tags, configuration, version, created_by, is_public, is_active, usage_count, last_used,
-        created_at, updated_at)
-     select id, name, description, category, tags, $2, version, created_by, is_public, is_active, usage_count, last_used,
-            coalesce(created_at, now()), coalesce(updated_at, now())
+       (id, name, description, category, tags, configuration, configuration_schema_version, version, created_by, is_public, is_active,
+        usage_count, last_used, created_at, updated_at)
+     select id, name, description, category, tags, coalesce(configuration, $2), coalesce(configuration_schema_version, $3), version,
+            created_by, is_public, is_active, usage_count, last_used, coalesce(created_at, now()), coalesce(updated_at, now())
      from jsonb_to_recordset($1::jsonb) as r(
-       id uuid, name text, description text, category text, tags jsonb, version int, created_by uuid, is_public boolean,
-       is_active boolean, usage_count int, last_used timestamptz, created_at timestamptz, updated_at timestamptz)`,
+       id uuid, name text, description text, category text, tags jsonb, configuration jsonb, configuration_schema_version smallint,
+       version int, created_by uuid, is_public boolean, is_active boolean, usage_count int, last_used timestamptz,
+       created_at timestamptz, updated_at timestamptz)`,
     [
       JSON.stringify(
         rows.map((row, index) => ({
@@ -166,6 +173,8 @@ export async function insertTemplates(api: Api, rows: TemplateRow[]): Promise<st
           description: row.description ?? null,
           category: row.category ?? 'classification',
           tags: row.tags ?? [],
+          configuration: row.configuration ?? null,
+          configuration_schema_version: row.configurationSchemaVersion ?? null,
           version: row.version ?? 1,
           created_by: row.ownerId,
           is_public: row.isPublic ?? false,
@@ -177,11 +186,13 @@ export async function insertTemplates(api: Api, rows: TemplateRow[]): Promise<st
         })),
       ),
       validConfiguration(),
+      LATEST_CONFIGURATION_SCHEMA_VERSION,
     ],
   );
   await api.db.query(
-    `insert into experiment_template_versions (template_id, version, name, description, category, tags, configuration, created_by)
-     select t.id, v, t.name, t.description, t.category, t.tags, t.configuration, t.created_by
+    `insert into experiment_template_versions
+       (template_id, version, name, description, category, tags, configuration, configuration_schema_version, created_by)
+     select t.id, v, t.name, t.description, t.category, t.tags, t.configuration, t.configuration_schema_version, t.created_by
      from experiment_templates t cross join generate_series(1, t.version) v
      where t.id = any($1::uuid[])`,
     [ids],

@@ -43,7 +43,15 @@ describe('loadConfig', () => {
         connectTimeoutMs: 5_000,
         replicaMaxLagMs: 2_000,
       },
-      auth: { jwtSecret: undefined, jwksUrl: undefined, issuer: undefined, audience: undefined, requireEmailVerified: false },
+      auth: {
+        jwtSecret: undefined,
+        jwksUrl: undefined,
+        issuer: undefined,
+        audience: undefined,
+        requireEmailVerified: false,
+        rolesClaim: 'roles',
+        staffRole: 'admin',
+      },
       rateLimits: { perIpPerMinute: 1_200, perUserPerMinute: 600, userByEmailPerMinute: 30, store: 'postgres' },
       logLevel: 'info',
       metrics: { served: true, port: undefined, token: undefined },
@@ -87,6 +95,8 @@ describe('loadConfig', () => {
         JWT_ISSUER: 'https://issuer.example',
         JWT_AUDIENCE: 'tessera',
         REQUIRE_EMAIL_VERIFIED: 'true',
+        ROLES_CLAIM: 'groups',
+        STAFF_ROLE: 'tessera-staff',
         RATE_LIMIT_PER_IP_PER_MINUTE: '0',
         RATE_LIMIT_PER_USER_PER_MINUTE: '1000000',
         RATE_LIMIT_USER_BY_EMAIL_PER_MINUTE: '5',
@@ -116,7 +126,15 @@ describe('loadConfig', () => {
         connectTimeoutMs: 2_000,
         replicaMaxLagMs: 750,
       },
-      auth: { jwtSecret: SECRET, jwksUrl: undefined, issuer: 'https://issuer.example', audience: 'tessera', requireEmailVerified: true },
+      auth: {
+        jwtSecret: SECRET,
+        jwksUrl: undefined,
+        issuer: 'https://issuer.example',
+        audience: 'tessera',
+        requireEmailVerified: true,
+        rolesClaim: 'groups',
+        staffRole: 'tessera-staff',
+      },
       rateLimits: { perIpPerMinute: 0, perUserPerMinute: 1_000_000, userByEmailPerMinute: 5, store: 'memory' },
       logLevel: 'warn',
       metrics: { served: true, port: 9464, token: METRICS_TOKEN },
@@ -329,6 +347,19 @@ describe('loadConfig', () => {
     });
   });
 
+  describe('roles', () => {
+    it('refuses a ROLES_CLAIM that names a claim with a meaning of its own', () => {
+      expect(problemsOf({ ROLES_CLAIM: 'sub' })).toEqual([
+        'ROLES_CLAIM must not name a claim the token already uses for something else (got "sub")',
+      ]);
+      expect(problemsOf({ ROLES_CLAIM: 'email' })).toHaveLength(1);
+    });
+
+    it("refuses a STAFF_ROLE equal to the service tokens' role", () => {
+      expect(problemsOf({ STAFF_ROLE: 'service' })).toEqual(['STAFF_ROLE must differ from "service", the service tokens\' role']);
+    });
+  });
+
   describe('production', () => {
     it('requires DATABASE_URL and a way to verify tokens', () => {
       expect(problemsOf({ NODE_ENV: 'production' })).toEqual([
@@ -346,6 +377,8 @@ describe('loadConfig', () => {
         issuer: undefined,
         audience: undefined,
         requireEmailVerified: false,
+        rolesClaim: 'roles',
+        staffRole: 'admin',
       });
       expect(loadConfig({ NODE_ENV: 'production', DATABASE_URL, JWT_JWKS_URL: 'https://issuer.example/jwks' }).auth).toStrictEqual({
         jwtSecret: undefined,
@@ -353,6 +386,8 @@ describe('loadConfig', () => {
         issuer: undefined,
         audience: undefined,
         requireEmailVerified: false,
+        rolesClaim: 'roles',
+        staffRole: 'admin',
       });
     });
 

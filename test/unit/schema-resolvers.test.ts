@@ -31,9 +31,10 @@ describe('field resolvers', () => {
         'Template.diff',
         'Template.experiments',
         'Template.owner',
-        // Answered to the owner only.
+        // Answered to the owner and to staff only.
         'Template.pendingShares',
         'Template.sharedWith',
+        'Template.usage',
         'Template.versionSnapshot',
         'Template.versions',
         'TemplateVersion.createdBy',
