@@ -16,6 +16,8 @@ import { Migration20261206130100_template_trending_index } from './Migration2026
 import { Migration20261206140000_configuration_schema_versions } from './Migration20261206140000_configuration_schema_versions';
 import { Migration20261206150000_template_configuration_path_indexes } from './Migration20261206150000_template_configuration_path_indexes';
 import { Migration20261207120000_teams } from './Migration20261207120000_teams';
+import { Migration20261207130000_template_pending_shares } from './Migration20261207130000_template_pending_shares';
+import { Migration20261207130100_user_email_index } from './Migration20261207130100_user_email_index';
 
 /** Listed explicitly (not globbed) so the same list runs from TypeScript sources, compiled output and tests. */
 export const migrationsList: Array<{ name: string; class: Constructor<Migration> }> = [
@@ -35,6 +37,8 @@ export const migrationsList: Array<{ name: string; class: Constructor<Migration>
   Migration20261206140000_configuration_schema_versions,
   Migration20261206150000_template_configuration_path_indexes,
   Migration20261207120000_teams,
+  Migration20261207130000_template_pending_shares,
+  Migration20261207130100_user_email_index,
 ].map((migration) => ({ name: migration.name, class: migration }));
 
 /** The schema as it stood before Tessera: rolling it back drops tables that hold data Tessera did not write. */

@@ -195,6 +195,8 @@ export const DEMO_TEMPLATES: DemoTemplate[] = [
 ];
 
 export async function seed(em: EntityManager): Promise<void> {
+  // The whole seed is one request as far as the audit trail tells: its events share one request id.
+  const requestId = randomUUID();
   const actors: Actor[] = [];
   const known: KnownUsers = new LruCache(PEOPLE.length);
   for (const person of PEOPLE) {
@@ -202,6 +204,7 @@ export async function seed(em: EntityManager): Promise<void> {
       em,
       { externalId: `local|${person.email}`, email: person.email, displayName: person.name, roles: [] },
       known,
+      { requestId, requireEmailVerified: false },
     );
     actors.push({ userId, roles: [] });
   }
@@ -214,8 +217,6 @@ export async function seed(em: EntityManager): Promise<void> {
     return;
   }
 
-  // The whole seed is one request as far as the audit trail tells: its events share one request id.
-  const requestId = randomUUID();
   const { templates } = createServices(em.fork(), requestId);
   const created = [];
   for (const demo of DEMO_TEMPLATES) {

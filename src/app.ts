@@ -73,7 +73,7 @@ export async function createApp(config: AppConfig, logger: FastifyBaseLogger, op
     const server = await createServer({
       config,
       database: db,
-      authenticator: new Authenticator(verifier),
+      authenticator: new Authenticator(verifier, config.auth.requireEmailVerified),
       logger,
       metrics,
       stopping: () => unready,

@@ -49,6 +49,11 @@ export interface AppConfig {
     jwksUrl?: string;
     issuer?: string;
     audience?: string;
+    /**
+     * A token whose `email` the provider did not mark verified (no `email_verified` claim) still stands for its address
+     * unless this is set (`REQUIRE_EMAIL_VERIFIED`); `email_verified: false` never does (src/user/user-email.ts).
+     */
+    requireEmailVerified: boolean;
     /** The token claim holding the caller's roles (`ROLES_CLAIM`): a list of strings. */
     rolesClaim: string;
     /** The value in that claim that makes the caller staff (`STAFF_ROLE`). */
@@ -60,7 +65,8 @@ export interface AppConfig {
     teamsClaim?: string;
   };
   logLevel: string;
-  rateLimits: { perIpPerMinute: number; perUserPerMinute: number; store: RateLimitStore };
+  /** Per fixed minute; 0 turns a limit off. `userByEmailPerMinute`: lookups per caller, each field counting once. */
+  rateLimits: { perIpPerMinute: number; perUserPerMinute: number; userByEmailPerMinute: number; store: RateLimitStore };
   /**
    * Prometheus metrics at `/metrics`: on `port` (`METRICS_PORT`) when set, otherwise on the server's own port; with
    * `token` (`METRICS_TOKEN`), only for `Authorization: Bearer <token>`. In production, not served unless one is set.
@@ -101,6 +107,16 @@ class EnvReader {
       return fallback;
     }
     return value;
+  }
+
+  boolean(name: string, fallback: boolean): boolean {
+    const raw = this.string(name);
+    if (raw === undefined) return fallback;
+    if (raw !== 'true' && raw !== 'false') {
+      this.problems.push(`${name} must be true or false (got "${raw}")`);
+      return fallback;
+    }
+    return raw === 'true';
   }
 
   oneOf<T extends string>(name: string, allowed: readonly T[], fallback: T): T {
@@ -190,6 +206,7 @@ export function loadConfig(env: Env = process.env): AppConfig {
       jwksUrl: read.url('JWT_JWKS_URL', ['https:', 'http:']),
       issuer: read.string('JWT_ISSUER'),
       audience: read.string('JWT_AUDIENCE'),
+      requireEmailVerified: read.boolean('REQUIRE_EMAIL_VERIFIED', false),
       rolesClaim: read.string('ROLES_CLAIM') ?? 'roles',
       staffRole: read.string('STAFF_ROLE') ?? 'admin',
       teamsClaim: read.string('TEAMS_CLAIM'),
@@ -197,6 +214,7 @@ export function loadConfig(env: Env = process.env): AppConfig {
     rateLimits: {
       perIpPerMinute: read.integer('RATE_LIMIT_PER_IP_PER_MINUTE', 1_200, 0, 1_000_000),
       perUserPerMinute: read.integer('RATE_LIMIT_PER_USER_PER_MINUTE', 600, 0, 1_000_000),
+      userByEmailPerMinute: read.integer('RATE_LIMIT_USER_BY_EMAIL_PER_MINUTE', 30, 0, 1_000_000),
       store: read.oneOf('RATE_LIMIT_STORE', RATE_LIMIT_STORES, 'postgres'),
     },
     logLevel: read.oneOf('LOG_LEVEL', ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const, 'info'),

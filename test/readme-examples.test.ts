@@ -73,6 +73,8 @@ describe('README example operations', () => {
       'UpgradeTemplateSchema',
       'ExportTemplate',
       'ImportTemplate',
+      'ShareByEmail',
+      'UserByEmail',
       'AuditTrail',
       'AuditEvents',
       'MyExperiments',
@@ -161,6 +163,11 @@ describe('README example operations', () => {
     expect(answers.ExportTemplate.exportTemplate.history.map((version: { version: number }) => version.version)).toEqual([1, 2]);
     expect(answers.ImportTemplate.importTemplate).toMatchObject({ version: 1, isPublic: false, versions: [{ version: 1 }] });
     expect(answers.ImportTemplate.importTemplate.id).not.toBe(answers.CreateTemplate.createTemplate.id);
+    expect(answers.ShareByEmail.shareTemplate).toMatchObject({
+      sharedWith: [],
+      pendingShares: [{ email: 'new.colleague@example.com', invitedAt: expect.any(String) }],
+    });
+    expect(answers.UserByEmail.userByEmail).toBeNull();
     const trail = answers.AuditTrail.template.auditTrail;
     expect(trail.totalCount).toBe(2);
     expect(trail.edges.map((edge: { node: unknown }) => edge.node)).toEqual([

@@ -9,8 +9,7 @@ export enum AuditSubjectType {
 
 /**
  * Every action the audit trail records, as stored: `<subject type>.<what happened>`. The one list: a feature that
- * changes something adds its action here (shares with pending emails will add theirs when they exist), and the
- * database takes any name of that shape without a migration.
+ * changes something adds its action here, and the database takes any name of that shape without a migration.
  */
 export enum AuditAction {
   TEMPLATE_CREATED = 'template.created',
@@ -20,6 +19,7 @@ export enum AuditAction {
   TEMPLATE_REVERTED = 'template.reverted',
   TEMPLATE_SHARED = 'template.shared',
   TEMPLATE_UNSHARED = 'template.unshared',
+  TEMPLATE_PENDING_SHARE_CLAIMED = 'template.pending_share_claimed',
   TEMPLATE_PUBLISHED = 'template.published',
   TEMPLATE_UNPUBLISHED = 'template.unpublished',
   TEMPLATE_DEACTIVATED = 'template.deactivated',

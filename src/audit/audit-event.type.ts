@@ -18,10 +18,16 @@ registerEnumType(AuditAction, {
     },
     TEMPLATE_REVERTED: { description: 'An old version written as the next one: details as updated, and `restoredVersion`' },
     TEMPLATE_SHARED: {
-      description: 'details: `userIds`, the users it was not yet shared with, or `teamIds`, the teams it was not yet shared with',
+      description:
+        'details: `userIds`, the users it was not yet shared with (named by id or by email); when the call named emails, also `emails` (those that named a user among them) and `pendingEmails` (those nobody holds yet: pending shares made); or `teamIds`, the teams it was not yet shared with',
     },
     TEMPLATE_UNSHARED: {
-      description: 'details: `userIds`, the users it was shared with until then, or `teamIds`, the teams it was shared with until then',
+      description:
+        'details: `userIds`, the users it was shared with until then; when the call named emails, also `emails` (those that named a user among them) and `pendingEmails` (pending shares withdrawn); or `teamIds`, the teams it was shared with until then',
+    },
+    TEMPLATE_PENDING_SHARE_CLAIMED: {
+      description:
+        'A pending share became a share when a user holding its address (trusted: see REQUIRE_EMAIL_VERIFIED) signed in for the first time with it. The actor is that user (kind USER): they caused it by signing in. details: `email`, `userId`',
     },
     TEMPLATE_TRANSFERRED: { description: 'A new owner; details: `from`, `to` (user ids)' },
     TEMPLATE_DELETED: { description: 'details: `name`, `version` (its versions and shares were deleted with it)' },

@@ -15,7 +15,11 @@ export class Authenticator {
   private readonly knownUsers: KnownUsers = new LruCache(MAX_KNOWN_USERS);
   private readonly teamClaims = new TeamClaimSync();
 
-  constructor(private readonly verifier: TokenVerifier) {}
+  constructor(
+    private readonly verifier: TokenVerifier,
+    /** `REQUIRE_EMAIL_VERIFIED` (src/user/user-email.ts). */
+    readonly requireEmailVerified = false,
+  ) {}
 
   /**
    * The `Authorization` headers of a request, each as sent. None: anonymous (null). Anything but one header holding
@@ -31,12 +35,16 @@ export class Authenticator {
   }
 
   /**
-   * `onWrite`: the caller's row (or their teams, from the token's groups) was written, so the request's reads must see
-   * it. Team changes the groups make are audited under `requestId`.
+   * `onWrite`: the caller's row (a new user, changed claims, claimed pending shares) or their teams (from the token's
+   * groups) were written, so the request's reads must see it. Changes they cause are audited under `requestId`.
    */
   async identify(em: EntityManager, claims: TokenClaims | null, requestId: string, onWrite?: () => void): Promise<Actor | null> {
     if (!claims) return null;
-    const userId = await upsertUserFromClaims(em, claims, this.knownUsers, onWrite);
+    const userId = await upsertUserFromClaims(em, claims, this.knownUsers, {
+      requestId,
+      requireEmailVerified: this.requireEmailVerified,
+      onWrite,
+    });
     const actor = { userId, roles: claims.roles };
     if (claims.groups) await this.teamClaims.keepInStep(em, actor, claims.groups, new AuditLog(requestId), onWrite);
     return actor;

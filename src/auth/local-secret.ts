@@ -32,6 +32,8 @@ export interface LocalTokenOptions {
   /** The token's role values, under `rolesClaim` (default `roles`). */
   roles?: string[];
   rolesClaim?: string;
+  /** The `email_verified` claim; left out unless given, as the local development tokens always did. */
+  emailVerified?: boolean;
   issuer?: string;
   audience?: string;
   expiresIn?: string;
@@ -43,6 +45,7 @@ export async function signLocalToken(options: LocalTokenOptions): Promise<string
     email: options.email,
     [options.rolesClaim ?? 'roles']: options.roles ?? [],
     ...(options.name ? { name: options.name } : {}),
+    ...(options.emailVerified === undefined ? {} : { email_verified: options.emailVerified }),
   };
   const jwt = new SignJWT(claims)
     .setProtectedHeader({ alg: 'HS256', typ: 'JWT' })

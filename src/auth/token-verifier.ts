@@ -2,6 +2,7 @@ import type { KeyObject } from 'node:crypto';
 import { createRemoteJWKSet, errors as joseErrors, jwtVerify, type JWTVerifyGetKey } from 'jose';
 import { LruCache } from '../cache/lru-cache';
 import { UnauthenticatedError } from '../errors/domain-error';
+import { normaliseEmail } from '../user/user-email';
 import { isStorableText } from '../validation/storable';
 import { Role, SERVICE_ROLE_VALUE } from './actor';
 import { hs256Key, verifyHs256, type VerifiedPayload } from './hs256-token';
@@ -23,6 +24,8 @@ export interface TokenVerifierOptions {
 export interface TokenClaims {
   readonly externalId: string;
   readonly email?: string;
+  /** The `email_verified` claim, when the token carries one (a boolean, or its text): whether the provider checked `email`. */
+  readonly emailVerified?: boolean;
   readonly displayName?: string;
   /** Tessera's roles, mapped from the token's: other values are dropped. */
   readonly roles: readonly Role[];
@@ -127,6 +130,7 @@ function claimsOf(
   };
   const externalId = text('sub');
   if (!externalId) throw new UnauthenticatedError('Token has no subject');
+  const email = text('email');
   const given: unknown = Object.hasOwn(payload, rolesClaim) ? payload[rolesClaim] : undefined;
   const values = Array.isArray(given) ? given.filter((value): value is string => typeof value === 'string') : [];
   const roles = [...new Set(values.map(roleOf).filter((role) => role !== undefined))];
@@ -139,11 +143,22 @@ function claimsOf(
     : undefined;
   return Object.freeze({
     externalId,
-    email: text('email')?.toLowerCase(),
+    email: email === undefined ? undefined : normaliseEmail(email),
+    emailVerified: emailVerifiedOf(payload.email_verified),
     displayName: text('name'),
     roles: Object.freeze(roles),
     ...(groups ? { groups: Object.freeze(groups) } : {}),
   });
+}
+
+/**
+ * OpenID Connect's `email_verified` is a boolean; some providers (Amazon Cognito among them) send the text "true" or
+ * "false". Taken either way: a "false" read as absent would let an unverified address count.
+ */
+function emailVerifiedOf(claim: unknown): boolean | undefined {
+  if (typeof claim === 'boolean') return claim;
+  if (claim === 'true' || claim === 'false') return claim === 'true';
+  return undefined;
 }
 
 function invalidClaim(claim: string): never {

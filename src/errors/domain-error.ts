@@ -4,6 +4,8 @@ export enum ErrorCode {
   Forbidden = 'FORBIDDEN',
   NotFound = 'NOT_FOUND',
   Conflict = 'CONFLICT',
+  /** An operation with a limit of its own (`userByEmail`) was run too often: the request's other fields still run. */
+  RateLimited = 'RATE_LIMITED',
 }
 
 export interface FieldError {
@@ -90,5 +92,12 @@ export class UnauthenticatedError extends DomainError {
   constructor(message = 'Authentication required') {
     super(ErrorCode.Unauthenticated, message);
     this.name = 'UnauthenticatedError';
+  }
+}
+
+export class RateLimitedError extends DomainError {
+  constructor(scope: string, retryAfterSeconds: number) {
+    super(ErrorCode.RateLimited, `Too many requests: retry in ${retryAfterSeconds} s`, { scope, retryAfterSeconds });
+    this.name = 'RateLimitedError';
   }
 }

@@ -62,6 +62,7 @@ export function graphqlErrorOf(error: DomainError): GraphQLError {
     case ErrorCode.Forbidden:
     case ErrorCode.NotFound:
     case ErrorCode.Conflict:
+    case ErrorCode.RateLimited:
       return new GraphQLError(error.message, { extensions, originalError: error });
     case ErrorCode.Unauthenticated:
       // A request refused as a whole (a bad token) is answered 401; in a field the error sits beside other data.

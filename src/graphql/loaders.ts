@@ -7,8 +7,8 @@ import { createTemplateLoaders } from '../template/template.loaders';
 import { createUserLoaders } from '../user/user.loaders';
 
 /** Built fresh for every request, never shared: a revoked share takes effect on the very next request. */
-export function createLoaders(reader: Reader, actor: ActorLookup) {
-  const users = createUserLoaders(reader);
+export function createLoaders(reader: Reader, actor: ActorLookup, requireEmailVerified: boolean) {
+  const users = createUserLoaders(reader, requireEmailVerified);
   return {
     ...users,
     ...createTemplateLoaders(reader, actor, users.usersSeen),

@@ -5,12 +5,20 @@ import type { Sql } from '../db/sql';
 import { RateLimitCounts } from './rate-limit-counts';
 import { withTimeout } from './timeout';
 
+/** The limits every GraphQL request counts against, before Apollo runs it (refused with HTTP 429). */
 export const RATE_LIMIT_SCOPES = ['ip', 'user'] as const;
 export type RateLimitScope = (typeof RATE_LIMIT_SCOPES)[number];
+/**
+ * Limits on one operation, counted by its resolver each time it runs (`userByEmail`: an address per lookup, so a
+ * caller cannot find out who has an account by trying addresses at the general rate).
+ */
+export type OperationLimitScope = 'user_by_email';
+type LimitScope = RateLimitScope | OperationLimitScope;
 
-export type RateDecision = { allowed: true } | { allowed: false; retryAfterSeconds: number; scope: RateLimitScope };
+export type RateDecision<Scope extends LimitScope = RateLimitScope> =
+  { allowed: true } | { allowed: false; retryAfterSeconds: number; scope: Scope };
 
-const ALLOWED: RateDecision = { allowed: true };
+const ALLOWED = { allowed: true } as const;
 
 export const WINDOW_MS = 60_000;
 
@@ -35,7 +43,7 @@ export const STORE_RETRY_MS = 5_000;
 const MAX_KEYS = 100_000;
 
 interface Limit {
-  scope: RateLimitScope;
+  scope: LimitScope;
   perWindow: number;
   block: number;
 }
@@ -51,7 +59,7 @@ interface KeyCount {
 
 /**
  * Requests per fixed minute per client address and per authenticated user (0 turns a limit off); each request counts
- * against both. Each process admits and refuses on its own, from what it knows of a key: the count the store last gave
+ * against both. Operations with a limit of their own (`takeOperation`) count against it too, keyed the same way. Each process admits and refuses on its own, from what it knows of a key: the count the store last gave
  * and the requests it admitted since. With `RATE_LIMIT_STORE=postgres` (the default) it reports those requests to
  * PostgreSQL (`RateLimitCounts`), every `REPORT_EVERY_MS` for every key in one statement, and at once for a key that
  * reaches its block, whose further requests wait for that report: the store answers each key's count over every
@@ -60,7 +68,7 @@ interface KeyCount {
  * reports again after `STORE_RETRY_MS`; it logs when it stops and starts sharing, not per request.
  */
 export class RateLimiter {
-  private readonly limits: Partial<Record<RateLimitScope, Limit>> = {};
+  private readonly limits: Partial<Record<LimitScope, Limit>> = {};
   private readonly counts = new LruCache<string, KeyCount>(MAX_KEYS);
   /** Absent with `RATE_LIMIT_STORE=memory`, or with every limit off. */
   private readonly store?: RateLimitCounts;
@@ -81,7 +89,8 @@ export class RateLimiter {
   ) {
     if (config.perIpPerMinute > 0) this.limits.ip = limitOf('ip', config.perIpPerMinute);
     if (config.perUserPerMinute > 0) this.limits.user = limitOf('user', config.perUserPerMinute);
-    if (config.store === 'postgres' && (this.limits.ip || this.limits.user)) {
+    if (config.userByEmailPerMinute > 0) this.limits.user_by_email = limitOf('user_by_email', config.userByEmailPerMinute);
+    if (config.store === 'postgres' && Object.keys(this.limits).length > 0) {
       const store = new RateLimitCounts(sql);
       this.store = store;
       this.timers.push(
@@ -93,9 +102,15 @@ export class RateLimiter {
     }
   }
 
-  async take(ip: string, userKey: string | undefined): Promise<RateDecision> {
+  /** One GraphQL request of a client address and, with a valid token, of its user (`sub:<subject>`). */
+  async take(ip: string, userKey: string | undefined): Promise<RateDecision<RateLimitScope>> {
     const [byIp, byUser] = await Promise.all([this.takeOne(this.limits.ip, ip), this.takeOne(this.limits.user, userKey)]);
-    return byIp.allowed ? byUser : byIp;
+    return (byIp.allowed ? byUser : byIp) as RateDecision<RateLimitScope>;
+  }
+
+  /** One run of a limited operation by a user (`sub:<subject>`), counted and shared like the request limits. */
+  async takeOperation(scope: OperationLimitScope, userKey: string): Promise<RateDecision<OperationLimitScope>> {
+    return (await this.takeOne(this.limits[scope], userKey)) as RateDecision<OperationLimitScope>;
   }
 
   /** Stops reporting on a timer, after one last report of what the store has not heard of. */
@@ -106,7 +121,7 @@ export class RateLimiter {
     if (this.store && this.unreportedKeys.size > 0 && this.sharing()) await this.report(this.store);
   }
 
-  private async takeOne(limit: Limit | undefined, key: string | undefined): Promise<RateDecision> {
+  private async takeOne(limit: Limit | undefined, key: string | undefined): Promise<RateDecision<LimitScope>> {
     if (!limit || key === undefined) return ALLOWED;
     const id = `${limit.scope}:${key}`;
     for (;;) {
@@ -213,6 +228,6 @@ export class RateLimiter {
   }
 }
 
-function limitOf(scope: RateLimitScope, perMinute: number): Limit {
+function limitOf(scope: LimitScope, perMinute: number): Limit {
   return { scope, perWindow: perMinute, block: Math.max(1, Math.floor(perMinute * BLOCK_SHARE)) };
 }

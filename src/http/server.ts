@@ -138,7 +138,13 @@ export async function createServer({
       if ('error' in credentials) throw contextCreationFailure(request.id, credentials.error);
       try {
         const reader = database.replicas ? new RoutedReader(database.replicas, request.readAfter ?? null) : database.reader;
-        return createContext(request.id, credentials.claims, { em: database.orm.em.fork(), reader, authenticator });
+        return createContext(request.id, credentials.claims, {
+          em: database.orm.em.fork(),
+          reader,
+          authenticator,
+          rateLimiter: limiter,
+          settings: { requireEmailVerified: config.auth.requireEmailVerified },
+        });
       } catch (error) {
         throw contextCreationFailure(request.id, error);
       }

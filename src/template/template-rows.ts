@@ -121,3 +121,6 @@ export function versionOf(row: VersionRow): VersionRecord {
 
 /** Users met while reading templates (owners, authors), for the request's `userById` loader to serve without SQL. */
 export type UsersSeen = (user: UserRecord) => void;
+
+/** A pending share as reads return it. */
+export type PendingShareRecord = { email: string; invitedAt: Date };

@@ -203,8 +203,15 @@ export class CloneTemplateArgs extends TemplateIdArgs {
 
 @ArgsType()
 export class ShareTemplateArgs extends TemplateIdArgs {
-  @Field(() => [ID], { description: 'At most 100 users' })
-  userIds!: string[];
+  @Field(() => [ID], { nullable: true, description: 'Users by id, at most 100' })
+  userIds?: string[] | null;
+
+  @Field(() => [String], {
+    nullable: true,
+    description:
+      'Users by email address, at most 100, compared lower-cased. An address names the user who signed in with it (when the identity provider did not deny having verified it); one nobody holds yet is a pending share, which becomes a share when a user with that address first signs in. At least one recipient in userIds and emails together',
+  })
+  emails?: string[] | null;
 }
 
 @ArgsType()

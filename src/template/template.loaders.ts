@@ -10,6 +10,7 @@ import {
   versionColumns,
   versionOf,
   type HistoryRequest,
+  type PendingShareRecord,
   type TemplateRecord,
   type TemplateRow,
   type UsersSeen,
@@ -72,6 +73,20 @@ export function createTemplateLoaders(reader: Reader, actor: ActorLookup, usersS
     return templateIds.map((id) => byTemplate.get(id)!);
   });
 
+  /** The pending shares of each template, oldest first: one statement for every template of the batch. */
+  const pendingSharesByTemplateId = new DataLoader<string, PendingShareRecord[]>(async (templateIds) => {
+    const rows = await reader.rows<PendingShareRecord & { templateId: string }>(
+      `select p.template_id as "templateId", p.email, p.created_at as "invitedAt"
+       from template_pending_shares p
+       where p.template_id = any($1::uuid[])
+       order by p.created_at, p.email`,
+      [templateIds],
+    );
+    const byTemplate = new Map<string, PendingShareRecord[]>(templateIds.map((id) => [id, []]));
+    for (const { templateId, email, invitedAt } of rows) byTemplate.get(templateId)!.push({ email, invitedAt });
+    return templateIds.map((id) => byTemplate.get(id)!);
+  });
+
   return {
     /** Only templates the caller may see: a hidden one loads as null, like a missing one. */
     visibleTemplateById: new DataLoader<TemplateKey, TemplateRecord | null, string>(
@@ -111,6 +126,7 @@ export function createTemplateLoaders(reader: Reader, actor: ActorLookup, usersS
     ),
 
     sharedUsersByTemplateId,
+    pendingSharesByTemplateId,
 
     /**
      * Histories, newest first, with their authors: one statement per page size in the batch, reading only the

@@ -14,6 +14,7 @@ import type { UserRecord } from '../user/user-rows';
 import { PatchOperation } from './patch-operation.type';
 import { contentPatch } from './template-content';
 import { templateDocumentOf, type TemplateDocument } from './template-document';
+import { TemplatePendingShare } from './template-pending-share.entity';
 import { TemplateVersion } from './template-version.entity';
 import { ExperimentTemplate } from './template.entity';
 import {
@@ -33,7 +34,7 @@ import {
 import { parseUsageRange, type UsagePoint as UsagePointRecord } from './template-usage';
 import { UsagePoint } from './usage-point.type';
 import { listTemplates } from './template-list';
-import type { HistoryRequest, TemplateRecord, VersionContentRecord, VersionRecord } from './template-rows';
+import type { HistoryRequest, PendingShareRecord, TemplateRecord, VersionContentRecord, VersionRecord } from './template-rows';
 
 export const TemplateConnection = ConnectionType(ExperimentTemplate, 'Template');
 
@@ -106,6 +107,16 @@ export class TemplateResolver {
   })
   sharedWith(@Root() template: TemplateRecord, @Ctx() context: Context): UserRecord[] | Promise<UserRecord[]> {
     return template.readWith?.sharedWith ?? sharedUsersOf(template, context);
+  }
+
+  // Like sharedWith: the addresses a template is shared with are the owner's business, and staff's, who manage its shares.
+  @FieldResolver(() => [TemplatePendingShare], {
+    description: 'Shares with addresses nobody has signed in with yet, oldest first; empty unless the caller owns it or is staff',
+  })
+  async pendingShares(@Root() template: TemplateRecord, @Ctx() context: Context): Promise<PendingShareRecord[]> {
+    const caller = await context.actor();
+    if (!caller || (template.createdBy.id !== caller.userId && !isStaff(caller))) return [];
+    return context.loaders.pendingSharesByTemplateId.load(template.id);
   }
 
   @FieldResolver(() => [TemplateVersion], { description: 'Its history, newest first' })
@@ -255,15 +266,19 @@ export class TemplateResolver {
   }
 
   @Authorized()
-  @Mutation(() => ExperimentTemplate, { description: 'Shares it with users (owner or staff); sharing twice is harmless' })
-  async shareTemplate(@Args() { id, userIds }: ShareTemplateArgs, @CurrentActor() actor: Actor, @Ctx() { services }: Context) {
-    return services.templates.share(actor, id, userIds);
+  @Mutation(() => ExperimentTemplate, {
+    description: "Shares it with users, by id or by email (owner or staff); sharing twice, or with the template's owner, is harmless",
+  })
+  async shareTemplate(@Args() { id, userIds, emails }: ShareTemplateArgs, @CurrentActor() actor: Actor, @Ctx() { services }: Context) {
+    return services.templates.share(actor, id, userIds ?? [], emails ?? []);
   }
 
   @Authorized()
-  @Mutation(() => ExperimentTemplate, { description: 'Stops sharing it with users (owner or staff)' })
-  async unshareTemplate(@Args() { id, userIds }: ShareTemplateArgs, @CurrentActor() actor: Actor, @Ctx() { services }: Context) {
-    return services.templates.unshare(actor, id, userIds);
+  @Mutation(() => ExperimentTemplate, {
+    description: 'Stops sharing it with users, by id or by email (owner or staff); an address nobody holds withdraws its pending share',
+  })
+  async unshareTemplate(@Args() { id, userIds, emails }: ShareTemplateArgs, @CurrentActor() actor: Actor, @Ctx() { services }: Context) {
+    return services.templates.unshare(actor, id, userIds ?? [], emails ?? []);
   }
 
   @Authorized()

@@ -8,8 +8,9 @@ import { withTransactionRetry } from '../db/transaction-retry';
 import { canonicalUuid } from '../db/uuid';
 import { ConflictError, ConflictReason, ForbiddenError, NotFoundError, ValidationError, type FieldError } from '../errors/domain-error';
 import { throwIfInvalid } from '../validation/field-errors';
-import { parseIds } from '../validation/ids';
+import { MAX_IDS_PER_CALL, parseIds } from '../validation/ids';
 import { User } from '../user/user.entity';
+import { EMAIL_LOCK_SQL, parseEmail, trustedEmailSql } from '../user/user-email';
 import { TemplateVersion } from './template-version.entity';
 import { ExperimentTemplate } from './template.entity';
 import { parseTemplateDocument } from './template-document';
@@ -45,6 +46,8 @@ export class TemplateService {
   constructor(
     private readonly em: EntityManager,
     private readonly audit: AuditLog,
+    /** `REQUIRE_EMAIL_VERIFIED` (src/user/user-email.ts). */
+    private readonly requireEmailVerified = false,
   ) {}
 
   async create(actor: Actor, input: CreateTemplateInput): Promise<TemplateRecord> {
@@ -187,46 +190,77 @@ export class TemplateService {
     });
   }
 
-  /** By its owner or staff (who shares is recorded as `shared_by`); the owner among `userIds` is passed over. */
-  async share(actor: Actor, id: string, givenUserIds: string[]): Promise<ExperimentTemplate> {
-    const errors: FieldError[] = [];
-    const userIds = parseIds(givenUserIds, '/userIds', 'user', errors)!;
-    throwIfInvalid(errors);
+  /**
+   * Shares with users named by id or by email, by its owner or staff (who shares is recorded as `shared_by`, who
+   * invites as `invited_by`). An address names the user it may stand for (`trustedEmailSql`; the first to sign in with
+   * it when several did); an address that names nobody yet becomes a pending share, claimed when a user holding it
+   * signs in (`claimPendingShares`). The owner's own id or address is passed over, harmless, whoever shares.
+   */
+  async share(actor: Actor, id: string, givenUserIds: string[], givenEmails: string[] = []): Promise<ExperimentTemplate> {
+    const { userIds, emails } = parseRecipients(givenUserIds, givenEmails);
     return withTransactionRetry(this.em, async (em) => {
+      // Addresses first, then the template: the order a sign-in claiming an address's pending shares takes them in.
+      await lockEmails(em, emails);
       const template = await this.lockOwned(em, actor, id);
       const ownerId = template.createdBy.id;
-      const recipients = userIds.filter((userId) => userId !== ownerId);
-      const known = new Set((await em.find(User, { id: { $in: recipients } }, { fields: ['id'] })).map((user) => user.id));
+      const named = await this.usersNamedBy(em, ownerId, emails);
+      const recipients = [...userIds, ...emails.flatMap((email) => named.get(email) ?? [])].filter((userId) => userId !== ownerId);
+      const known = new Set((await em.find(User, { id: { $in: userIds } }, { fields: ['id'] })).map((user) => user.id));
       const unknown = userIds.flatMap((userId, index) =>
         userId !== ownerId && !known.has(userId) ? [{ path: `/userIds/${index}`, message: 'no such user' }] : [],
       );
       if (unknown.length > 0) throw new ValidationError(unknown);
-      // The list goes over as one JSON text: knex would expand an array binding into `?, ?, ...`, not a SQL array.
-      const added = await em.execute<Array<{ id: string }>>(
+      // The lists go over as JSON texts: knex would expand an array binding into `?, ?, ...`, not a SQL array.
+      const added = await em.execute<Array<{ userId: string }>>(
         `insert into experiment_template_shares (template_id, user_id, shared_by)
          select ?, recipient::uuid, ? from jsonb_array_elements_text(?::jsonb) as recipient
          on conflict (template_id, user_id) do nothing
-         returning user_id as id`,
-        [template.id, actor.userId, JSON.stringify(recipients)],
+         returning user_id as "userId"`,
+        [template.id, actor.userId, JSON.stringify([...new Set(recipients)])],
       );
-      await this.recordShares(em, actor, template, AuditAction.TEMPLATE_SHARED, { userIds: recipients }, added);
+      const pending = emails.filter((email) => !named.has(email));
+      const invited =
+        pending.length === 0
+          ? []
+          : await em.execute<Array<{ email: string }>>(
+              `insert into template_pending_shares (template_id, email, invited_by)
+               select ?, wanted.email, ? from jsonb_array_elements_text(?::jsonb) as wanted(email)
+               on conflict (template_id, email) do nothing
+               returning email`,
+              [template.id, actor.userId, JSON.stringify(pending)],
+            );
+      await this.recordShares(em, actor, template, AuditAction.TEMPLATE_SHARED, { userIds, emails, named }, added, invited);
       return template;
     });
   }
 
-  async unshare(actor: Actor, id: string, givenUserIds: string[]): Promise<ExperimentTemplate> {
-    const errors: FieldError[] = [];
-    const userIds = parseIds(givenUserIds, '/userIds', 'user', errors)!;
-    throwIfInvalid(errors);
+  /**
+   * Stops sharing with users named by id or by email (by its owner or staff); an address that names nobody withdraws
+   * its pending share.
+   */
+  async unshare(actor: Actor, id: string, givenUserIds: string[], givenEmails: string[] = []): Promise<ExperimentTemplate> {
+    const { userIds, emails } = parseRecipients(givenUserIds, givenEmails);
     return withTransactionRetry(this.em, async (em) => {
+      await lockEmails(em, emails);
       const template = await this.lockOwned(em, actor, id);
-      const removed = await em.execute<Array<{ id: string }>>(
+      const named = await this.usersNamedBy(em, template.createdBy.id, emails);
+      const targets = [...userIds, ...emails.flatMap((email) => named.get(email) ?? [])];
+      const removed = await em.execute<Array<{ userId: string }>>(
         `delete from experiment_template_shares
          where template_id = ? and user_id in (select recipient::uuid from jsonb_array_elements_text(?::jsonb) as recipient)
-         returning user_id as id`,
-        [template.id, JSON.stringify(userIds)],
+         returning user_id as "userId"`,
+        [template.id, JSON.stringify(targets)],
       );
-      await this.recordShares(em, actor, template, AuditAction.TEMPLATE_UNSHARED, { userIds }, removed);
+      const withdrawn =
+        emails.length === 0
+          ? []
+          : await em.execute<Array<{ email: string }>>(
+              `delete from template_pending_shares
+               where template_id = ? and email in (select wanted.email from jsonb_array_elements_text(?::jsonb) as wanted(email))
+               returning email`,
+              [template.id, JSON.stringify(emails)],
+            );
+      await this.recordShares(em, actor, template, AuditAction.TEMPLATE_UNSHARED, { userIds, emails, named }, removed, withdrawn);
       return template;
     });
   }
@@ -261,7 +295,7 @@ export class TemplateService {
          returning team_id as id`,
         [template.id, actor.userId, JSON.stringify(teamIds)],
       );
-      await this.recordShares(em, actor, template, AuditAction.TEMPLATE_SHARED, { teamIds }, added);
+      await this.recordTeamShares(em, actor, template, AuditAction.TEMPLATE_SHARED, teamIds, added);
       return template;
     });
   }
@@ -279,7 +313,7 @@ export class TemplateService {
          returning team_id as id`,
         [template.id, JSON.stringify(teamIds)],
       );
-      await this.recordShares(em, actor, template, AuditAction.TEMPLATE_UNSHARED, { teamIds }, removed);
+      await this.recordTeamShares(em, actor, template, AuditAction.TEMPLATE_UNSHARED, teamIds, removed);
       return template;
     });
   }
@@ -307,6 +341,27 @@ export class TemplateService {
       });
       return template;
     });
+  }
+
+  /**
+   * The user each address stands for (`trustedEmailSql`: the first to sign in with it, when several did), and the
+   * template owner's own addresses mapped to the owner, trusted or not: sharing with the owner changes nothing either
+   * way, whether the owner or staff shares.
+   */
+  private async usersNamedBy(em: EntityManager, ownerId: string, emails: string[]): Promise<Map<string, string>> {
+    if (emails.length === 0) return new Map();
+    const rows = await em.execute<Array<{ email: string; userId: string | null }>>(
+      `select wanted.email,
+              coalesce(
+                (select o.id from users o where o.id = ? and lower(o.email) = wanted.email),
+                (select u.id from users u
+                 where lower(u.email) = wanted.email and ${trustedEmailSql('u', this.requireEmailVerified)}
+                 order by u.created_at, u.id limit 1)
+              ) as "userId"
+       from jsonb_array_elements_text(?::jsonb) as wanted(email)`,
+      [ownerId, JSON.stringify(emails)],
+    );
+    return new Map(rows.flatMap((row) => (row.userId ? [[row.email, row.userId] as const] : [])));
   }
 
   /**
@@ -350,23 +405,46 @@ export class TemplateService {
     return { ...templateOf(row), configuration: content.configuration };
   }
 
-  /** One event naming the users (or teams) a share or unshare really added or removed, in the order asked; none when none. */
+  /**
+   * One event naming what a share or unshare really changed, in the order asked; none when nothing changed. `userIds`:
+   * the users whose access changed; when the call named addresses, `emails` (those whose user's access changed) and
+   * `pendingEmails` (pending shares made or withdrawn).
+   */
   private async recordShares(
     em: EntityManager,
     actor: Actor,
     template: ExperimentTemplate,
     action: AuditAction.TEMPLATE_SHARED | AuditAction.TEMPLATE_UNSHARED,
-    asked: { userIds: string[] } | { teamIds: string[] },
+    asked: { userIds: string[]; emails: string[]; named: Map<string, string> },
+    changed: Array<{ userId: string }>,
+    changedPending: Array<{ email: string }>,
+  ): Promise<void> {
+    if (changed.length === 0 && changedPending.length === 0) return;
+    const changedIds = new Set(changed.map((row) => row.userId));
+    const byEmail = asked.emails.flatMap((email) => asked.named.get(email) ?? []);
+    const userIds = [...new Set([...asked.userIds, ...byEmail])].filter((userId) => changedIds.has(userId));
+    const details: AuditDetails = { userIds };
+    if (asked.emails.length > 0) {
+      const pending = new Set(changedPending.map((row) => row.email));
+      details.emails = asked.emails.filter((email) => changedIds.has(asked.named.get(email) ?? ''));
+      details.pendingEmails = asked.emails.filter((email) => pending.has(email));
+    }
+    await this.audit.record(em, actor, { action, subjectId: template.id, details });
+  }
+
+  /** One event naming the teams a share or unshare really added or removed, in the order asked; none when none. */
+  private async recordTeamShares(
+    em: EntityManager,
+    actor: Actor,
+    template: ExperimentTemplate,
+    action: AuditAction.TEMPLATE_SHARED | AuditAction.TEMPLATE_UNSHARED,
+    teamIds: string[],
     changed: Array<{ id: string }>,
   ): Promise<void> {
     if (changed.length === 0) return;
     const changedIds = new Set(changed.map((row) => row.id));
-    const [[key, ids]] = Object.entries<string[]>(asked);
-    await this.audit.record(em, actor, {
-      action,
-      subjectId: template.id,
-      details: { [key]: [...new Set(ids)].filter((id) => changedIds.has(id)) },
-    });
+    const details = { teamIds: [...new Set(teamIds)].filter((teamId) => changedIds.has(teamId)) };
+    await this.audit.record(em, actor, { action, subjectId: template.id, details });
   }
 
   /** A setting (active, public): `change` applies it and names the event, or answers null when it was already so. */
@@ -463,6 +541,32 @@ export class TemplateService {
       values.values,
     );
   }
+}
+
+/**
+ * The recipients of a share or unshare: user ids in their canonical form and normalised addresses, each list in the
+ * order given without repeats, at least one recipient in all. BAD_USER_INPUT with every problem otherwise.
+ */
+function parseRecipients(givenUserIds: string[], givenEmails: string[]): { userIds: string[]; emails: string[] } {
+  const errors: FieldError[] = [];
+  if (givenUserIds.length === 0 && givenEmails.length === 0) errors.push({ path: '/userIds', message: 'must list at least one user' });
+  const userIds = givenUserIds.length === 0 ? [] : (parseIds(givenUserIds, '/userIds', 'user', errors) ?? []);
+  const emails = parseEmails(givenEmails, '/emails', errors);
+  throwIfInvalid(errors);
+  return { userIds: [...new Set(userIds)], emails: [...new Set(emails)] };
+}
+
+function parseEmails(emails: string[], path: string, errors: FieldError[]): string[] {
+  if (emails.length > MAX_IDS_PER_CALL) {
+    errors.push({ path, message: `must list at most ${MAX_IDS_PER_CALL} addresses` });
+    return [];
+  }
+  return emails.flatMap((email, index) => parseEmail(email, `${path}/${index}`, errors) ?? []);
+}
+
+/** The addresses' locks (`EMAIL_LOCK_SQL`), in sorted order: two calls naming the same addresses never wait on each other in a cycle. */
+async function lockEmails(em: EntityManager, emails: string[]): Promise<void> {
+  for (const email of [...emails].sort()) await em.execute(EMAIL_LOCK_SQL, [email]);
 }
 
 /**

@@ -5,7 +5,7 @@ import { Entity, PrimaryKey, Property, OptionalProps } from '@mikro-orm/core';
 @Entity({ tableName: 'users' })
 @ObjectType({ description: 'A person known from an identity token', simpleResolvers: true })
 export class User {
-  [OptionalProps]?: 'email' | 'displayName' | 'createdAt';
+  [OptionalProps]?: 'email' | 'emailVerified' | 'displayName' | 'createdAt';
 
   @Field(() => ID)
   @PrimaryKey({ type: 'uuid' })
@@ -18,6 +18,13 @@ export class User {
   /** Private: resolved by `UserResolver.email`, for the user and staff only. */
   @Property({ type: 'text', nullable: true })
   email?: string | null;
+
+  /**
+   * What the last token that carried an email said of it (`email_verified`); null when it said nothing. Decides whether
+   * the address may stand for the user (src/user/user-email.ts). Not in the API.
+   */
+  @Property({ type: 'boolean', nullable: true })
+  emailVerified?: boolean | null;
 
   @Field(() => String, { nullable: true })
   @Property({ type: 'text', nullable: true })

@@ -1,4 +1,5 @@
-import { dataOf, useApi, type GraphqlResponse } from '../support/api';
+import { signLocalToken } from '../../src/auth/local-secret';
+import { dataOf, TEST_JWT_SECRET, useApi, type GraphqlResponse } from '../support/api';
 import { auditEventsOf, createTemplateViaApi, validConfiguration, type TestUser } from '../support/factories';
 import { TEST_DB_CONFIG } from '../support/test-database-config';
 
@@ -15,6 +16,8 @@ const FROM_TEMPLATE = `mutation($input: CreateExperimentFromTemplateInput!) {
 const UPDATE = `mutation($id: ID!, $input: UpdateTemplateInput!) { updateTemplate(id: $id, input: $input) { id version } }`;
 const SHARE = `mutation($id: ID!, $userIds: [ID!]!) { shareTemplate(id: $id, userIds: $userIds) { id } }`;
 const UNSHARE = `mutation($id: ID!, $userIds: [ID!]!) { unshareTemplate(id: $id, userIds: $userIds) { id } }`;
+const SHARE_BY_EMAIL = `mutation($id: ID!, $emails: [String!]) { shareTemplate(id: $id, emails: $emails) { id } }`;
+const UNSHARE_BY_EMAIL = `mutation($id: ID!, $emails: [String!]) { unshareTemplate(id: $id, emails: $emails) { id } }`;
 const SET_PUBLIC = `mutation($id: ID!, $isPublic: Boolean!) { setTemplatePublic(id: $id, isPublic: $isPublic) { id } }`;
 
 interface Burst {
@@ -221,6 +224,75 @@ describe(`${CALLERS} concurrent callers over HTTP`, () => {
     expect(events.length).toBeLessThanOrEqual(calls.length);
     console.log(
       `shares: ${rows.n} rows for ${expected.length} users, none duplicated; ${events.length} audit events for ${calls.length} calls`,
+    );
+  });
+
+  it(`email shares: ${CALLERS} concurrent shares and unshares by address, beside first sign-ins, end in the exact state`, async () => {
+    const template = await createTemplateViaApi(api, owner, { name: 'Shared by email' });
+    const address = (label: string) => (i: number) => `${label}-${i}-${template.id.slice(0, 8)}@example.test`;
+    const knownToShare = Array.from({ length: 50 }, (_, i) => address('known')(i));
+    const knownToUnshare = Array.from({ length: 25 }, (_, i) => address('known-unshared')(i));
+    const pendingToShare = Array.from({ length: 50 }, (_, i) => address('pending')(i));
+    const pendingToUnshare = Array.from({ length: 25 }, (_, i) => address('pending-unshared')(i));
+    // Shared while their first sign-in runs: whichever commits first, the address ends as a share of its user.
+    const signingIn = Array.from({ length: 25 }, (_, i) => address('signing-in')(i));
+    const sharedAtOnce = address('at-once')(0);
+    const known = await api.db.query<{ id: string; email: string }>(
+      `insert into users (external_id, email) select 'sub|' || email, email from unnest($1::text[]) as email returning id, email`,
+      [[...knownToShare, ...knownToUnshare]],
+    );
+    const userOf = new Map(known.map((row) => [row.email, row.id]));
+    dataOf(
+      await api.graphql(SHARE_BY_EMAIL, { as: owner, variables: { id: template.id, emails: [...knownToUnshare, ...pendingToUnshare] } }),
+    );
+    const tokens = await Promise.all(signingIn.map((email) => signLocalToken({ secret: TEST_JWT_SECRET, email })));
+
+    const byEmail = (mutation: string, email: string) => () =>
+      api.graphql(mutation, { as: owner, variables: { id: template.id, emails: [email] } });
+    const changes = [
+      ...knownToShare.map((email) => byEmail(SHARE_BY_EMAIL, email)),
+      ...pendingToShare.map((email) => byEmail(SHARE_BY_EMAIL, email)),
+      ...knownToUnshare.map((email) => byEmail(UNSHARE_BY_EMAIL, email)),
+      ...pendingToUnshare.map((email) => byEmail(UNSHARE_BY_EMAIL, email)),
+      ...signingIn.map((email) => byEmail(SHARE_BY_EMAIL, email)),
+      ...Array.from({ length: 25 }, () => byEmail(SHARE_BY_EMAIL, sharedAtOnce)),
+    ];
+    expect(changes).toHaveLength(CALLERS);
+    const signIns = tokens.map((token) => () => api.graphql('{ me { id } }', { as: { token } }));
+    const result = await burst('email shares', [...changes, ...signIns]);
+
+    expect(errorsOf(result)).toEqual([]);
+    const signedIn = new Map(signingIn.map((email, i) => [email, result.responses[CALLERS + i].body.data!.me.id as string]));
+    expect(await sharedWith(template.id)).toEqual([...knownToShare.map((email) => userOf.get(email)!), ...signedIn.values()].sort());
+    const pending = await api.db.query<{ email: string }>('select email from template_pending_shares where template_id = $1', [
+      template.id,
+    ]);
+    expect(pending.map((row) => row.email).sort()).toEqual([...pendingToShare, sharedAtOnce].sort());
+
+    // One event per effective change. An address signing in was either shared with its user, or pending and then
+    // claimed by the sign-in: one event or two, never none and never a pending share left behind.
+    const [, setup, ...events] = await auditEventsOf(api, template.id);
+    expect(setup.details).toEqual({
+      userIds: knownToUnshare.map((email) => userOf.get(email)),
+      emails: knownToUnshare,
+      pendingEmails: pendingToUnshare,
+    });
+    const detailsOf = (action: string) => events.filter((event) => event.action === action).map((event) => event.details);
+    const shared = detailsOf('template.shared');
+    const claimed = detailsOf('template.pending_share_claimed');
+    const sharedPending = shared.flatMap((details) => details.pendingEmails as string[]);
+    const sharedKnown = shared.flatMap((details) => details.emails as string[]);
+    expect(sharedKnown.sort()).toEqual([...knownToShare, ...signingIn.filter((email) => !sharedPending.includes(email))].sort());
+    expect(sharedPending.sort()).toEqual([...pendingToShare, sharedAtOnce, ...claimed.map((details) => details.email as string)].sort());
+    expect(claimed.map((details) => details.email).sort()).toEqual(signingIn.filter((email) => sharedPending.includes(email)).sort());
+    for (const details of claimed) expect(details.userId).toBe(signedIn.get(details.email as string));
+    const unshared = detailsOf('template.unshared');
+    expect(unshared.flatMap((details) => details.emails as string[]).sort()).toEqual([...knownToUnshare].sort());
+    expect(unshared.flatMap((details) => details.pendingEmails as string[]).sort()).toEqual([...pendingToUnshare].sort());
+    expect(events).toHaveLength(shared.length + claimed.length + unshared.length);
+    expect(shared.length + unshared.length).toBe(CALLERS - 24);
+    console.log(
+      `email shares: ${claimed.length} of ${signingIn.length} addresses claimed at sign-in, the rest shared with a signed-in user`,
     );
   });
 

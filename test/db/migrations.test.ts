@@ -230,6 +230,8 @@ describe('migrations', () => {
       'Migration20261206140000_configuration_schema_versions',
       'Migration20261206150000_template_configuration_path_indexes',
       'Migration20261207120000_teams',
+      'Migration20261207130000_template_pending_shares',
+      'Migration20261207130100_user_email_index',
     ]);
   });
 
@@ -250,6 +252,7 @@ describe('migrations', () => {
         'rate_limit_windows',
         'team_members',
         'teams',
+        'template_pending_shares',
         'template_trending_window',
         'template_usage_daily',
         'users',
@@ -902,6 +905,67 @@ describe('migrations', () => {
           { column_name: 'started_at', data_type: 'timestamp with time zone', is_nullable: 'YES', column_default: null },
         ]);
         expect(await invalidIndexes(db)).toEqual([]);
+      });
+    });
+  });
+
+  describe('pending shares and users by email', () => {
+    const PENDING = 'Migration20261207130000_template_pending_shares';
+    const BEFORE_PENDING = NAMES[NAMES.indexOf(PENDING) - 1];
+
+    it('arrive over existing users, templates and shares without touching them; old rows keep their address as it was', async () => {
+      await scenario(BEFORE_PENDING, async ({ db, migrator }) => {
+        const owner = await insertUser(db, 'owner');
+        // A row from before Tessera lower-cased addresses: found by its address all the same.
+        const [legacy] = await db.query<{ id: string }>(
+          `insert into users (external_id, email) values ('legacy', 'Legacy.User@Example.TEST') returning id`,
+        );
+        const template = await insertTemplate(db, owner, 'existing');
+        await insertShare(db, template, legacy.id, owner);
+        const everything = `select
+            (select jsonb_agg(u order by u.id) from users u) as users,
+            (select jsonb_agg(t order by t.id) from experiment_templates t) as templates,
+            (select jsonb_agg(s order by s.user_id) from experiment_template_shares s) as shares`;
+        const [before] = await db.query(everything);
+
+        await migrator.up();
+        expect(await executedNames(db)).toEqual(NAMES);
+
+        const [after] = await db.query(everything);
+        expect(after.templates).toEqual(before.templates);
+        expect(after.shares).toEqual(before.shares);
+        // Each user as it was, and the provider's word on its address unknown.
+        expect(after.users).toEqual(before.users.map((user: Record<string, unknown>) => ({ ...user, email_verified: null })));
+        const [index] = await db.query(`select indexdef from pg_indexes where indexname = 'users_email_index'`);
+        expect(index.indexdef).toBe('CREATE INDEX users_email_index ON public.users USING btree (lower(email))');
+        expect(await db.query(`select id from users where lower(email) = 'legacy.user@example.test'`)).toEqual([{ id: legacy.id }]);
+        expect(await invalidIndexes(db)).toEqual([]);
+      });
+    });
+
+    it('hold lower-cased addresses, go with their template, and outlive the user who invited', async () => {
+      await scenario(null, async ({ db, migrator }) => {
+        await migrator.up();
+        const owner = await insertUser(db, 'owner');
+        const kept = await insertTemplate(db, owner, 'kept');
+        const deleted = await insertTemplate(db, owner, 'deleted');
+        const invite = (template: string, email: string) =>
+          db.query(`insert into template_pending_shares (template_id, email, invited_by) values ($1, $2, $3)`, [template, email, owner]);
+        await invite(kept, 'new@example.test');
+        await invite(deleted, 'new@example.test');
+        for (const email of ['New@example.test', ' new@example.test', 'x']) {
+          await expect(invite(kept, email)).rejects.toMatchObject({ code: '23514' });
+        }
+        await expect(invite(kept, 'new@example.test')).rejects.toMatchObject({ code: '23505' });
+
+        await db.query(`delete from experiment_templates where id = $1`, [deleted]);
+        expect(await db.query(`select template_id from template_pending_shares`)).toEqual([{ template_id: kept }]);
+        // The owner's templates go with the owner; an inviter may be staff, who outlive nothing of it: set null, as a share's shared_by.
+        await db.query(`update template_pending_shares set invited_by = $1`, [await insertUser(db, 'inviter')]);
+        await db.query(`delete from users where external_id = 'inviter'`);
+        expect(await db.query(`select email, invited_by from template_pending_shares`)).toEqual([
+          { email: 'new@example.test', invited_by: null },
+        ]);
       });
     });
   });

@@ -105,7 +105,7 @@ describe('shared rate limits', () => {
     const logger = pino({ level: 'info' }, { write: (line: string) => void logs.push(line) });
     const limiters: RateLimiter[] = [];
     const limiterOf = (sql: Sql, perUserPerMinute: number) => {
-      const limiter = new RateLimiter({ perIpPerMinute: 0, perUserPerMinute, store: 'postgres' }, sql, logger);
+      const limiter = new RateLimiter({ perIpPerMinute: 0, perUserPerMinute, userByEmailPerMinute: 0, store: 'postgres' }, sql, logger);
       limiters.push(limiter);
       return limiter;
     };

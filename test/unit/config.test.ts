@@ -48,11 +48,12 @@ describe('loadConfig', () => {
         jwksUrl: undefined,
         issuer: undefined,
         audience: undefined,
+        requireEmailVerified: false,
         rolesClaim: 'roles',
         staffRole: 'admin',
         teamsClaim: undefined,
       },
-      rateLimits: { perIpPerMinute: 1_200, perUserPerMinute: 600, store: 'postgres' },
+      rateLimits: { perIpPerMinute: 1_200, perUserPerMinute: 600, userByEmailPerMinute: 30, store: 'postgres' },
       logLevel: 'info',
       metrics: { served: true, port: undefined, token: undefined },
       shutdown: { graceMs: 0, timeoutMs: 20_000 },
@@ -94,11 +95,13 @@ describe('loadConfig', () => {
         JWT_SECRET: SECRET,
         JWT_ISSUER: 'https://issuer.example',
         JWT_AUDIENCE: 'tessera',
+        REQUIRE_EMAIL_VERIFIED: 'true',
         ROLES_CLAIM: 'groups',
         STAFF_ROLE: 'tessera-staff',
         TEAMS_CLAIM: 'groups',
         RATE_LIMIT_PER_IP_PER_MINUTE: '0',
         RATE_LIMIT_PER_USER_PER_MINUTE: '1000000',
+        RATE_LIMIT_USER_BY_EMAIL_PER_MINUTE: '5',
         RATE_LIMIT_STORE: 'memory',
         LOG_LEVEL: 'warn',
         METRICS_PORT: '9464',
@@ -130,11 +133,12 @@ describe('loadConfig', () => {
         jwksUrl: undefined,
         issuer: 'https://issuer.example',
         audience: 'tessera',
+        requireEmailVerified: true,
         rolesClaim: 'groups',
         staffRole: 'tessera-staff',
         teamsClaim: 'groups',
       },
-      rateLimits: { perIpPerMinute: 0, perUserPerMinute: 1_000_000, store: 'memory' },
+      rateLimits: { perIpPerMinute: 0, perUserPerMinute: 1_000_000, userByEmailPerMinute: 5, store: 'memory' },
       logLevel: 'warn',
       metrics: { served: true, port: 9464, token: METRICS_TOKEN },
       shutdown: { graceMs: 10_000, timeoutMs: 25_000 },
@@ -215,6 +219,7 @@ describe('loadConfig', () => {
       ['DB_REPLICA_MAX_LAG_MS', 0, 3_600_000, (c: ReturnType<typeof loadConfig>) => c.db.replicaMaxLagMs],
       ['RATE_LIMIT_PER_IP_PER_MINUTE', 0, 1_000_000, (c: ReturnType<typeof loadConfig>) => c.rateLimits.perIpPerMinute],
       ['RATE_LIMIT_PER_USER_PER_MINUTE', 0, 1_000_000, (c: ReturnType<typeof loadConfig>) => c.rateLimits.perUserPerMinute],
+      ['RATE_LIMIT_USER_BY_EMAIL_PER_MINUTE', 0, 1_000_000, (c: ReturnType<typeof loadConfig>) => c.rateLimits.userByEmailPerMinute],
       ['SHUTDOWN_GRACE_MS', 0, 600_000, (c: ReturnType<typeof loadConfig>) => c.shutdown.graceMs],
       ['SHUTDOWN_TIMEOUT_MS', 1_000, 3_600_000, (c: ReturnType<typeof loadConfig>) => c.shutdown.timeoutMs],
     ])('%s takes %p to %p and refuses what lies outside', (name, min, max, read) => {
@@ -260,6 +265,13 @@ describe('loadConfig', () => {
       expect(loadConfig({}).rateLimits.store).toBe('postgres');
       expect(loadConfig({ RATE_LIMIT_STORE: 'memory' }).rateLimits.store).toBe('memory');
       expect(problemsOf({ RATE_LIMIT_STORE: 'redis' })).toEqual(['RATE_LIMIT_STORE must be one of postgres, memory (got "redis")']);
+    });
+
+    it('trusts addresses a token does not say are verified unless REQUIRE_EMAIL_VERIFIED=true, and refuses other values', () => {
+      expect(loadConfig({}).auth.requireEmailVerified).toBe(false);
+      expect(loadConfig({ REQUIRE_EMAIL_VERIFIED: 'false' }).auth.requireEmailVerified).toBe(false);
+      expect(loadConfig({ REQUIRE_EMAIL_VERIFIED: 'true' }).auth.requireEmailVerified).toBe(true);
+      expect(problemsOf({ REQUIRE_EMAIL_VERIFIED: 'yes' })).toEqual(['REQUIRE_EMAIL_VERIFIED must be true or false (got "yes")']);
     });
 
     it('refuses any other LOG_LEVEL', () => {
@@ -367,6 +379,7 @@ describe('loadConfig', () => {
         jwksUrl: undefined,
         issuer: undefined,
         audience: undefined,
+        requireEmailVerified: false,
         rolesClaim: 'roles',
         staffRole: 'admin',
         teamsClaim: undefined,
@@ -376,6 +389,7 @@ describe('loadConfig', () => {
         jwksUrl: 'https://issuer.example/jwks',
         issuer: undefined,
         audience: undefined,
+        requireEmailVerified: false,
         rolesClaim: 'roles',
         staffRole: 'admin',
         teamsClaim: undefined,

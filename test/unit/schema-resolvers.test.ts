@@ -31,6 +31,8 @@ describe('field resolvers', () => {
         'Template.diff',
         'Template.experiments',
         'Template.owner',
+        // Answered to the owner and to staff only.
+        'Template.pendingShares',
         'Template.sharedWith',
         // Answered to the owner and to staff only.
         'Template.sharedWithTeams',
