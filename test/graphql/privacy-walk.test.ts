@@ -8,23 +8,25 @@ import { createTemplateViaApi, type TestUser } from '../support/factories';
  * read as each kind of caller: a user's email shows only to that user and to staff. A field on a type the walk has no
  * way to reach fails the test until a route to that type is added below.
  *
- * Roles: anonymous, a stranger, the user a template is shared with, its owner, staff. Teams do not exist yet: their
- * member role joins the walk when they do (a route for their types, a member in `roles`).
+ * Roles: anonymous, a stranger, the user a template is shared with, a member of a team it is shared with, its owner
+ * (the team's maintainer), staff.
  *
- * Two templates are walked: a public one every caller reaches, and a private one only its owner, the user it is shared
- * with and staff (who see every template) reach, with its experiment (staff see every experiment too).
+ * Two templates are walked: a public one every caller reaches, and a private one only its owner, the user and the team
+ * it is shared with and staff (who see every template) reach, with its experiment (staff see every experiment too).
  */
 
-type Role = 'anonymous' | 'stranger' | 'sharedUser' | 'owner' | 'staff';
-const ROLES: Role[] = ['anonymous', 'stranger', 'sharedUser', 'owner', 'staff'];
+type Role = 'anonymous' | 'stranger' | 'sharedUser' | 'teamMember' | 'owner' | 'staff';
+const ROLES: Role[] = ['anonymous', 'stranger', 'sharedUser', 'teamMember', 'owner', 'staff'];
 
 interface World {
   users: Record<Exclude<Role, 'anonymous'>, TestUser>;
   /** Per template walked: the template and an experiment its owner made from it. */
   subjects: Array<{ templateId: string; experimentId: string; isPublic: boolean }>;
+  /** The owner's team, the team member in it. */
+  teamId: string;
 }
 
-const VARIABLE_TYPES: Record<string, string> = { templateId: 'ID!', experimentId: 'ID!', email: 'String!' };
+const VARIABLE_TYPES: Record<string, string> = { templateId: 'ID!', experimentId: 'ID!', teamId: 'ID!', email: 'String!' };
 
 /** How to reach an object of each type that has user fields: a query with `selection` in place of that object's fields. */
 const ROUTES: Record<string, (selection: string) => string> = {
@@ -37,6 +39,8 @@ const ROUTES: Record<string, (selection: string) => string> = {
   TemplateVersion: (selection) => ROUTES.Template(`versions { id ${selection} }`),
   Experiment: (selection) => ROUTES.Query(`experiment(id: $experimentId) { id ${selection} }`),
   AuditEvent: (selection) => ROUTES.Template(`auditTrail(first: 20) { edges { node { id ${selection} } } }`),
+  Team: (selection) => ROUTES.Query(`team(id: $teamId) { id ${selection} }`),
+  TeamMember: (selection) => ROUTES.Team(`members { role ${selection} }`),
 };
 
 /** Values for the arguments of user fields, by argument name. */
@@ -82,12 +86,20 @@ describe('the privacy walk: every field returning a User, as every kind of calle
     const users = {
       owner: await api.user('owner'),
       sharedUser: await api.user('shared'),
+      teamMember: await api.user('member'),
       stranger: await api.user('stranger'),
       staff: await api.user('staff', ['admin']),
     };
     // Public, so that every caller reaches its fields; private, reached only by its owner, the user it is shared with
     // and staff. Each shared, so its list of users is not empty; edited, so its history and audit trail hold several
     // authors' and actors' entries.
+    const team = dataOf(await api.graphql('mutation { createTeam(name: "Walkers") { id } }', { as: users.owner })).createTeam;
+    dataOf(
+      await api.graphql('mutation($teamId: ID!, $userIds: [ID!]) { addTeamMembers(teamId: $teamId, userIds: $userIds) { id } }', {
+        as: users.owner,
+        variables: { teamId: team.id, userIds: [users.teamMember.id] },
+      }),
+    );
     const subjects: World['subjects'] = [];
     for (const isPublic of [true, false]) {
       const template = await createTemplateViaApi(api, users.owner, { isPublic });
@@ -95,6 +107,12 @@ describe('the privacy walk: every field returning a User, as every kind of calle
         await api.graphql('mutation($id: ID!, $userIds: [ID!]) { shareTemplate(id: $id, userIds: $userIds) { id } }', {
           as: users.owner,
           variables: { id: template.id, userIds: [users.sharedUser.id] },
+        }),
+      );
+      dataOf(
+        await api.graphql('mutation($id: ID!, $teamIds: [ID!]!) { shareTemplateWithTeams(id: $id, teamIds: $teamIds) { id } }', {
+          as: users.owner,
+          variables: { id: template.id, teamIds: [team.id] },
         }),
       );
       dataOf(
@@ -111,7 +129,7 @@ describe('the privacy walk: every field returning a User, as every kind of calle
       ).createExperimentFromTemplate;
       subjects.push({ templateId: template.id, experimentId: experiment.id, isPublic });
     }
-    world = { users, subjects };
+    world = { users, subjects, teamId: team.id };
   });
 
   it('finds the fields by introspection, the known ones among them', () => {
@@ -124,6 +142,7 @@ describe('the privacy walk: every field returning a User, as every kind of calle
         'TemplateVersion.createdBy',
         'Experiment.owner',
         'AuditEvent.actor',
+        'TeamMember.user',
       ]),
     );
     const unreachable = userFields.filter(({ type }) => !ROUTES[type]).map(({ type, field }) => `${type}.${field.name}`);
@@ -137,6 +156,7 @@ describe('the privacy walk: every field returning a User, as every kind of calle
     const leaks: string[] = [];
     // Who reached each template's users: the private one only its owner, the user it is shared with and staff.
     const reached = new Map<string, Set<Role>>();
+    const perSubjectFields = new Set<string>();
     for (const { type, field } of userFields) {
       const args = field.args.map((arg) => {
         const variable = argumentVariables[arg.name];
@@ -146,10 +166,16 @@ describe('the privacy walk: every field returning a User, as every kind of calle
       const argumentList = args.some(Boolean) ? `(${args.filter(Boolean).join(', ')})` : '';
       const query = ROUTES[type](`${field.name}${argumentList} { id email }`);
       const perSubject = query.includes('$templateId') || query.includes('$experimentId');
+      if (perSubject) perSubjectFields.add(`${type}.${field.name}`);
       for (const subject of perSubject ? world.subjects : world.subjects.slice(0, 1)) {
         for (const role of ROLES) {
           const caller = role === 'anonymous' ? null : world.users[role];
-          const values = { templateId: subject.templateId, experimentId: subject.experimentId, email: world.users.owner.email };
+          const values = {
+            templateId: subject.templateId,
+            experimentId: subject.experimentId,
+            teamId: world.teamId,
+            email: world.users.owner.email,
+          };
           const response: GraphqlResponse = await api.graphql(query, {
             as: caller,
             variables: Object.fromEntries(Object.entries(values).filter(([name]) => query.includes(`$${name}`))),
@@ -182,12 +208,16 @@ describe('the privacy walk: every field returning a User, as every kind of calle
     const walked = userFields.map(({ type, field }) => `${type}.${field.name}`).sort();
     expect([...returned].sort()).toEqual(walked);
     expect([...shown].sort()).toEqual(walked);
-    // The private template's users reached nobody but its owner, the user it is shared with and staff; staff reached
-    // every one of its user fields, as staff see every template and experiment.
+    // The private template's users reached nobody but its owner, the user and the team member it is shared with and
+    // staff; staff reached every one of its user fields, as staff see every template and experiment.
     for (const [name, roles] of reached) {
-      expect({ name, roles: [...roles].filter((role) => !['owner', 'sharedUser', 'staff'].includes(role)) }).toEqual({ name, roles: [] });
+      expect({ name, roles: [...roles].filter((role) => !['owner', 'sharedUser', 'teamMember', 'staff'].includes(role)) }).toEqual({
+        name,
+        roles: [],
+      });
     }
-    const privateFields = walked.filter((name) => !name.startsWith('Query.'));
+    expect(reached.get('Template.owner')).toEqual(new Set(['owner', 'sharedUser', 'teamMember', 'staff']));
+    const privateFields = [...perSubjectFields].sort();
     expect(privateFields.filter((name) => !reached.get(name)?.has('staff'))).toEqual([]);
   });
 });
