@@ -132,10 +132,8 @@ export function runLoad(job: LoadJob): Promise<LoadFigures> {
  */
 export async function runServerBench(databaseUrl: string, operations: Operation[], options: ServerBenchOptions): Promise<ServerResult> {
   const { log } = options;
-  // Rows written by an earlier run's write phases would otherwise be vacuumed (and their GIN entries merged) by
-  // autovacuum in the middle of a read phase, whose WAL and CPU figures would then carry that work.
   log('VACUUM (ANALYZE) of the data set before the load');
-  await withClient(databaseUrl, (client) => client.query('vacuum (analyze)'));
+  await vacuumDataSet(databaseUrl);
   const server = await startBenchServer(databaseUrl);
   const wal = await walReader(options.clusterUrl);
   const runStarted = new Date();
@@ -295,6 +293,19 @@ async function soak(operation: Operation, seconds: number, run: (seconds: number
     heapUsedMiB: { start: mib(start.heapUsed), end: mib(end.heapUsed) },
     rssTimelineMiB: timeline.map(mib),
   };
+}
+
+/**
+ * Rows written by an earlier write phase would otherwise be vacuumed (and their GIN entries merged) by autovacuum in
+ * the middle of a read phase, or their dead index entries walked by the pages ordered newest first, and that phase's
+ * WAL and CPU figures would carry the work.
+ */
+export async function vacuumDataSet(databaseUrl: string): Promise<void> {
+  await withClient(databaseUrl, async (client) => {
+    // The role's own timeouts, set for the PgBouncer runs of the scale phase, are for requests, not for this.
+    await client.query('set statement_timeout = 0');
+    await client.query('vacuum (analyze)');
+  });
 }
 
 /** The templates, experiments and audit events the load created go again, so a reused data set keeps its size. */

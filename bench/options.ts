@@ -44,8 +44,8 @@ const USAGE = `npm run bench -- [--quick] [--reuse] [--duration <seconds>] [--on
   --quick      1/100th of the data set (${SCALES.quick.users} users, ${SCALES.quick.templates} templates, ${SCALES.quick.experiments} experiments), short load phases: for CI
   --reuse      keep the generated data set when it matches the mode (default: generate afresh)
   --duration   seconds per load phase (default: 10 full, 1 quick)
-  --only       run only these phases ("generate" is implied by explain, http, scale, limits and --soak); scale: the read
-               operations (A only with --quick) against \`node dist/src/main.js\` with 1 and 2 workers, reaching
+  --only       run only these phases ("generate" is implied by explain, http, scale, limits and --soak); scale: A to D
+               (A only with --quick; the operations --operations names when given) against \`node dist/src/main.js\` with 1 and 2 workers, reaching
                PostgreSQL directly and through PgBouncer; limits: A against \`node dist/src/main.js\` with its rate
                limits counted per process, then shared in PostgreSQL, and the limiter on its own;
                scaling (never run by default): a data set of its own with

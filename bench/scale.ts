@@ -8,7 +8,7 @@ import { loadConfig } from '../src/config';
 import { findPgBouncer, PGBOUNCER_MISSING, startPgBouncer, type PgBouncer } from '../test/support/pgbouncer';
 import { withClient } from './cluster';
 import { machineBusyMs, processTreeCpuMs } from './cpu';
-import { runLoad } from './http-load';
+import { removeLoadRows, runLoad, vacuumDataSet } from './http-load';
 import type { LoadFigures } from './load-worker';
 import { headersOf, withCounter } from './request-spec';
 import { BENCH_SERVER_ENV } from './server';
@@ -65,6 +65,7 @@ export async function runScaleBench(databaseUrl: string, operations: Operation[]
   const database = new URL(databaseUrl).pathname.slice(1);
   const db = loadConfig({ ...BENCH_SERVER_ENV, DATABASE_URL: databaseUrl, DATABASE_POOLER: 'pgbouncer' }).db;
   let pgbouncer: PgBouncer | undefined;
+  await vacuumDataSet(databaseUrl);
   try {
     if (routes.includes('pgbouncer')) {
       // The deploy step of DATABASE_POOLER=pgbouncer; undone after the phase, the bench's own sessions keep theirs.
@@ -85,6 +86,7 @@ export async function runScaleBench(databaseUrl: string, operations: Operation[]
         try {
           for (const operation of operations) {
             counterStart += 100_000_000;
+            const operationStarted = new Date();
             const { graphql, machine } = await measureServerLoad(server, operation, {
               ...options,
               counterStart,
@@ -100,6 +102,11 @@ export async function runScaleBench(databaseUrl: string, operations: Operation[]
                 `, postgres ${cpuMs.postgres}, load generator ${cpuMs.client}; machine ${machine.busyPercent}% busy (others ${machine.othersPercent}%)`,
             );
             if (graphql.sampleError) log(`    first error: ${graphql.sampleError}`);
+            if (operation.kind === 'write') {
+              // The newest templates would otherwise be D's, and the next configuration's pages would read them.
+              await removeLoadRows(databaseUrl, [operation], operationStarted);
+              await vacuumDataSet(databaseUrl);
+            }
           }
         } finally {
           result.serverProblems.push(...(await server.stop()));
