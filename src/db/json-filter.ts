@@ -164,6 +164,21 @@ export function jsonFilterConditions(
   return conditions;
 }
 
+/**
+ * Whether one plan serves the filter for any values: a single equality at an indexed path, which that path's btree
+ * index answers in page order whatever the value. A containment (the GIN index, whose best use depends on how common
+ * the document is), a list of values or several conditions are planned with their values.
+ */
+export function jsonFilterPlanFitsEveryValue(filter: ParsedJsonFilter, indexed: readonly IndexedJsonPath[]): boolean {
+  if (filter.contains) {
+    const { rest, leaves } = splitContainment(filter.contains, indexed);
+    return rest === undefined && leaves.length === 1 && filter.conditions.length === 0;
+  }
+  if (filter.conditions.length !== 1) return false;
+  const [{ segments, test }] = filter.conditions;
+  return 'equals' in test && indexed.some((path) => samePath(path, segments));
+}
+
 /** `column #> '{model,type}'`, exactly as an index on that path spells its expression. */
 function indexedValue(column: string, path: IndexedJsonPath): string {
   if (path.length === 0 || !path.every((key) => /^[A-Za-z0-9_]+$/.test(key) && isObjectKey(key))) {

@@ -262,3 +262,12 @@ export class SqlValues {
     return this.style === 'numbered' ? `$${this.values.length}` : '?';
   }
 }
+
+/**
+ * `column` is one of `ids`: an equality for a single id (one template, one experiment: the common case), whose plan
+ * PostgreSQL keeps for any id; `= any(...)` for several, whose reusable plan would assume ten of them and look dearer
+ * than one planned for the ids at hand, so it is planned each call.
+ */
+export function isOneOf(column: string, ids: readonly string[], values: SqlValues): string {
+  return ids.length === 1 ? `${column} = ${values.bind(ids[0])}::uuid` : `${column} = any(${values.bind(ids)}::uuid[])`;
+}

@@ -1,7 +1,7 @@
 import DataLoader from 'dataloader';
 import type { ActorLookup } from '../auth/actor';
 import { emptyPage, type Page } from '../db/keyset';
-import { SqlValues, type Reader } from '../db/sql';
+import { isOneOf, SqlValues, type Reader } from '../db/sql';
 import { canonicalUuid } from '../db/uuid';
 import { countByTemplate, pageByTemplate } from './experiment-list';
 import { experimentColumns, experimentOf, type ExperimentDocument, type ExperimentRecord, type ExperimentRow } from './experiment-rows';
@@ -40,7 +40,7 @@ export function createExperimentLoaders(reader: Reader, actor: ActorLookup) {
         const values = new SqlValues();
         const rows = await reader.rows<ExperimentRow>(
           `select ${experimentColumns(documentsOf(keys))} from ml_experiments e
-           where e.id = any(${values.bind(wanted)}::uuid[]) and ${visibleExperiments('e', caller, values)}`,
+           where ${isOneOf('e.id', wanted, values)} and ${visibleExperiments('e', caller, values)}`,
           values.values,
         );
         const byId = new Map(rows.map((row) => [row.id, experimentOf(row)]));

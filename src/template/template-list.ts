@@ -15,7 +15,13 @@ import {
   type Page,
   type PageRequest,
 } from '../db/keyset';
-import { jsonFilterConditions, parseJsonFilter, type IndexedJsonPath, type JsonFilter } from '../db/json-filter';
+import {
+  jsonFilterConditions,
+  jsonFilterPlanFitsEveryValue,
+  parseJsonFilter,
+  type IndexedJsonPath,
+  type JsonFilter,
+} from '../db/json-filter';
 import { SqlValues, type Reader } from '../db/sql';
 import { containsText, parseSearch } from '../db/text-search';
 import { canonicalUuid } from '../db/uuid';
@@ -289,7 +295,10 @@ function filterConditions(actor: Actor | null, filter: TemplateListFilter, value
   if (configuration) where.push(...jsonFilterConditions('t.configuration', configuration, values, WIZARD_CONFIGURATION_PATHS));
   return {
     sql: where.map((condition) => `(${condition})`).join(' and '),
-    planEachCall: search !== undefined || allOf.length + anyOf.length > 0 || configuration !== undefined,
+    planEachCall:
+      search !== undefined ||
+      allOf.length + anyOf.length > 0 ||
+      (configuration !== undefined && !jsonFilterPlanFitsEveryValue(configuration, WIZARD_CONFIGURATION_PATHS)),
   };
 }
 

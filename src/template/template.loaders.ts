@@ -1,6 +1,7 @@
 import DataLoader from 'dataloader';
 import type { ActorLookup } from '../auth/actor';
-import { SqlValues, type Reader } from '../db/sql';
+import { literalLimit } from '../db/keyset';
+import { isOneOf, SqlValues, type Reader } from '../db/sql';
 import { canonicalUuid } from '../db/uuid';
 import type { Configuration } from './configuration-schema';
 import { userColumns, userJson, userOf, userOfJson, type UserRecord } from '../user/user-rows';
@@ -101,12 +102,12 @@ export function createTemplateLoaders(reader: Reader, actor: ActorLookup, usersS
             if (ids.length === 0) return;
             const history = group[0].history ?? null;
             const values = new SqlValues();
-            const wanted = values.bind(ids);
-            const historyColumn = history ? `, ${historyJsonColumn(history, values)}` : '';
+            const wanted = isOneOf('t.id', ids, values);
+            const historyColumn = history ? `, ${historyJsonColumn(history)}` : '';
             const rows = await reader.rows<TemplateRow & { history?: HistoryJson[] }>(
               `select ${templateColumns(group.some((key) => key.withConfiguration))}${historyColumn}
                from experiment_templates t
-               where t.id = any(${wanted}::uuid[]) and ${visibleTemplates('t', caller, values)}`,
+               where ${wanted} and ${visibleTemplates('t', caller, values)}`,
               values.values,
             );
             for (const row of rows) {
@@ -142,7 +143,7 @@ export function createTemplateLoaders(reader: Reader, actor: ActorLookup, usersS
             const templateIds = [...new Set(group.map((key) => key.templateId))];
             const values = new SqlValues();
             const wanted = values.bind(templateIds);
-            const limit = first === null ? '' : `limit ${values.bind(first)}`;
+            const limit = first === null ? '' : `limit ${literalLimit(first)}`;
             const rows = await reader.rows<VersionRow & Record<string, unknown>>(
               `select ${versionColumns(group.some((key) => key.withConfiguration))}, ${userColumns('author', 'author_')}
                from unnest(${wanted}::uuid[]) as wanted(template_id)
@@ -220,8 +221,8 @@ export function createTemplateLoaders(reader: Reader, actor: ActorLookup, usersS
 }
 
 /** A template's latest versions with their authors, as one JSON column of the statement that reads the template. */
-function historyJsonColumn(history: HistoryRequest, values: SqlValues): string {
-  const limit = history.first === null ? '' : `limit ${values.bind(history.first)}`;
+function historyJsonColumn(history: HistoryRequest): string {
+  const limit = history.first === null ? '' : `limit ${literalLimit(history.first)}`;
   return `(
     select coalesce(json_agg(json_build_object(
       'id', v.id, 'templateId', v.template_id, 'version', v.version, 'name', v.name, 'description', v.description,

@@ -1,6 +1,14 @@
+import { Client } from 'pg';
 import type { StatementStart } from '../../src/db/sql';
 import { dataOf, useApi, type Api } from '../support/api';
-import { createTemplateViaApi, insertExperiments, insertTemplates, uniqueTag, type TestUser } from '../support/factories';
+import {
+  createTemplateViaApi,
+  insertExperiments,
+  insertTemplates,
+  uniqueTag,
+  validConfiguration,
+  type TestUser,
+} from '../support/factories';
 
 const PAGE = /* GraphQL */ `
   query Page($first: Int!, $filter: TemplateFilter) {
@@ -215,8 +223,58 @@ describe('the read path', () => {
     };
     expect((await pageStatement({ categories: ['CLASSIFICATION'] })).prepared).toBe(true);
     expect((await pageStatement({ scope: 'MINE' })).prepared).toBe(true);
+    expect((await pageStatement({ configuration: { paths: [{ path: '/model/type', equals: 'xgboost' }] } })).prepared).toBe(true);
+    expect((await pageStatement({ configuration: { contains: { model: { type: 'xgboost' } } } })).prepared).toBe(true);
+    expect((await pageStatement({ configuration: { paths: [{ path: '/model/type', in: ['xgboost', 'svm'] }] } })).prepared).toBe(false);
+    expect((await pageStatement({ configuration: { contains: { preprocessing: { scaling: 'standard' } } } })).prepared).toBe(false);
     expect((await pageStatement({ search: 'churn' })).prepared).toBe(false);
     expect((await pageStatement({ tags: { allOf: [tag] } })).prepared).toBe(false);
     expect((await pageStatement({ tags: { anyOf: [tag, 'other'] } })).prepared).toBe(false);
+  });
+
+  it('sends prepared pages that PostgreSQL plans once and runs with that plan for any values', async () => {
+    // Enough rows for the size of a page to matter to the planner, as it does at scale.
+    const crowd = await api.user('crowd');
+    await insertTemplates(
+      api,
+      Array.from({ length: 3000 }, (_, i) => ({
+        ownerId: crowd.id,
+        isPublic: i % 2 === 0,
+        category: i % 3 === 0 ? 'regression' : 'classification',
+        configuration: validConfiguration({ model: { ...validConfiguration().model, type: i % 4 === 0 ? 'svm' : 'xgboost' } }),
+      })),
+    );
+    await api.db.query('analyze');
+    const [templateId] = await insertTemplates(api, [{ ownerId: owner.id }]);
+    const sentBy = async (query: string, variables: Record<string, unknown>, as?: TestUser) => {
+      const { result, sent } = await api.countStatements(() => api.graphql(query, { as, variables }));
+      dataOf(result);
+      expect(sent).toHaveLength(1);
+      expect(sent[0].prepared).toBe(true);
+      return sent[0];
+    };
+    const pages = [
+      await sentBy(PAGE, { first: 20, filter: { categories: ['CLASSIFICATION'] } }, owner),
+      await sentBy(PAGE, { first: 20, filter: { categories: ['REGRESSION'] } }),
+      await sentBy(PAGE, { first: 20, filter: { configuration: { paths: [{ path: '/model/type', equals: 'xgboost' }] } } }, owner),
+      await sentBy(HISTORY, { id: templateId, first: 10 }, owner),
+    ];
+    const client = new Client({ connectionString: api.db.url });
+    await client.connect();
+    try {
+      for (const [index, statement] of pages.entries()) {
+        const name = `page_${index}`;
+        // PostgreSQL plans the first five calls with their values, then keeps the generic plan if it costs no more.
+        for (let call = 0; call < 8; call++) await client.query({ name, text: statement.sql, values: [...statement.values] });
+        const [plans] = (await client.query('select generic_plans, custom_plans from pg_prepared_statements where name = $1', [name])).rows;
+        expect({ index, ...plans }).toEqual({
+          index,
+          generic_plans: '3',
+          custom_plans: '5',
+        });
+      }
+    } finally {
+      await client.end();
+    }
   });
 });
