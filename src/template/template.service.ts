@@ -465,19 +465,23 @@ export class TemplateService {
   }
 
   /**
-   * Locks the template row for the rest of the transaction after checking the caller may change it: its owner, or
-   * staff (who see every template), whose changes are theirs in the versions and the audit trail. Hidden templates are
-   * NOT_FOUND; visible ones the caller may not change are FORBIDDEN.
+   * Locks the template row for the rest of the transaction if the caller may change it: its owner, or staff, whose
+   * changes are theirs in the versions and the audit trail. One statement, since an owner sees their own templates and
+   * staff every one. Only when it finds none is visibility asked, to tell a hidden template (NOT_FOUND, like a random
+   * id) from one the caller sees but may not change (FORBIDDEN); neither is locked.
    */
   private async lockOwned(em: EntityManager, actor: Actor, id: string, expectedVersion?: number): Promise<ExperimentTemplate> {
-    const [visible] = await findVisibleTemplates(em, actor, [id]);
-    if (!visible) throw new NotFoundError('Template');
-    if (visible.createdBy.id !== actor.userId && !isStaff(actor)) throw new ForbiddenError();
-    const template = await em.findOneOrFail(
-      ExperimentTemplate,
-      { id: visible.id },
-      { lockMode: LockMode.PESSIMISTIC_WRITE, refresh: true },
-    );
+    const canonical = canonicalUuid(id);
+    const template = canonical
+      ? await em.findOne(ExperimentTemplate, isStaff(actor) ? { id: canonical } : { id: canonical, createdBy: actor.userId }, {
+          lockMode: LockMode.PESSIMISTIC_WRITE,
+          refresh: true,
+        })
+      : null;
+    if (!template) {
+      const [visible] = await findVisibleTemplates(em, actor, [id]);
+      throw visible ? new ForbiddenError() : new NotFoundError('Template');
+    }
     if (expectedVersion !== undefined && expectedVersion !== null && template.version !== expectedVersion) {
       throw new ConflictError(`Template is at version ${template.version}, not ${expectedVersion}`, ConflictReason.VersionMismatch, {
         currentVersion: template.version,

@@ -103,3 +103,51 @@ describe('templates page SQL statements', () => {
     expect(counting(withFragment.statements)).toBe(1);
   });
 });
+
+describe('a template change SQL statements', () => {
+  const api = useApi();
+  const UPDATE = /* GraphQL */ `
+    mutation Update($id: ID!, $input: UpdateTemplateInput!) {
+      updateTemplate(id: $id, input: $input) {
+        id
+        version
+        name
+      }
+    }
+  `;
+
+  it('locks the row in the statement that checks the owner, and sends five statements in all', async () => {
+    const owner = await api.user('owner');
+    const [id] = await insertTemplates(api, [{ ownerId: owner.id }]);
+    const { result, statements } = await api.countStatements(() =>
+      api.graphql(UPDATE, { as: owner, variables: { id, input: { name: 'Renamed in five statements' } } }),
+    );
+    expect(dataOf(result).updateTemplate).toEqual({ id, version: 2, name: 'Renamed in five statements' });
+    const locks = statements.filter((sql) => /\bfor update\b/i.test(sql));
+    expect(locks).toHaveLength(1);
+    expect(locks[0]).toMatch(/created_by/);
+    // begin, the locked read, the snapshot with its audit event, the template's UPDATE, commit.
+    expect(statements).toHaveLength(5);
+  });
+
+  it('locks nothing for a caller who sees the template but may not change it, nor for a hidden one, and answers each as before', async () => {
+    const [owner, stranger] = await Promise.all([api.user('owner2'), api.user('stranger')]);
+    const [publicId, privateId] = await insertTemplates(api, [
+      { ownerId: owner.id, isPublic: true },
+      { ownerId: owner.id, isPublic: false },
+    ]);
+    for (const [id, code] of [
+      [publicId, 'FORBIDDEN'],
+      [privateId, 'NOT_FOUND'],
+    ]) {
+      const { result, statements } = await api.countStatements(() =>
+        api.graphql(UPDATE, { as: stranger, variables: { id, input: { name: 'Not theirs' } } }),
+      );
+      expect(result.body.errors?.map((error) => error.extensions?.code)).toEqual([code]);
+      // The one locking read is of the caller's own templates: it finds and locks nothing here.
+      const locks = statements.filter((sql) => /\bfor update\b/i.test(sql));
+      expect(locks).toHaveLength(1);
+      expect(locks[0]).toContain(`"created_by" = '${stranger.id}'`);
+    }
+  });
+});
