@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { Pool } from 'pg';
 import { processTreeCpuMs, processCpuMs } from './cpu';
 import { percentile, type LoadFigures } from './load-worker';
@@ -6,7 +7,8 @@ import type { Stages } from './server';
 /**
  * The same SQL the server sent for each variant, replayed through the bare `pg` driver: `connections` workers, each
  * sending one variant's statements stage by stage (a stage's statements concurrently, as the DataLoaders send them),
- * on a pool as large as the server's.
+ * on a pool as large as the server's, each statement sent as the server sent it: named (prepared once per connection,
+ * its plan reusable) or unnamed (planned at every call).
  */
 export async function runBareSql(
   databaseUrl: string,
@@ -30,7 +32,17 @@ export async function runBareSql(
       next += 1;
       const sent = performance.now();
       try {
-        for (const stage of stages) await Promise.all(stage.map((statement) => pool.query(statement.sql, [...statement.values])));
+        for (const stage of stages) {
+          await Promise.all(
+            stage.map((statement) =>
+              pool.query({
+                name: statement.prepared ? statementName(statement.sql) : undefined,
+                text: statement.sql,
+                values: [...statement.values],
+              }),
+            ),
+          );
+        }
         latencies.push(performance.now() - sent);
       } catch (error) {
         errors += 1;
@@ -67,4 +79,15 @@ export async function runBareSql(
       postgres: round(cpu.postgres / Math.max(1, latencies.length)),
     },
   };
+}
+
+const names = new Map<string, string>();
+
+function statementName(text: string): string {
+  let name = names.get(text);
+  if (!name) {
+    name = `bare_${createHash('sha1').update(text).digest('base64url')}`;
+    names.set(text, name);
+  }
+  return name;
 }
