@@ -10,7 +10,7 @@ import { databaseExists, recreateDatabase, withClient } from './cluster';
 import type { Mode, Scale } from './options';
 
 /** Raised whenever the generated data changes shape, so `--reuse` never measures a stale data set. */
-const GENERATOR_VERSION = 4;
+const GENERATOR_VERSION = 5;
 const BATCH_ROWS = 50_000;
 const WORKERS = 2;
 
@@ -573,6 +573,28 @@ export async function prepareMainDataset(
              from ml_experiments where template_id is not null group by template_id) u
        where u.template_id = t.id`,
     ]),
+  );
+  // What the usage migration backfills over existing experiments, and each experiment's transaction keeps up after:
+  // the migrations ran on empty tables here, before the experiments were generated.
+  await timer.time('daily usage and trending', () =>
+    withClient(dbUrl, async (client) => {
+      await client.query(
+        `insert into template_usage_daily (template_id, day, experiments)
+         select template_id, (created_at at time zone 'utc')::date, count(*)::integer
+         from ml_experiments where template_id is not null
+         group by 1, 2`,
+      );
+      await client.query(`update template_trending_window set starts_on = (now() at time zone 'utc')::date - 6`);
+      await client.query(
+        `update experiment_templates t set trending_count = recent.experiments
+         from (
+           select d.template_id, sum(d.experiments)::integer as experiments
+           from template_usage_daily d join template_trending_window w on d.day >= w.starts_on
+           group by d.template_id
+         ) recent
+         where recent.template_id = t.id`,
+      );
+    }),
   );
   await timer.time('vacuum analyze', () => withClient(dbUrl, (client) => client.query('vacuum (analyze)')));
   await timer.time('check configurations', () => checkConfigurations(dbUrl));

@@ -9,7 +9,7 @@ import type { LoadFigures, LoadJob } from './load-worker';
 import { mib, vmHwmMiB, watchRss } from './memory';
 import { startBenchServer, type BenchServer, type Stages } from './server';
 import { headersOf, withCounter, type RequestSpec } from './request-spec';
-import { labelOf, LOAD_NAME_PREFIX, requestOf, type CostCase, type Operation } from './workload';
+import { labelOf, LOAD_CHANGE_NOTE_PREFIX, LOAD_NAME_PREFIX, requestOf, type CostCase, type Operation } from './workload';
 
 export interface OperationResult {
   operation: string;
@@ -308,25 +308,78 @@ export async function vacuumDataSet(databaseUrl: string): Promise<void> {
   });
 }
 
-/** The templates, experiments and audit events the load created go again, so a reused data set keeps its size. */
+/**
+ * What the load wrote goes again, so that a reused data set keeps its size and its shape: the templates and
+ * experiments it created; the versions it added to existing templates, whose content, version and update time go back
+ * to their last version before (or every later run would read longer histories and find those templates newest); the
+ * usage counts, daily usage and TRENDING counts its experiments raised, counted again from the experiments left; and its
+ * audit events.
+ */
 export async function removeLoadRows(databaseUrl: string, operations: Operation[], since: Date): Promise<void> {
   const emails = [...new Set(operations.flatMap((operation) => operation.variants.flatMap((variant) => variant.caller?.email ?? [])))];
   await withClient(databaseUrl, async (client) => {
     await client.query('set statement_timeout = 0');
     const owners = `(select id from users where email = any($1))`;
-    await client.query(`delete from ml_experiments where owner_id in ${owners} and created_at >= $2 and name like $3`, [
-      emails,
-      since,
-      `${LOAD_NAME_PREFIX}%`,
-    ]);
+    const used = await client.query<{ template_id: string }>(
+      `delete from ml_experiments where owner_id in ${owners} and created_at >= $2 and name like $3 returning template_id`,
+      [emails, since, `${LOAD_NAME_PREFIX}%`],
+    );
     await client.query(`delete from experiment_templates where created_by in ${owners} and created_at >= $2 and name like $3`, [
       emails,
       since,
       `${LOAD_NAME_PREFIX}%`,
     ]);
-    // The load's audit events too, or every run would leave thousands behind for the next one to insert beside. Their
-    // trigger refuses deletes; as the bench cluster's superuser, this session skips ordinary triggers.
+    // Versions and audit events are append-only to everyone else; as the bench cluster's superuser, this session skips
+    // the triggers that refuse changing them.
     await client.query('set session_replication_role = replica');
+    const changed = await client.query<{ template_id: string }>(
+      `delete from experiment_template_versions where created_by in ${owners} and change_note like $2 returning template_id`,
+      [emails, `${LOAD_CHANGE_NOTE_PREFIX}%`],
+    );
+    const changedIds = [...new Set(changed.rows.map((row) => row.template_id))];
+    if (changedIds.length > 0) {
+      await client.query(
+        `update experiment_templates t
+         set name = last.name, description = last.description, category = last.category, tags = last.tags,
+             configuration = last.configuration, configuration_schema_version = last.configuration_schema_version,
+             version = last.version, updated_at = last.created_at
+         from unnest($1::uuid[]) as changed(id)
+         cross join lateral (
+           select * from experiment_template_versions v where v.template_id = changed.id order by v.version desc limit 1
+         ) last
+         where t.id = changed.id`,
+        [changedIds],
+      );
+    }
+    const usedIds = [...new Set(used.rows.flatMap((row) => row.template_id ?? []))];
+    if (usedIds.length > 0) {
+      await client.query(
+        `update experiment_templates t set usage_count = coalesce(counted.count, 0), last_used = counted.last_used
+         from unnest($1::uuid[]) as used(id)
+         left join lateral (
+           select count(*)::integer as count, max(e.created_at) as last_used from ml_experiments e where e.template_id = used.id
+         ) counted on true
+         where t.id = used.id`,
+        [usedIds],
+      );
+      await client.query(`delete from template_usage_daily where template_id = any($1::uuid[])`, [usedIds]);
+      await client.query(
+        `insert into template_usage_daily (template_id, day, experiments)
+         select e.template_id, (e.created_at at time zone 'utc')::date, count(*)::integer
+         from ml_experiments e where e.template_id = any($1::uuid[])
+         group by 1, 2`,
+        [usedIds],
+      );
+      await client.query(
+        `update experiment_templates t
+         set trending_count = coalesce((
+           select sum(d.experiments)::integer from template_usage_daily d
+           where d.template_id = t.id and d.day >= (select starts_on from template_trending_window)
+         ), 0)
+         where t.id = any($1::uuid[])`,
+        [usedIds],
+      );
+    }
     await client.query(`delete from audit_events where actor_id in ${owners} and occurred_at >= $2`, [emails, since]);
   });
 }

@@ -162,6 +162,8 @@ const MODEL_TYPES = ['gradient_boosting', 'transformer', 'prophet', 'random_fore
 const FRAMEWORK_CHOICES = [['xgboost', 'lightgbm'], ['pytorch'], ['statsmodels', 'prophet'], ['sklearn'], ['catboost']];
 const DATASET_FORMATS = ['parquet', 'csv', 'tfrecord', 'jsonl', 'sql'];
 export const LOAD_NAME_PREFIX = 'Bench load';
+/** The change note of the versions the load writes, by which they are found and removed after a run. */
+export const LOAD_CHANGE_NOTE_PREFIX = 'Load run';
 
 /** A deterministic stream of numbers in [0, 1). */
 function random(seed: number): () => number {
@@ -406,7 +408,7 @@ export async function buildOperations(databaseUrl: string, count: number): Promi
       page: false,
       query: UPDATE_TEMPLATE,
       variants: samples.owned.map(({ id, email }, i) =>
-        as(email, { id, input: { configuration: makeConfiguration(i + 1) }, changeNote: `Load run ${COUNTER}` }),
+        as(email, { id, input: { configuration: makeConfiguration(i + 1) }, changeNote: `${LOAD_CHANGE_NOTE_PREFIX} ${COUNTER}` }),
       ),
     },
     {
