@@ -566,34 +566,12 @@ export async function prepareMainDataset(
       ranges(scale.experiments).map(([a, b]) => experimentsSql(scale, a, b)),
     ),
   );
-  await timer.time('usage counts', () =>
-    runParallel(dbUrl, [
-      `update experiment_templates t set usage_count = u.count, last_used = u.last_used
-       from (select template_id, count(*)::int as count, max(created_at) as last_used
-             from ml_experiments where template_id is not null group by template_id) u
-       where u.template_id = t.id`,
-    ]),
-  );
   // What the usage migration backfills over existing experiments, and each experiment's transaction keeps up after:
   // the migrations ran on empty tables here, before the experiments were generated.
-  await timer.time('daily usage and trending', () =>
+  await timer.time('usage counts', () =>
     withClient(dbUrl, async (client) => {
-      await client.query(
-        `insert into template_usage_daily (template_id, day, experiments)
-         select template_id, (created_at at time zone 'utc')::date, count(*)::integer
-         from ml_experiments where template_id is not null
-         group by 1, 2`,
-      );
       await client.query(`update template_trending_window set starts_on = (now() at time zone 'utc')::date - 6`);
-      await client.query(
-        `update experiment_templates t set trending_count = recent.experiments
-         from (
-           select d.template_id, sum(d.experiments)::integer as experiments
-           from template_usage_daily d join template_trending_window w on d.day >= w.starts_on
-           group by d.template_id
-         ) recent
-         where recent.template_id = t.id`,
-      );
+      await countTemplateUsage(client, null);
     }),
   );
   await timer.time('vacuum analyze', () => withClient(dbUrl, (client) => client.query('vacuum (analyze)')));
@@ -602,6 +580,49 @@ export async function prepareMainDataset(
   await writeMeta(dbUrl, { generator: GENERATOR_VERSION, scale, seconds, steps: timer.steps });
   log(`  generated in ${seconds.toFixed(1)} s`);
   return { database, url: dbUrl, reused: false, seconds, steps: timer.steps, ...(await tableFigures(dbUrl, MAIN_TABLES)) };
+}
+
+/**
+ * Counts from the experiments what each experiment's transaction keeps up: a template's usage count and last use, its
+ * daily usage and its TRENDING count (in the window as it stands). For the templates `templateIds` only, from zero, or
+ * for every template (null) of a data set whose counts are still empty: the generator's backfill, and the repair
+ * after a load that created experiments and removed them again.
+ */
+export async function countTemplateUsage(client: Client, templateIds: string[] | null): Promise<void> {
+  const params = templateIds ? [templateIds] : [];
+  const experiments = templateIds ? 'template_id = any($1::uuid[])' : 'template_id is not null';
+  if (templateIds) {
+    await client.query(
+      `update experiment_templates set usage_count = 0, last_used = null, trending_count = 0 where id = any($1::uuid[])`,
+      params,
+    );
+    await client.query(`delete from template_usage_daily where template_id = any($1::uuid[])`, params);
+  }
+  await client.query(
+    `update experiment_templates t set usage_count = u.count, last_used = u.last_used
+     from (select template_id, count(*)::int as count, max(created_at) as last_used
+           from ml_experiments where ${experiments} group by template_id) u
+     where u.template_id = t.id`,
+    params,
+  );
+  await client.query(
+    `insert into template_usage_daily (template_id, day, experiments)
+     select template_id, (created_at at time zone 'utc')::date, count(*)::integer
+     from ml_experiments where ${experiments}
+     group by 1, 2`,
+    params,
+  );
+  await client.query(
+    `update experiment_templates t set trending_count = recent.experiments
+     from (
+       select d.template_id, sum(d.experiments)::integer as experiments
+       from template_usage_daily d join template_trending_window w on d.day >= w.starts_on
+       where d.${experiments}
+       group by d.template_id
+     ) recent
+     where recent.template_id = t.id`,
+    params,
+  );
 }
 
 /**

@@ -5,6 +5,7 @@ import { runBareSql } from './bare-sql';
 import { walPosition, walReader, walWritten, withClient, type WalWritten } from './cluster';
 import { machineBusyMs, processTreeCpuMs, processCpuMs } from './cpu';
 import { explainOperation, type ExplainResult } from './explain';
+import { countTemplateUsage } from './generate';
 import type { LoadFigures, LoadJob } from './load-worker';
 import { mib, vmHwmMiB, watchRss } from './memory';
 import { startBenchServer, type BenchServer, type Stages } from './server';
@@ -352,34 +353,7 @@ export async function removeLoadRows(databaseUrl: string, operations: Operation[
       );
     }
     const usedIds = [...new Set(used.rows.flatMap((row) => row.template_id ?? []))];
-    if (usedIds.length > 0) {
-      await client.query(
-        `update experiment_templates t set usage_count = coalesce(counted.count, 0), last_used = counted.last_used
-         from unnest($1::uuid[]) as used(id)
-         left join lateral (
-           select count(*)::integer as count, max(e.created_at) as last_used from ml_experiments e where e.template_id = used.id
-         ) counted on true
-         where t.id = used.id`,
-        [usedIds],
-      );
-      await client.query(`delete from template_usage_daily where template_id = any($1::uuid[])`, [usedIds]);
-      await client.query(
-        `insert into template_usage_daily (template_id, day, experiments)
-         select e.template_id, (e.created_at at time zone 'utc')::date, count(*)::integer
-         from ml_experiments e where e.template_id = any($1::uuid[])
-         group by 1, 2`,
-        [usedIds],
-      );
-      await client.query(
-        `update experiment_templates t
-         set trending_count = coalesce((
-           select sum(d.experiments)::integer from template_usage_daily d
-           where d.template_id = t.id and d.day >= (select starts_on from template_trending_window)
-         ), 0)
-         where t.id = any($1::uuid[])`,
-        [usedIds],
-      );
-    }
+    if (usedIds.length > 0) await countTemplateUsage(client, usedIds);
     await client.query(`delete from audit_events where actor_id in ${owners} and occurred_at >= $2`, [emails, since]);
   });
 }
