@@ -165,22 +165,51 @@ export function jsonFilterConditions(
 }
 
 /**
- * Whether one plan serves the filter for any values: a single equality at an indexed path, which that path's btree
- * index answers in page order whatever the value. A containment (the GIN index, whose best use depends on how common
- * the document is), a list of values or several conditions are planned with their values.
+ * Whether one plan serves the filter for any values: a single equality (or a list of one value) at an indexed path,
+ * which that path's btree index answers in page order whatever the value, or no condition at all. A containment (the
+ * GIN index, whose best use depends on how common the document is), a list of values or several conditions are
+ * planned with their values.
  */
 export function jsonFilterPlanFitsEveryValue(filter: ParsedJsonFilter, indexed: readonly IndexedJsonPath[]): boolean {
   if (filter.contains) {
     const { rest, leaves } = splitContainment(filter.contains, indexed);
     return rest === undefined && leaves.length === 1 && filter.conditions.length === 0;
   }
+  if (filter.conditions.length === 0) return true;
   if (filter.conditions.length !== 1) return false;
   const [{ segments, test }] = filter.conditions;
-  return 'equals' in test && indexed.some((path) => samePath(path, segments));
+  return ('equals' in test || ('in' in test && test.in.length === 1)) && indexed.some((path) => samePath(path, segments));
+}
+
+/** A list of two or more values at an indexed path, and the filter without it. */
+export interface IndexedValueList {
+  path: IndexedJsonPath;
+  candidates: unknown[];
+  rest: ParsedJsonFilter;
+}
+
+/**
+ * The filter's first list of values at an indexed path, taken out of it: a caller can read that path's index once per
+ * value, each in page order, rather than have PostgreSQL merge or sort what one scan of all the values finds.
+ */
+export function takeIndexedValueList(filter: ParsedJsonFilter, indexed: readonly IndexedJsonPath[]): IndexedValueList | undefined {
+  for (const [position, { segments, test }] of filter.conditions.entries()) {
+    const path = indexed.find((candidate) => samePath(candidate, segments));
+    if (path && 'in' in test && test.in.length > 1) {
+      const conditions = filter.conditions.filter((_, other) => other !== position);
+      return { path, candidates: test.in, rest: { ...filter, conditions } };
+    }
+  }
+  return undefined;
+}
+
+/** Whether the filter holds no condition. */
+export function isEmptyJsonFilter(filter: ParsedJsonFilter): boolean {
+  return filter.contains === undefined && filter.conditions.length === 0;
 }
 
 /** `column #> '{model,type}'`, exactly as an index on that path spells its expression. */
-function indexedValue(column: string, path: IndexedJsonPath): string {
+export function indexedValue(column: string, path: IndexedJsonPath): string {
   if (path.length === 0 || !path.every((key) => /^[A-Za-z0-9_]+$/.test(key) && isObjectKey(key))) {
     throw new Error(`not a path an index can be declared on: ${JSON.stringify(path)}`);
   }

@@ -16,9 +16,12 @@ import {
   type PageRequest,
 } from '../db/keyset';
 import {
+  indexedValue,
+  isEmptyJsonFilter,
   jsonFilterConditions,
   jsonFilterPlanFitsEveryValue,
   parseJsonFilter,
+  takeIndexedValueList,
   type IndexedJsonPath,
   type JsonFilter,
 } from '../db/json-filter';
@@ -151,7 +154,7 @@ export async function listTemplates(
   const order = keysetOrder(ORDERS, query.orderBy, TemplateOrderField.UPDATED_AT, 't.id');
   const filter = query.filter ?? {};
   const values = new SqlValues();
-  const where = filterConditions(actor, filter, values);
+  const where = filterConditions(actor, filter, values, order.key === ORDERS[TemplateOrderField.UPDATED_AT].key);
   // The filter's values come first ($1 to $n): the COUNT runs the same conditions with those alone.
   const filterValues = [...values.values];
   const page = keysetClauses(order, pageRequest, values);
@@ -159,12 +162,19 @@ export async function listTemplates(
     ? { columns: `, ${userColumns('owner', 'owner_')}`, join: 'join users owner on owner.id = t.created_by' }
     : null;
   const shares = options.withSharedWith && actor ? `, ${sharedWithColumn(actor, values)}` : '';
+  const conditions = page.after ? `${where.sql} and ${page.after}` : where.sql;
+  // A list of values at a wizard's path: that path's index read in page order once per value, a page at most from each.
+  const rowsOfPage = where.listedValues
+    ? `(select t.* from ${where.listedValues} cross join lateral (
+         select t.* from experiment_templates t where ${conditions} order by ${page.orderBy} limit ${page.limit}
+       ) t order by ${page.orderBy} limit ${page.limit}) t`
+    : 'experiment_templates t';
 
   const [rows, totalCount] = await Promise.all([
     reader.rows<ListedRow>(
       `select ${templateColumns(options.withConfiguration ?? false)}, ${keysetColumns(order)}${owner?.columns ?? ''}${shares}
-       from experiment_templates t ${owner?.join ?? ''}
-       where ${page.after ? `${where.sql} and ${page.after}` : where.sql}
+       from ${rowsOfPage} ${owner?.join ?? ''}
+       ${where.listedValues ? '' : `where ${conditions}`}
        order by ${page.orderBy}
        limit ${page.limit}`,
       values.values,
@@ -200,7 +210,7 @@ function sharedWithColumn(actor: Actor, values: SqlValues): string {
 
 async function countTemplates(reader: Reader, where: FilterSql, values: unknown[]): Promise<number> {
   const [{ count }] = await reader.rows<{ count: number }>(
-    `select count(*)::integer as count from experiment_templates t where ${where.sql}`,
+    `select count(*)::integer as count from ${where.listedValues ? `${where.listedValues}, ` : ''}experiment_templates t where ${where.sql}`,
     values,
     { planEachCall: where.planEachCall },
   );
@@ -211,13 +221,18 @@ async function countTemplates(reader: Reader, where: FilterSql, values: unknown[
 interface FilterSql {
   sql: string;
   planEachCall: boolean;
+  /**
+   * The distinct values of a list at a wizard's path, as the rows `listed_value(value)`, which `sql` compares that
+   * path with: the rows of the filter are those of `sql` for each of them. Distinct values there match distinct rows.
+   */
+  listedValues?: string;
 }
 
 /**
  * The filter, always intersected with visibility; inactive templates only ever reach their owner, and staff listing
  * `EVERYONE`. The other scopes are within what the caller sees in their own right, staff's too.
  */
-function filterConditions(actor: Actor | null, filter: TemplateListFilter, values: SqlValues): FilterSql {
+function filterConditions(actor: Actor | null, filter: TemplateListFilter, values: SqlValues, readsWizardPathOrder: boolean): FilterSql {
   const scope = filter.scope ?? TemplateScope.ALL_VISIBLE;
   const everyone = scope === TemplateScope.EVERYONE;
   if (everyone && !isStaff(callerOf(actor))) throw new ForbiddenError('Only staff may list every template', '/filter/scope');
@@ -292,13 +307,27 @@ function filterConditions(actor: Actor | null, filter: TemplateListFilter, value
   }
   // Served by the indexes on the wizard's paths where it names them, by the GIN index
   // experiment_templates_configuration_index where the conditions are containments.
-  if (configuration) where.push(...jsonFilterConditions('t.configuration', configuration, values, WIZARD_CONFIGURATION_PATHS));
+  const valueList = configuration && readsWizardPathOrder ? takeIndexedValueList(configuration, WIZARD_CONFIGURATION_PATHS) : undefined;
+  let listedValues: string | undefined;
+  if (valueList) {
+    // One parameter per value rather than an array: PostgreSQL then counts the values exactly, and its plan of the
+    // first calls costs the same as the plan it keeps.
+    const rows = valueList.candidates.map((candidate) => `(${values.bind(JSON.stringify(candidate))}::jsonb)`);
+    listedValues = `(select distinct value from (values ${rows.join(', ')}) as listed(value)) listed_value`;
+    where.push(`${indexedValue('t.configuration', valueList.path)} = listed_value.value`);
+  }
+  const otherConfiguration = valueList ? valueList.rest : configuration;
+  if (otherConfiguration) where.push(...jsonFilterConditions('t.configuration', otherConfiguration, values, WIZARD_CONFIGURATION_PATHS));
   return {
     sql: where.map((condition) => `(${condition})`).join(' and '),
     planEachCall:
       search !== undefined ||
       allOf.length + anyOf.length > 0 ||
-      (configuration !== undefined && !jsonFilterPlanFitsEveryValue(configuration, WIZARD_CONFIGURATION_PATHS)),
+      (otherConfiguration !== undefined &&
+        !(valueList
+          ? isEmptyJsonFilter(otherConfiguration)
+          : jsonFilterPlanFitsEveryValue(otherConfiguration, WIZARD_CONFIGURATION_PATHS))),
+    listedValues,
   };
 }
 

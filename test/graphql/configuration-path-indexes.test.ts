@@ -1,7 +1,7 @@
 import { jsonFilterConditions, parseJsonFilter, type IndexedJsonPath, type JsonFilter } from '../../src/db/json-filter';
 import { SqlValues } from '../../src/db/sql';
 import { WIZARD_CONFIGURATION_PATHS } from '../../src/template/template-list';
-import { dataOf, useApi } from '../support/api';
+import { dataOf, useApi, type GraphqlResponse } from '../support/api';
 import { insertTemplates, uniqueTag, validConfiguration, type TestUser } from '../support/factories';
 
 /**
@@ -168,5 +168,141 @@ describe('filters on the wizard’s configuration paths', () => {
     expect(plans[0]).toMatch(/Index Cond: \(\(configuration #> '\{model,type\}'::text\[\]\) = '"xgboost"'::jsonb\)/);
     expect(plans[1]).toMatch(/Index Cond: \(\(configuration #> '\{model,framework\}'::text\[\]\) = ANY/);
     expect(plans[2]).toMatch(/Index Cond: \(\(configuration #> '\{dataset,format\}'::text\[\]\) = '"csv"'::jsonb\)/);
+  });
+
+  describe('a list of values at a wizard’s path, in page order', () => {
+    const WALK = /* GraphQL */ `
+      query Walk($filter: TemplateFilter, $after: String, $direction: OrderDirection) {
+        templates(filter: $filter, first: 3, after: $after, orderBy: { field: UPDATED_AT, direction: $direction }) {
+          totalCount
+          edges {
+            node {
+              name
+            }
+          }
+          pageInfo {
+            hasNextPage
+            endCursor
+          }
+        }
+      }
+    `;
+    let listTag: string;
+    let expected: Array<{ name: string; framework: string; format: string; updatedAt: string }>;
+
+    beforeAll(async () => {
+      const stranger = await api.user('list-stranger');
+      listTag = uniqueTag('value-list');
+      const frameworks = [
+        'pytorch',
+        'xgboost',
+        'sklearn',
+        'pytorch',
+        'xgboost',
+        'pytorch',
+        'keras',
+        'xgboost',
+        'pytorch',
+        'xgboost',
+        'pytorch',
+      ];
+      // Three templates share one updated_at: the id decides their order.
+      const rows = frameworks.map((framework, i) => ({
+        name: `listed ${i}`,
+        framework,
+        format: i % 3 === 0 ? 'csv' : 'parquet',
+        updatedAt: new Date(Date.UTC(2026, 0, 1 + (i < 3 ? 0 : i))).toISOString(),
+        ownerId: i % 4 === 3 ? stranger.id : owner.id,
+        isPublic: i % 8 === 3,
+        isActive: i !== 5,
+      }));
+      const ids = await insertTemplates(
+        api,
+        rows.map((row) => ({
+          ownerId: row.ownerId,
+          name: row.name,
+          tags: [listTag],
+          isPublic: row.isPublic,
+          isActive: row.isActive,
+          updatedAt: row.updatedAt,
+          configuration: { ...base, model: { ...base.model, framework: row.framework }, dataset: { ...base.dataset, format: row.format } },
+        })),
+      );
+      const visible = rows
+        .map((row, i) => ({ ...row, id: ids[i] }))
+        .filter((row) => row.isActive && (row.ownerId === owner.id || row.isPublic));
+      expect(visible.length).toBeLessThan(rows.length);
+      visible.sort((a, b) => (a.updatedAt === b.updatedAt ? b.id.localeCompare(a.id) : b.updatedAt.localeCompare(a.updatedAt)));
+      expected = visible;
+    });
+
+    async function walk(configuration: JsonFilter, direction: 'ASC' | 'DESC'): Promise<{ names: string[]; totals: number[] }> {
+      const names: string[] = [];
+      const totals: number[] = [];
+      let after: string | null = null;
+      for (let page = 0; page < 10; page++) {
+        const response: GraphqlResponse = await api.graphql(WALK, {
+          as: owner,
+          variables: { filter: { tags: { allOf: [listTag] }, configuration }, after, direction },
+        });
+        const connection: {
+          totalCount: number;
+          edges: Array<{ node: { name: string } }>;
+          pageInfo: { hasNextPage: boolean; endCursor: string };
+        } = dataOf(response).templates;
+        names.push(...connection.edges.map((edge) => edge.node.name));
+        totals.push(connection.totalCount);
+        if (!connection.pageInfo.hasNextPage) return { names, totals };
+        after = connection.pageInfo.endCursor;
+      }
+      throw new Error('more pages than templates');
+    }
+
+    it('walks every page of the values listed, a value listed twice or held by no template included, in either direction', async () => {
+      const configuration = { paths: [{ path: '/model/framework', in: ['pytorch', 'xgboost', 'pytorch', 'nosuch'] }] };
+      const wanted = expected.filter((row) => row.framework === 'pytorch' || row.framework === 'xgboost').map((row) => row.name);
+      expect(wanted.length).toBeGreaterThan(6);
+      const descending = await walk(configuration, 'DESC');
+      expect(descending.names).toEqual(wanted);
+      expect(new Set(descending.totals)).toEqual(new Set([wanted.length]));
+      expect((await walk(configuration, 'ASC')).names).toEqual([...wanted].reverse());
+    });
+
+    it('keeps every other condition of the filter on each value', async () => {
+      const configuration = {
+        paths: [
+          { path: '/dataset/format', equals: 'parquet' },
+          { path: '/model/framework', in: ['xgboost', 'keras', 'sklearn'] },
+        ],
+      };
+      const wanted = expected.filter((row) => row.format === 'parquet' && row.framework !== 'pytorch').map((row) => row.name);
+      expect(wanted.length).toBeGreaterThan(2);
+      const { names, totals } = await walk(configuration, 'DESC');
+      expect(names).toEqual(wanted);
+      expect(totals[0]).toBe(wanted.length);
+    });
+
+    it('reads the path’s index once per value', async () => {
+      const { sent } = await api.countStatements(() =>
+        api.graphql(WALK, {
+          as: owner,
+          variables: { filter: { configuration: { paths: [{ path: '/model/framework', in: ['pytorch', 'xgboost'] }] } } },
+        }),
+      );
+      const listing = sent.find((statement) => statement.sql.includes('cross join lateral'))!;
+      await api.db.query('begin');
+      try {
+        await api.db.query('set local enable_seqscan = off');
+        await api.db.query('set local enable_bitmapscan = off');
+        const rows = await api.db.query(`explain ${listing.sql}`, [...listing.values]);
+        const plan = rows.map((row) => row['QUERY PLAN']).join('\n');
+        // A page at most per value, each found in page order by the path's own index with the value compared there.
+        expect(plan).toMatch(
+          /Limit [^\n]*\n\s*-> {2}Index Scan using experiment_templates_model_framework_index [^\n]*\n\s*Index Cond: \(\(configuration #> '\{model,framework\}'::text\[\]\) = "\*VALUES\*"\.column1\)/,
+        );
+      } finally {
+        await api.db.query('rollback');
+      }
+    });
   });
 });

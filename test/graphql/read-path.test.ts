@@ -225,7 +225,21 @@ describe('the read path', () => {
     expect((await pageStatement({ scope: 'MINE' })).prepared).toBe(true);
     expect((await pageStatement({ configuration: { paths: [{ path: '/model/type', equals: 'xgboost' }] } })).prepared).toBe(true);
     expect((await pageStatement({ configuration: { contains: { model: { type: 'xgboost' } } } })).prepared).toBe(true);
-    expect((await pageStatement({ configuration: { paths: [{ path: '/model/type', in: ['xgboost', 'svm'] }] } })).prepared).toBe(false);
+    expect((await pageStatement({ configuration: { paths: [{ path: '/model/type', in: ['xgboost'] }] } })).prepared).toBe(true);
+    // Read value by value in page order (configuration-path-indexes.test.ts): one plan for any values.
+    expect((await pageStatement({ configuration: { paths: [{ path: '/model/type', in: ['xgboost', 'svm'] }] } })).prepared).toBe(true);
+    expect(
+      (
+        await pageStatement({
+          configuration: {
+            paths: [
+              { path: '/model/type', in: ['xgboost', 'svm'] },
+              { path: '/model/framework', equals: 'xgboost' },
+            ],
+          },
+        })
+      ).prepared,
+    ).toBe(false);
     expect((await pageStatement({ configuration: { contains: { preprocessing: { scaling: 'standard' } } } })).prepared).toBe(false);
     expect((await pageStatement({ search: 'churn' })).prepared).toBe(false);
     expect((await pageStatement({ tags: { allOf: [tag] } })).prepared).toBe(false);
@@ -257,6 +271,11 @@ describe('the read path', () => {
       await sentBy(PAGE, { first: 20, filter: { categories: ['CLASSIFICATION'] } }, owner),
       await sentBy(PAGE, { first: 20, filter: { categories: ['REGRESSION'] } }),
       await sentBy(PAGE, { first: 20, filter: { configuration: { paths: [{ path: '/model/type', equals: 'xgboost' }] } } }, owner),
+      await sentBy(
+        PAGE,
+        { first: 20, filter: { configuration: { paths: [{ path: '/model/type', in: ['svm', 'xgboost', 'lstm'] }] } } },
+        owner,
+      ),
       await sentBy(HISTORY, { id: templateId, first: 10 }, owner),
     ];
     const client = new Client({ connectionString: api.db.url });
