@@ -13,6 +13,11 @@ export interface AuditEntry {
   details?: AuditDetails;
 }
 
+/** Details the statement computes: a `jsonb` expression over what it reads or writes, not details known beforehand. */
+export class DetailsSql {
+  constructor(readonly sql: string) {}
+}
+
 /** The subject of an event: its id, or SQL giving it (the id of a row the same statement inserts). */
 export type AuditSubject = { id: string } | { sql: string };
 
@@ -41,14 +46,15 @@ export class AuditLog {
     actor: Actor,
     action: AuditAction,
     subject: AuditSubject,
-    details: AuditDetails = {},
+    details: AuditDetails | DetailsSql = {},
     from?: string,
   ): string {
     return (
       'insert into audit_events (request_id, actor_id, actor_kind, action, subject_type, subject_id, details) ' +
       `select ${values.bind(this.requestId)}::uuid, ${values.bind(actor.userId)}::uuid, ${values.bind(actorKindOf(actor))}::text, ` +
       `${values.bind(action)}::text, ${values.bind(subjectTypeOf(action))}::text, ` +
-      `${'id' in subject ? `${values.bind(subject.id)}::uuid` : subject.sql}, ${values.bind(JSON.stringify(details))}::jsonb` +
+      `${'id' in subject ? `${values.bind(subject.id)}::uuid` : subject.sql}, ` +
+      (details instanceof DetailsSql ? details.sql : `${values.bind(JSON.stringify(details))}::jsonb`) +
       (from ? ` from ${from}` : '')
     );
   }

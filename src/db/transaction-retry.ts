@@ -60,14 +60,22 @@ export async function withTransactionRetry<T>(
   options: TransactionRetryOptions = {},
 ): Promise<T> {
   if (em.isInTransaction()) return em.transactional(work);
+  // A retry starts from an empty identity map: a failure at COMMIT comes after the failed attempt's entities were
+  // merged into `em`, and nothing of that attempt may leak into the next.
+  return withRetry((attempt) => em.transactional(work, attempt > 1 ? { clear: true } : {}), options);
+}
+
+/**
+ * `attempt(n)` run again on the same terms: a write that is one statement (its own transaction) loses the same races,
+ * a serialization failure under REPEATABLE READ among them, and is as safe to repeat.
+ */
+export async function withRetry<T>(work: (attempt: number) => Promise<T>, options: TransactionRetryOptions = {}): Promise<T> {
   const attempts = Math.max(1, options.attempts ?? DEFAULT_TRANSACTION_ATTEMPTS);
   const baseDelayMs = options.baseDelayMs ?? DEFAULT_BASE_DELAY_MS;
   const maxDelayMs = options.maxDelayMs ?? DEFAULT_MAX_DELAY_MS;
   for (let attempt = 1; ; attempt += 1) {
     try {
-      // A retry starts from an empty identity map: a failure at COMMIT comes after the failed attempt's entities were
-      // merged into `em`, and nothing of that attempt may leak into the next.
-      return await em.transactional(work, attempt > 1 ? { clear: true } : {});
+      return await work(attempt);
     } catch (error) {
       const reason = retryReasonOf(error);
       if (attempt >= attempts || reason === undefined) throw error;

@@ -1,20 +1,19 @@
 import { LockMode } from '@mikro-orm/core';
 import type { EntityManager } from '@mikro-orm/postgresql';
 import { AuditAction } from '../audit/audit-action';
-import type { AuditDetails, AuditEntry, AuditLog } from '../audit/audit-log';
+import { DetailsSql, type AuditDetails, type AuditEntry, type AuditLog } from '../audit/audit-log';
 import { isStaff, type Actor } from '../auth/actor';
 import { Sql, SqlValues } from '../db/sql';
-import { withTransactionRetry } from '../db/transaction-retry';
+import { withRetry, withTransactionRetry } from '../db/transaction-retry';
 import { canonicalUuid } from '../db/uuid';
 import { ConflictError, ConflictReason, ForbiddenError, NotFoundError, ValidationError, type FieldError } from '../errors/domain-error';
 import { throwIfInvalid } from '../validation/field-errors';
 import { MAX_IDS_PER_CALL, parseIds } from '../validation/ids';
 import { User } from '../user/user.entity';
 import { EMAIL_LOCK_SQL, parseEmail, trustedEmailSql } from '../user/user-email';
-import { TemplateVersion } from './template-version.entity';
 import { ExperimentTemplate } from './template.entity';
 import { parseTemplateDocument } from './template-document';
-import { LATEST_CONFIGURATION_SCHEMA_VERSION, type ConfigurationSchemaVersion } from './configuration-schema';
+import { LATEST_CONFIGURATION_SCHEMA_VERSION, type Configuration, type ConfigurationSchemaVersion } from './configuration-schema';
 import { parseUpgradedConfiguration } from './configuration-validator';
 import {
   CHANGE_NOTE_MAX_LENGTH,
@@ -55,23 +54,18 @@ export class TemplateService {
   }
 
   /**
-   * Changes content and writes the next version in one transaction. The template row stays locked from read to
-   * commit, so concurrent updates queue up: none is lost, no version number is taken twice.
+   * Changes content and writes the next version in one statement (`writeNextVersion`): concurrent updates queue up on
+   * the row's lock, none is lost, no version number is taken twice.
    */
-  async update(actor: Actor, id: string, input: TemplateContentInput, options: ChangeOptions = {}): Promise<ExperimentTemplate> {
+  async update(actor: Actor, id: string, input: TemplateContentInput, options: ChangeOptions = {}): Promise<TemplateRecord> {
     const errors: FieldError[] = [];
     const patch = parseTemplateContentPatch(input, errors);
     const changeNote = parseChangeNote(options.changeNote, '/changeNote', errors);
     throwIfInvalid(errors);
-    return withTransactionRetry(this.em, async (em) => {
-      const template = await this.lockOwned(em, actor, id, options.expectedVersion);
-      const current = contentOf(template);
-      const next = { ...current, ...patch };
-      if (changedContentFields(current, next).length === 0) return template;
-      // Content is written at the latest schema version: a configuration the update carries over is upgraded.
-      if (patch.configuration === undefined) next.configuration = upgradedContent(template, '/configuration').configuration;
-      await this.writeNextVersion(em, actor, template, next, changeNote, AuditAction.TEMPLATE_UPDATED);
-      return template;
+    return this.changeContent(actor, id, patch, {
+      expectedVersion: options.expectedVersion,
+      changeNote,
+      action: AuditAction.TEMPLATE_UPDATED,
     });
   }
 
@@ -79,17 +73,21 @@ export class TemplateService {
    * The template's configuration upgraded to the latest schema version, as its next version (an audited update whose
    * details name the upgrade). A template already at the latest is returned as it is: nothing is written.
    */
-  async upgradeSchema(actor: Actor, id: string, options: ChangeOptions = {}): Promise<ExperimentTemplate> {
+  async upgradeSchema(actor: Actor, id: string, options: ChangeOptions = {}): Promise<TemplateRecord> {
     const errors: FieldError[] = [];
     const changeNote = parseChangeNote(options.changeNote, '/changeNote', errors);
     throwIfInvalid(errors);
-    return withTransactionRetry(this.em, async (em) => {
-      const template = await this.lockOwned(em, actor, id, options.expectedVersion);
-      if (template.configurationSchemaVersion === LATEST_CONFIGURATION_SCHEMA_VERSION) return template;
-      const note = changeNote ?? `Upgraded to configuration schema version ${LATEST_CONFIGURATION_SCHEMA_VERSION}`;
-      await this.writeNextVersion(em, actor, template, upgradedContent(template, '/configuration'), note, AuditAction.TEMPLATE_UPDATED);
-      return template;
-    });
+    return this.changeContent(
+      actor,
+      id,
+      {},
+      {
+        expectedVersion: options.expectedVersion,
+        changeNote: changeNote ?? `Upgraded to configuration schema version ${LATEST_CONFIGURATION_SCHEMA_VERSION}`,
+        action: AuditAction.TEMPLATE_UPDATED,
+        upgrade: true,
+      },
+    );
   }
 
   /**
@@ -121,21 +119,28 @@ export class TemplateService {
   }
 
   /** Writes an old version's content as a new version: history is never rewritten. */
-  async revert(actor: Actor, id: string, toVersion: number, options: ChangeOptions = {}): Promise<ExperimentTemplate> {
+  async revert(actor: Actor, id: string, toVersion: number, options: ChangeOptions = {}): Promise<TemplateRecord> {
     const errors: FieldError[] = [];
     const changeNote = parseChangeNote(options.changeNote, '/changeNote', errors);
     throwIfInvalid(errors);
-    return withTransactionRetry(this.em, async (em) => {
-      const template = await this.lockOwned(em, actor, id, options.expectedVersion);
-      const snapshot = await em.findOne(TemplateVersion, { template, version: toVersion });
+    for (;;) {
+      const current = await this.readChangeable(actor, id, options.expectedVersion);
+      const [snapshot] = await Sql.of(this.em).rows<TemplateContent & { configurationSchemaVersion: number }>(
+        `select v.name, v.description, v.category, v.tags, v.configuration, v.configuration_schema_version as "configurationSchemaVersion"
+         from experiment_template_versions v where v.template_id = $1::uuid and v.version = $2::integer`,
+        [current.id, toVersion],
+      );
       if (!snapshot) throw new NotFoundError(`Version ${toVersion} of the template`);
-      const sameContent = changedContentFields(contentOf(template), contentOf(snapshot)).length === 0;
-      if (sameContent && snapshot.configurationSchemaVersion === template.configurationSchemaVersion) return template;
-      const next = upgradedContent(snapshot, '/configuration');
-      const note = changeNote ?? `Reverted to version ${toVersion}`;
-      await this.writeNextVersion(em, actor, template, next, note, AuditAction.TEMPLATE_REVERTED, { restoredVersion: toVersion });
-      return template;
-    });
+      const sameContent = changedContentFields(contentOf(current), contentOf(snapshot)).length === 0;
+      if (sameContent && snapshot.configurationSchemaVersion === current.configurationSchemaVersion) return current;
+      const written = await this.writeNextVersion(actor, current.id, upgradedContent(snapshot, '/configuration'), {
+        versionRead: current.version,
+        changeNote: changeNote ?? `Reverted to version ${toVersion}`,
+        action: AuditAction.TEMPLATE_REVERTED,
+        details: { restoredVersion: toVersion },
+      });
+      if (written.kind !== 'moved') return this.outcomeOf(actor, id, written);
+    }
   }
 
   /** A private copy owned by the caller, starting its own history at version 1. */
@@ -478,73 +483,200 @@ export class TemplateService {
           refresh: true,
         })
       : null;
-    if (!template) {
-      const [visible] = await findVisibleTemplates(em, actor, [id]);
-      throw visible ? new ForbiddenError() : new NotFoundError('Template');
-    }
+    if (!template) throw await this.refusalOf(actor, id);
     if (expectedVersion !== undefined && expectedVersion !== null && template.version !== expectedVersion) {
-      throw new ConflictError(`Template is at version ${template.version}, not ${expectedVersion}`, ConflictReason.VersionMismatch, {
-        currentVersion: template.version,
-      });
+      throw versionConflict(template.version, expectedVersion);
     }
     return template;
   }
 
+  /** Why a template the caller may not change was not found: hidden (NOT_FOUND, like a random id) or only seen (FORBIDDEN). */
+  private async refusalOf(actor: Actor, id: string): Promise<Error> {
+    const [visible] = await findVisibleTemplates(this.em, actor, [id]);
+    return visible ? new ForbiddenError() : new NotFoundError('Template');
+  }
+
+  /** The template as it is now with its configuration, where the caller may change it (owner or staff), unlocked. */
+  private async readChangeable(
+    actor: Actor,
+    id: string,
+    expectedVersion?: number,
+  ): Promise<TemplateRecord & { configuration: Configuration }> {
+    const canonical = canonicalUuid(id);
+    const values = new SqlValues();
+    const [row] = canonical
+      ? await Sql.of(this.em).rows<TemplateRow>(
+          `select ${templateColumns(true)} from experiment_templates t
+           where t.id = ${values.bind(canonical)}::uuid${isStaff(actor) ? '' : ` and t.created_by = ${values.bind(actor.userId)}::uuid`}`,
+          values.values,
+        )
+      : [];
+    if (!row) throw await this.refusalOf(actor, id);
+    if (expectedVersion !== undefined && expectedVersion !== null && row.version !== expectedVersion) {
+      throw versionConflict(row.version, expectedVersion);
+    }
+    return templateOf(row) as TemplateRecord & { configuration: Configuration };
+  }
+
   /**
-   * Content and schema version unchanged: nothing is written. Otherwise version + 1 at the latest configuration schema
-   * version (the unit of work's UPDATE at commit), and its snapshot and its event (with the content fields that
-   * changed, and the schema upgrade when there was one) in one statement of the caller's transaction: the event costs
-   * no round trip of its own.
+   * `patch` written as the next version (`writeNextVersion`); a configuration carried over from an older schema
+   * version is first upgraded here (the statement cannot), then written unless the template moved on meanwhile.
+   */
+  private async changeContent(
+    actor: Actor,
+    id: string,
+    patch: Partial<TemplateContent>,
+    change: NextVersionChange,
+  ): Promise<TemplateRecord> {
+    const canonical = canonicalUuid(id);
+    if (!canonical) throw await this.refusalOf(actor, id);
+    const written = await this.writeNextVersion(actor, canonical, patch, change);
+    if (written.kind !== 'behind') return this.outcomeOf(actor, id, written);
+    for (;;) {
+      const current = await this.readChangeable(actor, id, change.expectedVersion);
+      const upgraded = { ...patch, configuration: upgradedContent(current, '/configuration').configuration };
+      const again = await this.writeNextVersion(actor, canonical, upgraded, {
+        ...change,
+        expectedVersion: undefined,
+        versionRead: current.version,
+      });
+      if (again.kind !== 'moved') return this.outcomeOf(actor, id, again);
+    }
+  }
+
+  /** What the caller gets of a write that went as far as it could go: the template, or why not. */
+  private async outcomeOf(actor: Actor, id: string, outcome: NextVersion): Promise<TemplateRecord> {
+    switch (outcome.kind) {
+      case 'behind':
+      case 'moved':
+        throw new Error(`a write that is to be tried again (${outcome.kind}) is not an outcome`);
+      case 'hidden':
+        throw await this.refusalOf(actor, id);
+      case 'conflict':
+        throw versionConflict(outcome.currentVersion, outcome.expectedVersion);
+      case 'unchanged':
+      case 'written':
+        return outcome.template;
+    }
+  }
+
+  /**
+   * The next version in one statement, as one step: the row locked where the caller may change it (owner or staff),
+   * its version checked, the content fields `patch` gives compared with the template's, and only when one differs (or
+   * `upgrade` asks for a template behind the latest configuration schema version) the row raised to the next version
+   * at the latest schema version, with its snapshot and its event (the fields that changed, the schema upgrade when
+   * there was one). A statement of its own, not a transaction: one round trip. What it cannot do is upgrade a
+   * configuration it carries over from an older schema version (the upgrade is code): it then writes nothing and says
+   * so (`behind`).
    */
   private async writeNextVersion(
-    em: EntityManager,
     actor: Actor,
-    template: ExperimentTemplate,
-    next: TemplateContent,
-    changeNote: string | null,
-    action: AuditAction.TEMPLATE_UPDATED | AuditAction.TEMPLATE_REVERTED,
-    details: AuditDetails = {},
-  ): Promise<void> {
-    const fromSchemaVersion = template.configurationSchemaVersion;
-    const schemaUpgrade =
-      fromSchemaVersion === LATEST_CONFIGURATION_SCHEMA_VERSION
-        ? null
-        : { from: fromSchemaVersion, to: LATEST_CONFIGURATION_SCHEMA_VERSION };
-    const changed: string[] = changedContentFields(contentOf(template), next);
-    if (schemaUpgrade) changed.push('configurationSchemaVersion');
-    if (changed.length === 0) return;
-    const fromVersion = template.version;
-    Object.assign(template, next);
-    template.configurationSchemaVersion = LATEST_CONFIGURATION_SCHEMA_VERSION;
-    template.version += 1;
-    template.updatedAt = new Date();
-    const values = new SqlValues('question');
-    await em.execute(
-      `with snapshot as (
+    id: string,
+    patch: Partial<TemplateContent>,
+    change: NextVersionChange,
+  ): Promise<NextVersion> {
+    const values = new SqlValues();
+    const latest = LATEST_CONFIGURATION_SCHEMA_VERSION;
+    const owned = isStaff(actor) ? '' : ` and t.created_by = ${values.bind(actor.userId)}::uuid`;
+    const target = `select t.* from experiment_templates t where t.id = ${values.bind(id)}::uuid${owned} for update`;
+    const given = CONTENT_COLUMNS.filter(({ field }) => patch[field] !== undefined).map(({ field, column, type }) => {
+      const value = patch[field];
+      return { field, column, value: `${values.bind(type === 'jsonb' ? JSON.stringify(value) : value)}::${type}` };
+    });
+    const version = change.expectedVersion ?? change.versionRead;
+    const keepsConfiguration = patch.configuration === undefined;
+    const changed = `array_remove(array[${given.map(({ field, column, value }) => `case when target.${column} is distinct from ${value} then '${field}' end`).join(', ')}]::text[], null)`;
+    const upgrade = `c.configuration_schema_version <> ${latest}`;
+    const details = new DetailsSql(
+      `jsonb_build_object('fromVersion', c.version, 'toVersion', u.version, 'changed', ` +
+        `to_jsonb(c.content_changed || case when ${upgrade} then array['configurationSchemaVersion'] else array[]::text[] end)) || ` +
+        `case when ${upgrade} then jsonb_build_object('configurationSchemaUpgrade', jsonb_build_object('from', c.configuration_schema_version, 'to', ${latest})) ` +
+        `else '{}'::jsonb end || ${values.bind(JSON.stringify(change.details ?? {}))}::jsonb`,
+    );
+    const changedBy = values.bind(actor.userId);
+    const text = `with target as (${target}),
+       change as (
+         select target.id, target.version, target.configuration_schema_version, ${changed} as content_changed from target
+       ),
+       updated as (
+         update experiment_templates t
+         set ${given.map(({ column, value }) => `${column} = ${value}, `).join('')}configuration_schema_version = ${latest},
+             version = t.version + 1, updated_at = now()
+         from change c
+         where t.id = c.id${version === undefined ? '' : ` and c.version = ${values.bind(version)}::integer`}
+           and (cardinality(c.content_changed) > 0${change.upgrade ? ` or ${upgrade}` : ''})${keepsConfiguration ? ` and not (${upgrade})` : ''}
+         returning t.*
+       ),
+       snapshot as (
          insert into experiment_template_versions
            (template_id, version, name, description, category, tags, configuration, configuration_schema_version, created_by,
             change_note, created_at)
-         values (${values.bind(template.id)}::uuid, ${values.bind(template.version)}::integer, ${values.bind(next.name)}::text,
-                 ${values.bind(next.description)}::text, ${values.bind(next.category)}::text, ${values.bind(JSON.stringify(next.tags))}::jsonb,
-                 ${values.bind(JSON.stringify(next.configuration))}::jsonb, ${values.bind(template.configurationSchemaVersion)}::smallint,
-                 ${values.bind(actor.userId)}::uuid, ${values.bind(changeNote)}::text, ${values.bind(template.updatedAt)}::timestamptz)
+         select u.id, u.version, u.name, u.description, u.category, u.tags, u.configuration, u.configuration_schema_version,
+                ${changedBy}::uuid, ${values.bind(change.changeNote)}::text, u.updated_at
+         from updated u
+       ),
+       event as (
+         ${this.audit.insertSql(values, actor, change.action, { sql: 'u.id' }, details, 'updated u join change c on c.id = u.id')}
        )
-       ${this.audit.insertSql(
-         values,
-         actor,
-         action,
-         { id: template.id },
-         {
-           fromVersion,
-           toVersion: template.version,
-           changed,
-           ...(schemaUpgrade && { configurationSchemaUpgrade: schemaUpgrade }),
-           ...details,
-         },
-       )}`,
-      values.values,
-    );
+       select c.version as "currentVersion", c.configuration_schema_version as "currentSchemaVersion",
+              cardinality(c.content_changed) > 0 as "contentChanged", exists (select from updated) as written,
+              ${templateColumns(keepsConfiguration)}
+       from change c,
+            lateral (select * from updated union all select * from target where not exists (select from updated)) t`;
+    // The text is built (and its values bound) once: a retry sends the same statement again.
+    const [row] = await withRetry(() => Sql.of(this.em).rows<TemplateRow & OutcomeColumns>(text, values.values));
+    if (!row) return { kind: 'hidden' };
+    const template = { ...templateOf(row), ...(keepsConfiguration ? {} : { configuration: patch.configuration }) };
+    if (row.written) return { kind: 'written', template };
+    if (version !== undefined && row.currentVersion !== version) {
+      return change.versionRead === undefined
+        ? { kind: 'conflict', currentVersion: row.currentVersion, expectedVersion: version }
+        : { kind: 'moved' };
+    }
+    if ((row.contentChanged || change.upgrade) && keepsConfiguration && row.currentSchemaVersion !== latest) return { kind: 'behind' };
+    return { kind: 'unchanged', template };
   }
+}
+
+/** The content fields as columns, in the order events list the fields that changed. */
+const CONTENT_COLUMNS: ReadonlyArray<{ field: keyof TemplateContent; column: string; type: 'text' | 'jsonb' }> = [
+  { field: 'name', column: 'name', type: 'text' },
+  { field: 'description', column: 'description', type: 'text' },
+  { field: 'category', column: 'category', type: 'text' },
+  { field: 'tags', column: 'tags', type: 'jsonb' },
+  { field: 'configuration', column: 'configuration', type: 'jsonb' },
+];
+
+interface NextVersionChange {
+  /** The version the client edited: CONFLICT when the template is at another. */
+  expectedVersion?: number;
+  /** The version the content was computed from: nothing is written when the template has moved on since (`moved`). */
+  versionRead?: number;
+  changeNote: string | null;
+  action: AuditAction.TEMPLATE_UPDATED | AuditAction.TEMPLATE_REVERTED;
+  details?: AuditDetails;
+  /** Write a version for a template behind the latest configuration schema version even when no content changes. */
+  upgrade?: boolean;
+}
+
+type NextVersion =
+  | { kind: 'hidden' }
+  | { kind: 'conflict'; currentVersion: number; expectedVersion: number }
+  | { kind: 'moved' }
+  | { kind: 'behind' }
+  | { kind: 'unchanged' | 'written'; template: TemplateRecord };
+
+interface OutcomeColumns {
+  currentVersion: number;
+  currentSchemaVersion: number;
+  contentChanged: boolean;
+  written: boolean;
+}
+
+function versionConflict(currentVersion: number, expectedVersion: number): ConflictError {
+  return new ConflictError(`Template is at version ${currentVersion}, not ${expectedVersion}`, ConflictReason.VersionMismatch, {
+    currentVersion,
+  });
 }
 
 /**

@@ -1,5 +1,10 @@
 import { Client } from 'pg';
-import { isRetryableTransactionError, withTransactionRetry } from '../../src/db/transaction-retry';
+import {
+  isRetryableTransactionError,
+  transactionRetried,
+  withTransactionRetry,
+  type TransactionRetried,
+} from '../../src/db/transaction-retry';
 import { ValidationError } from '../../src/errors/domain-error';
 import { dataOf, useApi } from '../support/api';
 import { auditEventsOf, createTemplateViaApi, services, type TestUser } from '../support/factories';
@@ -193,14 +198,22 @@ describe('transaction retry', () => {
       await other.query('update experiment_templates set usage_count = usage_count + 1 where id = $1', [template.id]);
       // ...while the update reads (its snapshot is taken) and then waits for the row lock...
       const em = orm.em.fork();
-      const transactional = jest.spyOn(em, 'transactional');
-      const update = services(api, em).templates.update(owner, template.id, { name: 'Renamed' });
-      await serverWaitingOnLock();
-      // ...which it gets once the other commits: too late for its snapshot, so PostgreSQL refuses with 40001.
-      await other.query('commit');
-      const updated = await update;
+      const retries: TransactionRetried[] = [];
+      const onRetry = (message: unknown) => void retries.push(message as TransactionRetried);
+      transactionRetried.subscribe(onRetry);
+      let updated;
+      try {
+        // The update is one statement, its own transaction.
+        const update = services(api, em).templates.update(owner, template.id, { name: 'Renamed' });
+        await serverWaitingOnLock();
+        // ...which it gets once the other commits: too late for its snapshot, so PostgreSQL refuses with 40001.
+        await other.query('commit');
+        updated = await update;
+      } finally {
+        transactionRetried.unsubscribe(onRetry);
+      }
 
-      expect(transactional).toHaveBeenCalledTimes(2);
+      expect(retries).toEqual([{ reason: 'serialization_failure' }]);
       expect(updated.version).toBe(2);
       const [row] = await api.db.query('select name, version, usage_count from experiment_templates where id = $1', [template.id]);
       // Both writes are there: the other's count and the retried update, made on top of it.

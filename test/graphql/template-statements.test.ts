@@ -116,18 +116,27 @@ describe('a template change SQL statements', () => {
     }
   `;
 
-  it('locks the row in the statement that checks the owner, and sends five statements in all', async () => {
+  it('writes a change, its version and its event in one statement, which locks the row only where the caller may change it', async () => {
     const owner = await api.user('owner');
     const [id] = await insertTemplates(api, [{ ownerId: owner.id }]);
-    const { result, statements } = await api.countStatements(() =>
-      api.graphql(UPDATE, { as: owner, variables: { id, input: { name: 'Renamed in five statements' } } }),
+    const { result, sent, roundTrips } = await api.countStatements(() =>
+      api.graphql(UPDATE, { as: owner, variables: { id, input: { name: 'Renamed in one statement' } } }),
     );
-    expect(dataOf(result).updateTemplate).toEqual({ id, version: 2, name: 'Renamed in five statements' });
-    const locks = statements.filter((sql) => /\bfor update\b/i.test(sql));
-    expect(locks).toHaveLength(1);
-    expect(locks[0]).toMatch(/created_by/);
-    // begin, the locked read, the snapshot with its audit event, the template's UPDATE, commit.
-    expect(statements).toHaveLength(5);
+    expect(dataOf(result).updateTemplate).toEqual({ id, version: 2, name: 'Renamed in one statement' });
+    expect(roundTrips).toBe(1);
+    expect(sent).toHaveLength(1);
+    const [write] = sent;
+    expect(write.sql).toMatch(/where t\.id = \$\d+::uuid and t\.created_by = \$\d+::uuid for update/);
+    expect(write.sql).toMatch(/update experiment_templates/);
+    expect(write.sql).toMatch(/insert into experiment_template_versions/);
+    expect(write.sql).toMatch(/insert into audit_events/);
+    expect(write.values).toContain(owner.id);
+    expect(
+      await api.db.query('select version, name from experiment_template_versions where template_id = $1 order by version', [id]),
+    ).toEqual([
+      { version: 1, name: 'Template 1' },
+      { version: 2, name: 'Renamed in one statement' },
+    ]);
   });
 
   it('locks nothing for a caller who sees the template but may not change it, nor for a hidden one, and answers each as before', async () => {
@@ -140,14 +149,19 @@ describe('a template change SQL statements', () => {
       [publicId, 'FORBIDDEN'],
       [privateId, 'NOT_FOUND'],
     ]) {
-      const { result, statements } = await api.countStatements(() =>
+      const { result, sent } = await api.countStatements(() =>
         api.graphql(UPDATE, { as: stranger, variables: { id, input: { name: 'Not theirs' } } }),
       );
       expect(result.body.errors?.map((error) => error.extensions?.code)).toEqual([code]);
-      // The one locking read is of the caller's own templates: it finds and locks nothing here.
-      const locks = statements.filter((sql) => /\bfor update\b/i.test(sql));
+      // The one locking statement is of the caller's own templates: it finds and locks nothing here; only then is
+      // visibility asked, to tell the two apart.
+      const locks = sent.filter(({ sql }) => /\bfor update\b/i.test(sql));
       expect(locks).toHaveLength(1);
-      expect(locks[0]).toContain(`"created_by" = '${stranger.id}'`);
+      expect(locks[0].sql).toMatch(/t\.created_by = \$\d+::uuid for update/);
+      expect(locks[0].values).toContain(stranger.id);
+      expect(sent.indexOf(locks[0])).toBe(0);
     }
+    const [unchanged] = await api.db.query('select version, name from experiment_templates where id = $1', [publicId]);
+    expect(unchanged).toEqual({ version: 1, name: 'Template 1' });
   });
 });
