@@ -256,12 +256,15 @@ describe('the embedded database, owned by the server', () => {
     // The server started its cluster once; each kill of it, once it serves again, costs one more start, until the
     // start that would exceed the limit is not made.
     const killed: number[] = [];
+    // Not the recovery bound under test (the test above holds it): a restart takes longer while the rest of the suite
+    // loads both cores, and ten of them must still fit in the server's minute.
+    const restartMs = 3 * RECOVERY_BOUND_MS;
     while (killed.length < STARTS_GIVEN_UP_AFTER) {
-      await waitFor(async () => (await readyz(server.origin)).status === 200, RECOVERY_BOUND_MS, 10);
+      await waitFor(async () => (await readyz(server.origin)).status === 200, restartMs, 10);
       const postmaster = postmasterPid(dir)!;
       signal(postmaster, 'SIGKILL');
       killed.push(postmaster);
-      if (killed.length < STARTS_GIVEN_UP_AFTER) await waitFor(async () => postmasterPid(dir) !== postmaster, RECOVERY_BOUND_MS, 10);
+      if (killed.length < STARTS_GIVEN_UP_AFTER) await waitFor(async () => postmasterPid(dir) !== postmaster, restartMs, 10);
     }
     const exit = await within(server.exited, 30_000);
     expect(new Set(killed).size).toBe(STARTS_GIVEN_UP_AFTER);
@@ -276,7 +279,7 @@ describe('the embedded database, owned by the server', () => {
     );
     expect(clusterPids(dir).filter(isAlive)).toEqual([]);
     expect(existsSync(path.join(dir, 'owner.json'))).toBe(false);
-  }, 60_000);
+  }, 180_000);
 });
 
 describe('a server that cannot start', () => {
