@@ -43,3 +43,17 @@ export abstract class ConcurrentIndexMigration extends Migration {
     return rows.length > 0;
   }
 }
+
+/**
+ * Indexes no query uses any more, dropped CONCURRENTLY (writes go on meanwhile, and stop paying for them); going down
+ * builds them again as they were.
+ */
+export abstract class ConcurrentIndexDropMigration extends ConcurrentIndexMigration {
+  override async up(): Promise<void> {
+    await super.down();
+  }
+
+  override async down(): Promise<void> {
+    await super.up();
+  }
+}

@@ -18,6 +18,7 @@ import { Migration20261206150000_template_configuration_path_indexes } from './M
 import { Migration20261207120000_teams } from './Migration20261207120000_teams';
 import { Migration20261207130000_template_pending_shares } from './Migration20261207130000_template_pending_shares';
 import { Migration20261207130100_user_email_index } from './Migration20261207130100_user_email_index';
+import { Migration20261208120000_drop_template_wizard_paths_order_index } from './Migration20261208120000_drop_template_wizard_paths_order_index';
 
 /** Listed explicitly (not globbed) so the same list runs from TypeScript sources, compiled output and tests. */
 export const migrationsList: Array<{ name: string; class: Constructor<Migration> }> = [
@@ -39,6 +40,7 @@ export const migrationsList: Array<{ name: string; class: Constructor<Migration>
   Migration20261207120000_teams,
   Migration20261207130000_template_pending_shares,
   Migration20261207130100_user_email_index,
+  Migration20261208120000_drop_template_wizard_paths_order_index,
 ].map((migration) => ({ name: migration.name, class: migration }));
 
 /** The schema as it stood before Tessera: rolling it back drops tables that hold data Tessera did not write. */

@@ -232,6 +232,7 @@ describe('migrations', () => {
       'Migration20261207120000_teams',
       'Migration20261207130000_template_pending_shares',
       'Migration20261207130100_user_email_index',
+      'Migration20261208120000_drop_template_wizard_paths_order_index',
     ]);
   });
 
@@ -873,6 +874,26 @@ describe('migrations', () => {
          where tablename like 'experiment_templates_%' and attname = 'expr' order by 1`,
       );
       expect(statistics).toEqual(expect.arrayContaining([{ index: 'experiment_templates_model_type_index', values: '{"\\"xgboost\\""}' }]));
+    });
+  });
+
+  it('drop the index of the update order with the wizard’s values, which going down builds again, valid', async () => {
+    const DROP = 'Migration20261208120000_drop_template_wizard_paths_order_index';
+    const INDEX = 'experiment_templates_updated_at_wizard_paths_index';
+    const present = async (db: TestDatabase) =>
+      db.query<{ valid: boolean }>(
+        `select i.indisvalid as valid from pg_index i join pg_class c on c.oid = i.indexrelid where c.relname = $1`,
+        [INDEX],
+      );
+    await scenario(NAMES[NAMES.indexOf(DROP) - 1], async ({ db, migrator }) => {
+      const owner = await insertUser(db, 'owner');
+      for (const name of ['one', 'two']) await insertTemplate(db, owner, name);
+      expect(await present(db)).toEqual([{ valid: true }]);
+      await migrator.up();
+      expect(await executedNames(db)).toEqual(NAMES);
+      expect(await present(db)).toEqual([]);
+      await migrator.down({ to: NAMES[NAMES.indexOf(DROP) - 1] });
+      expect(await present(db)).toEqual([{ valid: true }]);
     });
   });
 
