@@ -1,6 +1,6 @@
 import type { ApolloServerPlugin, BaseContext, GraphQLRequestListener } from '@apollo/server';
 import { ApolloArmor } from '@escape.tech/graphql-armor';
-import { getNullableType, isListType, Kind, visit, type DocumentNode, type GraphQLSchema } from 'graphql';
+import { getNullableType, isListType, Kind, visit, type DocumentNode, type GraphQLSchema, type OperationDefinitionNode } from 'graphql';
 import { getComplexity, simpleEstimator, type ComplexityEstimator } from 'graphql-query-complexity';
 import { LruCache } from '../cache/lru-cache';
 import { DEFAULT_PAGE_SIZE } from '../db/keyset';
@@ -23,8 +23,9 @@ export type QueryLimitName = (typeof QUERY_LIMIT_NAMES)[number];
 
 /**
  * Depth, aliases and directives from graphql-armor; tokens from the parser; cost from graphql-query-complexity, because armor's cost
- * does not know that `first: 100` asks for a hundred items. Introspection is exempt from the depth limit (Sandbox's
- * query is deep) and is off altogether in production. `onRejected` hears of every query a limit refuses.
+ * does not know that `first: 100` asks for a hundred items. Introspection is exempt from the depth and cost limits
+ * (Sandbox's query is deep, and prices at about 50,000 as if its lists were pages of data, while what it reads is the
+ * schema, the same size whoever asks) and is off altogether in production. `onRejected` hears of every query a limit refuses.
  */
 export function queryLimits(schema: GraphQLSchema, onRejected: (limit: QueryLimitName) => void) {
   const reporting = (limit: QueryLimitName) => ({ onReject: [() => onRejected(limit)] });
@@ -145,7 +146,8 @@ function costLimitPlugin(schema: GraphQLSchema, onRejected: () => void): ApolloS
   return {
     async requestDidStart() {
       return {
-        async didResolveOperation({ request, document }) {
+        async didResolveOperation({ request, document, operation }) {
+          if (isIntrospectionOnly(operation)) return;
           const cost = costOf(document, request.variables ?? {}, request.operationName ?? undefined);
           if (cost !== undefined && cost > QUERY_LIMITS.maxCost) {
             onRejected();
@@ -163,4 +165,12 @@ function costLimitPlugin(schema: GraphQLSchema, onRejected: () => void): ApolloS
 
 function isScalar(value: unknown): boolean {
   return value === null || value === undefined || ['number', 'boolean', 'string'].includes(typeof value);
+}
+
+/** An operation that asks for nothing but the schema: every field at its root is an introspection field. */
+function isIntrospectionOnly(operation: OperationDefinitionNode | undefined): boolean {
+  return (
+    operation !== undefined &&
+    operation.selectionSet.selections.every((selection) => selection.kind === Kind.FIELD && selection.name.value.startsWith('__'))
+  );
 }

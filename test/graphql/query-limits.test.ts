@@ -1,4 +1,4 @@
-import { Lexer, parse, Source, TokenKind } from 'graphql';
+import { getIntrospectionQuery, Lexer, parse, Source, TokenKind } from 'graphql';
 import { QUERY_LIMITS, queryCost } from '../../src/graphql/limits';
 import { buildAppSchema } from '../../src/graphql/schema';
 import { errorOf, useApi } from '../support/api';
@@ -95,6 +95,25 @@ describe('query limits', () => {
     await expectAccepted(pagedQuery(largest));
     const rejected = await expectRejectedWithoutSql(pagedQuery(largest + 1), 'QUERY_TOO_COMPLEX');
     expect(errorOf(rejected).extensions).toMatchObject({ cost: cost(largest + 1), maxCost: QUERY_LIMITS.maxCost });
+  });
+
+  it('lets the introspection query Sandbox sends through, whose cost prices the schema as pages of data', async () => {
+    const schema = await buildAppSchema();
+    const introspection = getIntrospectionQuery({
+      descriptions: true,
+      specifiedByUrl: true,
+      directiveIsRepeatable: true,
+      schemaDescription: true,
+      inputValueDeprecation: true,
+    });
+    expect(queryCost(schema, parse(introspection))).toBeGreaterThan(QUERY_LIMITS.maxCost);
+    const response = await api.graphql(introspection);
+    expect(response.body.errors).toBeUndefined();
+    const types: Array<{ name: string }> = response.body.data.__schema.types;
+    expect(types.map((type) => type.name)).toEqual(expect.arrayContaining(['Template', 'Experiment', 'TemplateFilter']));
+    // Asked for beside data, the schema is priced with it like any other field.
+    const mixed = await api.graphql(introspection.replace('query IntrospectionQuery {', 'query IntrospectionQuery { me { id }'));
+    expect(errorOf(mixed).code).toBe('QUERY_TOO_COMPLEX');
   });
 
   it('prices the same query text by its variables, however often it was priced before', async () => {
