@@ -153,8 +153,10 @@ export async function listExperiments(
 
 /**
  * One page of the caller's experiments for each of several templates (`Template.experiments` on a page of templates),
- * in one statement: rows are numbered per template and cut at `first + 1`. Their totals are 0: counts come from
- * `countByTemplate`, which can run alongside.
+ * in one statement: for each template, laterally, its page from the (owner, template, created_at desc, id desc) index,
+ * which reads a page's rows and no more, however many experiments the caller made from it. Each template id is a
+ * parameter of its own, so PostgreSQL counts them exactly and keeps one plan for any ids. Their totals are 0: counts
+ * come from `countByTemplate`, which can run alongside.
  */
 export async function pageByTemplate(
   reader: Reader,
@@ -163,21 +165,23 @@ export async function pageByTemplate(
   pageRequest: PageRequest,
   documents: readonly ExperimentDocument[],
 ): Promise<Map<string, Page<ExperimentRecord>>> {
-  const wanted = templateIds.filter(isUuid);
+  const wanted = [...new Set(templateIds.filter(isUuid))];
   const pages = new Map<string, Page<ExperimentRecord>>(templateIds.map((id) => [id, emptyPage<ExperimentRecord>()]));
   if (wanted.length === 0) return pages;
   const values = new SqlValues();
-  const where = `e.owner_id = ${values.bind(actor.userId)}::uuid and e.template_id = any(${values.bind(wanted)}::uuid[])`;
+  const listed = wanted.map((id) => `(${values.bind(id)}::uuid)`).join(', ');
+  const where = `e.owner_id = ${values.bind(actor.userId)}::uuid and e.template_id = listed_template.id`;
   const page = keysetClauses(NEWEST_FIRST, pageRequest, values);
-  const rows = await reader.rows<ListedRow & { row_in_template: string }>(
-    `select * from (
-       select ${experimentColumns(documents)}, ${keysetColumns(NEWEST_FIRST)},
-              row_number() over (partition by e.template_id order by ${page.orderBy}) as row_in_template
+  const rows = await reader.rows<ListedRow>(
+    `select e.* from (values ${listed}) as listed_template(id)
+     cross join lateral (
+       select ${experimentColumns(documents)}, ${keysetColumns(NEWEST_FIRST)}
        from ml_experiments e
        where ${page.after ? `${where} and ${page.after}` : where}
-     ) ranked
-     where ranked.row_in_template <= ${page.limit}
-     order by ranked."createdAt" desc, ranked.id desc`,
+       order by ${page.orderBy}
+       limit ${page.limit}
+     ) e
+     order by e."createdAt" desc, e.id desc`,
     values.values,
   );
   const byTemplate = new Map<string, ListedRow[]>(wanted.map((id) => [id, []]));

@@ -157,6 +157,33 @@ describe('the read path', () => {
     expect(dataOf(everything.result).template.versions.map(({ version }: any) => version)).toEqual([6, 5, 4, 3, 2, 1]);
   });
 
+  it("reads a page of the caller's experiments per template for Template.experiments, however many they made", async () => {
+    const maker = await api.user('maker');
+    const [busy, quiet] = await insertTemplates(api, [{ ownerId: maker.id }, { ownerId: maker.id }]);
+    const minute = (i: number) => new Date(Date.UTC(2026, 0, 1, 0, i)).toISOString();
+    await insertExperiments(api, [
+      ...Array.from({ length: 200 }, (_, i) => ({ ownerId: maker.id, templateId: busy, name: `busy ${i}`, createdAt: minute(i) })),
+      ...Array.from({ length: 2 }, (_, i) => ({ ownerId: maker.id, templateId: quiet, name: `quiet ${i}`, createdAt: minute(i) })),
+    ]);
+    const { result, sent } = await api.countStatements(() =>
+      api.graphql(
+        `query($filter: TemplateFilter) { templates(first: 2, filter: $filter, orderBy: { field: CREATED_AT }) { edges { node { id experiments(first: 3) { edges { node { name } } pageInfo { hasNextPage } } } } } }`,
+        { as: maker, variables: { filter: { scope: 'MINE' } } },
+      ),
+    );
+    const pages = new Map<string, { names: string[]; more: boolean }>(
+      dataOf(result).templates.edges.map(({ node }: any) => [
+        node.id,
+        { names: node.experiments.edges.map((edge: any) => edge.node.name), more: node.experiments.pageInfo.hasNextPage },
+      ]),
+    );
+    expect(pages.get(busy)).toEqual({ names: ['busy 199', 'busy 198', 'busy 197'], more: true });
+    expect(pages.get(quiet)).toEqual({ names: ['quiet 1', 'quiet 0'], more: false });
+    const [experiments] = sent.filter(({ sql }) => /from ml_experiments e/.test(sql) && !/count\(\*\)/.test(sql));
+    // A page and one more row for the busy template, its two for the quiet one: not the 200 the caller made.
+    expect(await rowsRead(api, experiments, 'ml_experiments')).toBeLessThanOrEqual(2 * 4);
+  });
+
   it('sends nothing that writes or locks for the reads of a known caller whose claims did not change', async () => {
     const [templateId] = await insertTemplates(api, [{ ownerId: owner.id, tags: [tag] }]);
     await insertExperiments(api, [{ ownerId: owner.id, templateId }]);

@@ -270,7 +270,7 @@ export interface ExperimentRow {
   wizardCompleted?: boolean;
   /** Default: `validConfiguration()`. */
   configuration?: object;
-  /** An SQL timestamptz literal; defaults to now(). */
+  /** An ISO timestamp; defaults to now(). */
   createdAt?: string;
 }
 
