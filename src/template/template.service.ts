@@ -507,7 +507,7 @@ export class TemplateService {
     const [row] = canonical
       ? await Sql.of(this.em).rows<TemplateRow>(
           `select ${templateColumns(true)} from experiment_templates t
-           where t.id = ${values.bind(canonical)}::uuid${isStaff(actor) ? '' : ` and t.created_by = ${values.bind(actor.userId)}::uuid`}`,
+           where t.id = ${values.bind(canonical)}::uuid${changeableBy(actor, values)}`,
           values.values,
         )
       : [];
@@ -577,8 +577,7 @@ export class TemplateService {
   ): Promise<NextVersion> {
     const values = new SqlValues();
     const latest = LATEST_CONFIGURATION_SCHEMA_VERSION;
-    const owned = isStaff(actor) ? '' : ` and t.created_by = ${values.bind(actor.userId)}::uuid`;
-    const target = `select t.* from experiment_templates t where t.id = ${values.bind(id)}::uuid${owned} for update`;
+    const target = `select t.* from experiment_templates t where t.id = ${values.bind(id)}::uuid${changeableBy(actor, values)} for update`;
     const given = CONTENT_COLUMNS.filter(({ field }) => patch[field] !== undefined).map(({ field, column, type }) => {
       const value = patch[field];
       return { field, column, value: `${values.bind(type === 'jsonb' ? JSON.stringify(value) : value)}::${type}` };
@@ -671,6 +670,11 @@ interface OutcomeColumns {
   currentSchemaVersion: number;
   contentChanged: boolean;
   written: boolean;
+}
+
+/** The rule of who changes a template, as SQL over alias `t`: its owner, or staff (nothing to add). */
+function changeableBy(actor: Actor, values: SqlValues): string {
+  return isStaff(actor) ? '' : ` and t.created_by = ${values.bind(actor.userId)}::uuid`;
 }
 
 function versionConflict(currentVersion: number, expectedVersion: number): ConflictError {
